@@ -1,0 +1,265 @@
+//! Configuration: TOML parsed into raw serde structs that deny unknown
+//! fields ([`raw`]), then validated into the types below, which make bad
+//! states unrepresentable (a pipeline always has a source and at least one
+//! target, durations are durations, lanes are at least one).
+//!
+//! Strings may refer to environment variables as `${NAME}` (write `$${` for
+//! a literal `${`); this is how secrets get in without being written in the
+//! file. Secrets are held in [`Secret`], whose `Debug` and `Display` print a
+//! redacted form, so they never reach logs or error messages.
+//!
+//! Every error names the file, the key (`pipeline[shop].apply.lanes`) and
+//! what was expected.
+
+mod raw;
+mod secret;
+
+pub use secret::{Secret, SecretUrl};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A whole validated config file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub path: PathBuf,
+    /// Where sled checkpoints and dead letters live; relative paths are
+    /// resolved against the config file's folder.
+    pub state_dir: PathBuf,
+    /// Admin HTTP listener (served by a later issue), if configured.
+    pub admin: Option<AdminConfig>,
+    /// At least one pipeline; names are unique.
+    pub pipelines: Vec<PipelineConfig>,
+}
+
+/// `[admin]`.
+#[derive(Debug, Clone)]
+pub struct AdminConfig {
+    /// Address for /health and /metrics.
+    pub listen: std::net::SocketAddr,
+}
+
+/// One `[[pipeline]]`: a source, its targets and how to apply.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Unique name; keys the checkpoint in the state dir.
+    pub name: String,
+    /// Where changes come from.
+    pub source: SourceConfig,
+    /// Where changes go; at least one. Every record is applied to every target.
+    pub targets: Vec<TargetConfig>,
+    /// Lanes, batching, ordering.
+    pub apply: ApplyConfig,
+}
+
+/// `[pipeline.source]`, by `kind`.
+#[derive(Debug, Clone)]
+pub enum SourceConfig {
+    /// `kind = "postgres"`.
+    Postgres(DatabaseSourceConfig),
+    /// `kind = "mysql"`.
+    Mysql(DatabaseSourceConfig),
+    /// `kind = "mongodb"`.
+    Mongodb(DatabaseSourceConfig),
+    /// `kind = "generate"`: the built-in synthetic source.
+    Generate(GenerateConfig),
+}
+
+impl SourceConfig {
+    /// The `kind` string.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceConfig::Postgres(_) => "postgres",
+            SourceConfig::Mysql(_) => "mysql",
+            SourceConfig::Mongodb(_) => "mongodb",
+            SourceConfig::Generate(_) => "generate",
+        }
+    }
+}
+
+/// Settings shared by the database sources (their own issues add more).
+#[derive(Debug, Clone)]
+pub struct DatabaseSourceConfig {
+    /// Connection URL; the password is a secret.
+    pub url: SecretUrl,
+    /// Table (or collection) selectors: exact `schema.name` or globs with
+    /// `*` and `?`. Never empty.
+    pub tables: Vec<String>,
+    /// Initial snapshot policy.
+    pub snapshot: SnapshotMode,
+}
+
+/// `snapshot = "initial" | "never"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SnapshotMode {
+    /// Copy existing rows first, then stream from the snapshot's position.
+    Initial,
+    /// Stream only changes made from now on.
+    Never,
+}
+
+/// `kind = "generate"`: deterministic synthetic changes, for trying the
+/// pipeline and measuring targets alone.
+#[derive(Debug, Clone)]
+pub struct GenerateConfig {
+    /// Changes to produce in all; `None` = without end (not allowed with --once).
+    pub total: Option<u64>,
+    /// Number of tables, named `gen.t0`, `gen.t1`, …; at least 1.
+    pub tables: u32,
+    /// Distinct keys per table; at least 1.
+    pub keys: u64,
+    /// Changes per source transaction; at least 1.
+    pub tx_size: u32,
+    /// Bytes of payload text per row.
+    pub row_bytes: usize,
+    /// Percent of changes that are updates / deletes (rest inserts).
+    pub update_pct: u8,
+    /// Percent of deletes.
+    pub delete_pct: u8,
+    /// Changes per second; `None` = as fast as the pipeline takes them.
+    pub rate: Option<u64>,
+    /// Seed for the pseudo-random choices.
+    pub seed: u64,
+}
+
+/// One `[[pipeline.target]]`, by `kind`.
+#[derive(Debug, Clone)]
+pub enum TargetConfig {
+    /// `kind = "file"`.
+    File(FileTargetConfig),
+    /// `kind = "stdout"`.
+    Stdout(StdoutTargetConfig),
+}
+
+/// `kind = "file"`: appends records, fsyncs before acknowledging.
+#[derive(Debug, Clone)]
+pub struct FileTargetConfig {
+    /// File to append to; relative paths resolve against the config file's folder.
+    pub path: PathBuf,
+    /// Encoding of each record.
+    pub format: RecordFormat,
+}
+
+/// `kind = "stdout"`: JSON lines on standard output (for `jq`).
+#[derive(Debug, Clone)]
+pub struct StdoutTargetConfig {
+    /// Include heartbeat-free control records (schema changes) too.
+    pub format: RecordFormat,
+}
+
+/// `format = "json" | "protobuf"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordFormat {
+    /// Canonical JSON, one record per line.
+    Json,
+    /// Length-delimited protobuf `logferry.v1.Change`.
+    Protobuf,
+}
+
+/// `[pipeline.apply]`.
+#[derive(Debug, Clone)]
+pub struct ApplyConfig {
+    /// Per-key ordered lanes (parallel apply); ≥ 1. Forced to 1 by `ordering = "transaction"`.
+    pub lanes: usize,
+    /// A lane applies at most this many records per batch; ≥ 1.
+    pub batch_max_rows: usize,
+    /// A lane waits at most this long for a batch to fill after its first record.
+    pub batch_max_wait: Duration,
+    /// Key order (parallel lanes) or whole transactions in commit order.
+    pub ordering: Ordering,
+    /// Records queued (not yet acknowledged) across all lanes, at most; bounds memory.
+    pub queue_max_records: usize,
+    /// Bytes queued (approximate encoded size) across all lanes, at most; bounds memory.
+    pub queue_max_bytes: usize,
+    /// Retries of a transiently failing batch before the pipeline stops.
+    pub max_retries: u32,
+    /// First retry delay; doubles each retry up to `retry_max_backoff`.
+    pub retry_backoff: Duration,
+    /// Longest delay between retries.
+    pub retry_max_backoff: Duration,
+    /// Checkpoints are written at most this often (and always at shutdown).
+    pub checkpoint_interval: Duration,
+}
+
+/// `ordering = "key" | "transaction"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ordering {
+    /// Records of one key in order; different keys in parallel lanes.
+    Key,
+    /// Whole source transactions, one after another in commit order.
+    Transaction,
+}
+
+impl Default for ApplyConfig {
+    fn default() -> Self {
+        ApplyConfig {
+            lanes: 8,
+            batch_max_rows: 1000,
+            batch_max_wait: Duration::from_millis(20),
+            ordering: Ordering::Key,
+            queue_max_records: 100_000,
+            queue_max_bytes: 64 << 20,
+            max_retries: 10,
+            retry_backoff: Duration::from_millis(100),
+            retry_max_backoff: Duration::from_secs(30),
+            checkpoint_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+/// A config file that cannot be used, with the key and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The TOML is malformed or does not match the expected shape.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// Line, column, key and what was expected.
+        message: String,
+    },
+    /// A value is out of range or inconsistent.
+    #[error("{path}: `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key, e.g. `pipeline[shop].apply.lanes`.
+        key: String,
+        /// What was found and what is expected.
+        message: String,
+    },
+}
+
+impl Config {
+    /// Reads, interpolates `${ENV}` and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates config text; `env` looks up `${NAME}` references.
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        raw::parse(text, path, env)
+    }
+
+    /// The pipeline called `name`.
+    pub fn pipeline(&self, name: &str) -> Option<&PipelineConfig> {
+        self.pipelines.iter().find(|p| p.name == name)
+    }
+}

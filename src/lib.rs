@@ -1,0 +1,9 @@
+//! logferry: change-data-capture replication.
+pub mod config;
+pub mod record;
+pub mod sinks;
+pub mod sources;
+
+/// A boxed, sendable future: what the object-safe `Source` and `Sink`
+/// traits return.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

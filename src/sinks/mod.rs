@@ -1,0 +1,108 @@
+//! Targets: where changes are applied.
+//!
+//! # The `Sink` contract
+//!
+//! A sink receives [`Batch`]es from the pipeline's lanes. Each lane calls
+//! [`Sink::apply`] with one batch at a time, in order; different lanes call it
+//! concurrently, so a sink is `Sync` and keeps whatever per-lane resources it
+//! needs (connections, buffers) behind its own locks.
+//!
+//! - **Ack means durable.** When `apply` returns `Ok(())`, every record of the
+//!   batch is durable in the target: fsynced for files, committed for
+//!   databases, acknowledged by the broker. The pipeline then counts the
+//!   records as acknowledged and may checkpoint past them; after a crash
+//!   they are never read again. Return `Ok` any earlier and data can be lost.
+//! - **Order.** Records of one key always arrive in one lane, in source
+//!   order, and a sink applies a batch in its order. Batches of different
+//!   lanes may be applied in any interleaving.
+//! - **Idempotence.** After a crash the pipeline replays everything after
+//!   the last checkpoint, so a sink sees some records again (same `seq`).
+//!   Database sinks make replay harmless (upsert by key, delete by key);
+//!   log-like sinks (files, stdout) are at-least-once and consumers can drop
+//!   duplicates by `seq`.
+//! - **Errors and retries.** A [`SinkError`] says whether the failure is
+//!   transient (connection lost, timeout: the pipeline retries the *same*
+//!   batch after a backoff) or definite (constraint, type, bad data: retrying
+//!   the same input cannot help). `apply` may be called again with the same
+//!   batch after any error, so a failed apply must not leave a half-applied
+//!   batch visible (one transaction per batch, or idempotent writes).
+//! - **UNCHANGED.** A value of kind `Unchanged` means "keep what is stored";
+//!   a sink must never write the marker over a stored value.
+//! - Control records: `OP_SCHEMA_CHANGE` and `OP_TRUNCATE` arrive alone in a
+//!   batch after every earlier record has been applied (a barrier).
+//!   Heartbeats never reach sinks.
+
+pub mod file;
+pub mod stdout;
+
+use crate::record::Change;
+use crate::BoxFuture;
+
+/// Records for one lane, in the order they must be applied.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Which lane produced the batch (0-based); sinks with per-lane
+    /// connections use it to pick theirs.
+    pub lane: usize,
+    /// The records, in source order for each key.
+    pub records: Vec<Change>,
+}
+
+/// A target that applies batches durably. See the module docs for the contract.
+pub trait Sink: Send + Sync {
+    /// Short name for logs and errors, e.g. `file:/var/out/shop.jsonl`.
+    fn name(&self) -> &str;
+
+    /// Applies `batch`; returns only when it is durable. May be called again
+    /// with the same batch after an error.
+    fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>>;
+
+    /// Flushes and releases resources at clean shutdown, after the last
+    /// `apply` of every lane has returned.
+    fn close(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Ok(()) })
+    }
+}
+
+/// Why a sink could not apply a batch, classified by what the caller must do.
+#[derive(Debug, thiserror::Error)]
+pub enum SinkError {
+    /// The target is unreachable or busy; retrying the same batch later may succeed.
+    #[error("target {target}: {message}")]
+    Transient {
+        /// The sink's name.
+        target: String,
+        /// What failed, in words an operator can act on.
+        message: String,
+    },
+    /// The target refused the data; retrying the same batch cannot succeed.
+    #[error("target {target}: {message}")]
+    Definite {
+        /// The sink's name.
+        target: String,
+        /// What failed and how to fix it.
+        message: String,
+    },
+}
+
+impl SinkError {
+    /// True when retrying the same batch may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SinkError::Transient { .. })
+    }
+
+    /// Classifies an I/O error: disk full and permission problems are
+    /// definite (an operator must act), interruptions are transient.
+    pub fn from_io(target: &str, what: &str, e: &std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        let message = format!("{what}: {e}");
+        let target = target.to_string();
+        match e.kind() {
+            Interrupted | WouldBlock | TimedOut | ConnectionReset | ConnectionAborted
+            | ConnectionRefused | BrokenPipe | NotConnected => {
+                SinkError::Transient { target, message }
+            }
+            _ => SinkError::Definite { target, message },
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Sources: where changes come from.
+//!
+//! # The `Source` contract
+//!
+//! A source runs as one task. [`Source::run`] reads the source log from the
+//! resume position (or takes the initial snapshot first), turns every change
+//! into a [`Change`](crate::record::Change) and hands it to the
+//! [`Emitter`], which applies backpressure: `emit` waits while the
+//! pipeline's queues are full, and the source must then stop reading (a
+//! PostgreSQL slot keeps the WAL; nothing is lost).
+//!
+//! - **Positions.** A record whose `tx_end` is true carries in `position` a
+//!   point the source can resume *after*: the pipeline checkpoints it once
+//!   that record and all before it are durably applied, and gives it back in
+//!   [`SourceContext::resume`] on the next start. The source must then emit
+//!   exactly the records that follow it, in the same order, so replays get
+//!   the same sequence numbers.
+//! - **Feedback.** [`SourceContext::durable`] publishes the last durably
+//!   checkpointed position. Only that position may be reported to the source
+//!   server as flushed (PostgreSQL standby status); the server may discard
+//!   log up to it.
+//! - **Shutdown.** When [`SourceContext::shutdown`] turns true the source
+//!   stops reading, returns `Ok(())` promptly, and the pipeline drains and
+//!   checkpoints what was emitted.
+//! - **Once mode.** With [`SourceContext::once`], the source notes the end of
+//!   its log when it starts, emits everything up to there, and returns
+//!   `Ok(())` (batch sync).
+//! - Errors: [`SourceError`] says whether reconnecting may help.
+
+pub mod generate;
+
+use crate::record::{Change, Position};
+use crate::BoxFuture;
+use tokio::sync::{mpsc, watch};
+
+/// Everything a source gets from the pipeline when it starts.
+pub struct SourceContext {
+    /// Pipeline name, copied into every record.
+    pub pipeline: String,
+    /// Resume after this position (the last durable checkpoint), or start
+    /// from the beginning / initial snapshot when `None`.
+    pub resume: Option<Position>,
+    /// Catch up to the end of the log as of start, then return.
+    pub once: bool,
+    /// Hands records to the pipeline.
+    pub emitter: Emitter,
+    /// The last durably checkpointed position (for server feedback).
+    pub durable: watch::Receiver<Option<Position>>,
+    /// Becomes true when the pipeline must stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// Sends records into the pipeline, waiting while its queues are full.
+#[derive(Clone)]
+pub struct Emitter {
+    tx: mpsc::Sender<Change>,
+}
+
+/// The pipeline has stopped taking records (it failed or is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the pipeline stopped taking records")]
+pub struct PipelineClosed;
+
+impl Emitter {
+    /// Wraps the sending half of the pipeline's intake channel.
+    pub fn new(tx: mpsc::Sender<Change>) -> Self {
+        Emitter { tx }
+    }
+
+    /// Emits one record; waits while the pipeline is full.
+    pub async fn emit(&self, change: Change) -> Result<(), PipelineClosed> {
+        self.tx.send(change).await.map_err(|_| PipelineClosed)
+    }
+}
+
+/// A change log reader. See the module docs for the contract.
+pub trait Source: Send {
+    /// Short name for logs, e.g. `postgres:127.0.0.1:5432/shop`.
+    fn name(&self) -> &str;
+
+    /// Reads and emits until the end (once mode), shutdown, or an error.
+    fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>>;
+}
+
+/// Why a source stopped, classified by what the caller must do.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// Connection lost or server busy: reconnecting and resuming from the
+    /// checkpoint may succeed.
+    #[error("source {source_name}: {message}")]
+    Transient {
+        /// The source's name.
+        source_name: String,
+        /// What failed.
+        message: String,
+    },
+    /// Misconfiguration, missing grants, lost log position, unsupported
+    /// data: an operator must act; the message says how.
+    #[error("source {source_name}: {message}")]
+    Definite {
+        /// The source's name.
+        source_name: String,
+        /// What failed and how to fix it.
+        message: String,
+    },
+    /// The pipeline stopped taking records (its own error is reported).
+    #[error(transparent)]
+    Closed(#[from] PipelineClosed),
+}
+
+impl SourceError {
+    /// True when reconnecting may help.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SourceError::Transient { .. })
+    }
+}
