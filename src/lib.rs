@@ -1,5 +1,7 @@
 //! logferry: change-data-capture replication.
+pub mod checkpoint;
 pub mod config;
+pub mod pipeline;
 pub mod record;
 pub mod sinks;
 pub mod sources;

@@ -1,0 +1,261 @@
+//! Durable checkpoints in sled.
+//!
+//! A checkpoint is the last source position (a transaction end) whose
+//! records, and every record before them, all targets have durably applied,
+//! plus that record's sequence number so replayed records get the same
+//! numbers again. It is written only by the pipeline's checkpointer, and
+//! every write is flushed (fsync) before it is published to the source as
+//! "durable": the source server is never told to discard log that a crash
+//! could still need.
+//!
+//! Layout of the state dir: `<state_dir>/sled/` holds one sled database with
+//! a tree `checkpoints` keyed by pipeline name. Later stages (snapshot chunk
+//! progress, dead letters) get trees of their own via [`CheckpointStore::tree`].
+//! sled locks the folder: one logferry process per state dir.
+
+use crate::record::Position;
+use prost::Message;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+const CHECKPOINTS_TREE: &str = "checkpoints";
+/// Encoding version byte at the start of every stored checkpoint, so a later
+/// layout can be told apart from this one.
+const FORMAT_V1: u8 = 1;
+
+/// A durable resume point of one pipeline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    /// Sequence number of the transaction-end record at `position`.
+    pub seq: u64,
+    /// Where the source resumes (after this point).
+    pub position: Position,
+    /// When it was written.
+    pub updated_at: SystemTime,
+}
+
+/// The state dir's sled database.
+#[derive(Clone)]
+pub struct CheckpointStore {
+    db: sled::Db,
+    checkpoints: sled::Tree,
+    /// Shown in errors.
+    dir: PathBuf,
+}
+
+/// Reading or writing the state dir failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    /// Another process holds the state dir.
+    #[error("state dir {dir} is in use by another logferry process (sled holds a lock on it); stop that process, or give each process its own state_dir")]
+    Locked {
+        /// The state dir.
+        dir: PathBuf,
+    },
+    /// I/O or corruption in sled.
+    #[error("state dir {dir}: {message}")]
+    Store {
+        /// The state dir.
+        dir: PathBuf,
+        /// What sled said.
+        message: String,
+    },
+    /// A stored checkpoint could not be decoded.
+    #[error("state dir {dir}: checkpoint of pipeline `{pipeline}` is unreadable ({message}); `logferry reset --pipeline {pipeline}` forgets it (the next run starts over)")]
+    Corrupt {
+        /// The state dir.
+        dir: PathBuf,
+        /// Pipeline name.
+        pipeline: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl CheckpointStore {
+    /// Opens (creating if needed) the store in `state_dir`.
+    pub fn open(state_dir: &Path) -> Result<Self, CheckpointError> {
+        let dir = state_dir.to_path_buf();
+        std::fs::create_dir_all(state_dir).map_err(|e| CheckpointError::Store {
+            dir: dir.clone(),
+            message: format!("cannot create it: {e}"),
+        })?;
+        let db = sled::Config::new()
+            .path(state_dir.join("sled"))
+            .open()
+            .map_err(|e| Self::map_open_error(&dir, e))?;
+        Self::from_db(db, dir)
+    }
+
+    /// A store in a temporary folder that is removed on drop (unit tests).
+    pub fn temporary() -> Result<Self, CheckpointError> {
+        let dir = PathBuf::from("<temporary>");
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|e| store_err(&dir, e))?;
+        Self::from_db(db, dir)
+    }
+
+    fn from_db(db: sled::Db, dir: PathBuf) -> Result<Self, CheckpointError> {
+        let checkpoints = db.open_tree(CHECKPOINTS_TREE).map_err(|e| store_err(&dir, e))?;
+        Ok(CheckpointStore { db, checkpoints, dir })
+    }
+
+    fn map_open_error(dir: &Path, e: sled::Error) -> CheckpointError {
+        match &e {
+            sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock => {
+                CheckpointError::Locked { dir: dir.to_path_buf() }
+            }
+            _ if e.to_string().contains("lock") => CheckpointError::Locked { dir: dir.to_path_buf() },
+            _ => store_err(dir, e),
+        }
+    }
+
+    /// The state dir this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The checkpoint of `pipeline`, if one was written.
+    pub fn load(&self, pipeline: &str) -> Result<Option<Checkpoint>, CheckpointError> {
+        match self.checkpoints.get(pipeline).map_err(|e| store_err(&self.dir, e))? {
+            None => Ok(None),
+            Some(bytes) => decode(&bytes).map(Some).map_err(|message| CheckpointError::Corrupt {
+                dir: self.dir.clone(),
+                pipeline: pipeline.to_string(),
+                message,
+            }),
+        }
+    }
+
+    /// Writes `checkpoint` for `pipeline` and flushes it to disk before returning.
+    pub fn save(&self, pipeline: &str, checkpoint: &Checkpoint) -> Result<(), CheckpointError> {
+        self.checkpoints
+            .insert(pipeline, encode(checkpoint))
+            .map_err(|e| store_err(&self.dir, e))?;
+        self.flush()
+    }
+
+    /// Forgets the checkpoint of `pipeline`; true if there was one.
+    pub fn reset(&self, pipeline: &str) -> Result<bool, CheckpointError> {
+        let old = self.checkpoints.remove(pipeline).map_err(|e| store_err(&self.dir, e))?;
+        self.flush()?;
+        Ok(old.is_some())
+    }
+
+    /// Every stored checkpoint, by pipeline name.
+    pub fn list(&self) -> Result<Vec<(String, Result<Checkpoint, CheckpointError>)>, CheckpointError> {
+        let mut out = Vec::new();
+        for item in self.checkpoints.iter() {
+            let (k, v) = item.map_err(|e| store_err(&self.dir, e))?;
+            let name = String::from_utf8_lossy(&k).into_owned();
+            let cp = decode(&v).map_err(|message| CheckpointError::Corrupt {
+                dir: self.dir.clone(),
+                pipeline: name.clone(),
+                message,
+            });
+            out.push((name, cp));
+        }
+        Ok(out)
+    }
+
+    /// A named tree for other durable state (snapshot progress, dead letters).
+    pub fn tree(&self, name: &str) -> Result<sled::Tree, CheckpointError> {
+        self.db.open_tree(name).map_err(|e| store_err(&self.dir, e))
+    }
+
+    /// Flushes every pending write to disk.
+    pub fn flush(&self) -> Result<(), CheckpointError> {
+        self.db.flush().map(|_| ()).map_err(|e| store_err(&self.dir, e))
+    }
+}
+
+fn store_err(dir: &Path, e: sled::Error) -> CheckpointError {
+    CheckpointError::Store { dir: dir.to_path_buf(), message: e.to_string() }
+}
+
+/// `[version][seq u64 BE][updated_at millis u64 BE][Position protobuf]`.
+fn encode(cp: &Checkpoint) -> Vec<u8> {
+    let millis = cp
+        .updated_at
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let mut out = Vec::with_capacity(17 + cp.position.encoded_len());
+    out.push(FORMAT_V1);
+    out.extend_from_slice(&cp.seq.to_be_bytes());
+    out.extend_from_slice(&millis.to_be_bytes());
+    cp.position.encode(&mut out).expect("Vec grows as needed");
+    out
+}
+
+fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
+    if bytes.len() < 17 {
+        return Err(format!("{} bytes, expected at least 17", bytes.len()));
+    }
+    if bytes[0] != FORMAT_V1 {
+        return Err(format!("format version {}, this build reads version {FORMAT_V1}", bytes[0]));
+    }
+    let seq = u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
+    let millis = u64::from_be_bytes(bytes[9..17].try_into().expect("8 bytes"));
+    let position = Position::decode(&bytes[17..]).map_err(|e| e.to_string())?;
+    Ok(Checkpoint { seq, position, updated_at: UNIX_EPOCH + Duration::from_millis(millis) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cp(seq: u64, display: &str) -> Checkpoint {
+        Checkpoint {
+            seq,
+            position: Position { token: bytes::Bytes::from(seq.to_be_bytes().to_vec()), display: display.into() },
+            updated_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+        }
+    }
+
+    #[test]
+    fn survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            assert_eq!(store.load("shop").unwrap(), None);
+            store.save("shop", &cp(41, "0/10")).unwrap();
+            store.save("shop", &cp(42, "0/20")).unwrap();
+            store.save("other", &cp(7, "x")).unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.load("shop").unwrap(), Some(cp(42, "0/20")));
+        let names: Vec<_> = store.list().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["other", "shop"]);
+        assert!(store.reset("shop").unwrap());
+        assert!(!store.reset("shop").unwrap());
+        drop(store);
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert_eq!(store.load("shop").unwrap(), None);
+        assert_eq!(store.load("other").unwrap(), Some(cp(7, "x")));
+    }
+
+    #[test]
+    fn second_process_is_told_the_dir_is_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = CheckpointStore::open(dir.path()).unwrap();
+        // sled's lock is per process (fcntl); a second open in the same
+        // process may succeed, so this only checks the error mapping.
+        let err = CheckpointStore::map_open_error(
+            dir.path(),
+            sled::Error::Io(std::io::Error::new(std::io::ErrorKind::WouldBlock, "could not acquire lock")),
+        );
+        assert!(matches!(err, CheckpointError::Locked { .. }), "{err}");
+        assert!(err.to_string().contains("in use by another logferry process"));
+    }
+
+    #[test]
+    fn corrupt_bytes_name_the_pipeline_and_the_fix() {
+        let store = CheckpointStore::temporary().unwrap();
+        store.checkpoints.insert("shop", &[9u8, 1, 2][..]).unwrap();
+        let err = store.load("shop").unwrap_err().to_string();
+        assert!(err.contains("`shop`") && err.contains("logferry reset"), "{err}");
+    }
+}

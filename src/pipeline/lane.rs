@@ -1,0 +1,185 @@
+//! A lane: one ordered queue of records, cut into batches and applied to
+//! every target, with retries of transient failures.
+//!
+//! Each lane is one task. It applies one batch at a time, so records in a
+//! lane (all records of the keys that hash to it) reach the targets in the
+//! order the router sent them. A batch is acknowledged to the coordinator
+//! only after *every* target returned `Ok` for it.
+
+use super::LaneEvent;
+use crate::record::Change;
+use crate::sinks::{Batch, Sink, SinkError};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// A record on its way through a lane, with the size the router charged
+/// against the byte budget.
+pub(crate) struct Queued {
+    pub change: Change,
+    pub size: usize,
+}
+
+/// How a lane cuts and retries batches.
+#[derive(Debug, Clone)]
+pub(crate) struct LaneSettings {
+    pub batch_max_rows: usize,
+    /// How long to linger for more records when the queue runs empty.
+    pub batch_max_wait: Duration,
+    /// Transaction ordering: cut batches only after a transaction's last record.
+    pub whole_transactions: bool,
+    /// In transaction ordering, a transaction larger than this is applied in
+    /// several batches, so it cannot exceed the memory budget (which would
+    /// stop the router from ever delivering its end).
+    pub split_rows: usize,
+    pub split_bytes: usize,
+    pub max_retries: u32,
+    pub retry_backoff: Duration,
+    pub retry_max_backoff: Duration,
+}
+
+pub(crate) struct Lane {
+    pub index: usize,
+    pub rx: mpsc::UnboundedReceiver<Queued>,
+    pub sinks: Arc<[Arc<dyn Sink>]>,
+    pub settings: LaneSettings,
+    pub events: mpsc::UnboundedSender<LaneEvent>,
+    /// Turns true when the pipeline failed: stop without applying more.
+    pub cancel: watch::Receiver<bool>,
+}
+
+impl Lane {
+    pub(crate) async fn run(mut self) {
+        let mut batch = Batch { lane: self.index, records: Vec::new() };
+        loop {
+            batch.records.clear();
+            let mut bytes = 0usize;
+            if !self.fill(&mut batch, &mut bytes).await {
+                return;
+            }
+            if batch.records.is_empty() {
+                return;
+            }
+            let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
+            match self.apply_everywhere(&batch).await {
+                Ok(()) => {
+                    let _ = self.events.send(LaneEvent::Applied { seqs, bytes });
+                }
+                Err(Some(error)) => {
+                    let _ = self.events.send(LaneEvent::Failed { lane: self.index, error });
+                    return;
+                }
+                Err(None) => return, // cancelled
+            }
+        }
+    }
+
+    /// Collects the next batch. Returns false when the lane must stop
+    /// (cancelled, or the queue closed with nothing left).
+    async fn fill(&mut self, batch: &mut Batch, bytes: &mut usize) -> bool {
+        let s = &self.settings;
+        let first = tokio::select! {
+            biased;
+            _ = self.cancel.changed() => return false,
+            q = self.rx.recv() => match q { Some(q) => q, None => return false },
+        };
+        push(batch, bytes, first);
+        let deadline = Instant::now() + s.batch_max_wait;
+        loop {
+            let at_boundary = !s.whole_transactions || batch.records.last().is_some_and(|c| c.tx_end);
+            if at_boundary && batch.records.len() >= s.batch_max_rows {
+                return true;
+            }
+            if !at_boundary && (batch.records.len() >= s.split_rows || *bytes >= s.split_bytes) {
+                let tx = batch.records.last().map(|c| c.tx_id.as_str()).unwrap_or_default();
+                tracing::warn!(lane = self.index, tx_id = %tx, rows = batch.records.len(),
+                    "transaction is larger than the queue bound allows to hold; applying this part of it now");
+                return true;
+            }
+            // Take what is already queued without waiting.
+            match self.rx.try_recv() {
+                Ok(q) => {
+                    push(batch, bytes, q);
+                    continue;
+                }
+                Err(mpsc::error::TryRecvError::Disconnected) => return true,
+                Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            // Queue empty: linger until the deadline (at a boundary), or wait
+            // for the rest of the transaction.
+            if at_boundary && Instant::now() >= deadline {
+                return true;
+            }
+            let next = if at_boundary {
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.changed() => return false,
+                    q = tokio::time::timeout_at(deadline, self.rx.recv()) => match q {
+                        Ok(Some(q)) => Some(q),
+                        Ok(None) => return true,
+                        Err(_) => None,
+                    },
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    _ = self.cancel.changed() => return false,
+                    q = self.rx.recv() => match q { Some(q) => Some(q), None => return true },
+                }
+            };
+            match next {
+                Some(q) => push(batch, bytes, q),
+                None => return true,
+            }
+        }
+    }
+
+    /// Applies `batch` to every target, retrying transient errors with
+    /// exponential backoff. `Err(None)` means cancelled.
+    async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
+        for sink in self.sinks.iter() {
+            let mut attempt = 0u32;
+            let mut backoff = self.settings.retry_backoff;
+            loop {
+                match sink.apply(batch).await {
+                    Ok(()) => break,
+                    Err(e) if e.is_transient() && attempt < self.settings.max_retries => {
+                        attempt += 1;
+                        let delay = jitter(backoff, batch.records.first().map_or(0, |c| c.seq) ^ attempt as u64);
+                        tracing::warn!(lane = self.index, attempt, max_retries = self.settings.max_retries,
+                            retry_in_ms = delay.as_millis() as u64, error = %e, "applying a batch failed; retrying");
+                        tokio::select! {
+                            biased;
+                            _ = self.cancel.changed() => return Err(None),
+                            _ = tokio::time::sleep(delay) => {}
+                        }
+                        backoff = (backoff * 2).min(self.settings.retry_max_backoff);
+                    }
+                    Err(e) => return Err(Some(e)),
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn push(batch: &mut Batch, bytes: &mut usize, q: Queued) {
+    *bytes += q.size;
+    batch.records.push(q.change);
+}
+
+/// Spreads retries of many lanes over [d/2, d) so they do not hammer a
+/// recovering target in step. `salt` varies per batch and attempt.
+fn jitter(d: Duration, salt: u64) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos() as u64;
+    let mut x = nanos ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    x ^= x >> 33;
+    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^= x >> 33;
+    let frac = (x % 1000) as u32; // 0..999 thousandths
+    d / 2 + d / 2 * frac / 1000
+}

@@ -1,0 +1,467 @@
+//! The pipeline core: from a source's records to durable checkpoints.
+//!
+//! ```text
+//!  source task ──emit──► intake ──► coordinator ──hash(table,key) % N──► lane 0..N-1
+//!                                    │  ▲                                  │
+//!                                    │  └──── Applied{seqs} / Failed ◄─────┘ (after every
+//!                                    │                                        target is durable)
+//!                                    ├─ ack tracker: watermark = highest seq with all ≤ it acked
+//!                                    └─ checkpointer: last tx-end position ≤ watermark → sled (flushed)
+//!                                        └─► `durable` watch → source feedback (PG standby status)
+//! ```
+//!
+//! **Sequence numbers.** The coordinator numbers records gap-free as they
+//! arrive, continuing after the checkpoint's `seq`; a source resuming after
+//! the checkpointed position re-emits the same records in the same order, so
+//! replays carry the same numbers.
+//!
+//! **Ordering.** A record's lane is `hash(table, key) % lanes`, so all records
+//! of a key go through one lane, in order. A record that touches more than
+//! one key or all keys — an UPDATE that changes the key, a TRUNCATE, a schema
+//! change — is a *barrier*: the coordinator stops reading, waits until every
+//! earlier record is acknowledged, sends the barrier alone, and waits for it
+//! to be acknowledged before reading on. With `ordering = "transaction"` there
+//! is one lane that cuts batches only at transaction ends, so targets apply
+//! whole transactions in commit order (a transaction larger than the queue
+//! bound is split, with a warning).
+//!
+//! **Memory.** Records count against a budget of records and bytes from the
+//! moment they are routed until their batch is acknowledged. When the budget
+//! is spent the coordinator stops reading the intake, `emit` blocks, and the
+//! source stops reading its log: memory stays flat under any backlog.
+//!
+//! **Progress.** Checkpoints only ever name a transaction end whose record,
+//! and every record before it, all targets acknowledged. They are written at
+//! most every `checkpoint_interval` and once more at the end, and flushed
+//! before being published as durable. Heartbeats carry no data: they are
+//! acknowledged as soon as they are routed, so an idle source still moves
+//! its checkpoint once everything before the heartbeat is applied.
+//!
+//! **Failure.** A batch that still fails after its retries (or fails
+//! definitely) stops the pipeline: lanes stop without applying more, the
+//! source is told to stop, the last durable checkpoint is written, and the
+//! error is returned. The next run resumes from that checkpoint.
+
+mod ack;
+mod lane;
+
+pub use ack::AckTracker;
+
+use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
+use crate::config::{ApplyConfig, Ordering};
+use crate::record::{Change, Op, Position};
+use crate::sinks::{Sink, SinkError};
+use crate::sources::{Emitter, Source, SourceContext, SourceError};
+use lane::{Lane, LaneSettings, Queued};
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+/// Records a source may emit ahead of the coordinator. Small: the real
+/// bound on memory is the lane budget; this only smooths hand-over.
+const INTAKE_CAPACITY: usize = 1024;
+
+/// Everything one pipeline run needs.
+pub struct PipelineRun {
+    /// Pipeline name (checkpoint key, copied into records).
+    pub name: String,
+    /// Lanes, batching, ordering, retries, budgets.
+    pub apply: ApplyConfig,
+    /// Where records come from.
+    pub source: Box<dyn Source>,
+    /// Where records go; every record is applied to every target.
+    pub sinks: Vec<Arc<dyn Sink>>,
+    /// Checkpoint store in the state dir.
+    pub store: CheckpointStore,
+    /// Catch up to the end of the source's log as of start, then stop.
+    pub once: bool,
+    /// Becomes true on SIGINT/SIGTERM: drain, checkpoint, stop.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// What a finished run did.
+#[derive(Debug, Clone)]
+pub struct RunSummary {
+    /// Records received from the source (heartbeats included).
+    pub records: u64,
+    /// Records applied to every target.
+    pub applied: u64,
+    /// The last durable checkpoint after the run.
+    pub checkpoint: Option<Checkpoint>,
+    /// Wall time of the run.
+    pub elapsed: Duration,
+}
+
+/// Why a pipeline stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The source failed.
+    #[error("pipeline `{pipeline}`: {error}")]
+    Source {
+        /// Pipeline name.
+        pipeline: String,
+        /// The source's error.
+        error: SourceError,
+    },
+    /// A target refused a batch (definitely, or after all retries).
+    #[error("pipeline `{pipeline}`: {error}; nothing after the last checkpoint was lost: the next run replays it")]
+    Sink {
+        /// Pipeline name.
+        pipeline: String,
+        /// The target's error.
+        error: SinkError,
+    },
+    /// The state dir failed.
+    #[error("pipeline `{pipeline}`: {error}")]
+    Checkpoint {
+        /// Pipeline name.
+        pipeline: String,
+        /// The store's error.
+        error: CheckpointError,
+    },
+    /// The source task panicked or was cancelled (a bug).
+    #[error("pipeline `{pipeline}`: the source task ended abnormally: {message}")]
+    SourceTask {
+        /// Pipeline name.
+        pipeline: String,
+        /// The join error.
+        message: String,
+    },
+}
+
+/// What a lane reports back.
+pub(crate) enum LaneEvent {
+    /// Every target durably applied these records.
+    Applied { seqs: Vec<u64>, bytes: usize },
+    /// The lane gave up on a batch; it has stopped.
+    Failed { lane: usize, error: SinkError },
+}
+
+/// Where the coordinator is with a barrier record.
+enum Barrier {
+    /// Waiting for every earlier record to be acknowledged.
+    Draining(Queued),
+    /// Sent alone; waiting for its acknowledgement (its seq).
+    Applying(u64),
+}
+
+/// Runs one pipeline until the source ends (once mode), shutdown, or failure.
+pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
+    let PipelineRun { name, apply, mut source, sinks, store, once, mut shutdown } = run;
+    let started = Instant::now();
+    let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
+
+    let resume = store.load(&name).map_err(err_cp)?;
+    match &resume {
+        Some(cp) => tracing::info!(pipeline = %name, position = %cp.position.display, seq = cp.seq,
+            "resuming after the checkpoint"),
+        None => tracing::info!(pipeline = %name, "no checkpoint: starting from the beginning"),
+    }
+
+    let lanes = if apply.ordering == Ordering::Transaction { 1 } else { apply.lanes.max(1) };
+    let settings = LaneSettings {
+        batch_max_rows: apply.batch_max_rows.max(1),
+        batch_max_wait: apply.batch_max_wait,
+        whole_transactions: apply.ordering == Ordering::Transaction,
+        split_rows: (apply.queue_max_records / 2).max(1),
+        split_bytes: (apply.queue_max_bytes / 2).max(1),
+        max_retries: apply.max_retries,
+        retry_backoff: apply.retry_backoff,
+        retry_max_backoff: apply.retry_max_backoff,
+    };
+
+    // Source task.
+    let (intake_tx, mut intake) = mpsc::channel::<Change>(INTAKE_CAPACITY);
+    let (durable_tx, durable_rx) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let ctx = SourceContext {
+        pipeline: name.clone(),
+        resume: resume.as_ref().map(|c| c.position.clone()),
+        once,
+        emitter: Emitter::new(intake_tx),
+        durable: durable_rx,
+        shutdown: stop_rx,
+    };
+    let mut source_task = tokio::spawn(async move { source.run(ctx).await });
+
+    // Lanes.
+    let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
+    let (events_tx, mut events) = mpsc::unbounded_channel::<LaneEvent>();
+    let (cancel_tx, cancel_rx) = watch::channel(false);
+    let mut lane_tx = Vec::with_capacity(lanes);
+    let mut lane_tasks = Vec::with_capacity(lanes);
+    for index in 0..lanes {
+        let (tx, rx) = mpsc::unbounded_channel();
+        lane_tx.push(tx);
+        let lane = Lane {
+            index,
+            rx,
+            sinks: sinks.clone(),
+            settings: settings.clone(),
+            events: events_tx.clone(),
+            cancel: cancel_rx.clone(),
+        };
+        let task = tokio::spawn(lane.run());
+        // A panicking sink must stop the pipeline, not leave its records
+        // unacknowledged forever.
+        let events = events_tx.clone();
+        lane_tasks.push(tokio::spawn(async move {
+            if let Err(e) = task.await {
+                let _ = events.send(LaneEvent::Failed {
+                    lane: index,
+                    error: SinkError::Definite { target: format!("lane {index}"), message: format!("lane task ended abnormally: {e}") },
+                });
+            }
+        }));
+    }
+    drop(events_tx);
+
+    let mut co = Coordinator {
+        name: name.clone(),
+        store: store.clone(),
+        next_seq: resume.as_ref().map_or(1, |c| c.seq + 1),
+        tracker: AckTracker::new(resume.as_ref().map_or(0, |c| c.seq)),
+        tx_ends: VecDeque::new(),
+        candidate: None,
+        saved: resume,
+        durable_tx,
+        interval: apply.checkpoint_interval,
+        next_save: Instant::now(),
+        in_flight_records: 0,
+        in_flight_bytes: 0,
+        records: 0,
+        applied: 0,
+    };
+
+    let mut barrier: Option<Barrier> = None;
+    let mut intake_open = true;
+    let mut source_result: Option<Result<(), SourceError>> = None;
+    let mut failure: Option<SinkError> = None;
+    let mut events_open = true;
+    let mut shutdown_seen = *shutdown.borrow();
+    if shutdown_seen {
+        let _ = stop_tx.send(true);
+    }
+
+    loop {
+        // Barrier progress: send it once everything before it is applied,
+        // read on once it is applied itself.
+        if let Some(Barrier::Draining(q)) = &barrier {
+            if co.tracker.watermark() + 1 == q.change.seq {
+                let Some(Barrier::Draining(q)) = barrier.take() else { unreachable!() };
+                let seq = q.change.seq;
+                co.in_flight(q.size);
+                let _ = lane_tx[lane_of(&q.change, lanes)].send(q);
+                barrier = Some(Barrier::Applying(seq));
+            }
+        }
+        if let Some(Barrier::Applying(seq)) = barrier {
+            if co.tracker.watermark() >= seq {
+                barrier = None;
+            }
+        }
+        let all_applied = co.in_flight_records == 0 && barrier.is_none();
+        let source_done = source_result.is_some();
+        if source_done && (failure.is_some() || (!intake_open && all_applied)) {
+            break;
+        }
+        let can_read = intake_open
+            && barrier.is_none()
+            && failure.is_none()
+            && co.in_flight_records < apply.queue_max_records
+            && co.in_flight_bytes < apply.queue_max_bytes;
+
+        tokio::select! {
+            biased;
+            ev = events.recv(), if events_open => match ev {
+                Some(LaneEvent::Applied { seqs, bytes }) => co.applied(&seqs, bytes),
+                Some(LaneEvent::Failed { lane, error }) => {
+                    tracing::error!(pipeline = %name, lane, error = %error, "a batch could not be applied; stopping");
+                    if failure.is_none() {
+                        failure = Some(error);
+                        let _ = cancel_tx.send(true);
+                        let _ = stop_tx.send(true);
+                        // Unblock a source waiting in `emit`.
+                        intake.close();
+                    }
+                }
+                // Every lane has stopped (after a failure).
+                None => events_open = false,
+            },
+            _ = tokio::time::sleep_until(co.next_save), if co.candidate.is_some() => {
+                co.save().await.map_err(err_cp)?;
+            }
+            changed = shutdown.changed(), if !shutdown_seen => {
+                shutdown_seen = true;
+                if changed.is_ok() {
+                    tracing::info!(pipeline = %name, "shutting down: draining in-flight batches");
+                    let _ = stop_tx.send(true);
+                }
+            }
+            res = &mut source_task, if source_result.is_none() => {
+                source_result = Some(match res {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = cancel_tx.send(true);
+                        return Err(PipelineError::SourceTask { pipeline: name.clone(), message: e.to_string() });
+                    }
+                });
+            }
+            change = intake.recv(), if can_read => match change {
+                None => intake_open = false,
+                Some(change) => {
+                    if let Some(b) = co.route(change, lanes, &lane_tx, settings.whole_transactions) {
+                        barrier = Some(Barrier::Draining(b));
+                    }
+                }
+            },
+        }
+    }
+
+    // Stop the lanes: closing their queues lets them finish and exit.
+    drop(lane_tx);
+    for t in lane_tasks {
+        let _ = t.await;
+    }
+    while let Ok(ev) = events.try_recv() {
+        if let LaneEvent::Applied { seqs, bytes } = ev {
+            co.applied(&seqs, bytes);
+        }
+    }
+    if co.candidate.is_some() {
+        co.save().await.map_err(err_cp)?;
+    }
+    let summary = RunSummary {
+        records: co.records,
+        applied: co.applied,
+        checkpoint: co.saved.clone(),
+        elapsed: started.elapsed(),
+    };
+    if let Some(error) = failure {
+        return Err(PipelineError::Sink { pipeline: name, error });
+    }
+    match source_result {
+        Some(Err(SourceError::Closed(_))) | Some(Ok(())) | None => {}
+        Some(Err(error)) => return Err(PipelineError::Source { pipeline: name, error }),
+    }
+    tracing::info!(pipeline = %name, records = summary.records, applied = summary.applied,
+        elapsed_ms = summary.elapsed.as_millis() as u64, "pipeline stopped cleanly");
+    Ok(summary)
+}
+
+fn lane_of(change: &Change, lanes: usize) -> usize {
+    if lanes == 1 {
+        0
+    } else {
+        (change.route_hash() % lanes as u64) as usize
+    }
+}
+
+/// True for records that must be applied alone, after everything before them.
+fn is_barrier(change: &Change) -> bool {
+    matches!(change.op(), Op::Truncate | Op::SchemaChange) || change.changes_key()
+}
+
+/// Sequence numbers, budgets, the ack tracker and the checkpointer.
+struct Coordinator {
+    name: String,
+    store: CheckpointStore,
+    next_seq: u64,
+    tracker: AckTracker,
+    /// Transaction ends routed but not yet under the watermark, in seq order.
+    tx_ends: VecDeque<(u64, Position)>,
+    /// The newest transaction end under the watermark, not yet saved.
+    candidate: Option<(u64, Position)>,
+    /// The last checkpoint written.
+    saved: Option<Checkpoint>,
+    /// Publishes every saved position to the source.
+    durable_tx: watch::Sender<Option<Position>>,
+    interval: Duration,
+    /// Earliest time of the next save (rate limit).
+    next_save: Instant,
+    in_flight_records: usize,
+    in_flight_bytes: usize,
+    records: u64,
+    applied: u64,
+}
+
+impl Coordinator {
+    /// Numbers a record and sends it to its lane; returns it instead when it
+    /// is a barrier that must wait.
+    fn route(
+        &mut self,
+        mut change: Change,
+        lanes: usize,
+        lane_tx: &[mpsc::UnboundedSender<Queued>],
+        whole_transactions: bool,
+    ) -> Option<Queued> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.records += 1;
+        change.seq = seq;
+        if change.tx_end {
+            if let Some(pos) = &change.position {
+                self.tx_ends.push_back((seq, pos.clone()));
+            }
+        }
+        if change.is_heartbeat() {
+            // Nothing to apply: acknowledged at once, in its place in the sequence.
+            self.acked(seq);
+            return None;
+        }
+        let size = change.approx_size();
+        let q = Queued { change, size };
+        if !whole_transactions && is_barrier(&q.change) {
+            return Some(q);
+        }
+        self.in_flight(size);
+        let l = lane_of(&q.change, lanes);
+        // A lane's queue only closes after a failure cancelled it; the
+        // record then stays unacknowledged, which is what we want.
+        let _ = lane_tx[l].send(q);
+        None
+    }
+
+    fn in_flight(&mut self, size: usize) {
+        self.in_flight_records += 1;
+        self.in_flight_bytes += size;
+    }
+
+    fn applied(&mut self, seqs: &[u64], bytes: usize) {
+        self.in_flight_records -= seqs.len();
+        self.in_flight_bytes -= bytes;
+        self.applied += seqs.len() as u64;
+        for &s in seqs {
+            self.acked(s);
+        }
+    }
+
+    fn acked(&mut self, seq: u64) {
+        if !self.tracker.ack(seq) {
+            return;
+        }
+        let w = self.tracker.watermark();
+        while self.tx_ends.front().is_some_and(|(s, _)| *s <= w) {
+            self.candidate = self.tx_ends.pop_front();
+        }
+    }
+
+    /// Writes the candidate checkpoint (flushed) and publishes it.
+    async fn save(&mut self) -> Result<(), CheckpointError> {
+        let Some((seq, position)) = self.candidate.take() else { return Ok(()) };
+        let cp = Checkpoint { seq, position, updated_at: SystemTime::now() };
+        let store = self.store.clone();
+        let name = self.name.clone();
+        let to_save = cp.clone();
+        tokio::task::spawn_blocking(move || store.save(&name, &to_save))
+            .await
+            .expect("checkpoint write does not panic")?;
+        tracing::debug!(pipeline = %self.name, seq, position = %cp.position.display, "checkpoint saved");
+        let _ = self.durable_tx.send(Some(cp.position.clone()));
+        self.saved = Some(cp);
+        self.next_save = Instant::now() + self.interval;
+        Ok(())
+    }
+}
