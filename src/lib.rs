@@ -1,5 +1,6 @@
 //! logferry: change-data-capture replication.
 pub mod checkpoint;
+pub mod cli;
 pub mod config;
 pub mod pipeline;
 pub mod record;

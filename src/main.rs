@@ -1,1 +1,37 @@
-fn main() {}
+//! The `logferry` binary: parse the command line, set up logging, run the
+//! command, map errors to exit codes (0 ok, 2 usage/config, 1 runtime).
+
+use clap::Parser;
+use logferry::cli::{execute, Cli};
+use tracing_subscriber::filter::Targets;
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(1);
+        }
+    };
+    if let Err(e) = runtime.block_on(execute(cli)) {
+        eprintln!("error: {e}");
+        std::process::exit(e.exit_code());
+    }
+}
+
+/// Logs go to stderr. `LOGFERRY_LOG` sets levels, e.g. `debug` or
+/// `info,logferry::pipeline=debug`; the default is `info`.
+fn init_logging() {
+    let spec = std::env::var("LOGFERRY_LOG").unwrap_or_else(|_| "info".to_string());
+    let filter: Targets = spec.parse().unwrap_or_else(|e| {
+        eprintln!("warning: LOGFERRY_LOG={spec:?} is not a valid filter ({e}); using `info`");
+        Targets::new().with_default(tracing::Level::INFO)
+    });
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_target(false))
+        .with(filter)
+        .init();
+}

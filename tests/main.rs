@@ -1,1 +1,8 @@
-fn main(){}
+//! logferry's integration tests: one binary, shared support code.
+//! Each test gets its own scratch folder (and, for database tests, its own
+//! database), so tests run in parallel.
+
+mod support;
+
+mod cli;
+mod pipeline_core;

@@ -1,4 +1,10 @@
 //! Secrets that never print.
+//!
+//! [`Secret`] prints as `***`. [`SecretUrl`] prints the URL with only its
+//! password replaced, so messages still say which server was meant:
+//! `postgres://logferry:***@127.0.0.1:5432/shop`. When a URL is malformed
+//! in a way that leaves unclear where the password ends (a raw `/`, `?` or
+//! `#` in it), more is hidden rather than less.
 use std::fmt;
 
 /// A secret string: `Debug` and `Display` print `***`.
@@ -42,6 +48,14 @@ impl SecretUrl {
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
+    /// The scheme (`postgres`, `mongodb+srv`, …), if the URL starts with a
+    /// well-formed `scheme://`. Safe to print.
+    pub fn scheme(&self) -> Option<&str> {
+        let (scheme, _) = self.expose().split_once("://")?;
+        let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        well_formed.then_some(scheme)
+    }
 }
 
 impl fmt::Debug for SecretUrl {
@@ -52,6 +66,113 @@ impl fmt::Debug for SecretUrl {
 
 impl fmt::Display for SecretUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
+        let url = self.expose();
+        let Some(scheme) = self.scheme() else {
+            // Not a URL we can take apart (a libpq keyword string, say):
+            // any part of it could be the password.
+            return f.write_str("***");
+        };
+        let rest = &url[scheme.len() + 3..];
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+
+        // An `@` after the authority with a `:` before it: most likely a
+        // password holding a raw `/`, `?` or `#`. Hide all of the user part.
+        if let Some(last_at) = rest.rfind('@') {
+            if tail.contains('@') && rest[..last_at].contains(':') {
+                return write!(f, "{scheme}://***@{}", &rest[last_at + 1..]);
+            }
+        }
+        // The userinfo ends at the last `@` of the authority (a raw `@` in
+        // a password is a common mistake); the password starts at its first `:`.
+        if let Some(at) = authority.rfind('@') {
+            if let Some(colon) = authority[..at].find(':') {
+                let user = &authority[..colon];
+                return write!(f, "{scheme}://{user}:***{}", &rest[at..]);
+            }
+        }
+        f.write_str(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(url: &str) -> String {
+        let s = SecretUrl::new(url);
+        assert_eq!(format!("SecretUrl({s})"), format!("{s:?}"));
+        s.to_string()
+    }
+
+    #[test]
+    fn password_is_replaced() {
+        assert_eq!(
+            shown("postgres://logferry:hunter2@127.0.0.1:5432/shop"),
+            "postgres://logferry:***@127.0.0.1:5432/shop"
+        );
+        assert_eq!(
+            shown("mysql://root:pw@db.example.com/app?ssl-mode=REQUIRED"),
+            "mysql://root:***@db.example.com/app?ssl-mode=REQUIRED"
+        );
+        assert_eq!(
+            shown("mongodb+srv://app:s3cr3t@cluster0.example.net/?retryWrites=true"),
+            "mongodb+srv://app:***@cluster0.example.net/?retryWrites=true"
+        );
+        assert_eq!(
+            shown("mongodb://app:pw@h1:27017,h2:27017/shop?replicaSet=rs0"),
+            "mongodb://app:***@h1:27017,h2:27017/shop?replicaSet=rs0"
+        );
+    }
+
+    #[test]
+    fn url_without_password_is_unchanged() {
+        for url in [
+            "postgres://127.0.0.1:5432/shop",
+            "postgres://logferry@127.0.0.1/shop",
+            "postgresql://logferry@localhost/shop?application_name=x",
+            "mongodb://localhost:27017/",
+            "postgres://user@host/db?options=a@b",
+        ] {
+            assert_eq!(shown(url), url);
+        }
+    }
+
+    #[test]
+    fn empty_password_is_still_hidden() {
+        assert_eq!(shown("postgres://u:@h/db"), "postgres://u:***@h/db");
+    }
+
+    #[test]
+    fn percent_encoded_at_in_password() {
+        assert_eq!(
+            shown("postgres://logferry:p%40ss%3Aword@127.0.0.1:5432/shop"),
+            "postgres://logferry:***@127.0.0.1:5432/shop"
+        );
+    }
+
+    #[test]
+    fn raw_special_characters_in_password_never_show() {
+        for (url, secret, expected) in [
+            ("postgres://u:p@ss@host/db", "p@ss", "postgres://u:***@host/db"),
+            ("postgres://u:p:w@host/db", "p:w", "postgres://u:***@host/db"),
+            ("postgres://u:pa/ss@host/db", "pa/ss", "postgres://***@host/db"),
+            ("postgres://u:12/34@host/db", "12/34", "postgres://***@host/db"),
+            ("postgres://u:pa?ss@host/db", "pa?ss", "postgres://***@host/db"),
+            ("postgres://u:pa#ss@host/db", "pa#ss", "postgres://***@host/db"),
+            ("postgres://u:p@s/s@host/db", "p@s/s", "postgres://***@host/db"),
+        ] {
+            let out = shown(url);
+            assert_eq!(out, expected, "{url}");
+            assert!(!out.contains(secret), "{out} shows {secret}");
+        }
+    }
+
+    #[test]
+    fn not_a_url_is_hidden_entirely() {
+        assert_eq!(shown("host=db user=u password=pw"), "***");
+        assert_eq!(shown("://u:pw@h"), "***");
+        assert_eq!(SecretUrl::new("x y://a").scheme(), None);
+        assert_eq!(SecretUrl::new("mongodb+srv://a").scheme(), Some("mongodb+srv"));
     }
 }

@@ -1,1 +1,1845 @@
-//! placeholder
+//! The canonical JSON form of a [`Change`].
+//!
+//! This is what `format = "json"` targets write (one record per line in
+//! files, stdout, HTTP bodies, Kafka/NATS messages). It is lossless: every
+//! record read back with [`read_change`] equals the one written with
+//! [`write_change`], except for the few invalid or non-canonical inputs
+//! listed under *Limits* below.
+//!
+//! # Record
+//!
+//! One JSON object, written compactly (no spaces, no trailing newline; the
+//! caller adds the newline of JSON lines). Fields appear in this order, and a
+//! field whose value is empty (empty string, `0`, `false`, empty list, unset
+//! message) is left out, except `op`, which is always written:
+//!
+//! ```text
+//! {"pipeline":"shop","source":"postgres","seq":42,"op":"update",
+//!  "table":{"schema":"public","name":"orders"},"key":["id"],
+//!  "before":{...row...},"after":{...row...},
+//!  "position":{"token":"<base64>","display":"0/16B3748"},
+//!  "tx_id":"771","commit_time":"2024-02-29T11:45:00.123456Z","tx_end":true,
+//!  "schema_change":{"schema":{"table":{"schema":"public","name":"orders"},
+//!                             "columns":[{"name":"id","source_type":"bigint","nullable":true}],
+//!                             "key":["id"]},
+//!                   "ddl":"ALTER TABLE ..."},
+//!  "message":{"prefix":"app","content":"<base64>","transactional":true}}
+//! ```
+//!
+//! | field | JSON | notes |
+//! |---|---|---|
+//! | `pipeline`, `source`, `tx_id` | string | |
+//! | `seq` | number | unsigned 64-bit, exact |
+//! | `op` | string | `insert`, `update`, `delete`, `truncate`, `snapshot_read`, `schema_change`, `heartbeat`, `message`, or `unspecified`; an op number this version does not know is written as that number |
+//! | `table` | object | `schema`, `name` (each left out when empty) |
+//! | `key` | array of strings | key column names, in key order |
+//! | `before`, `after` | row (below) | a present but empty row is `{}` |
+//! | `position` | object | `token` (base64), `display` (string) |
+//! | `commit_time` | string | same form as a `timestamptz` value (below) |
+//! | `tx_end` | `true` | left out when false |
+//! | `schema_change` | object | `schema`: {`table`, `columns`: [{`name`, `source_type`, `nullable`}], `key`}, `ddl` |
+//! | `message` | object | `prefix`, `content` (base64), `transactional` |
+//!
+//! Inside these nested objects the same rule holds: empty fields are left
+//! out, and a message that is present but empty is written as `{}`.
+//!
+//! # Row
+//!
+//! A row (and a nested document) is a JSON object from column name to
+//! value, in the column order of the source. Readers that care about order
+//! must not go through a hash map (with jq, `to_entries` keeps it). Column
+//! names are written as they are; a row with two columns of the same name
+//! gives an object with a repeated key, which [`read_change`] keeps (jq keeps
+//! the last one).
+//!
+//! # Value
+//!
+//! SQL NULL is JSON `null`. Every other value is an object with exactly one
+//! key, the kind, so that the type survives (`.after.price.decimal` in jq):
+//!
+//! | kind | example | notes |
+//! |---|---|---|
+//! | `bool` | `{"bool":true}` | |
+//! | `int64` | `{"int64":-5}` | JSON number, exact (i64::MIN..i64::MAX; beware of consumers that parse numbers as doubles) |
+//! | `uint64` | `{"uint64":18446744073709551615}` | JSON number, exact |
+//! | `int32` | `{"int32":7}` | BSON int32 |
+//! | `float32` | `{"float32":1.5}` | shortest text that reads back to the same `f32`; `"NaN"`, `"Infinity"`, `"-Infinity"` as strings; `-0.0` stays `-0.0` |
+//! | `float64` | `{"float64":0.1}` | as `float32`, for `f64` |
+//! | `decimal` | `{"decimal":"12.3400"}` | string, digits exactly as the source printed them (also `"NaN"`, `"Infinity"`) |
+//! | `decimal128` | `{"decimal128":"1.0E+10"}` | string |
+//! | `text` | `{"text":"…"}` | |
+//! | `bytes` | `{"bytes":"AP8BAg=="}` | base64, standard alphabet, padded |
+//! | `uuid` | `{"uuid":"0e4c1c57-8f4a-4d5e-9a3b-2b1c0d9e8f7a"}` | 8-4-4-4-12 lowercase hex; a value that is not 16 bytes long (invalid) is written as plain lowercase hex without dashes (`""` when empty) |
+//! | `json` | `{"json":"{\"a\":1}"}` | the JSON text as a string, byte for byte (not parsed: `.json \| fromjson` in jq) |
+//! | `enum` | `{"enum":"red"}` | ENUM label |
+//! | `set` | `{"set":["a","b"]}` | SET labels in definition order |
+//! | `object_id` | `{"object_id":"65f1c0ffee00112233445566"}` | lowercase hex (24 digits for a 12-byte ObjectId) |
+//! | `date` | `{"date":"2024-02-29"}` | see *Dates and times* |
+//! | `time` | `{"time":"13:45:00.123456"}`, `{"time":"13:45:00+02:00"}` | see *Dates and times* |
+//! | `timestamp` | `{"timestamp":"2024-02-29T13:45:00.123456"}` | without time zone (wall clock) |
+//! | `timestamptz` | `{"timestamptz":"2024-02-29T11:45:00.123456Z"}` | an instant, always in UTC (`Z`) |
+//! | `interval` | `{"interval":{"months":1,"days":2,"micros":3}}` | all three fields always written |
+//! | `array` | `{"array":{"element_type":"int4","elements":[{"int64":1},null]}}` | elements are values; multi-dimensional arrays are arrays of arrays |
+//! | `document` | `{"document":{"a":{"int32":1}}}` | same form as a row |
+//! | `unchanged` | `{"unchanged":{}}` | PostgreSQL TOAST value that was not sent: keep the stored value |
+//! | `other` | `{"other":{"type":"point","text":"(1,2)"}}` | a value kept in its source text form, with its type name |
+//! | `binary` | `{"binary":{"subtype":4,"data":"<base64>"}}` | BSON binary |
+//! | `regex` | `{"regex":{"pattern":"^a","options":"i"}}` | BSON regular expression |
+//! | `bson_timestamp` | `{"bson_timestamp":{"seconds":1,"increment":2}}` | BSON internal timestamp |
+//!
+//! # Dates and times
+//!
+//! Dates use the proleptic Gregorian calendar and ISO 8601 astronomical year
+//! numbering (year `0000` is 1 BC, `-000001` is 2 BC):
+//!
+//! - `date`: `YYYY-MM-DD` for years 0000..=9999; other years in the expanded
+//!   form, a sign and at least six digits: `+010000-01-01`, `-000001-12-31`.
+//!   Special values: `"infinity"`, `"-infinity"` (PostgreSQL) and
+//!   `"0000-00-00"` (the MySQL zero date).
+//! - `time`: `HH:MM:SS` then `.` and 1 to 6 fraction digits when the
+//!   microseconds are not zero, trailing zeros removed (`13:45:00.5`). Hours
+//!   have at least two digits and may exceed 23, and the value may be
+//!   negative (MySQL TIME: `-838:59:59`, `838:59:59.5`). A `time with time
+//!   zone` appends its offset east of UTC as `+HH:MM`, or `+HH:MM:SS` when
+//!   the offset has seconds (`13:45:00-05:30`, `00:00:00+00:00`).
+//! - `timestamp` / `timestamptz` (and `commit_time`): the date as above, `T`,
+//!   `HH:MM:SS`, then `.` and 1 to 9 fraction digits when the nanoseconds are
+//!   not zero, trailing zeros removed (`.5`, `.123456`, `.000000001`); a
+//!   `timestamptz` ends in `Z`. Special values: `"infinity"`, `"-infinity"`
+//!   and `"0000-00-00 00:00:00"` (MySQL zero datetime), without `Z`.
+//!
+//! All of these strings sort in time order only within the years
+//! 0000..=9999; compare the parsed values elsewhere.
+//!
+//! # Reading
+//!
+//! [`read_change`] is the inverse of [`write_change`]. It accepts any
+//! whitespace between tokens and fields in any order, and treats a missing
+//! field as empty; it rejects unknown or repeated fields (outside rows and
+//! documents), values of the wrong JSON type, and text that does not parse
+//! as its kind. The [`JsonError`] names the field path, e.g.
+//! `after.price.decimal: expected a decimal string, found a number`.
+//!
+//! # Limits
+//!
+//! These inputs of [`write_change`] are invalid records or have no canonical
+//! form; they are written as described and do not read back identically:
+//!
+//! - a column whose value is missing, or a value with no kind, is written as
+//!   `null` and reads back as SQL NULL;
+//! - every NaN reads back as the default quiet NaN (sign and payload bits are
+//!   not kept);
+//! - the numeric fields of a special date or timestamp (`infinity`, zero
+//!   date) are not written and read back as 0; a `special` number unknown to
+//!   this version is written as a finite value;
+//! - a timestamp with `nanos` ≥ 1e9 is normalised (carried into the seconds);
+//! - the offset of a `time` without `has_offset` is not written.
+//!
+//! ```text
+//! # inserts into public.orders, with the decimal price as a string
+//! jq -c 'select(.op == "insert" and .table.name == "orders") | {id: .after.id.int64, price: .after.price.decimal}'
+//! # the values of a row without their kind tags
+//! jq -c '.after | map_values(if . == null then null else to_entries[0].value end)'
+//! ```
+
+use super::{
+    value::Kind, Array, Binary, BsonTimestamp, Change, Column, ColumnSchema, Date, Document,
+    Interval, Labels, LogicalMessage, Op, Other, Position, Regex, Row, SchemaChange,
+    Special, TableRef, TableSchema, Time, Timestamp, Unchanged, Value,
+};
+use base64::Engine as _;
+use bytes::Bytes;
+use serde::Serializer as _;
+use serde_json::ser::{CompactFormatter, Formatter as _};
+use std::borrow::Cow;
+use std::str::FromStr;
+
+/// Why [`read_change`] rejected its input. `path` names where, from the
+/// record down (`after.price.decimal`, `after.tags.array.elements[2]`), or
+/// is `record` for the record as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum JsonError {
+    /// The input is not well-formed JSON (or not UTF-8).
+    #[error("{path}: malformed JSON at byte {offset}: {msg}")]
+    Syntax {
+        /// Field path of the innermost field being read.
+        path: String,
+        /// Byte offset of the error in the input.
+        offset: usize,
+        /// What was wrong.
+        msg: &'static str,
+    },
+    /// Well-formed JSON that is not a valid record.
+    #[error("{path}: {msg}")]
+    Invalid {
+        /// Field path of the offending value.
+        path: String,
+        /// What was wrong.
+        msg: String,
+    },
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const VEC_WRITE: &str = "writing to a Vec<u8> cannot fail";
+
+/// Appends the canonical JSON of `change` (one object, no trailing newline)
+/// to `out`.
+pub fn write_change(change: &Change, out: &mut Vec<u8>) {
+    let mut o = Obj::open(out);
+    if !change.pipeline.is_empty() {
+        w_str(o.key("pipeline"), &change.pipeline);
+    }
+    if !change.source.is_empty() {
+        w_str(o.key("source"), &change.source);
+    }
+    if change.seq != 0 {
+        w_u64(o.key("seq"), change.seq);
+    }
+    let out = o.key("op");
+    match op_name(change.op) {
+        Some(name) => {
+            out.push(b'"');
+            out.extend_from_slice(name.as_bytes());
+            out.push(b'"');
+        }
+        None => w_i64(out, i64::from(change.op)),
+    }
+    if let Some(t) = &change.table {
+        w_table(o.key("table"), t);
+    }
+    if !change.key_columns.is_empty() {
+        w_str_list(o.key("key"), &change.key_columns);
+    }
+    if let Some(r) = &change.before {
+        w_row(o.key("before"), &r.columns);
+    }
+    if let Some(r) = &change.after {
+        w_row(o.key("after"), &r.columns);
+    }
+    if let Some(p) = &change.position {
+        let mut po = Obj::open(o.key("position"));
+        if !p.token.is_empty() {
+            w_b64(po.key("token"), &p.token);
+        }
+        if !p.display.is_empty() {
+            w_str(po.key("display"), &p.display);
+        }
+        po.close();
+    }
+    if !change.tx_id.is_empty() {
+        w_str(o.key("tx_id"), &change.tx_id);
+    }
+    if let Some(t) = &change.commit_time {
+        w_timestamp(o.key("commit_time"), t, true);
+    }
+    if change.tx_end {
+        o.key("tx_end").extend_from_slice(b"true");
+    }
+    if let Some(sc) = &change.schema_change {
+        let mut so = Obj::open(o.key("schema_change"));
+        if let Some(s) = &sc.schema {
+            let mut to = Obj::open(so.key("schema"));
+            if let Some(t) = &s.table {
+                w_table(to.key("table"), t);
+            }
+            if !s.columns.is_empty() {
+                let out = to.key("columns");
+                out.push(b'[');
+                for (i, c) in s.columns.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    let mut co = Obj::open(out);
+                    if !c.name.is_empty() {
+                        w_str(co.key("name"), &c.name);
+                    }
+                    if !c.source_type.is_empty() {
+                        w_str(co.key("source_type"), &c.source_type);
+                    }
+                    if c.nullable {
+                        co.key("nullable").extend_from_slice(b"true");
+                    }
+                    co.close();
+                }
+                out.push(b']');
+            }
+            if !s.key_columns.is_empty() {
+                w_str_list(to.key("key"), &s.key_columns);
+            }
+            to.close();
+        }
+        if !sc.ddl.is_empty() {
+            w_str(so.key("ddl"), &sc.ddl);
+        }
+        so.close();
+    }
+    if let Some(m) = &change.message {
+        let mut mo = Obj::open(o.key("message"));
+        if !m.prefix.is_empty() {
+            w_str(mo.key("prefix"), &m.prefix);
+        }
+        if !m.content.is_empty() {
+            w_b64(mo.key("content"), &m.content);
+        }
+        if m.transactional {
+            mo.key("transactional").extend_from_slice(b"true");
+        }
+        mo.close();
+    }
+    o.close();
+}
+
+/// An object being written: tracks the comma between fields.
+struct Obj<'a> {
+    out: &'a mut Vec<u8>,
+    first: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Obj { out, first: true }
+    }
+
+    /// Writes `"key":` (key needs no escaping) and returns the output for
+    /// the value.
+    fn key(&mut self, key: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(key.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        self.out
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+fn op_name(op: i32) -> Option<&'static str> {
+    Some(match Op::try_from(op).ok()? {
+        Op::Unspecified => "unspecified",
+        Op::Insert => "insert",
+        Op::Update => "update",
+        Op::Delete => "delete",
+        Op::Truncate => "truncate",
+        Op::SnapshotRead => "snapshot_read",
+        Op::SchemaChange => "schema_change",
+        Op::Heartbeat => "heartbeat",
+        Op::Message => "message",
+    })
+}
+
+fn op_from_name(name: &str) -> Option<Op> {
+    Some(match name {
+        "unspecified" => Op::Unspecified,
+        "insert" => Op::Insert,
+        "update" => Op::Update,
+        "delete" => Op::Delete,
+        "truncate" => Op::Truncate,
+        "snapshot_read" => Op::SnapshotRead,
+        "schema_change" => Op::SchemaChange,
+        "heartbeat" => Op::Heartbeat,
+        "message" => Op::Message,
+        _ => return None,
+    })
+}
+
+/// A JSON string with serde_json's escaping (control characters, `"`, `\`).
+fn w_str(out: &mut Vec<u8>, s: &str) {
+    (&mut serde_json::Serializer::new(out))
+        .serialize_str(s)
+        .expect(VEC_WRITE);
+}
+
+fn w_str_list(out: &mut Vec<u8>, list: &[String]) {
+    out.push(b'[');
+    for (i, s) in list.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        w_str(out, s);
+    }
+    out.push(b']');
+}
+
+fn w_i64(out: &mut Vec<u8>, v: i64) {
+    CompactFormatter.write_i64(out, v).expect(VEC_WRITE);
+}
+
+fn w_u64(out: &mut Vec<u8>, v: u64) {
+    CompactFormatter.write_u64(out, v).expect(VEC_WRITE);
+}
+
+fn w_bool(out: &mut Vec<u8>, v: bool) {
+    out.extend_from_slice(if v { b"true" } else { b"false" });
+}
+
+fn w_f64(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        CompactFormatter.write_f64(out, v).expect(VEC_WRITE);
+    } else {
+        w_nonfinite(out, v.is_nan(), v > 0.0);
+    }
+}
+
+fn w_f32(out: &mut Vec<u8>, v: f32) {
+    if v.is_finite() {
+        CompactFormatter.write_f32(out, v).expect(VEC_WRITE);
+    } else {
+        w_nonfinite(out, v.is_nan(), v > 0.0);
+    }
+}
+
+fn w_nonfinite(out: &mut Vec<u8>, nan: bool, positive: bool) {
+    out.extend_from_slice(match (nan, positive) {
+        (true, _) => b"\"NaN\"",
+        (false, true) => b"\"Infinity\"",
+        (false, false) => b"\"-Infinity\"",
+    });
+}
+
+/// Base64 (standard, padded) as a JSON string; the alphabet needs no escaping.
+fn w_b64(out: &mut Vec<u8>, data: &[u8]) {
+    out.push(b'"');
+    let start = out.len();
+    let len = base64::encoded_len(data.len(), true).expect("base64 length fits usize");
+    out.resize(start + len, 0);
+    B64.encode_slice(data, &mut out[start..])
+        .expect("buffer sized by encoded_len");
+    out.push(b'"');
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn w_hex_raw(out: &mut Vec<u8>, data: &[u8]) {
+    for b in data {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+fn w_hex(out: &mut Vec<u8>, data: &[u8]) {
+    out.push(b'"');
+    w_hex_raw(out, data);
+    out.push(b'"');
+}
+
+fn w_uuid(out: &mut Vec<u8>, data: &[u8]) {
+    if data.len() != 16 {
+        return w_hex(out, data);
+    }
+    out.push(b'"');
+    w_hex_raw(out, &data[0..4]);
+    out.push(b'-');
+    w_hex_raw(out, &data[4..6]);
+    out.push(b'-');
+    w_hex_raw(out, &data[6..8]);
+    out.push(b'-');
+    w_hex_raw(out, &data[8..10]);
+    out.push(b'-');
+    w_hex_raw(out, &data[10..16]);
+    out.push(b'"');
+}
+
+fn w_table(out: &mut Vec<u8>, t: &TableRef) {
+    let mut o = Obj::open(out);
+    if !t.schema.is_empty() {
+        w_str(o.key("schema"), &t.schema);
+    }
+    if !t.name.is_empty() {
+        w_str(o.key("name"), &t.name);
+    }
+    o.close();
+}
+
+fn w_row(out: &mut Vec<u8>, columns: &[Column]) {
+    out.push(b'{');
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        w_str(out, &c.name);
+        out.push(b':');
+        w_value(out, c.value.as_ref());
+    }
+    out.push(b'}');
+}
+
+fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
+    let kind = match v.and_then(|v| v.kind.as_ref()) {
+        None | Some(Kind::Null(_)) => return out.extend_from_slice(b"null"),
+        Some(k) => k,
+    };
+    macro_rules! tag {
+        ($t:literal) => {
+            out.extend_from_slice(concat!("{\"", $t, "\":").as_bytes())
+        };
+    }
+    match kind {
+        Kind::Null(_) => unreachable!("handled above"),
+        Kind::Bool(b) => {
+            tag!("bool");
+            w_bool(out, *b);
+        }
+        Kind::Int64(n) => {
+            tag!("int64");
+            w_i64(out, *n);
+        }
+        Kind::Uint64(n) => {
+            tag!("uint64");
+            w_u64(out, *n);
+        }
+        Kind::Int32(n) => {
+            tag!("int32");
+            w_i64(out, i64::from(*n));
+        }
+        Kind::Float32(f) => {
+            tag!("float32");
+            w_f32(out, *f);
+        }
+        Kind::Float64(f) => {
+            tag!("float64");
+            w_f64(out, *f);
+        }
+        Kind::Decimal(s) => {
+            tag!("decimal");
+            w_str(out, s);
+        }
+        Kind::Decimal128(s) => {
+            tag!("decimal128");
+            w_str(out, s);
+        }
+        Kind::Text(s) => {
+            tag!("text");
+            w_str(out, s);
+        }
+        Kind::Json(s) => {
+            tag!("json");
+            w_str(out, s);
+        }
+        Kind::EnumLabel(s) => {
+            tag!("enum");
+            w_str(out, s);
+        }
+        Kind::Bytes(b) => {
+            tag!("bytes");
+            w_b64(out, b);
+        }
+        Kind::Uuid(b) => {
+            tag!("uuid");
+            w_uuid(out, b);
+        }
+        Kind::ObjectId(b) => {
+            tag!("object_id");
+            w_hex(out, b);
+        }
+        Kind::Set(l) => {
+            tag!("set");
+            w_str_list(out, &l.labels);
+        }
+        Kind::Date(d) => {
+            tag!("date");
+            w_date(out, d);
+        }
+        Kind::Time(t) => {
+            tag!("time");
+            w_time(out, t);
+        }
+        Kind::Timestamp(t) => {
+            tag!("timestamp");
+            w_timestamp(out, t, false);
+        }
+        Kind::Timestamptz(t) => {
+            tag!("timestamptz");
+            w_timestamp(out, t, true);
+        }
+        Kind::Interval(iv) => {
+            tag!("interval");
+            out.extend_from_slice(b"{\"months\":");
+            w_i64(out, i64::from(iv.months));
+            out.extend_from_slice(b",\"days\":");
+            w_i64(out, i64::from(iv.days));
+            out.extend_from_slice(b",\"micros\":");
+            w_i64(out, iv.micros);
+            out.push(b'}');
+        }
+        Kind::Array(a) => {
+            tag!("array");
+            out.extend_from_slice(b"{\"element_type\":");
+            w_str(out, &a.element_type);
+            out.extend_from_slice(b",\"elements\":[");
+            for (i, e) in a.elements.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                w_value(out, Some(e));
+            }
+            out.extend_from_slice(b"]}");
+        }
+        Kind::Document(d) => {
+            tag!("document");
+            w_row(out, &d.fields);
+        }
+        Kind::Unchanged(_) => out.extend_from_slice(b"{\"unchanged\":{}"),
+        Kind::Other(o) => {
+            tag!("other");
+            out.extend_from_slice(b"{\"type\":");
+            w_str(out, &o.type_name);
+            out.extend_from_slice(b",\"text\":");
+            w_str(out, &o.text);
+            out.push(b'}');
+        }
+        Kind::Binary(b) => {
+            tag!("binary");
+            out.extend_from_slice(b"{\"subtype\":");
+            w_u64(out, u64::from(b.subtype));
+            out.extend_from_slice(b",\"data\":");
+            w_b64(out, &b.data);
+            out.push(b'}');
+        }
+        Kind::Regex(r) => {
+            tag!("regex");
+            out.extend_from_slice(b"{\"pattern\":");
+            w_str(out, &r.pattern);
+            out.extend_from_slice(b",\"options\":");
+            w_str(out, &r.options);
+            out.push(b'}');
+        }
+        Kind::BsonTimestamp(t) => {
+            tag!("bson_timestamp");
+            out.extend_from_slice(b"{\"seconds\":");
+            w_u64(out, u64::from(t.seconds));
+            out.extend_from_slice(b",\"increment\":");
+            w_u64(out, u64::from(t.increment));
+            out.push(b'}');
+        }
+    }
+    out.push(b'}');
+}
+
+/// Writes `v` in decimal, left-padded with zeros to `width` digits.
+fn w_pad(out: &mut Vec<u8>, mut v: u64, width: usize) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for _ in (buf.len() - i)..width {
+        out.push(b'0');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Writes `.` and the fraction `frac` of `digits` digits, trailing zeros
+/// removed; nothing when it is zero.
+fn w_frac(out: &mut Vec<u8>, mut frac: u32, digits: usize) {
+    if frac == 0 {
+        return;
+    }
+    let mut buf = [b'0'; 9];
+    for d in buf[..digits].iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    let mut n = digits;
+    while buf[n - 1] == b'0' {
+        n -= 1;
+    }
+    out.push(b'.');
+    out.extend_from_slice(&buf[..n]);
+}
+
+fn w_year(out: &mut Vec<u8>, y: i64) {
+    if (0..=9999).contains(&y) {
+        w_pad(out, y as u64, 4);
+    } else {
+        out.push(if y < 0 { b'-' } else { b'+' });
+        w_pad(out, y.unsigned_abs(), 6);
+    }
+}
+
+fn w_civil(out: &mut Vec<u8>, days: i64) {
+    let (y, m, d) = civil_from_days(days);
+    w_year(out, y);
+    out.push(b'-');
+    w_pad(out, u64::from(m), 2);
+    out.push(b'-');
+    w_pad(out, u64::from(d), 2);
+}
+
+fn w_hms(out: &mut Vec<u8>, secs: u64) {
+    w_pad(out, secs / 3600, 2);
+    out.push(b':');
+    w_pad(out, secs / 60 % 60, 2);
+    out.push(b':');
+    w_pad(out, secs % 60, 2);
+}
+
+/// The special value of a date or timestamp; unknown numbers count as finite.
+fn special(n: i32) -> Special {
+    Special::try_from(n).unwrap_or(Special::Finite)
+}
+
+fn w_date(out: &mut Vec<u8>, d: &Date) {
+    out.push(b'"');
+    match special(d.special) {
+        Special::Finite => w_civil(out, i64::from(d.days)),
+        Special::PosInfinity => out.extend_from_slice(b"infinity"),
+        Special::NegInfinity => out.extend_from_slice(b"-infinity"),
+        Special::Zero => out.extend_from_slice(ZERO_DATE.as_bytes()),
+    }
+    out.push(b'"');
+}
+
+fn w_time(out: &mut Vec<u8>, t: &Time) {
+    out.push(b'"');
+    if t.micros < 0 {
+        out.push(b'-');
+    }
+    let m = t.micros.unsigned_abs();
+    w_hms(out, m / 1_000_000);
+    w_frac(out, (m % 1_000_000) as u32, 6);
+    if t.has_offset {
+        out.push(if t.offset_seconds < 0 { b'-' } else { b'+' });
+        let a = u64::from(t.offset_seconds.unsigned_abs());
+        w_pad(out, a / 3600, 2);
+        out.push(b':');
+        w_pad(out, a / 60 % 60, 2);
+        if a % 60 != 0 {
+            out.push(b':');
+            w_pad(out, a % 60, 2);
+        }
+    }
+    out.push(b'"');
+}
+
+fn w_timestamp(out: &mut Vec<u8>, t: &Timestamp, utc: bool) {
+    out.push(b'"');
+    match special(t.special) {
+        Special::Finite => {
+            let (mut secs, mut nanos) = (t.seconds, t.nanos);
+            if nanos >= NANOS_PER_SEC {
+                secs = secs.saturating_add(i64::from(nanos / NANOS_PER_SEC));
+                nanos %= NANOS_PER_SEC;
+            }
+            w_civil(out, secs.div_euclid(86_400));
+            out.push(b'T');
+            w_hms(out, secs.rem_euclid(86_400) as u64);
+            w_frac(out, nanos, 9);
+            if utc {
+                out.push(b'Z');
+            }
+        }
+        Special::PosInfinity => out.extend_from_slice(b"infinity"),
+        Special::NegInfinity => out.extend_from_slice(b"-infinity"),
+        Special::Zero => out.extend_from_slice(ZERO_TIMESTAMP.as_bytes()),
+    }
+    out.push(b'"');
+}
+
+/// The canonical text of a `timestamptz` (without JSON quotes), e.g.
+/// `2024-02-29T11:45:00.5Z`; used by `logferry status` too.
+pub fn format_timestamptz(t: &Timestamp) -> String {
+    let mut out = Vec::with_capacity(32);
+    w_timestamp(&mut out, t, true);
+    String::from_utf8_lossy(&out[1..out.len() - 1]).into_owned()
+}
+
+const NANOS_PER_SEC: u32 = 1_000_000_000;
+const ZERO_DATE: &str = "0000-00-00";
+const ZERO_TIMESTAMP: &str = "0000-00-00 00:00:00";
+
+// ---------------------------------------------------------------------------
+// Calendar (Howard Hinnant, "chrono-Compatible Low-Level Date Algorithms")
+// ---------------------------------------------------------------------------
+
+/// (year, month, day) of the proleptic Gregorian calendar from days since
+/// 1970-01-01. Exact for every `i64` that does not overflow `z + 719468`,
+/// which covers all `Timestamp::seconds / 86400`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11]
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32; // [1, 31]
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32; // [1, 12]
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// Days since 1970-01-01 of a valid proleptic Gregorian date.
+fn days_from_civil(y: i64, m: u32, d: u32) -> i128 {
+    let y = i128::from(y) - i128::from(m <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400); // [0, 399]
+    let m = i128::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i128::from(d) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        4 | 6 | 9 | 11 => 30,
+        2 if y.rem_euclid(4) == 0 && (y.rem_euclid(100) != 0 || y.rem_euclid(400) == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/// Parses the canonical JSON form back; inverse of [`write_change`].
+/// Whitespace may surround the object (a JSON line with its newline is fine).
+pub fn read_change(input: &[u8]) -> Result<Change, JsonError> {
+    let text = std::str::from_utf8(input).map_err(|e| JsonError::Syntax {
+        path: String::new(),
+        offset: e.valid_up_to(),
+        msg: "invalid UTF-8",
+    });
+    let result = text.and_then(|text| {
+        let mut p = P { text, s: text.as_bytes(), i: 0, depth: 0 };
+        let change = p.change()?;
+        p.ws();
+        if p.i != p.s.len() {
+            return Err(p.syntax("unexpected characters after the record"));
+        }
+        Ok(change)
+    });
+    result.map_err(|mut e| {
+        let path = match &mut e {
+            JsonError::Syntax { path, .. } | JsonError::Invalid { path, .. } => path,
+        };
+        if path.is_empty() {
+            path.push_str("record");
+        }
+        e
+    })
+}
+
+type R<T> = Result<T, JsonError>;
+
+/// Nesting of values (arrays, documents) deeper than this is rejected, so
+/// hostile input cannot overflow the stack.
+const MAX_DEPTH: u32 = 128;
+
+fn invalid(msg: impl Into<String>) -> JsonError {
+    JsonError::Invalid { path: String::new(), msg: msg.into() }
+}
+
+impl JsonError {
+    fn path_mut(&mut self) -> &mut String {
+        match self {
+            JsonError::Syntax { path, .. } | JsonError::Invalid { path, .. } => path,
+        }
+    }
+
+    /// Prepends a path segment while the error travels up.
+    fn prepend(mut self, seg: &str) -> Self {
+        let path = self.path_mut();
+        let mut s = String::with_capacity(seg.len() + 1 + path.len());
+        s.push_str(seg);
+        if !path.is_empty() && !path.starts_with('[') {
+            s.push('.');
+        }
+        s.push_str(path);
+        *path = s;
+        self
+    }
+
+    fn field(self, name: &str) -> Self {
+        let simple = name
+            .bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if simple {
+            self.prepend(name)
+        } else {
+            let quoted = serde_json::to_string(name).expect("a string serializes");
+            self.prepend(&format!("[{quoted}]"))
+        }
+    }
+
+    fn index(self, i: usize) -> Self {
+        self.prepend(&format!("[{i}]"))
+    }
+}
+
+/// Marks field `bit` of an object as seen; errors on a repeated field.
+fn once(seen: &mut u32, bit: u32) -> R<()> {
+    if *seen & (1 << bit) != 0 {
+        return Err(invalid("repeated field"));
+    }
+    *seen |= 1 << bit;
+    Ok(())
+}
+
+fn unknown_field() -> JsonError {
+    invalid("unknown field")
+}
+
+/// A cursor over the input.
+struct P<'a> {
+    text: &'a str,
+    s: &'a [u8],
+    i: usize,
+    depth: u32,
+}
+
+impl<'a> P<'a> {
+    fn syntax(&self, msg: &'static str) -> JsonError {
+        JsonError::Syntax { path: String::new(), offset: self.i, msg }
+    }
+
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    /// The error for a value that is not what was expected: says what it
+    /// found, or reports malformed JSON.
+    fn type_err(&self, expected: &str) -> JsonError {
+        let found = match self.peek() {
+            Some(b'"') => "a string",
+            Some(b'{') => "an object",
+            Some(b'[') => "an array",
+            Some(b't' | b'f') => "a boolean",
+            Some(b'n') => "null",
+            Some(b'-' | b'0'..=b'9') => "a number",
+            None => return self.syntax("unexpected end of input"),
+            Some(_) => return self.syntax("expected a JSON value"),
+        };
+        invalid(format!("expected {expected}, found {found}"))
+    }
+
+    fn literal(&mut self, lit: &'static [u8]) -> R<()> {
+        if self.s[self.i..].starts_with(lit) {
+            self.i += lit.len();
+            Ok(())
+        } else {
+            Err(self.syntax("invalid literal"))
+        }
+    }
+
+    /// Reads an object, calling `f` for each field with the cursor on the
+    /// field's value; errors from `f` get the field name in their path.
+    fn object(&mut self, what: &str, mut f: impl FnMut(&mut Self, &str) -> R<()>) -> R<()> {
+        self.ws();
+        if self.peek() != Some(b'{') {
+            return Err(self.type_err(what));
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.i += 1;
+            return Ok(());
+        }
+        loop {
+            self.ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.syntax("expected a field name in double quotes"));
+            }
+            let key = self.string_body()?;
+            self.ws();
+            if self.peek() != Some(b':') {
+                return Err(self.syntax("expected ':' after the field name"));
+            }
+            self.i += 1;
+            self.ws();
+            f(self, &key).map_err(|e| e.field(&key))?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.syntax("expected ',' or '}'")),
+            }
+        }
+    }
+
+    /// Reads an array, calling `f` for each element with its index.
+    fn array(&mut self, what: &str, mut f: impl FnMut(&mut Self, usize) -> R<()>) -> R<()> {
+        self.ws();
+        if self.peek() != Some(b'[') {
+            return Err(self.type_err(what));
+        }
+        self.i += 1;
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.i += 1;
+            return Ok(());
+        }
+        let mut n = 0;
+        loop {
+            self.ws();
+            f(self, n).map_err(|e| e.index(n))?;
+            n += 1;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.syntax("expected ',' or ']'")),
+            }
+        }
+    }
+
+    fn string(&mut self, what: &str) -> R<Cow<'a, str>> {
+        self.ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.type_err(what));
+        }
+        self.string_body()
+    }
+
+    fn string_owned(&mut self, what: &str) -> R<String> {
+        self.string(what).map(Cow::into_owned)
+    }
+
+    /// Reads a string; the cursor is on its opening quote. Borrows from the
+    /// input unless the string has escapes.
+    fn string_body(&mut self) -> R<Cow<'a, str>> {
+        self.i += 1;
+        let start = self.i;
+        loop {
+            match self.peek() {
+                Some(b'"') => {
+                    let s = &self.text[start..self.i];
+                    self.i += 1;
+                    return Ok(Cow::Borrowed(s));
+                }
+                Some(b'\\') => break,
+                Some(0..=0x1f) => return Err(self.syntax("unescaped control character in string")),
+                Some(_) => self.i += 1,
+                None => return Err(self.syntax("unterminated string")),
+            }
+        }
+        let mut owned = String::with_capacity(self.i - start + 16);
+        owned.push_str(&self.text[start..self.i]);
+        loop {
+            let run = self.i;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            owned.push_str(&self.text[run..self.i]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(Cow::Owned(owned));
+                }
+                Some(b'\\') => {
+                    self.i += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.i += 1;
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.s[self.i..].starts_with(b"\\u") {
+                                    return Err(self.syntax("unpaired surrogate in \\u escape"));
+                                }
+                                self.i += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.syntax("unpaired surrogate in \\u escape"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            let c = char::from_u32(code)
+                                .ok_or_else(|| self.syntax("unpaired surrogate in \\u escape"))?;
+                            owned.push(c);
+                            continue;
+                        }
+                        _ => return Err(self.syntax("invalid escape in string")),
+                    };
+                    self.i += 1;
+                    owned.push(c);
+                }
+                Some(_) => return Err(self.syntax("unescaped control character in string")),
+                None => return Err(self.syntax("unterminated string")),
+            }
+        }
+    }
+
+    fn hex4(&mut self) -> R<u32> {
+        let digits = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| self.syntax("truncated \\u escape"))?;
+        let mut v = 0;
+        for &b in digits {
+            let d = (b as char)
+                .to_digit(16)
+                .ok_or_else(|| self.syntax("invalid \\u escape"))?;
+            v = v * 16 + d;
+        }
+        self.i += 4;
+        Ok(v)
+    }
+
+    /// Reads a JSON number and returns its text.
+    fn number(&mut self) -> R<&'a str> {
+        let start = self.i;
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.i += 1,
+            Some(b'1'..=b'9') => self.skip_digits(),
+            _ => return Err(self.syntax("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.syntax("invalid number"));
+            }
+            self.skip_digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            if !matches!(self.peek(), Some(b'0'..=b'9')) {
+                return Err(self.syntax("invalid number"));
+            }
+            self.skip_digits();
+        }
+        Ok(&self.text[start..self.i])
+    }
+
+    fn skip_digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn int<T: FromStr>(&mut self, what: &str) -> R<T> {
+        self.ws();
+        if !matches!(self.peek(), Some(b'-' | b'0'..=b'9')) {
+            return Err(self.type_err(what));
+        }
+        let n = self.number()?;
+        n.parse().map_err(|_| invalid(format!("expected {what}, found {n}")))
+    }
+
+    /// A float: a JSON number, or "NaN", "Infinity", "-Infinity".
+    fn float<T: FromStr>(&mut self, what: &str) -> R<T> {
+        self.ws();
+        let text: Cow<'a, str> = match self.peek() {
+            Some(b'-' | b'0'..=b'9') => Cow::Borrowed(self.number()?),
+            Some(b'"') => {
+                let s = self.string_body()?;
+                match &*s {
+                    "NaN" => Cow::Borrowed("NaN"),
+                    "Infinity" => Cow::Borrowed("inf"),
+                    "-Infinity" => Cow::Borrowed("-inf"),
+                    other => {
+                        return Err(invalid(format!(
+                            "expected {what}, found the string {other:?} (only \"NaN\", \"Infinity\" and \"-Infinity\" are strings)"
+                        )))
+                    }
+                }
+            }
+            _ => return Err(self.type_err(what)),
+        };
+        text.parse().map_err(|_| invalid(format!("expected {what}, found {text}")))
+    }
+
+    fn boolean(&mut self) -> R<bool> {
+        self.ws();
+        match self.peek() {
+            Some(b't') => self.literal(b"true").map(|_| true),
+            Some(b'f') => self.literal(b"false").map(|_| false),
+            _ => Err(self.type_err("true or false")),
+        }
+    }
+
+    fn base64(&mut self, what: &str) -> R<Bytes> {
+        let s = self.string(what)?;
+        B64.decode(s.as_bytes())
+            .map(Bytes::from)
+            .map_err(|e| invalid(format!("expected {what}: {e}")))
+    }
+
+    fn hex(&mut self, what: &str) -> R<Bytes> {
+        let s = self.string(what)?;
+        parse_hex(s.as_bytes())
+            .map(Bytes::from)
+            .ok_or_else(|| invalid(format!("expected {what}, found {s:?}")))
+    }
+
+    fn string_list(&mut self, what: &str) -> R<Vec<String>> {
+        let mut v = Vec::new();
+        self.array(what, |p, _| {
+            v.push(p.string_owned("a string")?);
+            Ok(())
+        })?;
+        Ok(v)
+    }
+
+    fn change(&mut self) -> R<Change> {
+        let mut c = Change::default();
+        let mut seen = 0;
+        self.ws();
+        self.object("an object (a change record)", |p, key| {
+            match key {
+                "pipeline" => {
+                    once(&mut seen, 0)?;
+                    c.pipeline = p.string_owned("a string")?;
+                }
+                "source" => {
+                    once(&mut seen, 1)?;
+                    c.source = p.string_owned("a string")?;
+                }
+                "seq" => {
+                    once(&mut seen, 2)?;
+                    c.seq = p.int("an unsigned 64-bit integer")?;
+                }
+                "op" => {
+                    once(&mut seen, 3)?;
+                    p.ws();
+                    c.op = if p.peek() == Some(b'"') {
+                        let name = p.string_body()?;
+                        op_from_name(&name)
+                            .ok_or_else(|| invalid(format!("unknown op {name:?}")))?
+                            as i32
+                    } else {
+                        p.int("an op name")?
+                    };
+                }
+                "table" => {
+                    once(&mut seen, 4)?;
+                    c.table = Some(p.table()?);
+                }
+                "key" => {
+                    once(&mut seen, 5)?;
+                    c.key_columns = p.string_list("an array of column names")?;
+                }
+                "before" => {
+                    once(&mut seen, 6)?;
+                    c.before = Some(Row { columns: p.row("an object (a row)")? });
+                }
+                "after" => {
+                    once(&mut seen, 7)?;
+                    c.after = Some(Row { columns: p.row("an object (a row)")? });
+                }
+                "position" => {
+                    once(&mut seen, 8)?;
+                    c.position = Some(p.position()?);
+                }
+                "tx_id" => {
+                    once(&mut seen, 9)?;
+                    c.tx_id = p.string_owned("a string")?;
+                }
+                "commit_time" => {
+                    once(&mut seen, 10)?;
+                    c.commit_time = Some(p.timestamp(true)?);
+                }
+                "tx_end" => {
+                    once(&mut seen, 11)?;
+                    c.tx_end = p.boolean()?;
+                }
+                "schema_change" => {
+                    once(&mut seen, 12)?;
+                    c.schema_change = Some(p.schema_change()?);
+                }
+                "message" => {
+                    once(&mut seen, 13)?;
+                    c.message = Some(p.message()?);
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(c)
+    }
+
+    fn table(&mut self) -> R<TableRef> {
+        let mut t = TableRef::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "schema" => {
+                    once(&mut seen, 0)?;
+                    t.schema = p.string_owned("a string")?;
+                }
+                "name" => {
+                    once(&mut seen, 1)?;
+                    t.name = p.string_owned("a string")?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(t)
+    }
+
+    fn position(&mut self) -> R<Position> {
+        let mut pos = Position::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "token" => {
+                    once(&mut seen, 0)?;
+                    pos.token = p.base64("a base64 string")?;
+                }
+                "display" => {
+                    once(&mut seen, 1)?;
+                    pos.display = p.string_owned("a string")?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(pos)
+    }
+
+    fn schema_change(&mut self) -> R<SchemaChange> {
+        let mut sc = SchemaChange::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "schema" => {
+                    once(&mut seen, 0)?;
+                    sc.schema = Some(p.table_schema()?);
+                }
+                "ddl" => {
+                    once(&mut seen, 1)?;
+                    sc.ddl = p.string_owned("a string")?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(sc)
+    }
+
+    fn table_schema(&mut self) -> R<TableSchema> {
+        let mut ts = TableSchema::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "table" => {
+                    once(&mut seen, 0)?;
+                    ts.table = Some(p.table()?);
+                }
+                "columns" => {
+                    once(&mut seen, 1)?;
+                    p.array("an array of column objects", |p, _| {
+                        ts.columns.push(p.column_schema()?);
+                        Ok(())
+                    })?;
+                }
+                "key" => {
+                    once(&mut seen, 2)?;
+                    ts.key_columns = p.string_list("an array of column names")?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(ts)
+    }
+
+    fn column_schema(&mut self) -> R<ColumnSchema> {
+        let mut cs = ColumnSchema::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "name" => {
+                    once(&mut seen, 0)?;
+                    cs.name = p.string_owned("a string")?;
+                }
+                "source_type" => {
+                    once(&mut seen, 1)?;
+                    cs.source_type = p.string_owned("a string")?;
+                }
+                "nullable" => {
+                    once(&mut seen, 2)?;
+                    cs.nullable = p.boolean()?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(cs)
+    }
+
+    fn message(&mut self) -> R<LogicalMessage> {
+        let mut m = LogicalMessage::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "prefix" => {
+                    once(&mut seen, 0)?;
+                    m.prefix = p.string_owned("a string")?;
+                }
+                "content" => {
+                    once(&mut seen, 1)?;
+                    m.content = p.base64("a base64 string")?;
+                }
+                "transactional" => {
+                    once(&mut seen, 2)?;
+                    m.transactional = p.boolean()?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        Ok(m)
+    }
+
+    /// A row or document: columns in input order, repeated names kept.
+    fn row(&mut self, what: &str) -> R<Vec<Column>> {
+        let mut cols = Vec::new();
+        self.object(what, |p, key| {
+            let value = p.value()?;
+            cols.push(Column { name: key.to_owned(), value: Some(value) });
+            Ok(())
+        })?;
+        Ok(cols)
+    }
+
+    fn value(&mut self) -> R<Value> {
+        self.ws();
+        match self.peek() {
+            Some(b'n') => {
+                self.literal(b"null")?;
+                return Ok(Value::null());
+            }
+            Some(b'{') => self.i += 1,
+            _ => return Err(self.type_err("null or a one-key value object")),
+        }
+        self.ws();
+        match self.peek() {
+            Some(b'"') => {}
+            Some(b'}') => return Err(invalid("empty value object: expected one key naming the kind")),
+            _ => return Err(self.syntax("expected a field name in double quotes")),
+        }
+        let key = self.string_body()?;
+        self.ws();
+        if self.peek() != Some(b':') {
+            return Err(self.syntax("expected ':' after the field name"));
+        }
+        self.i += 1;
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(invalid("values nested too deeply"));
+        }
+        let kind = self.kind(&key).map_err(|e| e.field(&key))?;
+        self.depth -= 1;
+        self.ws();
+        match self.peek() {
+            Some(b'}') => {
+                self.i += 1;
+                Ok(Value::of(kind))
+            }
+            Some(b',') => Err(invalid("a value object has exactly one key, the kind")),
+            _ => Err(self.syntax("expected '}'")),
+        }
+    }
+
+    fn kind(&mut self, kind: &str) -> R<Kind> {
+        Ok(match kind {
+            "bool" => Kind::Bool(self.boolean()?),
+            "int64" => Kind::Int64(self.int("a signed 64-bit integer")?),
+            "uint64" => Kind::Uint64(self.int("an unsigned 64-bit integer")?),
+            "int32" => Kind::Int32(self.int("a signed 32-bit integer")?),
+            "float32" => Kind::Float32(self.float("a 32-bit float")?),
+            "float64" => Kind::Float64(self.float("a 64-bit float")?),
+            "decimal" => Kind::Decimal(self.string_owned("a decimal string")?),
+            "decimal128" => Kind::Decimal128(self.string_owned("a decimal string")?),
+            "text" => Kind::Text(self.string_owned("a string")?),
+            "json" => Kind::Json(self.string_owned("a string holding JSON text")?),
+            "enum" => Kind::EnumLabel(self.string_owned("a string")?),
+            "bytes" => Kind::Bytes(self.base64("a base64 string")?),
+            "uuid" => {
+                let s = self.string("a UUID string")?;
+                Kind::Uuid(
+                    parse_uuid(s.as_bytes())
+                        .map(Bytes::from)
+                        .ok_or_else(|| invalid(format!("expected a UUID (8-4-4-4-12 hex), found {s:?}")))?,
+                )
+            }
+            "object_id" => Kind::ObjectId(self.hex("a hex string")?),
+            "set" => Kind::Set(Labels { labels: self.string_list("an array of labels")? }),
+            "date" => {
+                let s = self.string("a date string")?;
+                Kind::Date(parse_date(&s).ok_or_else(|| {
+                    invalid(format!(
+                        "invalid date {s:?}: expected YYYY-MM-DD, ±YYYYYY-MM-DD, infinity, -infinity or 0000-00-00"
+                    ))
+                })?)
+            }
+            "time" => {
+                let s = self.string("a time string")?;
+                Kind::Time(parse_time(&s).ok_or_else(|| {
+                    invalid(format!("invalid time {s:?}: expected [-]HH:MM:SS[.ffffff][±HH:MM[:SS]]"))
+                })?)
+            }
+            "timestamp" => Kind::Timestamp(self.timestamp(false)?),
+            "timestamptz" => Kind::Timestamptz(self.timestamp(true)?),
+            "interval" => {
+                let mut iv = Interval::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "months" => {
+                            once(&mut seen, 0)?;
+                            iv.months = p.int("a signed 32-bit integer")?;
+                        }
+                        "days" => {
+                            once(&mut seen, 1)?;
+                            iv.days = p.int("a signed 32-bit integer")?;
+                        }
+                        "micros" => {
+                            once(&mut seen, 2)?;
+                            iv.micros = p.int("a signed 64-bit integer")?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::Interval(iv)
+            }
+            "array" => {
+                let mut a = Array::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "element_type" => {
+                            once(&mut seen, 0)?;
+                            a.element_type = p.string_owned("a string")?;
+                        }
+                        "elements" => {
+                            once(&mut seen, 1)?;
+                            p.array("an array of values", |p, _| {
+                                a.elements.push(p.value()?);
+                                Ok(())
+                            })?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::Array(a)
+            }
+            "document" => Kind::Document(Document { fields: self.row("an object (a document)")? }),
+            "unchanged" => {
+                self.object("an empty object", |_, _| Err(unknown_field()))?;
+                Kind::Unchanged(Unchanged {})
+            }
+            "other" => {
+                let mut o = Other::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "type" => {
+                            once(&mut seen, 0)?;
+                            o.type_name = p.string_owned("a string")?;
+                        }
+                        "text" => {
+                            once(&mut seen, 1)?;
+                            o.text = p.string_owned("a string")?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::Other(o)
+            }
+            "binary" => {
+                let mut b = Binary::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "subtype" => {
+                            once(&mut seen, 0)?;
+                            b.subtype = p.int("an unsigned 32-bit integer")?;
+                        }
+                        "data" => {
+                            once(&mut seen, 1)?;
+                            b.data = p.base64("a base64 string")?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::Binary(b)
+            }
+            "regex" => {
+                let mut r = Regex::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "pattern" => {
+                            once(&mut seen, 0)?;
+                            r.pattern = p.string_owned("a string")?;
+                        }
+                        "options" => {
+                            once(&mut seen, 1)?;
+                            r.options = p.string_owned("a string")?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::Regex(r)
+            }
+            "bson_timestamp" => {
+                let mut t = BsonTimestamp::default();
+                let mut seen = 0;
+                self.object("an object", |p, key| {
+                    match key {
+                        "seconds" => {
+                            once(&mut seen, 0)?;
+                            t.seconds = p.int("an unsigned 32-bit integer")?;
+                        }
+                        "increment" => {
+                            once(&mut seen, 1)?;
+                            t.increment = p.int("an unsigned 32-bit integer")?;
+                        }
+                        _ => return Err(unknown_field()),
+                    }
+                    Ok(())
+                })?;
+                Kind::BsonTimestamp(t)
+            }
+            "null" => return Err(invalid("SQL NULL is written as JSON null, not as a kind")),
+            _ => return Err(invalid("unknown value kind")),
+        })
+    }
+
+    fn timestamp(&mut self, utc: bool) -> R<Timestamp> {
+        let s = self.string("a timestamp string")?;
+        parse_timestamp(&s, utc).ok_or_else(|| {
+            let form = if utc { "YYYY-MM-DDTHH:MM:SS[.fffffffff]Z" } else { "YYYY-MM-DDTHH:MM:SS[.fffffffff]" };
+            invalid(format!(
+                "invalid timestamp {s:?}: expected {form}, infinity, -infinity or {ZERO_TIMESTAMP}"
+            ))
+        })
+    }
+}
+
+fn parse_hex(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.chunks_exact(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16)?;
+            let lo = (pair[1] as char).to_digit(16)?;
+            Some((hi * 16 + lo) as u8)
+        })
+        .collect()
+}
+
+/// 8-4-4-4-12 hex, or plain hex of any even length (the form of invalid
+/// lengths).
+fn parse_uuid(s: &[u8]) -> Option<Vec<u8>> {
+    if s.len() == 36 && [8, 13, 18, 23].iter().all(|&i| s[i] == b'-') {
+        let mut hex = Vec::with_capacity(32);
+        for (i, &b) in s.iter().enumerate() {
+            if ![8, 13, 18, 23].contains(&i) {
+                hex.push(b);
+            }
+        }
+        return parse_hex(&hex);
+    }
+    parse_hex(s)
+}
+
+/// A cursor over a date/time string.
+struct Cur<'s> {
+    b: &'s [u8],
+    i: usize,
+}
+
+impl Cur<'_> {
+    fn eat(&mut self, c: u8) -> bool {
+        if self.b.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `min..=max` decimal digits.
+    fn digits(&mut self, min: usize, max: usize) -> Option<u64> {
+        let start = self.i;
+        let mut v: u64 = 0;
+        while self.i - start < max {
+            match self.b.get(self.i) {
+                Some(&d @ b'0'..=b'9') => {
+                    v = v.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                    self.i += 1;
+                }
+                _ => break,
+            }
+        }
+        (self.i - start >= min).then_some(v)
+    }
+
+    /// Optional `.` and 1..=`max` digits, scaled to `max` digits.
+    fn frac(&mut self, max: usize) -> Option<u64> {
+        if !self.eat(b'.') {
+            return Some(0);
+        }
+        let start = self.i;
+        let v = self.digits(1, max)?;
+        let n = self.i - start;
+        if matches!(self.b.get(self.i), Some(b'0'..=b'9')) {
+            return None; // more digits than the precision holds
+        }
+        Some(v * 10u64.pow((max - n) as u32))
+    }
+
+    fn done(&self) -> bool {
+        self.i == self.b.len()
+    }
+
+    /// `YYYY-MM-DD` or `±Y{4,}-MM-DD`, validated; days since 1970-01-01.
+    fn civil(&mut self) -> Option<i128> {
+        let y = if self.eat(b'+') {
+            self.digits(4, 12)? as i64
+        } else if self.eat(b'-') {
+            -(self.digits(4, 12)? as i64)
+        } else {
+            self.digits(4, 4)? as i64
+        };
+        if !self.eat(b'-') {
+            return None;
+        }
+        let m = self.digits(2, 2)? as u32;
+        if !self.eat(b'-') {
+            return None;
+        }
+        let d = self.digits(2, 2)? as u32;
+        if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
+            return None;
+        }
+        Some(days_from_civil(y, m, d))
+    }
+
+    /// `MM:SS` after the hours, each below 60: seconds.
+    fn min_sec(&mut self) -> Option<u64> {
+        if !self.eat(b':') {
+            return None;
+        }
+        let m = self.digits(2, 2)?;
+        if !self.eat(b':') {
+            return None;
+        }
+        let s = self.digits(2, 2)?;
+        (m < 60 && s < 60).then_some(m * 60 + s)
+    }
+}
+
+fn parse_date(s: &str) -> Option<Date> {
+    let special = |sp: Special| Some(Date { days: 0, special: sp as i32 });
+    match s {
+        "infinity" => return special(Special::PosInfinity),
+        "-infinity" => return special(Special::NegInfinity),
+        ZERO_DATE => return special(Special::Zero),
+        _ => {}
+    }
+    let mut c = Cur { b: s.as_bytes(), i: 0 };
+    let days = c.civil()?;
+    c.done().then_some(())?;
+    Some(Date { days: i32::try_from(days).ok()?, special: 0 })
+}
+
+fn parse_time(s: &str) -> Option<Time> {
+    let mut c = Cur { b: s.as_bytes(), i: 0 };
+    let neg = c.eat(b'-');
+    let h = c.digits(2, 12)?;
+    let ms = c.min_sec()?;
+    let frac = c.frac(6)?;
+    let total = (i128::from(h) * 3600 + i128::from(ms)) * 1_000_000 + i128::from(frac);
+    let micros = i64::try_from(if neg { -total } else { total }).ok()?;
+    let mut t = Time { micros, has_offset: false, offset_seconds: 0 };
+    let off_neg = if c.eat(b'+') {
+        false
+    } else if c.eat(b'-') {
+        true
+    } else {
+        return c.done().then_some(t);
+    };
+    let oh = c.digits(2, 6)?;
+    if !c.eat(b':') {
+        return None;
+    }
+    let om = c.digits(2, 2)?;
+    let os = if c.eat(b':') { c.digits(2, 2)? } else { 0 };
+    if om >= 60 || os >= 60 || !c.done() {
+        return None;
+    }
+    let off = i64::try_from(oh * 3600 + om * 60 + os).ok()?;
+    t.has_offset = true;
+    t.offset_seconds = i32::try_from(if off_neg { -off } else { off }).ok()?;
+    Some(t)
+}
+
+fn parse_timestamp(s: &str, utc: bool) -> Option<Timestamp> {
+    let special = |sp: Special| Some(Timestamp { seconds: 0, nanos: 0, special: sp as i32 });
+    match s {
+        "infinity" => return special(Special::PosInfinity),
+        "-infinity" => return special(Special::NegInfinity),
+        ZERO_TIMESTAMP => return special(Special::Zero),
+        _ => {}
+    }
+    let mut c = Cur { b: s.as_bytes(), i: 0 };
+    let days = c.civil()?;
+    if !c.eat(b'T') {
+        return None;
+    }
+    let h = c.digits(2, 2)?;
+    let ms = c.min_sec()?;
+    let nanos = c.frac(9)?;
+    if h >= 24 || c.eat(b'Z') != utc || !c.done() {
+        return None;
+    }
+    let seconds = days * 86_400 + i128::from(h * 3600 + ms);
+    Some(Timestamp { seconds: i64::try_from(seconds).ok()?, nanos: nanos as u32, special: 0 })
+}

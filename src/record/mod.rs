@@ -160,3 +160,13 @@ impl std::fmt::Display for TableRef {
         f.write_str(&self.qualified())
     }
 }
+
+/// `2026-11-23T15:04:05Z`-style UTC text of a wall-clock time (whole
+/// seconds), in the same form the canonical JSON uses for `timestamptz`.
+pub fn format_utc(t: std::time::SystemTime) -> String {
+    let secs = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(e) => -(e.duration().as_secs() as i64),
+    };
+    json::format_timestamptz(&Timestamp { seconds: secs, nanos: 0, special: 0 })
+}

@@ -1,0 +1,309 @@
+//! The command line: `run`, `check`, `status`, `reset`.
+//!
+//! Exit codes: 0 success, 2 bad usage or config, 1 runtime failure. Errors
+//! go to stderr as one readable paragraph; logs go to stderr too, so stdout
+//! carries only data (the stdout target, `status`).
+
+use crate::checkpoint::{CheckpointError, CheckpointStore};
+use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetConfig};
+use crate::pipeline::{self, PipelineError, PipelineRun};
+use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
+use crate::sources::{generate::GenerateSource, Source};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::watch;
+
+/// logferry: change-data-capture replication, in order per key, nothing lost.
+#[derive(Debug, Parser)]
+#[command(name = "logferry", version, about, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replicate: read the source, apply to the targets, checkpoint.
+    Run {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Run only this pipeline (default: every pipeline in the file).
+        #[arg(long, short)]
+        pipeline: Option<String>,
+        /// Catch up to the source's end of log as of start, apply,
+        /// checkpoint, and exit 0 (batch mode).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Validate the config file and say what each pipeline would do.
+    Check {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print each pipeline's checkpointed position and when it was written.
+    Status {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Forget a pipeline's checkpoint: its next run starts from the beginning.
+    Reset {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The pipeline whose checkpoint to forget.
+        #[arg(long, short)]
+        pipeline: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// A failed command, by exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad usage: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Bad config: exit 2.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The state dir failed: exit 1.
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// A target could not be opened: exit 1.
+    #[error(transparent)]
+    Sink(#[from] SinkError),
+    /// A pipeline failed: exit 1.
+    #[error(transparent)]
+    Pipeline(#[from] PipelineError),
+}
+
+impl CliError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn execute(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
+        Command::Check { config } => check(config),
+        Command::Status { config } => status(config),
+        Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
+    }
+}
+
+fn selected<'a>(cfg: &'a Config, name: Option<&str>) -> Result<Vec<&'a PipelineConfig>, CliError> {
+    match name {
+        None => Ok(cfg.pipelines.iter().collect()),
+        Some(n) => cfg.pipeline(n).map(|p| vec![p]).ok_or_else(|| {
+            let names: Vec<_> = cfg.pipelines.iter().map(|p| p.name.as_str()).collect();
+            CliError::Usage(format!(
+                "{}: there is no pipeline `{n}`; the file defines: {}",
+                cfg.path.display(),
+                names.join(", ")
+            ))
+        }),
+    }
+}
+
+/// Builds the source of a pipeline from its config.
+pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
+    match cfg {
+        SourceConfig::Generate(g) => Ok(Box::new(GenerateSource::new(g.clone()))),
+        other => Err(CliError::Usage(format!(
+            "source kind `{}` is not available in this build yet; README.md \"What works today\" lists what is",
+            other.kind()
+        ))),
+    }
+}
+
+/// Builds the targets of a pipeline from its config.
+pub fn open_sinks(targets: &[TargetConfig]) -> Result<Vec<Arc<dyn Sink>>, CliError> {
+    targets
+        .iter()
+        .map(|t| -> Result<Arc<dyn Sink>, CliError> {
+            Ok(match t {
+                TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
+                TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+            })
+        })
+        .collect()
+}
+
+async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliError> {
+    let cfg = Config::load(&path)?;
+    let pipelines = selected(&cfg, only.as_deref())?;
+    let store = CheckpointStore::open(&cfg.state_dir)?;
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(forward_signals(shutdown_tx.clone()));
+
+    let mut runs = Vec::new();
+    for p in pipelines {
+        let run = PipelineRun {
+            name: p.name.clone(),
+            apply: p.apply.clone(),
+            source: open_source(&p.source)?,
+            sinks: open_sinks(&p.targets)?,
+            store: store.clone(),
+            once,
+            shutdown: shutdown_rx.clone(),
+        };
+        runs.push(tokio::spawn(pipeline::run(run)));
+    }
+    // One failing pipeline stops the others cleanly, then the process fails.
+    let mut first_error = None;
+    for r in runs {
+        match r.await {
+            Ok(Ok(summary)) => {
+                if once {
+                    eprintln!(
+                        "logferry: applied {} records in {:.1}s; checkpoint at {}",
+                        summary.applied,
+                        summary.elapsed.as_secs_f64(),
+                        summary.checkpoint.as_ref().map_or("(none)", |c| c.position.display.as_str())
+                    );
+                }
+            }
+            Ok(Err(e)) => {
+                let _ = shutdown_tx.send(true);
+                first_error.get_or_insert(e);
+            }
+            Err(join) => panic!("pipeline task failed: {join}"),
+        }
+    }
+    match first_error {
+        Some(e) => Err(e.into()),
+        None => Ok(()),
+    }
+}
+
+/// First SIGINT/SIGTERM: clean shutdown. Second: stop at once (what is
+/// checkpointed is durable; the rest is replayed on the next run).
+async fn forward_signals(shutdown: watch::Sender<bool>) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops cleanly");
+            let _ = tokio::signal::ctrl_c().await;
+            let _ = shutdown.send(true);
+            return;
+        }
+    };
+    for n in 0.. {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        if n == 0 {
+            tracing::info!("signal received: finishing in-flight batches and checkpointing (signal again to stop at once)");
+            let _ = shutdown.send(true);
+        } else {
+            tracing::warn!("second signal: stopping now; the next run replays what was not checkpointed");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn check(path: PathBuf) -> Result<(), CliError> {
+    let cfg = Config::load(&path)?;
+    println!("{}: OK", cfg.path.display());
+    println!("state_dir: {}", cfg.state_dir.display());
+    for p in &cfg.pipelines {
+        let targets: Vec<String> = p
+            .targets
+            .iter()
+            .map(|t| match t {
+                TargetConfig::File(f) => format!("file {} ({:?})", f.path.display(), f.format),
+                TargetConfig::Stdout(_) => "stdout".to_string(),
+            })
+            .collect();
+        println!(
+            "pipeline {}: source {} -> {}; {} lane(s), batches of up to {} rows, {:?} ordering",
+            p.name,
+            p.source.kind(),
+            targets.join(", "),
+            p.apply.lanes,
+            p.apply.batch_max_rows,
+            p.apply.ordering
+        );
+        if let Err(e) = open_source(&p.source) {
+            println!("  warning: {e}");
+        }
+    }
+    Ok(())
+}
+
+fn status(path: PathBuf) -> Result<(), CliError> {
+    let cfg = Config::load(&path)?;
+    let store = CheckpointStore::open(&cfg.state_dir)?;
+    let now = SystemTime::now();
+    let mut out = std::io::stdout().lock();
+    let stored = store.list()?;
+    let _ = writeln!(out, "{:<20} {:<10} {:>12}  {:<24} {}", "PIPELINE", "SOURCE", "SEQ", "UPDATED (UTC)", "POSITION");
+    for p in &cfg.pipelines {
+        match store.load(&p.name)? {
+            None => {
+                let _ = writeln!(out, "{:<20} {:<10} {:>12}  {:<24} no checkpoint yet", p.name, p.source.kind(), "-", "-");
+            }
+            Some(cp) => {
+                let age = now.duration_since(cp.updated_at).unwrap_or_default().as_secs();
+                let _ = writeln!(
+                    out,
+                    "{:<20} {:<10} {:>12}  {:<24} {} ({age}s ago)",
+                    p.name,
+                    p.source.kind(),
+                    cp.seq,
+                    crate::record::format_utc(cp.updated_at),
+                    cp.position.display
+                );
+            }
+        }
+    }
+    for (name, _) in stored.iter().filter(|(n, _)| cfg.pipeline(n).is_none()) {
+        let _ = writeln!(out, "{name:<20} (not in this config; `logferry reset --pipeline {name}` forgets it)");
+    }
+    Ok(())
+}
+
+fn reset(path: PathBuf, pipeline: String, yes: bool) -> Result<(), CliError> {
+    let cfg = Config::load(&path)?;
+    let store = CheckpointStore::open(&cfg.state_dir)?;
+    let Some(cp) = store.load(&pipeline)? else {
+        println!("pipeline `{pipeline}` has no checkpoint; nothing to reset");
+        return Ok(());
+    };
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::Usage(format!(
+                "reset of pipeline `{pipeline}` needs confirmation: run it in a terminal, or add --yes"
+            )));
+        }
+        eprint!(
+            "Forget the checkpoint of pipeline `{pipeline}` (position {}, seq {})? Its next run starts from the beginning. Type the pipeline name to confirm: ",
+            cp.position.display, cp.seq
+        );
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+        if answer.trim() != pipeline {
+            return Err(CliError::Usage("not confirmed; the checkpoint is unchanged".into()));
+        }
+    }
+    store.reset(&pipeline)?;
+    println!("checkpoint of pipeline `{pipeline}` forgotten (was {})", cp.position.display);
+    Ok(())
+}
