@@ -253,8 +253,8 @@ fn status(path: PathBuf) -> Result<(), CliError> {
     let store = CheckpointStore::open(&cfg.state_dir)?;
     let now = SystemTime::now();
     let mut out = std::io::stdout().lock();
-    let stored = store.list()?;
-    let _ = writeln!(out, "{:<20} {:<10} {:>12}  {:<24} {}", "PIPELINE", "SOURCE", "SEQ", "UPDATED (UTC)", "POSITION");
+    let stored = store.pipelines()?;
+    let _ = writeln!(out, "{:<20} {:<10} {:>12}  {:<24} POSITION", "PIPELINE", "SOURCE", "SEQ", "UPDATED (UTC)");
     for p in &cfg.pipelines {
         match store.load(&p.name)? {
             None => {
@@ -274,7 +274,7 @@ fn status(path: PathBuf) -> Result<(), CliError> {
             }
         }
     }
-    for (name, _) in stored.iter().filter(|(n, _)| cfg.pipeline(n).is_none()) {
+    for name in stored.iter().filter(|n| cfg.pipeline(n).is_none()) {
         let _ = writeln!(out, "{name:<20} (not in this config; `logferry reset --pipeline {name}` forgets it)");
     }
     Ok(())

@@ -128,7 +128,7 @@ fn bad_config_and_usage_exit_2_with_the_key_named() {
 #[test]
 fn sigterm_drains_and_checkpoints_the_last_applied_transaction() {
     let s = Scratch::new(&generate_config(1_000_000, "rate = 4000", "json"));
-    let mut child = s.spawn(&["run"]);
+    let child = s.spawn(&["run"]);
     let path = s.path("out/changes.jsonl");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0) < 50_000 && Instant::now() < deadline {

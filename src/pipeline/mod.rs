@@ -142,7 +142,7 @@ pub(crate) enum LaneEvent {
 /// Where the coordinator is with a barrier record.
 enum Barrier {
     /// Waiting for every earlier record to be acknowledged.
-    Draining(Queued),
+    Draining(Box<Queued>),
     /// Sent alone; waiting for its acknowledgement (its seq).
     Applying(u64),
 }
@@ -253,7 +253,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 let Some(Barrier::Draining(q)) = barrier.take() else { unreachable!() };
                 let seq = q.change.seq;
                 co.in_flight(q.size);
-                let _ = lane_tx[lane_of(&q.change, lanes)].send(q);
+                let _ = lane_tx[lane_of(&q.change, lanes)].send(*q);
                 barrier = Some(Barrier::Applying(seq));
             }
         }
@@ -313,7 +313,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 None => intake_open = false,
                 Some(change) => {
                     if let Some(b) = co.route(change, lanes, &lane_tx, settings.whole_transactions) {
-                        barrier = Some(Barrier::Draining(b));
+                        barrier = Some(Barrier::Draining(Box::new(b)));
                     }
                 }
             },
