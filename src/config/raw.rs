@@ -48,7 +48,11 @@ pub(super) fn parse(
 
     let mut secrets = Vec::new();
     interpolate_table(root.get_mut(), "", env, &mut secrets).map_err(|(key, message)| {
-        ConfigError::Invalid { path: path.to_path_buf(), key, message }
+        ConfigError::Invalid {
+            path: path.to_path_buf(),
+            key,
+            message,
+        }
     })?;
 
     // Deserializing consumes the tree; a copy finds the key an error points at.
@@ -66,7 +70,10 @@ pub(super) fn parse(
         if let Some(key) = e.span().and_then(|span| key_at(&tree, span.start, "")) {
             message = format!("`{key}`: {message}");
         }
-        ConfigError::Parse { path: path.to_path_buf(), message }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        }
     };
 
     // Sources and targets have one struct per `kind`. Each is deserialized
@@ -74,9 +81,13 @@ pub(super) fn parse(
     // positions and list only that kind's keys (serde's internally tagged
     // enums buffer the table and lose both).
     let parts = take_sources_and_targets(root.get_mut());
-    let mut raw = RawConfig::deserialize(toml::de::Deserializer::from(root)).map_err(serde_error)?;
+    let mut raw =
+        RawConfig::deserialize(toml::de::Deserializer::from(root)).map_err(serde_error)?;
     for (pipeline, (source, target)) in raw.pipeline.iter_mut().zip(parts) {
-        pipeline.source = source.map(RawSource::from_value).transpose().map_err(serde_error)?;
+        pipeline.source = source
+            .map(RawSource::from_value)
+            .transpose()
+            .map_err(serde_error)?;
         pipeline.target = match target {
             None => RawTargets::List(Vec::new()),
             Some(value) => match value.into_inner() {
@@ -94,12 +105,17 @@ pub(super) fn parse(
     }
 
     let base = path.parent().unwrap_or(Path::new(""));
-    raw.validate(path, base).map_err(|Invalid { key, mut message }| {
-        for secret in &secrets {
-            message = message.replace(secret.as_str(), "***");
-        }
-        ConfigError::Invalid { path: path.to_path_buf(), key, message }
-    })
+    raw.validate(path, base)
+        .map_err(|Invalid { key, mut message }| {
+            for secret in &secrets {
+                message = message.replace(secret.as_str(), "***");
+            }
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                key,
+                message,
+            }
+        })
 }
 
 /// Serde names Rust types in messages ("expected u32"); say it in TOML's words.
@@ -149,7 +165,10 @@ struct Invalid {
 }
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> Invalid {
-    Invalid { key: key.into(), message: message.into() }
+    Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -163,7 +182,11 @@ fn is_secret_key(leaf: &str) -> bool {
 /// The label of an array element in key paths: its `name` if it has one
 /// (`pipeline[shop]`), else its index (`target[0]`).
 fn element_label(index: usize, value: &DeValue<'_>) -> String {
-    match value.as_table().and_then(|t| t.get("name")).and_then(|n| n.get_ref().as_str()) {
+    match value
+        .as_table()
+        .and_then(|t| t.get("name"))
+        .and_then(|n| n.get_ref().as_str())
+    {
         Some(name) if !name.is_empty() => name.to_owned(),
         _ => index.to_string(),
     }
@@ -185,7 +208,13 @@ fn interpolate_table(
 ) -> Result<(), (String, String)> {
     // `name` first, so the elements' key paths use the substituted name.
     if let Some(name) = table.get_mut("name") {
-        interpolate_value(name.get_mut(), &join_key(prefix, "name"), "name", env, secrets)?;
+        interpolate_value(
+            name.get_mut(),
+            &join_key(prefix, "name"),
+            "name",
+            env,
+            secrets,
+        )?;
     }
     for (key, value) in table.iter_mut() {
         if key.get_ref() != "name" {
@@ -220,7 +249,13 @@ fn interpolate_value(
             for (index, item) in items.iter_mut().enumerate() {
                 let label = element_label(index, item.get_ref());
                 // Elements inherit the leaf name: `tokens = ["${T}"]` is secret too.
-                interpolate_value(item.get_mut(), &format!("{path}[{label}]"), leaf, env, secrets)?;
+                interpolate_value(
+                    item.get_mut(),
+                    &format!("{path}[{label}]"),
+                    leaf,
+                    env,
+                    secrets,
+                )?;
             }
         }
         DeValue::Table(table) => interpolate_table(table, path, env, secrets)?,
@@ -558,12 +593,22 @@ impl<'de> Deserialize<'de> for Quantity {
 /// `base` joined with `p` unless `p` is absolute, without `.` components.
 fn resolve(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
-    let joined = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
-    joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    };
+    joined
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 fn valid_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 impl RawConfig {
@@ -687,7 +732,12 @@ impl RawPipeline {
             targets.push(t);
         }
         let apply = self.apply.validate(&format!("{key}.apply"))?;
-        Ok(PipelineConfig { name: self.name, source, targets, apply })
+        Ok(PipelineConfig {
+            name: self.name,
+            source,
+            targets,
+            apply,
+        })
     }
 }
 
@@ -701,8 +751,11 @@ fn snapshot_mode(raw: Option<RawSnapshot>) -> SnapshotMode {
 /// Checks that `url` starts with one of `schemes` (without `://`).
 fn check_url(key: &str, kind: &str, url: &str, schemes: &[&str]) -> Result<SecretUrl, Invalid> {
     let url = SecretUrl::new(url);
-    let expected =
-        schemes.iter().map(|s| format!("{s}://")).collect::<Vec<_>>().join(" or ");
+    let expected = schemes
+        .iter()
+        .map(|s| format!("{s}://"))
+        .collect::<Vec<_>>()
+        .join(" or ");
     match url.scheme() {
         Some(found) if schemes.contains(&found) => Ok(url),
         // Only the scheme is quoted: the rest may hold a password.
@@ -771,7 +824,12 @@ impl RawDatabaseSource {
 
 impl RawMongodbSource {
     fn validate(self, key: &str) -> Result<DatabaseSourceConfig, Invalid> {
-        let url = check_url(&format!("{key}.url"), "mongodb", &self.url, &["mongodb", "mongodb+srv"])?;
+        let url = check_url(
+            &format!("{key}.url"),
+            "mongodb",
+            &self.url,
+            &["mongodb", "mongodb+srv"],
+        )?;
         let (leaf, tables) = match (self.tables, self.collections) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -805,9 +863,10 @@ fn at_least_one<T: Copy + PartialEq + Default + std::fmt::Display>(
     what: &str,
 ) -> Result<T, Invalid> {
     match value {
-        Some(v) if v == T::default() => {
-            Err(invalid(key, format!("found {v}; expected at least 1 ({what})")))
-        }
+        Some(v) if v == T::default() => Err(invalid(
+            key,
+            format!("found {v}; expected at least 1 ({what})"),
+        )),
         Some(v) => Ok(v),
         None => Ok(default),
     }
@@ -924,7 +983,10 @@ impl RawApply {
             batch_max_rows = usize::try_from(v).ok().filter(|&v| v >= 1).ok_or_else(|| {
                 invalid(
                     k("batch_max_rows"),
-                    format!("found {v}; expected at least 1 (default {})", d.batch_max_rows),
+                    format!(
+                        "found {v}; expected at least 1 (default {})",
+                        d.batch_max_rows
+                    ),
                 )
             })?;
         }
@@ -968,12 +1030,25 @@ impl RawApply {
                 Err(m) => Err(invalid(k(leaf), m)),
             }
         };
-        let batch_max_wait = duration("batch_max_wait", self.batch_max_wait, d.batch_max_wait, true)?;
+        let batch_max_wait = duration(
+            "batch_max_wait",
+            self.batch_max_wait,
+            d.batch_max_wait,
+            true,
+        )?;
         let retry_backoff = duration("retry_backoff", self.retry_backoff, d.retry_backoff, false)?;
-        let retry_max_backoff =
-            duration("retry_max_backoff", self.retry_max_backoff, d.retry_max_backoff, false)?;
-        let checkpoint_interval =
-            duration("checkpoint_interval", self.checkpoint_interval, d.checkpoint_interval, false)?;
+        let retry_max_backoff = duration(
+            "retry_max_backoff",
+            self.retry_max_backoff,
+            d.retry_max_backoff,
+            false,
+        )?;
+        let checkpoint_interval = duration(
+            "checkpoint_interval",
+            self.checkpoint_interval,
+            d.checkpoint_interval,
+            false,
+        )?;
         if retry_max_backoff < retry_backoff {
             return Err(invalid(
                 k("retry_max_backoff"),
@@ -1026,7 +1101,9 @@ fn parse_decimal(s: &str) -> Option<(u128, u32)> {
 /// Splits `"1.5 s"` into `("1.5", "s")`.
 fn split_unit(s: &str) -> (&str, &str) {
     let s = s.trim();
-    let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
     (&s[..end], s[end..].trim())
 }
 
@@ -1035,10 +1112,14 @@ fn split_unit(s: &str) -> (&str, &str) {
 fn parse_duration(q: &Quantity) -> Result<Duration, String> {
     let text = match q {
         Quantity::Integer(n) => {
-            return Err(format!("found {n}, a number without a unit; expected {DURATION_FORM}"))
+            return Err(format!(
+                "found {n}, a number without a unit; expected {DURATION_FORM}"
+            ))
         }
         Quantity::Float(n) => {
-            return Err(format!("found {n}, a number without a unit; expected {DURATION_FORM}"))
+            return Err(format!(
+                "found {n}, a number without a unit; expected {DURATION_FORM}"
+            ))
         }
         Quantity::Text(t) => t,
     };
@@ -1105,7 +1186,6 @@ fn parse_size(q: &Quantity) -> Result<usize, String> {
         .and_then(|n| usize::try_from(n).ok())
         .ok_or_else(|| format!("found {text:?}, which is too large; expected {SIZE_FORM}"))
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1182,25 +1262,40 @@ tables = ["public.*"]
         let cfg = Config::parse(text, Path::new("config/example.toml"), &env).unwrap();
         assert_eq!(cfg.path, Path::new("config/example.toml"));
         assert_eq!(cfg.state_dir, Path::new("config/.logferry"));
-        assert_eq!(cfg.admin.as_ref().unwrap().listen, "127.0.0.1:9187".parse().unwrap());
+        assert_eq!(
+            cfg.admin.as_ref().unwrap().listen,
+            "127.0.0.1:9187".parse().unwrap()
+        );
         assert_eq!(cfg.pipelines.len(), 1);
         let p = cfg.pipeline("shop").unwrap();
-        let SourceConfig::Postgres(source) = &p.source else { panic!("{:?}", p.source) };
+        let SourceConfig::Postgres(source) = &p.source else {
+            panic!("{:?}", p.source)
+        };
         assert_eq!(
             source.url.expose(),
             format!("postgres://logferry:{PASSWORD}@127.0.0.1:5432/shop")
         );
-        assert_eq!(source.url.to_string(), "postgres://logferry:***@127.0.0.1:5432/shop");
+        assert_eq!(
+            source.url.to_string(),
+            "postgres://logferry:***@127.0.0.1:5432/shop"
+        );
         assert_eq!(source.tables, ["public.*"]);
         assert_eq!(source.snapshot, SnapshotMode::Initial);
         assert_eq!(p.targets.len(), 2);
-        let TargetConfig::File(file) = &p.targets[0] else { panic!("{:?}", p.targets) };
+        let TargetConfig::File(file) = &p.targets[0] else {
+            panic!("{:?}", p.targets)
+        };
         assert_eq!(file.path, Path::new("config/out/shop.jsonl"));
         assert_eq!(file.format, RecordFormat::Json);
-        let TargetConfig::Stdout(stdout) = &p.targets[1] else { panic!("{:?}", p.targets) };
+        let TargetConfig::Stdout(stdout) = &p.targets[1] else {
+            panic!("{:?}", p.targets)
+        };
         assert_eq!(stdout.format, RecordFormat::Json);
         // The file shows the defaults.
-        assert_eq!(format!("{:?}", p.apply), format!("{:?}", ApplyConfig::default()));
+        assert_eq!(
+            format!("{:?}", p.apply),
+            format!("{:?}", ApplyConfig::default())
+        );
     }
 
     #[test]
@@ -1214,10 +1309,15 @@ tables = ["public.*"]
             .collect();
         assert!(block.contains("kind = \"generate\""), "{block}");
         let cfg = parse(&format!("[[pipeline]]\nname = \"gen\"\n{block}{STDOUT}")).unwrap();
-        let SourceConfig::Generate(g) = &cfg.pipelines[0].source else { panic!() };
+        let SourceConfig::Generate(g) = &cfg.pipelines[0].source else {
+            panic!()
+        };
         assert_eq!(g.total, Some(100_000));
         assert_eq!(g.rate, Some(5000));
-        assert_eq!((g.tables, g.keys, g.tx_size, g.row_bytes), (4, 10_000, 10, 64));
+        assert_eq!(
+            (g.tables, g.keys, g.tx_size, g.row_bytes),
+            (4, 10_000, 10, 64)
+        );
         assert_eq!((g.update_pct, g.delete_pct, g.seed), (30, 10, 1));
     }
 
@@ -1227,11 +1327,18 @@ tables = ["public.*"]
         let cfg = Config::parse(text, Path::new("config/demo-generate.toml"), &|_| None).unwrap();
         assert_eq!(cfg.state_dir, Path::new("config/../.tmp/demo/state"));
         let p = &cfg.pipelines[0];
-        let SourceConfig::Generate(g) = &p.source else { panic!("{:?}", p.source) };
+        let SourceConfig::Generate(g) = &p.source else {
+            panic!("{:?}", p.source)
+        };
         assert_eq!(g.total, Some(20_000));
         assert_eq!((g.tables, g.keys, g.tx_size, g.seed), (3, 500, 20, 7));
-        assert_eq!((g.row_bytes, g.update_pct, g.delete_pct, g.rate), (64, 30, 10, None));
-        let TargetConfig::File(file) = &p.targets[0] else { panic!("{:?}", p.targets) };
+        assert_eq!(
+            (g.row_bytes, g.update_pct, g.delete_pct, g.rate),
+            (64, 30, 10, None)
+        );
+        let TargetConfig::File(file) = &p.targets[0] else {
+            panic!("{:?}", p.targets)
+        };
         assert_eq!(file.path, Path::new("config/../.tmp/demo/changes.jsonl"));
     }
 
@@ -1241,15 +1348,26 @@ tables = ["public.*"]
         assert_eq!(cfg.state_dir, Path::new("config/.logferry"));
         assert!(cfg.admin.is_none());
         let p = &cfg.pipelines[0];
-        assert_eq!(format!("{:?}", p.apply), format!("{:?}", ApplyConfig::default()));
-        let SourceConfig::Generate(g) =
-            &parse(&with_source("kind = \"generate\"")).unwrap().pipelines[0].source
+        assert_eq!(
+            format!("{:?}", p.apply),
+            format!("{:?}", ApplyConfig::default())
+        );
+        let SourceConfig::Generate(g) = &parse(&with_source("kind = \"generate\""))
+            .unwrap()
+            .pipelines[0]
+            .source
         else {
             panic!()
         };
         assert_eq!(g.total, None);
-        assert_eq!((g.tables, g.keys, g.tx_size, g.row_bytes), (4, 10_000, 10, 64));
-        assert_eq!((g.update_pct, g.delete_pct, g.rate, g.seed), (30, 10, None, 1));
+        assert_eq!(
+            (g.tables, g.keys, g.tx_size, g.row_bytes),
+            (4, 10_000, 10, 64)
+        );
+        assert_eq!(
+            (g.update_pct, g.delete_pct, g.rate, g.seed),
+            (30, 10, None, 1)
+        );
     }
 
     #[test]
@@ -1268,7 +1386,10 @@ checkpoint_interval = "1h""#,
         ))
         .unwrap();
         let a = &cfg.pipelines[0].apply;
-        assert_eq!((a.lanes, a.batch_max_rows, a.queue_max_records), (3, 50, 500));
+        assert_eq!(
+            (a.lanes, a.batch_max_rows, a.queue_max_records),
+            (3, 50, 500)
+        );
         assert_eq!(a.batch_max_wait, Duration::from_millis(1500));
         assert_eq!(a.ordering, Ordering::Key);
         assert_eq!(a.queue_max_bytes, 10_000_000);
@@ -1292,14 +1413,18 @@ checkpoint_interval = "1h""#,
              snapshot = \"never\"",
         ))
         .unwrap();
-        let SourceConfig::Mysql(s) = &cfg.pipelines[0].source else { panic!() };
+        let SourceConfig::Mysql(s) = &cfg.pipelines[0].source else {
+            panic!()
+        };
         assert_eq!(s.snapshot, SnapshotMode::Never);
         for (key, scheme) in [("tables", "mongodb"), ("collections", "mongodb+srv")] {
             let cfg = parse(&with_source(&format!(
                 "kind = \"mongodb\"\nurl = \"{scheme}://h/\"\n{key} = [\"shop.orders\"]"
             )))
             .unwrap();
-            let SourceConfig::Mongodb(s) = &cfg.pipelines[0].source else { panic!() };
+            let SourceConfig::Mongodb(s) = &cfg.pipelines[0].source else {
+                panic!()
+            };
             assert_eq!(s.tables, ["shop.orders"]);
             assert_eq!(cfg.pipelines[0].source.kind(), "mongodb");
         }
@@ -1307,7 +1432,10 @@ checkpoint_interval = "1h""#,
             "kind = \"mongodb\"\nurl = \"mongodb://h/\"\ntables = [\"a.b\"]\ncollections = [\"a.b\"]",
         ));
         assert_eq!(key, "pipeline[shop].source.collections");
-        assert!(message.contains("both `tables` and `collections`"), "{message}");
+        assert!(
+            message.contains("both `tables` and `collections`"),
+            "{message}"
+        );
         let (key, _) = invalid(&with_source("kind = \"mongodb\"\nurl = \"mongodb://h/\""));
         assert_eq!(key, "pipeline[shop].source.collections");
     }
@@ -1318,7 +1446,9 @@ checkpoint_interval = "1h""#,
             "[[pipeline.target]]\nkind = \"file\"\npath = \"/abs/out.pb\"\nformat = \"protobuf\"",
         ))
         .unwrap();
-        let TargetConfig::File(f) = &cfg.pipelines[0].targets[0] else { panic!() };
+        let TargetConfig::File(f) = &cfg.pipelines[0].targets[0] else {
+            panic!()
+        };
         assert_eq!(f.path, Path::new("/abs/out.pb"));
         assert_eq!(f.format, RecordFormat::Protobuf);
     }
@@ -1331,7 +1461,9 @@ checkpoint_interval = "1h""#,
         );
         let cfg = Config::parse(&text, Path::new("/etc/logferry/main.toml"), &env).unwrap();
         assert_eq!(cfg.state_dir, Path::new("/etc/logferry/state"));
-        let TargetConfig::File(f) = &cfg.pipelines[0].targets[0] else { panic!() };
+        let TargetConfig::File(f) = &cfg.pipelines[0].targets[0] else {
+            panic!()
+        };
         assert_eq!(f.path, Path::new("/etc/logferry/out/../x.jsonl"));
         // A file in the current folder: paths stay relative to it.
         let cfg = Config::parse(&text, Path::new("main.toml"), &env).unwrap();
@@ -1359,16 +1491,27 @@ checkpoint_interval = "1h""#,
         // Each kind lists its own keys.
         let e = error(&with_source("kind = \"generate\"\nurl = \"postgres://h\""));
         assert!(e.contains("`pipeline[shop].source.url`"), "{e}");
-        assert!(e.contains("unknown field `url`") && e.contains("`tx_size`"), "{e}");
+        assert!(
+            e.contains("unknown field `url`") && e.contains("`tx_size`"),
+            "{e}"
+        );
         let e = error(&with_source("kind = \"generate\"\nsnapshot = \"never\""));
         assert!(e.contains("unknown field `snapshot`"), "{e}");
         let e = error(&with_source(
             "kind = \"postgres\"\nurl = \"postgres://h\"\ntables = [\"a\"]\ntotal = 5",
         ));
-        assert!(e.contains("unknown field `total`") && e.contains("`tables`"), "{e}");
-        let e = error(&with_targets("[[pipeline.target]]\nkind = \"stdout\"\npath = \"x\""));
+        assert!(
+            e.contains("unknown field `total`") && e.contains("`tables`"),
+            "{e}"
+        );
+        let e = error(&with_targets(
+            "[[pipeline.target]]\nkind = \"stdout\"\npath = \"x\"",
+        ));
         assert!(e.contains("`pipeline[shop].target[0].path`"), "{e}");
-        assert!(e.contains("unknown field `path`, expected `kind` or `format`"), "{e}");
+        assert!(
+            e.contains("unknown field `path`, expected `kind` or `format`"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1378,11 +1521,17 @@ checkpoint_interval = "1h""#,
         assert!(e.contains("expected a non-negative integer"), "{e}");
         let e = error(&with_apply("lanes = \"8\""));
         assert!(e.contains("`pipeline[shop].apply.lanes`"), "{e}");
-        assert!(e.contains("invalid type: string \"8\", expected an integer"), "{e}");
+        assert!(
+            e.contains("invalid type: string \"8\", expected an integer"),
+            "{e}"
+        );
         let e = error(&with_source("kind = \"generate\"\nupdate_pct = 300"));
         assert!(e.contains("`pipeline[shop].source.update_pct`"), "{e}");
         let e = error("state_dir = 3\n");
-        assert!(e.contains("`state_dir`") && e.contains("expected a string"), "{e}");
+        assert!(
+            e.contains("`state_dir`") && e.contains("expected a string"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -1395,7 +1544,10 @@ checkpoint_interval = "1h""#,
     fn unknown_enum_values_name_the_allowed_ones() {
         let e = error(&with_source("kind = \"oracle\""));
         assert!(e.contains("`pipeline[shop].source.kind`"), "{e}");
-        assert!(e.contains("`postgres`, `mysql`, `mongodb`, `generate`"), "{e}");
+        assert!(
+            e.contains("`postgres`, `mysql`, `mongodb`, `generate`"),
+            "{e}"
+        );
         let e = error(&with_source("url = \"postgres://h\""));
         assert!(e.contains("missing field `kind`"), "{e}");
         let e = error(&format!("{SOURCE}[[pipeline.target]]\nkind = \"kafka\""));
@@ -1409,7 +1561,9 @@ checkpoint_interval = "1h""#,
         let e = error(&with_apply("ordering = \"row\""));
         assert!(e.contains("`pipeline[shop].apply.ordering`"), "{e}");
         assert!(e.contains("expected `key` or `transaction`"), "{e}");
-        let e = error(&with_targets("[[pipeline.target]]\nkind = \"stdout\"\nformat = \"xml\""));
+        let e = error(&with_targets(
+            "[[pipeline.target]]\nkind = \"stdout\"\nformat = \"xml\"",
+        ));
         assert!(e.contains("`pipeline[shop].target[0].format`"), "{e}");
         assert!(e.contains("expected `json` or `protobuf`"), "{e}");
     }
@@ -1424,13 +1578,17 @@ checkpoint_interval = "1h""#,
              PGPASSWORD_SHOP is not set (referenced as ${PGPASSWORD_SHOP}); export it or put \
              the value in the file"
         );
-        let (key, message) = invalid(&format!("{SOURCE}{STDOUT}[pipeline.apply]\nlanes = 1\n").replace(
-            "tables = [\"public.*\"]",
-            "tables = [\"public.a\", \"${TABLE}\"]",
-        ));
+        let (key, message) = invalid(
+            &format!("{SOURCE}{STDOUT}[pipeline.apply]\nlanes = 1\n").replace(
+                "tables = [\"public.*\"]",
+                "tables = [\"public.a\", \"${TABLE}\"]",
+            ),
+        );
         assert_eq!(key, "pipeline[shop].source.tables[1]");
         assert!(message.contains("TABLE is not set"), "{message}");
-        let (key, _) = invalid(&format!("[admin]\nlisten = \"${{LISTEN}}\"\n{SOURCE}{STDOUT}"));
+        let (key, _) = invalid(&format!(
+            "[admin]\nlisten = \"${{LISTEN}}\"\n{SOURCE}{STDOUT}"
+        ));
         assert_eq!(key, "admin.listen");
     }
 
@@ -1464,7 +1622,10 @@ checkpoint_interval = "1h""#,
     fn bad_references() {
         let (key, message) = invalid(&format!("state_dir = \"/a/${{HOME\"\n{SOURCE}{STDOUT}"));
         assert_eq!(key, "state_dir");
-        assert!(message.contains("unterminated `${`") && message.contains("$${"), "{message}");
+        assert!(
+            message.contains("unterminated `${`") && message.contains("$${"),
+            "{message}"
+        );
         let (_, message) = invalid(&format!("state_dir = \"${{}}\"\n{SOURCE}{STDOUT}"));
         assert!(message.contains("not a valid reference"), "{message}");
         let (_, message) = invalid(&format!("state_dir = \"${{A-B}}\"\n{SOURCE}{STDOUT}"));
@@ -1496,10 +1657,15 @@ checkpoint_interval = "1h""#,
         let (key, message) = invalid(&with_apply("retry_backoff = \"0s\""));
         assert_eq!(key, "pipeline[shop].apply.retry_backoff");
         assert!(message.contains("expected more than 0"), "{message}");
-        let (key, _) = invalid(&with_apply("retry_backoff = \"1m\"\nretry_max_backoff = \"5s\""));
+        let (key, _) = invalid(&with_apply(
+            "retry_backoff = \"1m\"\nretry_max_backoff = \"5s\"",
+        ));
         assert_eq!(key, "pipeline[shop].apply.retry_max_backoff");
         let e = error(&with_apply("checkpoint_interval = true"));
-        assert!(e.contains("`pipeline[shop].apply.checkpoint_interval`"), "{e}");
+        assert!(
+            e.contains("`pipeline[shop].apply.checkpoint_interval`"),
+            "{e}"
+        );
         assert!(e.contains("a string with a unit"), "{e}");
     }
 
@@ -1514,7 +1680,16 @@ checkpoint_interval = "1h""#,
         assert_eq!(d(".5m"), Ok(Duration::from_secs(30)));
         assert_eq!(d("2h"), Ok(Duration::from_secs(7200)));
         assert_eq!(d("0.000000001s"), Ok(Duration::from_nanos(1)));
-        for bad in ["", "s", "20", "-1s", "1e3ms", "20 MS", "1,5s", "99999999999999999999h"] {
+        for bad in [
+            "",
+            "s",
+            "20",
+            "-1s",
+            "1e3ms",
+            "20 MS",
+            "1,5s",
+            "99999999999999999999h",
+        ] {
             assert!(d(bad).is_err(), "{bad:?}");
         }
     }
@@ -1549,10 +1724,26 @@ checkpoint_interval = "1h""#,
     #[test]
     fn apply_ranges() {
         for (line, key, text) in [
-            ("lanes = 0", "lanes", "found 0; expected 1 to 1024 (default 8)"),
-            ("lanes = 1025", "lanes", "found 1025; expected 1 to 1024 (default 8)"),
-            ("lanes = -1", "lanes", "found -1; expected 1 to 1024 (default 8)"),
-            ("batch_max_rows = 0", "batch_max_rows", "found 0; expected at least 1"),
+            (
+                "lanes = 0",
+                "lanes",
+                "found 0; expected 1 to 1024 (default 8)",
+            ),
+            (
+                "lanes = 1025",
+                "lanes",
+                "found 1025; expected 1 to 1024 (default 8)",
+            ),
+            (
+                "lanes = -1",
+                "lanes",
+                "found -1; expected 1 to 1024 (default 8)",
+            ),
+            (
+                "batch_max_rows = 0",
+                "batch_max_rows",
+                "found 0; expected at least 1",
+            ),
             (
                 "batch_max_rows = 500\nqueue_max_records = 100",
                 "queue_max_records",
@@ -1575,7 +1766,10 @@ checkpoint_interval = "1h""#,
             "config/shop.toml: `pipeline[shop].apply.lanes`: found 0; expected 1 to 1024 \
              (default 8)"
         );
-        assert!(parse(&with_apply("lanes = 1024\nbatch_max_rows = 1\nqueue_max_records = 1")).is_ok());
+        assert!(parse(&with_apply(
+            "lanes = 1024\nbatch_max_rows = 1\nqueue_max_records = 1"
+        ))
+        .is_ok());
     }
 
     #[test]
@@ -1586,8 +1780,7 @@ checkpoint_interval = "1h""#,
         let (key, message) = invalid(SOURCE);
         assert_eq!(key, "pipeline[shop].target");
         assert!(message.contains("no target") && message.contains("[[pipeline.target]]"));
-        let (key, message) =
-            invalid(&format!("{SOURCE}[pipeline.target]\nkind = \"stdout\"\n"));
+        let (key, message) = invalid(&format!("{SOURCE}[pipeline.target]\nkind = \"stdout\"\n"));
         assert_eq!(key, "pipeline[shop].target");
         assert!(message.contains("double brackets"), "{message}");
         let (key, message) = invalid(&format!("[[pipeline]]\nname = \"shop\"\n{STDOUT}"));
@@ -1603,7 +1796,10 @@ checkpoint_interval = "1h""#,
         let (key, message) = invalid(&two);
         assert_eq!(key, "pipeline[shop].name");
         assert!(message.contains("used by pipelines #1 and #2"), "{message}");
-        let two = format!("{SOURCE}{STDOUT}{}{STDOUT}", SOURCE.replace("\"shop\"", "\"shop-2\""));
+        let two = format!(
+            "{SOURCE}{STDOUT}{}{STDOUT}",
+            SOURCE.replace("\"shop\"", "\"shop-2\"")
+        );
         assert_eq!(parse(&two).unwrap().pipelines.len(), 2);
         for bad in ["", "shop orders", "shop.x", "ä"] {
             let (key, message) = invalid(&format!(
@@ -1611,7 +1807,10 @@ checkpoint_interval = "1h""#,
                 SOURCE = SOURCE.replace("\"shop\"", &format!("{bad:?}"))
             ));
             assert_eq!(key, "pipeline[0].name");
-            assert!(message.contains("letters, digits, `_` and `-`"), "{message}");
+            assert!(
+                message.contains("letters, digits, `_` and `-`"),
+                "{message}"
+            );
         }
     }
 
@@ -1623,7 +1822,10 @@ checkpoint_interval = "1h""#,
              [[pipeline.target]]\nkind = \"file\"\npath = \"./out/a.jsonl\"\nformat = \"protobuf\"",
         ));
         assert_eq!(key, "pipeline[shop].target[2].path");
-        assert!(message.contains("config/out/a.jsonl is also the path of target[0]"), "{message}");
+        assert!(
+            message.contains("config/out/a.jsonl is also the path of target[0]"),
+            "{message}"
+        );
         // The same file in two pipelines is not this check's business.
         let text = format!(
             "{SOURCE}[[pipeline.target]]\nkind = \"file\"\npath = \"a\"\n{}\
@@ -1631,7 +1833,9 @@ checkpoint_interval = "1h""#,
             SOURCE.replace("\"shop\"", "\"other\"")
         );
         assert!(parse(&text).is_ok());
-        let (key, _) = invalid(&with_targets("[[pipeline.target]]\nkind = \"file\"\npath = \"\""));
+        let (key, _) = invalid(&with_targets(
+            "[[pipeline.target]]\nkind = \"file\"\npath = \"\"",
+        ));
         assert_eq!(key, "pipeline[shop].target[0].path");
         let e = error(&with_targets("[[pipeline.target]]\nkind = \"file\""));
         assert!(e.contains("missing field `path`"), "{e}");
@@ -1639,15 +1843,22 @@ checkpoint_interval = "1h""#,
 
     #[test]
     fn stdout_refuses_protobuf() {
-        let (key, message) =
-            invalid(&with_targets("[[pipeline.target]]\nkind = \"stdout\"\nformat = \"protobuf\""));
+        let (key, message) = invalid(&with_targets(
+            "[[pipeline.target]]\nkind = \"stdout\"\nformat = \"protobuf\"",
+        ));
         assert_eq!(key, "pipeline[shop].target[0].format");
-        assert!(message.contains("binary on a terminal; use a file target"), "{message}");
+        assert!(
+            message.contains("binary on a terminal; use a file target"),
+            "{message}"
+        );
     }
 
     #[test]
     fn admin_listen() {
-        let cfg = parse(&format!("[admin]\nlisten = \"[::1]:9187\"\n{SOURCE}{STDOUT}")).unwrap();
+        let cfg = parse(&format!(
+            "[admin]\nlisten = \"[::1]:9187\"\n{SOURCE}{STDOUT}"
+        ))
+        .unwrap();
         assert_eq!(cfg.admin.unwrap().listen.port(), 9187);
         for bad in ["localhost", "127.0.0.1", "127.0.0.1:99999", ":9187", ""] {
             let (key, message) = invalid(&format!("[admin]\nlisten = {bad:?}\n{SOURCE}{STDOUT}"));
@@ -1661,9 +1872,21 @@ checkpoint_interval = "1h""#,
     #[test]
     fn url_scheme_must_match_kind() {
         for (kind, url, expected) in [
-            ("postgres", "mysql://u:${PGPASSWORD}@h/db", "postgres:// or postgresql://; found mysql://"),
-            ("mysql", "postgres://u:${PGPASSWORD}@h/db", "mysql:// or mariadb://; found postgres://"),
-            ("mongodb", "mongo://u:${PGPASSWORD}@h/db", "mongodb:// or mongodb+srv://; found mongo://"),
+            (
+                "postgres",
+                "mysql://u:${PGPASSWORD}@h/db",
+                "postgres:// or postgresql://; found mysql://",
+            ),
+            (
+                "mysql",
+                "postgres://u:${PGPASSWORD}@h/db",
+                "mysql:// or mariadb://; found postgres://",
+            ),
+            (
+                "mongodb",
+                "mongo://u:${PGPASSWORD}@h/db",
+                "mongodb:// or mongodb+srv://; found mongo://",
+            ),
             ("postgres", "u:${PGPASSWORD}@h/db", "is not a URL"),
             // Scrubbed even where it looks like a scheme.
             ("postgres", "${PGPASSWORD}://h/db", "found ***://"),
@@ -1679,8 +1902,10 @@ checkpoint_interval = "1h""#,
             ("mysql", "mysql://h/db"),
             ("mongodb", "mongodb+srv://h/db"),
         ] {
-            parse(&with_source(&format!("kind = \"{kind}\"\nurl = \"{url}\"\ntables = [\"a\"]")))
-                .unwrap();
+            parse(&with_source(&format!(
+                "kind = \"{kind}\"\nurl = \"{url}\"\ntables = [\"a\"]"
+            )))
+            .unwrap();
         }
         let e = error(&with_source("kind = \"postgres\"\ntables = [\"a\"]"));
         assert!(e.contains("missing field `url`"), "{e}");
@@ -1688,8 +1913,9 @@ checkpoint_interval = "1h""#,
 
     #[test]
     fn tables_must_not_be_empty() {
-        let (key, message) =
-            invalid(&with_source("kind = \"postgres\"\nurl = \"postgres://h\"\ntables = []"));
+        let (key, message) = invalid(&with_source(
+            "kind = \"postgres\"\nurl = \"postgres://h\"\ntables = []",
+        ));
         assert_eq!(key, "pipeline[shop].source.tables");
         assert!(message.contains("the list is empty"), "{message}");
         let (key, _) = invalid(&with_source(
@@ -1705,14 +1931,26 @@ checkpoint_interval = "1h""#,
         let g = |lines: &str| invalid(&with_source(&format!("kind = \"generate\"\n{lines}")));
         let (key, message) = g("update_pct = 70\ndelete_pct = 40");
         assert_eq!(key, "pipeline[shop].source.delete_pct");
-        assert!(message.contains("70 + 40 = 110; expected at most 100"), "{message}");
+        assert!(
+            message.contains("70 + 40 = 110; expected at most 100"),
+            "{message}"
+        );
         let (key, message) = g("update_pct = 150\ndelete_pct = 0");
         assert_eq!(key, "pipeline[shop].source.update_pct");
-        assert!(message.contains("found 150; expected a percentage from 0 to 100"), "{message}");
+        assert!(
+            message.contains("found 150; expected a percentage from 0 to 100"),
+            "{message}"
+        );
         for key in ["tables", "keys", "tx_size", "total", "rate"] {
-            assert_eq!(g(&format!("{key} = 0")).0, format!("pipeline[shop].source.{key}"));
+            assert_eq!(
+                g(&format!("{key} = 0")).0,
+                format!("pipeline[shop].source.{key}")
+            );
         }
-        assert!(parse(&with_source("kind = \"generate\"\nupdate_pct = 100\ndelete_pct = 0")).is_ok());
+        assert!(parse(&with_source(
+            "kind = \"generate\"\nupdate_pct = 100\ndelete_pct = 0"
+        ))
+        .is_ok());
     }
 
     #[test]
@@ -1721,7 +1959,10 @@ checkpoint_interval = "1h""#,
         let debug = format!("{cfg:?}");
         assert!(!debug.contains(PASSWORD), "{debug}");
         assert!(debug.contains("db.internal:5432"), "{debug}");
-        assert!(debug.contains("postgres://logferry:***@db.internal:5432/shop"), "{debug}");
+        assert!(
+            debug.contains("postgres://logferry:***@db.internal:5432/shop"),
+            "{debug}"
+        );
         let pretty = format!("{cfg:#?}");
         assert!(!pretty.contains(PASSWORD), "{pretty}");
 

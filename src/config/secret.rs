@@ -52,8 +52,13 @@ impl SecretUrl {
     /// well-formed `scheme://`. Safe to print.
     pub fn scheme(&self) -> Option<&str> {
         let (scheme, _) = self.expose().split_once("://")?;
-        let well_formed = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+        let well_formed = scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
         well_formed.then_some(scheme)
     }
 }
@@ -154,13 +159,41 @@ mod tests {
     #[test]
     fn raw_special_characters_in_password_never_show() {
         for (url, secret, expected) in [
-            ("postgres://u:p@ss@host/db", "p@ss", "postgres://u:***@host/db"),
-            ("postgres://u:p:w@host/db", "p:w", "postgres://u:***@host/db"),
-            ("postgres://u:pa/ss@host/db", "pa/ss", "postgres://***@host/db"),
-            ("postgres://u:12/34@host/db", "12/34", "postgres://***@host/db"),
-            ("postgres://u:pa?ss@host/db", "pa?ss", "postgres://***@host/db"),
-            ("postgres://u:pa#ss@host/db", "pa#ss", "postgres://***@host/db"),
-            ("postgres://u:p@s/s@host/db", "p@s/s", "postgres://***@host/db"),
+            (
+                "postgres://u:p@ss@host/db",
+                "p@ss",
+                "postgres://u:***@host/db",
+            ),
+            (
+                "postgres://u:p:w@host/db",
+                "p:w",
+                "postgres://u:***@host/db",
+            ),
+            (
+                "postgres://u:pa/ss@host/db",
+                "pa/ss",
+                "postgres://***@host/db",
+            ),
+            (
+                "postgres://u:12/34@host/db",
+                "12/34",
+                "postgres://***@host/db",
+            ),
+            (
+                "postgres://u:pa?ss@host/db",
+                "pa?ss",
+                "postgres://***@host/db",
+            ),
+            (
+                "postgres://u:pa#ss@host/db",
+                "pa#ss",
+                "postgres://***@host/db",
+            ),
+            (
+                "postgres://u:p@s/s@host/db",
+                "p@s/s",
+                "postgres://***@host/db",
+            ),
         ] {
             let out = shown(url);
             assert_eq!(out, expected, "{url}");
@@ -173,6 +206,9 @@ mod tests {
         assert_eq!(shown("host=db user=u password=pw"), "***");
         assert_eq!(shown("://u:pw@h"), "***");
         assert_eq!(SecretUrl::new("x y://a").scheme(), None);
-        assert_eq!(SecretUrl::new("mongodb+srv://a").scheme(), Some("mongodb+srv"));
+        assert_eq!(
+            SecretUrl::new("mongodb+srv://a").scheme(),
+            Some("mongodb+srv")
+        );
     }
 }
