@@ -6,3 +6,4 @@ mod support;
 
 mod cli;
 mod pipeline_core;
+mod postgres_sink;

@@ -1028,29 +1028,22 @@ impl<'a> P<'a> {
     fn string_body(&mut self) -> R<Cow<'a, str>> {
         self.i += 1;
         let start = self.i;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    let s = &self.text[start..self.i];
-                    self.i += 1;
-                    return Ok(Cow::Borrowed(s));
-                }
-                Some(b'\\') => break,
-                Some(0..=0x1f) => return Err(self.syntax("unescaped control character in string")),
-                Some(_) => self.i += 1,
-                None => return Err(self.syntax("unterminated string")),
+        self.skip_plain();
+        match self.peek() {
+            Some(b'"') => {
+                let s = &self.text[start..self.i];
+                self.i += 1;
+                return Ok(Cow::Borrowed(s));
             }
+            Some(b'\\') => {}
+            Some(_) => return Err(self.syntax("unescaped control character in string")),
+            None => return Err(self.syntax("unterminated string")),
         }
         let mut owned = String::with_capacity(self.i - start + 16);
         owned.push_str(&self.text[start..self.i]);
         loop {
             let run = self.i;
-            while let Some(b) = self.peek() {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.skip_plain();
             owned.push_str(&self.text[run..self.i]);
             match self.peek() {
                 Some(b'"') => {
@@ -1098,6 +1091,16 @@ impl<'a> P<'a> {
                 None => return Err(self.syntax("unterminated string")),
             }
         }
+    }
+
+    /// Skips string bytes that need no attention (not `"`, `\\` or a
+    /// control character).
+    fn skip_plain(&mut self) {
+        let rest = &self.s[self.i..];
+        self.i += rest
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(rest.len());
     }
 
     fn hex4(&mut self) -> R<u32> {
@@ -1842,4 +1845,732 @@ fn parse_timestamp(s: &str, utc: bool) -> Option<Timestamp> {
     }
     let seconds = days * 86_400 + i128::from(h * 3600 + ms);
     Some(Timestamp { seconds: i64::try_from(seconds).ok()?, nanos: nanos as u32, special: 0 })
+}
+
+/// Records and strategies shared by the JSON and protobuf tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use super::super::{
+        value::Kind, Array, Binary, BsonTimestamp, Change, Column, ColumnSchema, Date, Document,
+        Interval, Labels, LogicalMessage, Op, Other, Position, Regex, Row, SchemaChange, Special,
+        TableRef, TableSchema, Time, Timestamp, Value,
+    };
+    use bytes::Bytes;
+    use proptest::prelude::*;
+
+    fn v(k: Kind) -> Value {
+        Value::of(k)
+    }
+
+    fn date(days: i32) -> Value {
+        v(Kind::Date(Date { days, special: 0 }))
+    }
+
+    fn date_special(s: Special) -> Value {
+        v(Kind::Date(Date { days: 0, special: s as i32 }))
+    }
+
+    fn ts(seconds: i64, nanos: u32) -> Timestamp {
+        Timestamp { seconds, nanos, special: 0 }
+    }
+
+    fn ts_special(s: Special) -> Timestamp {
+        Timestamp { seconds: 0, nanos: 0, special: s as i32 }
+    }
+
+    fn time(micros: i64) -> Value {
+        v(Kind::Time(Time { micros, has_offset: false, offset_seconds: 0 }))
+    }
+
+    fn timetz(micros: i64, offset_seconds: i32) -> Value {
+        v(Kind::Time(Time { micros, has_offset: true, offset_seconds }))
+    }
+
+    fn doc(fields: Vec<(&str, Value)>) -> Value {
+        v(Kind::Document(Document {
+            fields: fields
+                .into_iter()
+                .map(|(n, v)| Column { name: n.into(), value: Some(v) })
+                .collect(),
+        }))
+    }
+
+    fn array(element_type: &str, elements: Vec<Value>) -> Value {
+        v(Kind::Array(Array { element_type: element_type.into(), elements }))
+    }
+
+    /// One value per case: every arm of `value::Kind`, with the edge cases.
+    pub(crate) fn sample_values() -> Vec<Value> {
+        let uuid = Bytes::from_static(&[
+            0x0e, 0x4c, 0x1c, 0x57, 0x8f, 0x4a, 0x4d, 0x5e, 0x9a, 0x3b, 0x2b, 0x1c, 0x0d, 0x9e, 0x8f, 0x7a,
+        ]);
+        vec![
+            Value::null(),
+            v(Kind::Bool(true)),
+            v(Kind::Bool(false)),
+            v(Kind::Int64(0)),
+            v(Kind::Int64(-5)),
+            v(Kind::Int64(i64::MIN)),
+            v(Kind::Int64(i64::MAX)),
+            v(Kind::Uint64(0)),
+            v(Kind::Uint64(u64::MAX)),
+            v(Kind::Int32(7)),
+            v(Kind::Int32(i32::MIN)),
+            v(Kind::Float32(1.5)),
+            v(Kind::Float32(0.1)),
+            v(Kind::Float32(-0.0)),
+            v(Kind::Float32(f32::NAN)),
+            v(Kind::Float32(f32::INFINITY)),
+            v(Kind::Float32(f32::NEG_INFINITY)),
+            v(Kind::Float32(f32::MAX)),
+            v(Kind::Float32(f32::MIN_POSITIVE)),
+            v(Kind::Float32(f32::from_bits(1))),
+            v(Kind::Float32(16777217.0)),
+            v(Kind::Float64(0.1)),
+            v(Kind::Float64(-0.0)),
+            v(Kind::Float64(0.0)),
+            v(Kind::Float64(f64::NAN)),
+            v(Kind::Float64(-f64::NAN)),
+            v(Kind::Float64(f64::INFINITY)),
+            v(Kind::Float64(f64::NEG_INFINITY)),
+            v(Kind::Float64(f64::MAX)),
+            v(Kind::Float64(f64::MIN)),
+            v(Kind::Float64(5e-324)),
+            v(Kind::Float64(2.2250738585072014e-308)),
+            v(Kind::Float64(1e21)),
+            v(Kind::Float64(123456789012345680.0)),
+            v(Kind::Float64(9007199254740993.0)),
+            v(Kind::Float64(0.30000000000000004)),
+            v(Kind::Decimal("12.3400".into())),
+            v(Kind::Decimal("-0.000000000000000000001".into())),
+            v(Kind::Decimal("NaN".into())),
+            v(Kind::Decimal(String::new())),
+            v(Kind::Decimal128("1.0E+10".into())),
+            v(Kind::Text(String::new())),
+            v(Kind::Text("héllo ✓ 🦀 ﬀ".into())),
+            v(Kind::Text("\u{0}\u{1}\u{1f}\t\n\r\u{8}\u{c}\"\\/\u{7f}\u{2028}\u{feff}".into())),
+            v(Kind::Bytes(Bytes::new())),
+            v(Kind::Bytes(Bytes::from_static(&[0, 255, 1, 2]))),
+            v(Kind::Date(Date { days: 0, special: 0 })),
+            date(19782),
+            date(-1),
+            date(-719528),
+            date(-719529),
+            date(2932897),
+            date(i32::MIN),
+            date(i32::MAX),
+            date_special(Special::PosInfinity),
+            date_special(Special::NegInfinity),
+            date_special(Special::Zero),
+            time(0),
+            time(49_500_123_456),
+            time(-(838 * 3600 + 59 * 60 + 59) * 1_000_000),
+            time((838 * 3600 + 59 * 60 + 59) * 1_000_000 + 500_000),
+            time(-1),
+            time(i64::MIN),
+            time(i64::MAX),
+            timetz(49_500_000_000, 7200),
+            timetz(0, 0),
+            timetz(1, -19_800),
+            timetz(86_399_999_999, 3661),
+            timetz(-5, i32::MIN),
+            timetz(5, i32::MAX),
+            v(Kind::Timestamp(ts(0, 0))),
+            v(Kind::Timestamp(ts(1_709_214_300, 123_456_000))),
+            v(Kind::Timestamp(ts(-1, 1))),
+            v(Kind::Timestamp(ts(-62_167_219_200, 500_000_000))),
+            v(Kind::Timestamp(ts(253_402_300_800, 0))),
+            v(Kind::Timestamp(ts(i64::MIN, 0))),
+            v(Kind::Timestamp(ts(i64::MAX, 999_999_999))),
+            v(Kind::Timestamp(ts_special(Special::PosInfinity))),
+            v(Kind::Timestamp(ts_special(Special::NegInfinity))),
+            v(Kind::Timestamp(ts_special(Special::Zero))),
+            v(Kind::Timestamptz(ts(1_709_207_100, 123_456_000))),
+            v(Kind::Timestamptz(ts(951_782_400, 100))),
+            v(Kind::Timestamptz(ts(i64::MIN, 999_999_999))),
+            v(Kind::Timestamptz(ts_special(Special::PosInfinity))),
+            v(Kind::Timestamptz(ts_special(Special::NegInfinity))),
+            v(Kind::Timestamptz(ts_special(Special::Zero))),
+            v(Kind::Interval(Interval { months: 1, days: 2, micros: 3 })),
+            v(Kind::Interval(Interval { months: i32::MIN, days: -1, micros: i64::MIN })),
+            v(Kind::Interval(Interval::default())),
+            v(Kind::Uuid(uuid)),
+            v(Kind::Uuid(Bytes::from_static(&[1, 2, 0xab]))),
+            v(Kind::Uuid(Bytes::new())),
+            v(Kind::Json("{\"a\":1}".into())),
+            v(Kind::Json(" [1, 2.50 , {\"b\" : null}] \n".into())),
+            v(Kind::EnumLabel("red".into())),
+            v(Kind::EnumLabel(String::new())),
+            v(Kind::Set(Labels { labels: vec!["a".into(), "b".into()] })),
+            v(Kind::Set(Labels::default())),
+            array("int4", vec![v(Kind::Int64(1)), Value::null(), v(Kind::Int64(-3))]),
+            array("", vec![]),
+            array(
+                "_int4",
+                vec![
+                    array("int4", vec![v(Kind::Int64(1)), v(Kind::Int64(2))]),
+                    array("int4", vec![array("int4", vec![]), Value::null()]),
+                ],
+            ),
+            doc(vec![]),
+            doc(vec![
+                ("_id", v(Kind::ObjectId(Bytes::from_static(&[0x65, 0xf1, 0xc0, 0xff, 0xee, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66])))),
+                ("inner", doc(vec![("x", v(Kind::Int32(1))), ("deeper", doc(vec![("y", Value::null())]))])),
+                ("list", array("", vec![doc(vec![("k", v(Kind::Text("v".into())))])])),
+                ("dup", v(Kind::Int32(1))),
+                ("dup", v(Kind::Int32(2))),
+                ("", v(Kind::Bool(true))),
+                ("a.b \"c\"\n", v(Kind::Bool(false))),
+            ]),
+            Value::unchanged(),
+            v(Kind::Other(Other { type_name: "point".into(), text: "(1,2)".into() })),
+            v(Kind::Other(Other::default())),
+            v(Kind::Binary(Binary { subtype: 4, data: Bytes::from_static(b"\x01\x02\x03") })),
+            v(Kind::Binary(Binary { subtype: u32::MAX, data: Bytes::new() })),
+            v(Kind::Regex(Regex { pattern: "^a.*\\d$".into(), options: "i".into() })),
+            v(Kind::BsonTimestamp(BsonTimestamp { seconds: 1, increment: 2 })),
+            v(Kind::BsonTimestamp(BsonTimestamp { seconds: u32::MAX, increment: u32::MAX })),
+            v(Kind::ObjectId(Bytes::new())),
+            v(Kind::Decimal128("-Infinity".into())),
+        ]
+    }
+
+    /// A record with every top-level field set.
+    pub(crate) fn full_change() -> Change {
+        Change {
+            pipeline: "shop".into(),
+            source: "postgres".into(),
+            seq: 42,
+            op: Op::Update as i32,
+            table: Some(TableRef { schema: "public".into(), name: "orders".into() }),
+            key_columns: vec!["id".into()],
+            before: Some(Row::from_pairs([("id", Value::int64(1)), ("note", Value::text("old"))])),
+            after: Some(Row::from_pairs([
+                ("id", Value::int64(1)),
+                ("note", Value::text("new")),
+                ("price", v(Kind::Decimal("12.3400".into()))),
+                ("body", Value::unchanged()),
+            ])),
+            position: Some(Position { token: Bytes::from_static(&[0, 0, 0, 0, 1, 0x6b, 0x37, 0x48]), display: "0/16B3748".into() }),
+            tx_id: "771".into(),
+            commit_time: Some(ts(1_709_207_100, 123_456_000)),
+            tx_end: true,
+            schema_change: Some(SchemaChange {
+                schema: Some(TableSchema {
+                    table: Some(TableRef { schema: "public".into(), name: "orders".into() }),
+                    columns: vec![
+                        ColumnSchema { name: "id".into(), source_type: "bigint".into(), nullable: false },
+                        ColumnSchema { name: "note".into(), source_type: "text".into(), nullable: true },
+                    ],
+                    key_columns: vec!["id".into()],
+                }),
+                ddl: "ALTER TABLE orders ADD note text".into(),
+            }),
+            message: Some(LogicalMessage { prefix: "app".into(), content: Bytes::from_static(b"hi\0"), transactional: true }),
+        }
+    }
+
+    /// The sample records: the full one, edge cases of the envelope, and one
+    /// insert per sample value.
+    pub(crate) fn sample_changes() -> Vec<Change> {
+        let mut out = vec![
+            full_change(),
+            Change::default(),
+            Change {
+                op: 99,
+                table: Some(TableRef::default()),
+                before: Some(Row::default()),
+                position: Some(Position::default()),
+                commit_time: Some(ts_special(Special::NegInfinity)),
+                schema_change: Some(SchemaChange::default()),
+                message: Some(LogicalMessage::default()),
+                ..Change::default()
+            },
+            Change {
+                op: Op::Heartbeat as i32,
+                seq: u64::MAX,
+                commit_time: Some(ts(0, 0)),
+                schema_change: Some(SchemaChange {
+                    schema: Some(TableSchema { columns: vec![ColumnSchema::default()], ..Default::default() }),
+                    ddl: String::new(),
+                }),
+                ..Change::default()
+            },
+        ];
+        for (i, value) in sample_values().into_iter().enumerate() {
+            out.push(Change {
+                pipeline: "p".into(),
+                source: "generate".into(),
+                seq: i as u64 + 1,
+                op: Op::Insert as i32,
+                table: Some(TableRef { schema: "public".into(), name: "t".into() }),
+                key_columns: vec!["id".into()],
+                after: Some(Row::from_pairs([("id", Value::int64(i as i64)), ("v", value)])),
+                ..Change::default()
+            });
+        }
+        out
+    }
+
+    /// Replaces every NaN by the default quiet NaN, the form the JSON reader
+    /// gives back.
+    fn canonical_nans(c: &mut Change) {
+        fn value(v: &mut Value) {
+            match &mut v.kind {
+                Some(Kind::Float32(f)) if f.is_nan() => *f = f32::NAN,
+                Some(Kind::Float64(f)) if f.is_nan() => *f = f64::NAN,
+                Some(Kind::Array(a)) => a.elements.iter_mut().for_each(value),
+                Some(Kind::Document(d)) => d.fields.iter_mut().filter_map(|c| c.value.as_mut()).for_each(value),
+                _ => {}
+            }
+        }
+        for row in [&mut c.before, &mut c.after].into_iter().flatten() {
+            row.columns.iter_mut().filter_map(|c| c.value.as_mut()).for_each(value);
+        }
+    }
+
+    /// Asserts `a == b` with NaNs equal to each other (compares the protobuf
+    /// encodings after making NaNs canonical, so -0.0 != 0.0 still holds).
+    pub(crate) fn assert_same(a: &Change, b: &Change) {
+        let (mut a, mut b) = (a.clone(), b.clone());
+        canonical_nans(&mut a);
+        canonical_nans(&mut b);
+        let (ea, eb) = (prost::Message::encode_to_vec(&a), prost::Message::encode_to_vec(&b));
+        if ea != eb {
+            assert_eq!(a, b, "records differ");
+            panic!("encodings differ but records compare equal:\n{a:?}\n{b:?}");
+        }
+    }
+
+    fn arb_special() -> impl Strategy<Value = Special> {
+        prop_oneof![
+            6 => Just(Special::Finite),
+            1 => Just(Special::PosInfinity),
+            1 => Just(Special::NegInfinity),
+            1 => Just(Special::Zero),
+        ]
+    }
+
+    fn arb_timestamp() -> impl Strategy<Value = Timestamp> {
+        (arb_special(), any::<i64>(), 0..1_000_000_000u32, prop_oneof![Just(0u32), Just(1000), Just(1)]).prop_map(
+            |(s, seconds, nanos, unit)| match s {
+                Special::Finite => {
+                    let nanos = nanos.checked_div(unit).map_or(0, |n| n * unit);
+                    Timestamp { seconds, nanos, special: 0 }
+                }
+                s => ts_special(s),
+            },
+        )
+    }
+
+    fn arb_bytes() -> impl Strategy<Value = Bytes> {
+        proptest::collection::vec(any::<u8>(), 0..24).prop_map(Bytes::from)
+    }
+
+    fn arb_name() -> impl Strategy<Value = String> {
+        prop_oneof![3 => "[a-z_][a-z0-9_]{0,8}", 1 => any::<String>()]
+    }
+
+    /// Any canonical value (see the module doc's *Limits*), nested up to a
+    /// few levels.
+    pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::null()),
+            any::<bool>().prop_map(|b| v(Kind::Bool(b))),
+            any::<i64>().prop_map(|n| v(Kind::Int64(n))),
+            any::<u64>().prop_map(|n| v(Kind::Uint64(n))),
+            any::<i32>().prop_map(|n| v(Kind::Int32(n))),
+            any::<f32>().prop_map(|f| v(Kind::Float32(f))),
+            any::<u32>().prop_map(|b| v(Kind::Float32(f32::from_bits(b)))),
+            any::<f64>().prop_map(|f| v(Kind::Float64(f))),
+            any::<u64>().prop_map(|b| v(Kind::Float64(f64::from_bits(b)))),
+            any::<String>().prop_map(|s| v(Kind::Decimal(s))),
+            any::<String>().prop_map(|s| v(Kind::Decimal128(s))),
+            any::<String>().prop_map(|s| v(Kind::Text(s))),
+            any::<String>().prop_map(|s| v(Kind::Json(s))),
+            any::<String>().prop_map(|s| v(Kind::EnumLabel(s))),
+            proptest::collection::vec(any::<String>(), 0..4).prop_map(|labels| v(Kind::Set(Labels { labels }))),
+            arb_bytes().prop_map(|b| v(Kind::Bytes(b))),
+            prop_oneof![3 => proptest::collection::vec(any::<u8>(), 16).prop_map(Bytes::from), 1 => arb_bytes()]
+                .prop_map(|b| v(Kind::Uuid(b))),
+            arb_bytes().prop_map(|b| v(Kind::ObjectId(b))),
+            (arb_special(), any::<i32>()).prop_map(|(s, days)| match s {
+                Special::Finite => date(days),
+                s => date_special(s),
+            }),
+            (any::<i64>(), any::<bool>(), any::<i32>()).prop_map(|(micros, has_offset, off)| v(Kind::Time(Time {
+                micros,
+                has_offset,
+                offset_seconds: if has_offset { off } else { 0 },
+            }))),
+            (-3_000_000_000_000i64..3_000_000_000_000, any::<bool>(), -57_600i32..57_600).prop_map(|(micros, tz, off)| {
+                v(Kind::Time(Time { micros, has_offset: tz, offset_seconds: if tz { off } else { 0 } }))
+            }),
+            arb_timestamp().prop_map(|t| v(Kind::Timestamp(t))),
+            arb_timestamp().prop_map(|t| v(Kind::Timestamptz(t))),
+            (-5_000_000_000i64..300_000_000_000, 0..1_000_000_000u32)
+                .prop_map(|(s, n)| v(Kind::Timestamptz(ts(s, n)))),
+            (any::<i32>(), any::<i32>(), any::<i64>())
+                .prop_map(|(months, days, micros)| v(Kind::Interval(Interval { months, days, micros }))),
+            Just(Value::unchanged()),
+            (any::<String>(), any::<String>()).prop_map(|(type_name, text)| v(Kind::Other(Other { type_name, text }))),
+            (any::<u32>(), arb_bytes()).prop_map(|(subtype, data)| v(Kind::Binary(Binary { subtype, data }))),
+            (any::<String>(), any::<String>()).prop_map(|(pattern, options)| v(Kind::Regex(Regex { pattern, options }))),
+            (any::<u32>(), any::<u32>())
+                .prop_map(|(seconds, increment)| v(Kind::BsonTimestamp(BsonTimestamp { seconds, increment }))),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                ("[a-z0-9_]{0,6}", proptest::collection::vec(inner.clone(), 0..6))
+                    .prop_map(|(t, elements)| v(Kind::Array(Array { element_type: t, elements }))),
+                proptest::collection::vec((arb_name(), inner), 0..6).prop_map(|fields| {
+                    v(Kind::Document(Document {
+                        fields: fields.into_iter().map(|(name, v)| Column { name, value: Some(v) }).collect(),
+                    }))
+                }),
+            ]
+        })
+    }
+
+    /// A record carrying arbitrary values in `after` and `before`.
+    pub(crate) fn arb_change() -> impl Strategy<Value = Change> {
+        (
+            proptest::collection::vec((arb_name(), arb_value()), 0..6),
+            proptest::option::of(proptest::collection::vec((arb_name(), arb_value()), 0..3)),
+            any::<u64>(),
+            0..9i32,
+            proptest::option::of(arb_timestamp()),
+        )
+            .prop_map(|(after, before, seq, op, commit_time)| {
+                let row = |cols: Vec<(String, Value)>| Row {
+                    columns: cols.into_iter().map(|(name, v)| Column { name, value: Some(v) }).collect(),
+                };
+                Change {
+                    pipeline: "p".into(),
+                    seq,
+                    op,
+                    after: Some(row(after)),
+                    before: before.map(row),
+                    commit_time,
+                    ..Change::default()
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::fixtures::{arb_change, assert_same, full_change, sample_changes};
+    use super::*;
+    use proptest::prelude::*;
+
+    fn to_json(c: &Change) -> String {
+        let mut out = Vec::new();
+        write_change(c, &mut out);
+        String::from_utf8(out).expect("the writer emits UTF-8")
+    }
+
+    /// The JSON text of a record whose `after` row is `{"v": value}`.
+    fn value_json(value: Value) -> String {
+        let c = Change { after: Some(Row::from_pairs([("v", value)])), ..Change::default() };
+        let s = to_json(&c);
+        s.strip_prefix(r#"{"op":"unspecified","after":{"v":"#)
+            .and_then(|s| s.strip_suffix("}}"))
+            .unwrap_or_else(|| panic!("unexpected envelope: {s}"))
+            .to_owned()
+    }
+
+    fn err(input: &str) -> String {
+        read_change(input.as_bytes()).expect_err(input).to_string()
+    }
+
+    #[test]
+    fn samples_round_trip() {
+        for c in sample_changes() {
+            let json = to_json(&c);
+            let back = read_change(json.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{json}"));
+            assert_same(&c, &back);
+            // The output is valid JSON for any other parser too.
+            serde_json::from_str::<serde_json::Value>(&json).unwrap_or_else(|e| panic!("{e}\n{json}"));
+            // Writing again gives the same text.
+            assert_eq!(to_json(&back), json);
+        }
+    }
+
+    #[test]
+    fn full_record_is_pinned() {
+        assert_eq!(
+            to_json(&full_change()),
+            concat!(
+                r#"{"pipeline":"shop","source":"postgres","seq":42,"op":"update","#,
+                r#""table":{"schema":"public","name":"orders"},"key":["id"],"#,
+                r#""before":{"id":{"int64":1},"note":{"text":"old"}},"#,
+                r#""after":{"id":{"int64":1},"note":{"text":"new"},"price":{"decimal":"12.3400"},"body":{"unchanged":{}}},"#,
+                r#""position":{"token":"AAAAAAFrN0g=","display":"0/16B3748"},"#,
+                r#""tx_id":"771","commit_time":"2024-02-29T11:45:00.123456Z","tx_end":true,"#,
+                r#""schema_change":{"schema":{"table":{"schema":"public","name":"orders"},"#,
+                r#""columns":[{"name":"id","source_type":"bigint"},{"name":"note","source_type":"text","nullable":true}],"#,
+                r#""key":["id"]},"ddl":"ALTER TABLE orders ADD note text"},"#,
+                r#""message":{"prefix":"app","content":"aGkA","transactional":true}}"#,
+            )
+        );
+        assert_eq!(to_json(&Change::default()), r#"{"op":"unspecified"}"#);
+    }
+
+    #[test]
+    fn values_are_pinned() {
+        use Kind as K;
+        let ts = |seconds, nanos| Timestamp { seconds, nanos, special: 0 };
+        let cases: Vec<(Value, &str)> = vec![
+            (Value::null(), "null"),
+            (Value::int64(i64::MIN), r#"{"int64":-9223372036854775808}"#),
+            (Value::of(K::Uint64(u64::MAX)), r#"{"uint64":18446744073709551615}"#),
+            (Value::of(K::Float64(0.1)), r#"{"float64":0.1}"#),
+            (Value::of(K::Float64(-0.0)), r#"{"float64":-0.0}"#),
+            (Value::of(K::Float64(f64::NAN)), r#"{"float64":"NaN"}"#),
+            (Value::of(K::Float32(f32::NEG_INFINITY)), r#"{"float32":"-Infinity"}"#),
+            (Value::of(K::Float32(0.1)), r#"{"float32":0.1}"#),
+            (Value::text("a\u{1}\"é\n"), r#"{"text":"a\u0001\"é\n"}"#),
+            (Value::of(K::Bytes(Bytes::from_static(&[0, 255, 1, 2]))), r#"{"bytes":"AP8BAg=="}"#),
+            (
+                Value::of(K::Uuid(Bytes::from_static(&[
+                    0x0e, 0x4c, 0x1c, 0x57, 0x8f, 0x4a, 0x4d, 0x5e, 0x9a, 0x3b, 0x2b, 0x1c, 0x0d, 0x9e, 0x8f, 0x7a,
+                ]))),
+                r#"{"uuid":"0e4c1c57-8f4a-4d5e-9a3b-2b1c0d9e8f7a"}"#,
+            ),
+            (Value::of(K::Uuid(Bytes::from_static(&[1, 0xab]))), r#"{"uuid":"01ab"}"#),
+            (Value::of(K::Json("{\"a\":1}".into())), r#"{"json":"{\"a\":1}"}"#),
+            (Value::of(K::Set(Labels { labels: vec!["a".into(), "b".into()] })), r#"{"set":["a","b"]}"#),
+            (Value::of(K::Date(Date { days: 19782, special: 0 })), r#"{"date":"2024-02-29"}"#),
+            (Value::of(K::Date(Date { days: -719529, special: 0 })), r#"{"date":"-000001-12-31"}"#),
+            (Value::of(K::Date(Date { days: 2932897, special: 0 })), r#"{"date":"+010000-01-01"}"#),
+            (Value::of(K::Date(Date { days: 0, special: Special::Zero as i32 })), r#"{"date":"0000-00-00"}"#),
+            (Value::of(K::Date(Date { days: 0, special: Special::NegInfinity as i32 })), r#"{"date":"-infinity"}"#),
+            (
+                Value::of(K::Time(Time { micros: -(838 * 3600 + 59 * 60 + 59) * 1_000_000, ..Default::default() })),
+                r#"{"time":"-838:59:59"}"#,
+            ),
+            (
+                Value::of(K::Time(Time { micros: 49_500_500_000, has_offset: true, offset_seconds: -19_800 })),
+                r#"{"time":"13:45:00.5-05:30"}"#,
+            ),
+            (
+                Value::of(K::Time(Time { micros: 0, has_offset: true, offset_seconds: 3661 })),
+                r#"{"time":"00:00:00+01:01:01"}"#,
+            ),
+            (Value::of(K::Timestamp(ts(1_709_214_300, 123_456_000))), r#"{"timestamp":"2024-02-29T13:45:00.123456"}"#),
+            (Value::of(K::Timestamp(ts(-1, 1))), r#"{"timestamp":"1969-12-31T23:59:59.000000001"}"#),
+            (Value::of(K::Timestamptz(ts(1_709_207_100, 500_000_000))), r#"{"timestamptz":"2024-02-29T11:45:00.5Z"}"#),
+            (
+                Value::of(K::Timestamptz(Timestamp { special: Special::Zero as i32, ..Default::default() })),
+                r#"{"timestamptz":"0000-00-00 00:00:00"}"#,
+            ),
+            (Value::of(K::Interval(Interval { months: 1, days: 2, micros: 3 })), r#"{"interval":{"months":1,"days":2,"micros":3}}"#),
+            (
+                Value::of(K::Array(Array {
+                    element_type: "int4".into(),
+                    elements: vec![Value::int64(1), Value::null()],
+                })),
+                r#"{"array":{"element_type":"int4","elements":[{"int64":1},null]}}"#,
+            ),
+            (
+                Value::of(K::Document(Document {
+                    fields: vec![Column { name: "a".into(), value: Some(Value::of(K::Int32(1))) }],
+                })),
+                r#"{"document":{"a":{"int32":1}}}"#,
+            ),
+            (Value::unchanged(), r#"{"unchanged":{}}"#),
+            (
+                Value::of(K::Other(Other { type_name: "point".into(), text: "(1,2)".into() })),
+                r#"{"other":{"type":"point","text":"(1,2)"}}"#,
+            ),
+            (
+                Value::of(K::Binary(Binary { subtype: 4, data: Bytes::from_static(&[1, 2, 3]) })),
+                r#"{"binary":{"subtype":4,"data":"AQID"}}"#,
+            ),
+            (
+                Value::of(K::Regex(Regex { pattern: "^a".into(), options: "i".into() })),
+                r#"{"regex":{"pattern":"^a","options":"i"}}"#,
+            ),
+            (
+                Value::of(K::BsonTimestamp(BsonTimestamp { seconds: 1, increment: 2 })),
+                r#"{"bson_timestamp":{"seconds":1,"increment":2}}"#,
+            ),
+            (
+                Value::of(K::ObjectId(Bytes::from_static(&[0x65, 0xf1, 0xc0, 0xff, 0xee, 0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66]))),
+                r#"{"object_id":"65f1c0ffee00112233445566"}"#,
+            ),
+        ];
+        for (value, json) in cases {
+            assert_eq!(value_json(value), json);
+        }
+    }
+
+    #[test]
+    fn missing_values_are_written_as_null() {
+        let c = Change {
+            after: Some(Row {
+                columns: vec![
+                    Column { name: "a".into(), value: None },
+                    Column { name: "b".into(), value: Some(Value { kind: None }) },
+                ],
+            }),
+            ..Change::default()
+        };
+        let json = to_json(&c);
+        assert_eq!(json, r#"{"op":"unspecified","after":{"a":null,"b":null}}"#);
+        let after = read_change(json.as_bytes()).unwrap().after.unwrap();
+        assert_eq!(after, Row::from_pairs([("a", Value::null()), ("b", Value::null())]));
+    }
+
+    #[test]
+    fn reader_accepts_whitespace_any_order_and_escapes() {
+        let input = " {\n \"after\" : { \"b\" : { \"text\" : \"\\u00e9\\ud83e\\udd80\\/\" } , \"a\":null },\r\n\t\"op\":\"insert\" , \"seq\" : 7 }\n";
+        let c = read_change(input.as_bytes()).unwrap();
+        assert_eq!(c.op(), Op::Insert);
+        assert_eq!(c.seq, 7);
+        let after = c.after.unwrap();
+        assert_eq!(after.columns[0].name, "b");
+        assert_eq!(after.columns[1].name, "a");
+        assert_eq!(after.get("b"), Some(&Value::text("é🦀/")));
+        // Lenient number forms and the uppercase / undashed uuid forms.
+        let c = read_change(br#"{"after":{"f":{"float64":1E2},"u":{"uuid":"0E4C1C578F4A4D5E9A3B2B1C0D9E8F7A"}}}"#).unwrap();
+        let after = c.after.unwrap();
+        assert_eq!(after.get("f"), Some(&Value::of(Kind::Float64(100.0))));
+        let json = to_json(&Change { after: Some(after), ..Change::default() });
+        assert!(json.contains(r#""u":{"uuid":"0e4c1c57-8f4a-4d5e-9a3b-2b1c0d9e8f7a"}"#), "{json}");
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(
+            err(r#"{"after":{"price":{"decimal":12.5}}}"#),
+            "after.price.decimal: expected a decimal string, found a number"
+        );
+        assert_eq!(err(r#"{"seq":-1}"#), "seq: expected an unsigned 64-bit integer, found -1");
+        assert_eq!(
+            err(r#"{"after":{"tags":{"array":{"elements":[{"int64":1},{"int64":"2"}]}}}}"#),
+            "after.tags.array.elements[1].int64: expected a signed 64-bit integer, found a string"
+        );
+        assert_eq!(
+            err(r#"{"before":{"d":{"date":"2023-02-29"}}}"#),
+            "before.d.date: invalid date \"2023-02-29\": expected YYYY-MM-DD, ±YYYYYY-MM-DD, infinity, -infinity or 0000-00-00"
+        );
+        assert_eq!(err(r#"{"after":{"a b":{"txt":"x"}}}"#), "after[\"a b\"].txt: unknown value kind");
+        assert_eq!(err(r#"{"after":{"x":{"text":"a","int64":1}}}"#), "after.x: a value object has exactly one key, the kind");
+        assert_eq!(err(r#"{"after":{"x":{}}}"#), "after.x: empty value object: expected one key naming the kind");
+        assert_eq!(err(r#"{"op":"upsert"}"#), "op: unknown op \"upsert\"");
+        assert_eq!(err(r#"{"tabel":{}}"#), "tabel: unknown field");
+        assert_eq!(err(r#"{"seq":1,"seq":2}"#), "seq: repeated field");
+        assert_eq!(err(r#"{"commit_time":"2024-02-29T11:45:00"}"#).split(':').next(), Some("commit_time"));
+        assert_eq!(err(r#"{"after":{"t":{"timestamp":"2024-02-29T11:45:00Z"}}}"#).split(':').next(), Some("after.t.timestamp"));
+        assert_eq!(err(r#"{"after":{"t":{"time":"12:60:00"}}}"#).split(':').next(), Some("after.t.time"));
+        assert_eq!(err(r#"{"after":{"t":{"time":"12:00:00.1234567"}}}"#).split(':').next(), Some("after.t.time"));
+        assert_eq!(err("[1]"), "record: expected an object (a change record), found an array");
+        assert_eq!(err(r#"{"pipeline":"a",}"#), "record: malformed JSON at byte 16: expected a field name in double quotes");
+        assert_eq!(err(r#"{"pipeline":"a"} x"#), "record: malformed JSON at byte 17: unexpected characters after the record");
+        assert_eq!(err(r#"{"after":{"x":{"text":"a"#), "after.x.text: malformed JSON at byte 24: unterminated string");
+        assert_eq!(err("{\"pipeline\":\"\u{1}\"}"), "pipeline: malformed JSON at byte 13: unescaped control character in string");
+        assert_eq!(err(r#"{"pipeline":"\ud800"}"#), "pipeline: malformed JSON at byte 19: unpaired surrogate in \\u escape");
+        assert_eq!(
+            read_change(b"{\"pipeline\":\"\xff\"}").unwrap_err().to_string(),
+            "record: malformed JSON at byte 13: invalid UTF-8"
+        );
+        assert!(err(r#"{"after":{"b":{"bytes":"AP8"}}}"#).starts_with("after.b.bytes: expected a base64 string"));
+        assert_eq!(err(r#"{"after":{"i":{"int32":2147483648}}}"#), "after.i.int32: expected a signed 32-bit integer, found 2147483648");
+        assert_eq!(err(r#"{"after":{"i":{"int64":1.0}}}"#), "after.i.int64: expected a signed 64-bit integer, found 1.0");
+        assert_eq!(err(r#"{"after":{"d":{"date":"+1000000000000-01-01"}}}"#).split(':').next(), Some("after.d.date"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let mut s = String::from(r#"{"after":{"x":"#);
+        for _ in 0..100_000 {
+            s.push_str(r#"{"array":{"elements":["#);
+        }
+        let e = err(&s);
+        assert!(e.ends_with(": values nested too deeply"), "{}", &e[e.len() - 60..]);
+    }
+
+    #[test]
+    fn calendar_matches_a_day_by_day_walk() {
+        // From 1970-01-01 forward and backward over 800 years, every day.
+        for dir in [1i64, -1] {
+            let (mut y, mut m, mut d) = (1970i64, 1u32, 1u32);
+            for n in 0..(800 * 366) {
+                let days = n * dir;
+                assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+                assert_eq!(days_from_civil(y, m, d), i128::from(days));
+                if dir > 0 {
+                    d += 1;
+                    if d > days_in_month(y, m) {
+                        d = 1;
+                        m += 1;
+                        if m > 12 {
+                            m = 1;
+                            y += 1;
+                        }
+                    }
+                } else {
+                    d -= 1;
+                    if d == 0 {
+                        if m == 1 {
+                            m = 12;
+                            y -= 1;
+                        } else {
+                            m -= 1;
+                        }
+                        d = days_in_month(y, m);
+                    }
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        #[test]
+        fn json_round_trips(c in arb_change()) {
+            let json = to_json(&c);
+            let back = read_change(json.as_bytes()).map_err(|e| TestCaseError::fail(format!("{e}\n{json}")))?;
+            assert_same(&c, &back);
+            serde_json::from_str::<serde_json::Value>(&json).map_err(|e| TestCaseError::fail(format!("{e}\n{json}")))?;
+        }
+
+        #[test]
+        fn floats_round_trip_bit_exact(f in any::<u64>(), g in any::<u32>()) {
+            let (f, g) = (f64::from_bits(f), f32::from_bits(g));
+            let c = Change {
+                after: Some(Row::from_pairs([
+                    ("f", Value::of(Kind::Float64(f))),
+                    ("g", Value::of(Kind::Float32(g))),
+                ])),
+                ..Change::default()
+            };
+            let back = read_change(to_json(&c).as_bytes()).unwrap().after.unwrap();
+            match (&back.columns[0].value, &back.columns[1].value) {
+                (Some(Value { kind: Some(Kind::Float64(f2)) }), Some(Value { kind: Some(Kind::Float32(g2)) })) => {
+                    prop_assert!(f2.to_bits() == f.to_bits() || (f.is_nan() && f2.is_nan()));
+                    prop_assert!(g2.to_bits() == g.to_bits() || (g.is_nan() && g2.is_nan()));
+                }
+                other => prop_assert!(false, "{other:?}"),
+            }
+        }
+
+        #[test]
+        fn reader_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = read_change(&bytes);
+        }
+
+        #[test]
+        fn reader_never_panics_on_mutated_records(c in arb_change(), at in any::<usize>(), b in any::<u8>()) {
+            let mut json = to_json(&c).into_bytes();
+            let at = at % json.len();
+            json[at] = b;
+            let _ = read_change(&json);
+            json.truncate(at);
+            let _ = read_change(&json);
+        }
+    }
 }

@@ -1,0 +1,1 @@
+//! PostgreSQL text values to canonical values.

@@ -1,0 +1,1 @@
+//! The postgres target against the real server.

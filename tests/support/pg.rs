@@ -1,0 +1,52 @@
+//! The PostgreSQL server that scripts/test starts on 127.0.0.1, and a fresh
+//! database per test so tests run in parallel without seeing each other.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio_postgres::{Client, NoTls};
+
+/// Superuser URL of the test server (`LOGFERRY_TEST_PG_URL`, set by scripts/test).
+pub fn server_url() -> String {
+    std::env::var("LOGFERRY_TEST_PG_URL").unwrap_or_else(|_| {
+        panic!("LOGFERRY_TEST_PG_URL is not set: run the suite with scripts/test, which starts PostgreSQL on 127.0.0.1 and sets it")
+    })
+}
+
+/// `server_url()` with its database replaced by `db`.
+pub fn url_for(db: &str) -> String {
+    let base = server_url();
+    let cut = base.rfind('/').expect("URL has a path");
+    format!("{}/{}", &base[..cut], db)
+}
+
+/// Connects and drives the connection in the background.
+pub async fn connect(url: &str) -> Client {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to the test server ({e}); is it running? scripts/test starts it"));
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// A database of one's own on the test server.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+    pub client: Client,
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Creates `lf_<prefix>_<pid>_<n>` and connects to it. scripts/test drops
+/// leftovers of earlier runs (databases named lf_*, their slots) at start.
+pub async fn fresh_db(prefix: &str) -> TestDb {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let name = format!("lf_{prefix}_{}_{n}", std::process::id());
+    let admin = connect(&server_url()).await;
+    admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
+    admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let url = url_for(&name);
+    let client = connect(&url).await;
+    TestDb { name, url, client }
+}
