@@ -140,6 +140,11 @@ pub fn open_sinks(targets: &[TargetConfig]) -> Result<Vec<Arc<dyn Sink>>, CliErr
             Ok(match t {
                 TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
                 TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+                TargetConfig::Postgres(_) => {
+                    return Err(CliError::Usage(
+                        "target kind `postgres` is not available in this build yet".into(),
+                    ))
+                }
             })
         })
         .collect()
@@ -230,6 +235,7 @@ fn check(path: PathBuf) -> Result<(), CliError> {
             .map(|t| match t {
                 TargetConfig::File(f) => format!("file {} ({:?})", f.path.display(), f.format),
                 TargetConfig::Stdout(_) => "stdout".to_string(),
+                TargetConfig::Postgres(t) => format!("postgres {}", t.url),
             })
             .collect();
         println!(

@@ -57,7 +57,7 @@ pub struct PipelineConfig {
 #[derive(Debug, Clone)]
 pub enum SourceConfig {
     /// `kind = "postgres"`.
-    Postgres(DatabaseSourceConfig),
+    Postgres(PostgresSourceConfig),
     /// `kind = "mysql"`.
     Mysql(DatabaseSourceConfig),
     /// `kind = "mongodb"`.
@@ -88,6 +88,25 @@ pub struct DatabaseSourceConfig {
     pub tables: Vec<String>,
     /// Initial snapshot policy.
     pub snapshot: SnapshotMode,
+}
+
+/// `kind = "postgres"`: the shared database settings plus logical replication's own.
+#[derive(Debug, Clone)]
+pub struct PostgresSourceConfig {
+    /// URL, tables, snapshot policy.
+    pub db: DatabaseSourceConfig,
+    /// Logical replication slot (created if missing); default `logferry_<pipeline>`.
+    pub slot: String,
+    /// Publication (created if missing, its table list kept equal to `tables`);
+    /// default `logferry_<pipeline>`.
+    pub publication: String,
+    /// On an idle database, write a heartbeat into the WAL this often so the
+    /// slot's position moves and the server can recycle WAL.
+    pub heartbeat_interval: Duration,
+    /// Rows per snapshot chunk: the unit of progress a crashed snapshot resumes from.
+    pub snapshot_chunk_rows: usize,
+    /// Tables copied at the same time during the initial snapshot.
+    pub snapshot_parallel: usize,
 }
 
 /// `snapshot = "initial" | "never"`.
@@ -130,6 +149,19 @@ pub enum TargetConfig {
     File(FileTargetConfig),
     /// `kind = "stdout"`.
     Stdout(StdoutTargetConfig),
+    /// `kind = "postgres"`.
+    Postgres(PostgresTargetConfig),
+}
+
+/// `kind = "postgres"` target: idempotent batched apply into PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PostgresTargetConfig {
+    /// Connection URL; the password is a secret.
+    pub url: SecretUrl,
+    /// Put every table into this schema; default: the source's schema name.
+    pub schema: Option<String>,
+    /// Create missing tables (and add new columns) from the source schema.
+    pub create_tables: bool,
 }
 
 /// `kind = "file"`: appends records, fsyncs before acknowledging.

@@ -382,7 +382,7 @@ struct RawPipeline {
 
 #[derive(Debug)]
 enum RawSource {
-    Postgres(RawDatabaseSource),
+    Postgres(RawPostgresSource),
     Mysql(RawDatabaseSource),
     Mongodb(RawMongodbSource),
     Generate(RawGenerateSource),
@@ -425,6 +425,22 @@ struct RawDatabaseSource {
     snapshot: Option<RawSnapshot>,
 }
 
+/// [`RawDatabaseSource`] plus logical replication settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgresSource {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    tables: Vec<String>,
+    snapshot: Option<RawSnapshot>,
+    slot: Option<String>,
+    publication: Option<String>,
+    heartbeat_interval: Option<Quantity>,
+    snapshot_chunk_rows: Option<i64>,
+    snapshot_parallel: Option<i64>,
+}
+
 /// Like [`RawDatabaseSource`], but `tables` may be spelled `collections`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -464,6 +480,7 @@ enum RawSnapshot {
 enum RawTarget {
     File(RawFileTarget),
     Stdout(RawStdoutTarget),
+    Postgres(RawPostgresTarget),
 }
 
 /// `target` as written: normally an array of tables (`[[pipeline.target]]`).
@@ -491,6 +508,7 @@ struct TargetKind {
 enum TargetKindName {
     File,
     Stdout,
+    Postgres,
 }
 
 impl RawTarget {
@@ -499,6 +517,7 @@ impl RawTarget {
         Ok(match kind {
             TargetKindName::File => RawTarget::File(from_value(value)?),
             TargetKindName::Stdout => RawTarget::Stdout(from_value(value)?),
+            TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
         })
     }
 }
@@ -518,6 +537,16 @@ struct RawStdoutTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
     format: Option<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgresTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    schema: Option<String>,
+    create_tables: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -691,7 +720,7 @@ impl RawPipeline {
                  kind (postgres, mysql, mongodb or generate)",
             ));
         };
-        let source = source.validate(&format!("{key}.source"))?;
+        let source = source.validate(&format!("{key}.source"), &self.name)?;
         let target = match self.target {
             RawTargets::List(list) => list,
             RawTargets::NotAList(found) => {
@@ -793,11 +822,9 @@ fn check_tables(key: &str, tables: Vec<String>, what: &str) -> Result<Vec<String
 }
 
 impl RawSource {
-    fn validate(self, key: &str) -> Result<SourceConfig, Invalid> {
+    fn validate(self, key: &str, pipeline: &str) -> Result<SourceConfig, Invalid> {
         Ok(match self {
-            RawSource::Postgres(s) => {
-                SourceConfig::Postgres(s.validate(key, "postgres", &["postgres", "postgresql"])?)
-            }
+            RawSource::Postgres(s) => SourceConfig::Postgres(s.validate(key, pipeline)?),
             RawSource::Mysql(s) => {
                 SourceConfig::Mysql(s.validate(key, "mysql", &["mysql", "mariadb"])?)
             }
@@ -818,6 +845,74 @@ impl RawDatabaseSource {
             url: check_url(&format!("{key}.url"), kind, &self.url, schemes)?,
             tables: check_tables(&format!("{key}.tables"), self.tables, "table")?,
             snapshot: snapshot_mode(self.snapshot),
+        })
+    }
+}
+
+/// PostgreSQL identifiers for slots: lowercase letters, digits and `_`, at most 63.
+fn valid_slot_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+impl RawPostgresSource {
+    fn validate(self, key: &str, pipeline: &str) -> Result<PostgresSourceConfig, Invalid> {
+        let db = RawDatabaseSource {
+            _kind: serde::de::IgnoredAny,
+            url: self.url,
+            tables: self.tables,
+            snapshot: self.snapshot,
+        }
+        .validate(key, "postgres", &["postgres", "postgresql"])?;
+        let default_name: String = format!("logferry_{pipeline}")
+            .chars()
+            .map(|c| if c == '-' { '_' } else { c.to_ascii_lowercase() })
+            .take(63)
+            .collect();
+        let mut names = Vec::new();
+        for (leaf, value) in [("slot", self.slot), ("publication", self.publication)] {
+            let name = value.unwrap_or_else(|| default_name.clone());
+            if !valid_slot_name(&name) {
+                return Err(invalid(
+                    format!("{key}.{leaf}"),
+                    format!(
+                        "{name:?} is not a usable name; expected lowercase letters, digits and `_`, \
+                         at most 63 characters (default \"{default_name}\")"
+                    ),
+                ));
+            }
+            names.push(name);
+        }
+        let heartbeat_interval = match &self.heartbeat_interval {
+            None => Duration::from_secs(10),
+            Some(q) => parse_duration(q).map_err(|m| invalid(format!("{key}.heartbeat_interval"), m))?,
+        };
+        if heartbeat_interval.is_zero() {
+            return Err(invalid(
+                format!("{key}.heartbeat_interval"),
+                "found 0; expected a duration like \"10s\" (how often an idle database gets a heartbeat)",
+            ));
+        }
+        let count = |leaf: &str, v: Option<i64>, default: i64, max: i64| -> Result<usize, Invalid> {
+            match v {
+                None => Ok(default as usize),
+                Some(n) if (1..=max).contains(&n) => Ok(n as usize),
+                Some(n) => Err(invalid(
+                    format!("{key}.{leaf}"),
+                    format!("found {n}; expected 1 to {max}"),
+                )),
+            }
+        };
+        let slot = names.remove(0);
+        let publication = names.remove(0);
+        Ok(PostgresSourceConfig {
+            db,
+            slot,
+            publication,
+            heartbeat_interval,
+            snapshot_chunk_rows: count("snapshot_chunk_rows", self.snapshot_chunk_rows, 10_000, 10_000_000)?,
+            snapshot_parallel: count("snapshot_parallel", self.snapshot_parallel, 2, 64)?,
         })
     }
 }
@@ -941,6 +1036,11 @@ impl RawTarget {
                     format: record_format(f.format),
                 })
             }
+            RawTarget::Postgres(t) => TargetConfig::Postgres(PostgresTargetConfig {
+                url: check_url(&format!("{key}.url"), "postgres", &t.url, &["postgres", "postgresql"])?,
+                schema: t.schema.filter(|s| !s.is_empty()),
+                create_tables: t.create_tables.unwrap_or(true),
+            }),
             RawTarget::Stdout(s) => {
                 let format = record_format(s.format);
                 if format == RecordFormat::Protobuf {
@@ -1272,15 +1372,15 @@ tables = ["public.*"]
             panic!("{:?}", p.source)
         };
         assert_eq!(
-            source.url.expose(),
+            source.db.url.expose(),
             format!("postgres://logferry:{PASSWORD}@127.0.0.1:5432/shop")
         );
         assert_eq!(
-            source.url.to_string(),
+            source.db.url.to_string(),
             "postgres://logferry:***@127.0.0.1:5432/shop"
         );
-        assert_eq!(source.tables, ["public.*"]);
-        assert_eq!(source.snapshot, SnapshotMode::Initial);
+        assert_eq!(source.db.tables, ["public.*"]);
+        assert_eq!(source.db.snapshot, SnapshotMode::Initial);
         assert_eq!(p.targets.len(), 2);
         let TargetConfig::File(file) = &p.targets[0] else {
             panic!("{:?}", p.targets)
@@ -1552,7 +1652,7 @@ checkpoint_interval = "1h""#,
         assert!(e.contains("missing field `kind`"), "{e}");
         let e = error(&format!("{SOURCE}[[pipeline.target]]\nkind = \"kafka\""));
         assert!(e.contains("`pipeline[shop].target[0].kind`"), "{e}");
-        assert!(e.contains("expected `file` or `stdout`"), "{e}");
+        assert!(e.contains("expected one of `file`, `stdout`, `postgres`"), "{e}");
         let e = error(&with_source(
             "kind = \"postgres\"\nurl = \"postgres://h\"\ntables = [\"a\"]\nsnapshot = \"always\"",
         ));
