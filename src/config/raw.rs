@@ -1381,7 +1381,10 @@ tables = ["public.*"]
         );
         assert_eq!(source.db.tables, ["public.*"]);
         assert_eq!(source.db.snapshot, SnapshotMode::Initial);
-        assert_eq!(p.targets.len(), 2);
+        assert_eq!((source.slot.as_str(), source.publication.as_str()), ("logferry_shop", "logferry_shop"));
+        assert_eq!(source.heartbeat_interval, Duration::from_secs(10));
+        assert_eq!((source.snapshot_chunk_rows, source.snapshot_parallel), (10_000, 2));
+        assert_eq!(p.targets.len(), 3);
         let TargetConfig::File(file) = &p.targets[0] else {
             panic!("{:?}", p.targets)
         };
@@ -1391,6 +1394,11 @@ tables = ["public.*"]
             panic!("{:?}", p.targets)
         };
         assert_eq!(stdout.format, RecordFormat::Json);
+        let TargetConfig::Postgres(pg) = &p.targets[2] else {
+            panic!("{:?}", p.targets)
+        };
+        assert_eq!(pg.url.to_string(), "postgres://logferry:***@127.0.0.1:5432/shop_replica");
+        assert!(pg.create_tables && pg.schema.is_none());
         // The file shows the defaults.
         assert_eq!(
             format!("{:?}", p.apply),
