@@ -8,7 +8,7 @@ use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetConfig};
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
-use crate::sources::{generate::GenerateSource, Source};
+use crate::sources::{generate::GenerateSource, postgres::PostgresSource, Source};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -125,6 +125,7 @@ fn selected<'a>(cfg: &'a Config, name: Option<&str>) -> Result<Vec<&'a PipelineC
 pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
     match cfg {
         SourceConfig::Generate(g) => Ok(Box::new(GenerateSource::new(g.clone()))),
+        SourceConfig::Postgres(p) => Ok(Box::new(PostgresSource::new(p.clone()))),
         other => Err(CliError::Usage(format!(
             "source kind `{}` is not available in this build yet; README.md \"What works today\" lists what is",
             other.kind()

@@ -7,3 +7,4 @@ mod support;
 mod cli;
 mod pipeline_core;
 mod postgres_sink;
+mod postgres_source;

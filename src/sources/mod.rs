@@ -74,6 +74,12 @@ impl Emitter {
     }
 }
 
+/// Resolves once `shutdown` is true (or its sender is gone). Holds no
+/// guard across awaits, so it can sit in a `select!` of a `Send` future.
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await.map(|_| ());
+}
+
 /// A change log reader. See the module docs for the contract.
 pub trait Source: Send {
     /// Short name for logs, e.g. `postgres:127.0.0.1:5432/shop`.

@@ -1,3 +1,442 @@
-//! `kind = "postgres"`: consistent snapshot + logical replication (pgoutput).
+//! `kind = "postgres"`: a consistent initial snapshot, then logical
+//! replication with the built-in `pgoutput` plugin.
+//!
+//! # How a run starts
+//!
+//! 1. **Preflight** (also what `logferry check` reports): `wal_level` must be
+//!    `logical`, the role needs `REPLICATION` (or superuser) and `SELECT` on
+//!    the tables, and every selected table needs a primary key (or a unique
+//!    index as replica identity). Each failure says which setting or table,
+//!    and the SQL that fixes it.
+//! 2. **Publication** `publication` is created if missing and its table list
+//!    kept equal to the selected tables.
+//! 3. **Slot.** Without a checkpoint, the slot is (re)created on a
+//!    replication session with `SNAPSHOT 'export'`: PostgreSQL returns the
+//!    slot's consistent point and a snapshot of the database as of exactly
+//!    that point. With a checkpoint, the slot must exist and its
+//!    `confirmed_flush_lsn` must not be past the checkpoint — otherwise the
+//!    server has discarded changes we never applied, and the run stops with
+//!    the recovery steps instead of silently skipping them.
+//! 4. **Snapshot** ([`snapshot`]): readers import the exported snapshot in
+//!    `REPEATABLE READ` transactions and copy tables (several at a time) in
+//!    primary-key chunks. Every chunk ends with a checkpointable position that
+//!    records which tables are done and the last key copied, so a crashed
+//!    snapshot resumes at the next chunk. (A resumed snapshot cannot use the
+//!    original exported snapshot, which died with the session: it copies the
+//!    rest from a fresh snapshot, and streaming from the slot's consistent
+//!    point then replays the changes in between; full-row upserts by key make
+//!    that replay converge to the right state.)
+//! 5. **Stream** ([`stream`]): `START_REPLICATION` from the consistent point
+//!    or the checkpoint, decoding pgoutput into records; the last record of
+//!    each transaction carries the commit's end LSN as its position.
+//!
+//! # Feedback and heartbeats
+//!
+//! The server is told only the durably checkpointed LSN
+//! ([`SourceContext::durable`](crate::sources::SourceContext)); keepalives
+//! are answered by the transport. On an idle database the source writes a
+//! non-transactional `pg_logical_emit_message` every `heartbeat_interval`;
+//! it comes back through the stream as a heartbeat record, so the checkpoint
+//! — and with it the slot — moves, and the server can recycle WAL.
+//!
+//! # Once mode
+//!
+//! `--once` writes a marker message at start; the source stops when the
+//! stream reaches it, i.e. after every transaction committed before start.
+
+pub mod catalog;
 pub mod decode;
+pub mod position;
+pub mod snapshot;
+pub mod stream;
 pub mod types;
+
+use super::{Source, SourceContext, SourceError};
+use crate::config::{PostgresSourceConfig, SnapshotMode};
+use crate::BoxFuture;
+use position::{format_lsn, parse_lsn, PgPosition, SnapshotProgress};
+use std::time::Duration;
+use tokio_postgres::{Client, NoTls};
+
+pub(crate) type SourceResult<T> = Result<T, SourceError>;
+
+/// Session settings that make PostgreSQL's text output deterministic for
+/// the decoder: ISO dates, `postgres` intervals, UTC, shortest-exact floats.
+pub const SESSION_OPTIONS: &str =
+    "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3";
+
+/// Dropping a slot right after its previous consumer exited can fail with
+/// "slot is active" for a moment; retry this long.
+const DROP_SLOT_RETRY: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL source.
+pub struct PostgresSource {
+    cfg: PostgresSourceConfig,
+    name: String,
+}
+
+impl PostgresSource {
+    /// A source with these settings (nothing is contacted yet).
+    pub fn new(cfg: PostgresSourceConfig) -> Self {
+        let name = format!("postgres:{}", display_url(cfg.db.url.expose()));
+        PostgresSource { cfg, name }
+    }
+}
+
+/// Connection settings parsed from the URL (password kept out of Debug).
+#[derive(Clone)]
+pub(crate) struct ConnInfo {
+    pub config: tokio_postgres::Config,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub database: String,
+}
+
+/// `host:port/db` for names and logs; never the password.
+fn display_url(url: &str) -> String {
+    match url.parse::<tokio_postgres::Config>() {
+        Ok(c) => format!(
+            "{}:{}/{}",
+            host_of(&c),
+            c.get_ports().first().copied().unwrap_or(5432),
+            c.get_dbname().unwrap_or("?")
+        ),
+        Err(_) => "(unparsable url)".into(),
+    }
+}
+
+fn host_of(c: &tokio_postgres::Config) -> String {
+    match c.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    }
+}
+
+impl ConnInfo {
+    fn parse(url: &str, source: &str) -> SourceResult<Self> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            definite(source, format!("the url is not a valid PostgreSQL URL ({e}); expected postgres://user:password@host:port/database"))
+        })?;
+        config.options(SESSION_OPTIONS);
+        config.application_name("logferry");
+        let user = config.get_user().unwrap_or("postgres").to_string();
+        let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned()).unwrap_or_default();
+        let database = config.get_dbname().unwrap_or(&user).to_string();
+        Ok(ConnInfo {
+            host: host_of(&config),
+            port: config.get_ports().first().copied().unwrap_or(5432),
+            user,
+            password,
+            database,
+            config,
+        })
+    }
+
+    /// A SQL session with the deterministic text settings.
+    pub(crate) async fn connect(&self, source: &str) -> SourceResult<Client> {
+        let (client, conn) = self.config.connect(NoTls).await.map_err(|e| sql_error(source, "connecting", &e))?;
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "PostgreSQL connection closed");
+            }
+        });
+        Ok(client)
+    }
+
+    fn replication(&self, slot: &str, publication: &str) -> pgwire_replication::ReplicationConfig {
+        pgwire_replication::ReplicationConfig::new(
+            self.host.clone(),
+            self.user.clone(),
+            self.password.clone(),
+            self.database.clone(),
+            slot.to_string(),
+            publication.to_string(),
+        )
+        .with_port(self.port)
+        .with_options(SESSION_OPTIONS)
+        .with_application_name("logferry")
+        // Durable positions reach the server within a second.
+        .with_status_interval(Duration::from_secs(1))
+        .with_wakeup_interval(Duration::from_secs(1))
+    }
+}
+
+pub(crate) fn definite(source: &str, message: impl Into<String>) -> SourceError {
+    SourceError::Definite { source_name: source.to_string(), message: message.into() }
+}
+
+/// Classifies a SQL error: connection problems are transient, the rest definite.
+pub(crate) fn sql_error(source: &str, what: &str, e: &tokio_postgres::Error) -> SourceError {
+    let message = match e.as_db_error() {
+        Some(db) => format!("{what}: {} (SQLSTATE {})", db.message(), db.code().code()),
+        None => format!("{what}: {e}"),
+    };
+    let transient = e.is_closed()
+        || e.as_db_error().is_none_or(|db| {
+            let c = db.code().code();
+            c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") || c == "40001" || c == "40P01"
+        });
+    if transient {
+        SourceError::Transient { source_name: source.to_string(), message }
+    } else {
+        SourceError::Definite { source_name: source.to_string(), message }
+    }
+}
+
+pub(crate) fn repl_error(source: &str, what: &str, e: &pgwire_replication::PgWireError) -> SourceError {
+    use pgwire_replication::PgWireError as E;
+    let message = format!("{what}: {e}");
+    match e {
+        E::Io(_) | E::Task(_) => SourceError::Transient { source_name: source.to_string(), message },
+        _ => SourceError::Definite { source_name: source.to_string(), message },
+    }
+}
+
+impl Source for PostgresSource {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async move { run(&self.cfg, &self.name, ctx).await })
+    }
+}
+
+/// What preflight found: the tables, ready to replicate.
+pub struct Preflight {
+    pub tables: Vec<catalog::Table>,
+}
+
+/// Checks settings, grants and tables; the error says what to fix.
+pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str) -> SourceResult<Preflight> {
+    let wal_level: String = client
+        .query_one("SHOW wal_level", &[])
+        .await
+        .map_err(|e| sql_error(source, "reading wal_level", &e))?
+        .get(0);
+    if wal_level != "logical" {
+        return Err(definite(
+            source,
+            format!(
+                "wal_level is `{wal_level}`, logical replication needs `logical`: run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
+            ),
+        ));
+    }
+    let row = client
+        .query_one(
+            "SELECT current_user::text, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user",
+            &[],
+        )
+        .await
+        .map_err(|e| sql_error(source, "reading the role", &e))?;
+    let (role, can_replicate): (String, bool) = (row.get(0), row.get(1));
+    if !can_replicate {
+        return Err(definite(
+            source,
+            format!("role `{role}` may not use replication: run ALTER ROLE {} WITH REPLICATION;", catalog::quote_ident(&role)),
+        ));
+    }
+    let tables = catalog::resolve_tables(client, &cfg.db.tables, source).await?;
+    Ok(Preflight { tables })
+}
+
+/// Creates the publication, or makes its table list equal to `tables`.
+async fn ensure_publication(client: &Client, name: &str, tables: &[catalog::Table], source: &str) -> SourceResult<()> {
+    let list = tables.iter().map(|t| t.quoted()).collect::<Vec<_>>().join(", ");
+    let exists = client
+        .query_opt("SELECT 1 FROM pg_publication WHERE pubname = $1", &[&name])
+        .await
+        .map_err(|e| sql_error(source, "reading publications", &e))?
+        .is_some();
+    let sql = if exists {
+        let current: Vec<String> = client
+            .query("SELECT schemaname::text || '.' || tablename::text FROM pg_publication_tables WHERE pubname = $1 ORDER BY 1", &[&name])
+            .await
+            .map_err(|e| sql_error(source, "reading the publication's tables", &e))?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let mut wanted: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+        wanted.sort();
+        if current == wanted {
+            return Ok(());
+        }
+        format!("ALTER PUBLICATION {} SET TABLE {list}", catalog::quote_ident(name))
+    } else {
+        format!("CREATE PUBLICATION {} FOR TABLE {list}", catalog::quote_ident(name))
+    };
+    client.batch_execute(&sql).await.map_err(|e| {
+        let mut err = sql_error(source, &format!("setting up publication `{name}`"), &e);
+        if let SourceError::Definite { message, .. } = &mut err {
+            message.push_str(&format!("; a table owner or superuser can run it: {sql};"));
+        }
+        err
+    })?;
+    tracing::info!(publication = name, tables = tables.len(), "publication ready");
+    Ok(())
+}
+
+/// The slot as the server has it.
+struct SlotState {
+    confirmed_flush: Option<u64>,
+    plugin: String,
+}
+
+async fn slot_state(client: &Client, slot: &str, source: &str) -> SourceResult<Option<SlotState>> {
+    let row = client
+        .query_opt(
+            "SELECT confirmed_flush_lsn::text, plugin::text FROM pg_replication_slots WHERE slot_name = $1 AND database = current_database()",
+            &[&slot],
+        )
+        .await
+        .map_err(|e| sql_error(source, "reading replication slots", &e))?;
+    Ok(row.map(|r| SlotState {
+        confirmed_flush: r.get::<_, Option<String>>(0).as_deref().and_then(parse_lsn),
+        plugin: r.get::<_, Option<String>>(1).unwrap_or_default(),
+    }))
+}
+
+async fn drop_slot(client: &Client, slot: &str, source: &str) -> SourceResult<()> {
+    let deadline = tokio::time::Instant::now() + DROP_SLOT_RETRY;
+    loop {
+        match client.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await {
+            Ok(_) => return Ok(()),
+            Err(e) if tokio::time::Instant::now() < deadline && e.as_db_error().is_some_and(|d| d.code().code() == "55006") => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => return Err(sql_error(source, &format!("dropping slot `{slot}`"), &e)),
+        }
+    }
+}
+
+async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> SourceResult<()> {
+    let conn = ConnInfo::parse(cfg.db.url.expose(), source)?;
+    let client = conn.connect(source).await?;
+    let Preflight { tables } = preflight(&client, cfg, source).await?;
+    ensure_publication(&client, &cfg.publication, &tables, source).await?;
+
+    let resume = ctx.resume.as_ref().map(PgPosition::from_position).transpose().map_err(|m| {
+        definite(source, format!("{m}; `logferry reset` the pipeline to start over"))
+    })?;
+    let slot = slot_state(&client, &cfg.slot, source).await?;
+
+    // Where streaming starts, and the replication session (gated until the
+    // snapshot is copied when we just created the slot).
+    let (start, snapshot_from, mut repl) = match resume {
+        None => {
+            if slot.is_some() {
+                tracing::warn!(slot = %cfg.slot, "no checkpoint yet: recreating the slot for a fresh start");
+                drop_slot(&client, &cfg.slot, source).await?;
+            }
+            let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication))
+                .await
+                .map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            let mode = if cfg.db.snapshot == SnapshotMode::Initial { "SNAPSHOT 'export'" } else { "SNAPSHOT 'nothing'" };
+            let rows = repl
+                .simple_query(&format!("CREATE_REPLICATION_SLOT {} LOGICAL pgoutput ({mode})", catalog::quote_ident(&cfg.slot)))
+                .await
+                .map_err(|e| repl_error(source, &format!("creating slot `{}`", cfg.slot), &e))?;
+            let text = |i: usize| {
+                rows.first()
+                    .and_then(|r| r.get(i).cloned().flatten())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+            };
+            let lsn = text(1).as_deref().and_then(parse_lsn).ok_or_else(|| {
+                definite(source, "CREATE_REPLICATION_SLOT returned no consistent point")
+            })?;
+            tracing::info!(slot = %cfg.slot, consistent_point = %format_lsn(lsn), "replication slot created");
+            let snapshot = match cfg.db.snapshot {
+                SnapshotMode::Initial => Some((text(2), SnapshotProgress::default())),
+                SnapshotMode::Never => None,
+            };
+            (lsn, snapshot, repl)
+        }
+        Some(pos) => {
+            let Some(slot) = slot else {
+                return Err(definite(
+                    source,
+                    format!(
+                        "replication slot `{}` does not exist, but the checkpoint ({}) needs it: the changes since then are gone. \
+                         Run `logferry reset --pipeline {}` to take a new snapshot",
+                        cfg.slot,
+                        format_lsn(pos.lsn),
+                        ctx.pipeline
+                    ),
+                ));
+            };
+            if slot.plugin != "pgoutput" {
+                return Err(definite(source, format!("slot `{}` uses plugin `{}`; logferry needs a pgoutput slot: drop it or set another `slot`", cfg.slot, slot.plugin)));
+            }
+            if let Some(confirmed) = slot.confirmed_flush {
+                if confirmed > pos.lsn {
+                    return Err(definite(
+                        source,
+                        format!(
+                            "slot `{}` has confirmed {} but our checkpoint is {}: the server discarded changes that were never applied \
+                             (did another consumer use the slot?). Run `logferry reset --pipeline {}` to take a new snapshot",
+                            cfg.slot,
+                            format_lsn(confirmed),
+                            format_lsn(pos.lsn),
+                            ctx.pipeline
+                        ),
+                    ));
+                }
+            }
+            let repl = pgwire_replication::ReplicationClient::connect_gated(
+                conn.replication(&cfg.slot, &cfg.publication)
+                    .with_start_lsn(pgwire_replication::Lsn::from_u64(pos.lsn))
+                    .with_ack_lsn(pgwire_replication::Lsn::from_u64(pos.lsn)),
+            )
+            .await
+            .map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            (pos.lsn, pos.snapshot.map(|p| (None, p)), repl)
+        }
+    };
+
+    // Once mode: where the log ends now.
+    let once_marker = if ctx.once {
+        let row = client
+            .query_one("SELECT pg_logical_emit_message(false, $1, ''::text)::text", &[&stream::ONCE_PREFIX])
+            .await
+            .map_err(|e| sql_error(source, "writing the --once end marker", &e))?;
+        let lsn: String = row.get(0);
+        Some(parse_lsn(&lsn).unwrap_or(u64::MAX))
+    } else {
+        None
+    };
+
+    if let Some((exported, progress)) = snapshot_from {
+        let done = snapshot::copy(snapshot::CopyJob {
+            conn: &conn,
+            source,
+            tables: &tables,
+            exported: exported.as_deref(),
+            progress,
+            stream_lsn: start,
+            chunk_rows: cfg.snapshot_chunk_rows,
+            parallel: cfg.snapshot_parallel,
+            ctx: &ctx,
+        })
+        .await?;
+        if !done {
+            return Ok(()); // shutdown during the snapshot
+        }
+    }
+
+    repl.start().await.map_err(|e| repl_error(source, "starting replication", &e))?;
+    repl.wait_started().await.map_err(|e| repl_error(source, &format!("starting replication on slot `{}`", cfg.slot), &e))?;
+    tracing::info!(slot = %cfg.slot, from = %format_lsn(start), "streaming changes");
+    stream::Streamer::new(stream::StreamSetup {
+        client,
+        repl,
+        source: source.to_string(),
+        tables: &tables,
+        heartbeat_interval: cfg.heartbeat_interval,
+        once_marker,
+    })
+    .run(ctx)
+    .await
+}

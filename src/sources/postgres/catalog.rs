@@ -1,0 +1,307 @@
+//! What the source reads from the PostgreSQL catalog: which tables the
+//! selectors match, their keys and columns, and what each type OID is.
+
+use super::types::{builtin_oid, PgType};
+use super::SourceResult;
+use crate::record::{ColumnSchema, TableRef, TableSchema};
+use std::collections::HashMap;
+use tokio_postgres::Client;
+
+/// A table the pipeline replicates.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub oid: u32,
+    pub schema: String,
+    pub name: String,
+    /// Key columns in key order (primary key, or the replica identity index).
+    pub key: Vec<String>,
+    /// `relreplident`: d(efault), f(ull), i(ndex), n(othing).
+    pub replica_identity: char,
+}
+
+impl Table {
+    /// `schema.name` for messages and progress.
+    pub fn qualified(&self) -> String {
+        format!("{}.{}", self.schema, self.name)
+    }
+
+    /// The record's table reference.
+    pub fn table_ref(&self) -> TableRef {
+        TableRef { schema: self.schema.clone(), name: self.name.clone() }
+    }
+
+    /// `"schema"."name"`.
+    pub fn quoted(&self) -> String {
+        format!("{}.{}", quote_ident(&self.schema), quote_ident(&self.name))
+    }
+}
+
+/// A column of a table as the catalog describes it now.
+#[derive(Debug, Clone)]
+pub struct CatalogColumn {
+    pub name: String,
+    pub type_oid: u32,
+    pub type_modifier: i32,
+    /// `format_type(oid, typmod)`, e.g. `numeric(12,2)`.
+    pub type_text: String,
+    pub not_null: bool,
+}
+
+/// Double-quotes an identifier, doubling embedded quotes.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// Single-quotes a literal, doubling embedded quotes
+/// (`standard_conforming_strings` is on in every supported version).
+pub fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Matches `*` (any run) and `?` (one character) globs.
+pub fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Splits a selector into (schema glob, table glob); no dot means `public`.
+fn split_selector(sel: &str) -> (&str, &str) {
+    sel.split_once('.').unwrap_or(("public", sel))
+}
+
+/// Resolves the table selectors to tables with their keys. Errors name the
+/// selector or tables that cannot be replicated and the SQL that fixes it.
+pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str) -> SourceResult<Vec<Table>> {
+    let rows = client
+        .query(
+            "SELECT c.oid, n.nspname, c.relname, c.relreplident::text,
+                    has_table_privilege(c.oid, 'SELECT'),
+                    COALESCE((SELECT array_agg(a.attname::text ORDER BY k.ord)
+                       FROM pg_index i
+                       CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+                       JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                      WHERE i.indrelid = c.oid
+                        AND (CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)),
+                      '{}')
+               FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+              WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
+                AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND n.nspname NOT LIKE 'pg\\_%'
+              ORDER BY n.nspname, c.relname",
+            &[],
+        )
+        .await
+        .map_err(|e| super::sql_error(source, "listing tables", &e))?;
+    let mut tables = Vec::new();
+    let mut unmatched = Vec::new();
+    let mut no_key = Vec::new();
+    let mut no_select = Vec::new();
+    for sel in selectors {
+        let (ps, pt) = split_selector(sel);
+        let mut matched = false;
+        for row in &rows {
+            let schema: String = row.get(1);
+            let name: String = row.get(2);
+            if !glob_match(ps, &schema) || !glob_match(pt, &name) {
+                continue;
+            }
+            matched = true;
+            if tables.iter().any(|t: &Table| t.schema == schema && t.name == name) {
+                continue;
+            }
+            let key: Vec<String> = row.get(5);
+            let ident: String = row.get(3);
+            let t = Table {
+                oid: row.get(0),
+                schema,
+                name,
+                key,
+                replica_identity: ident.chars().next().unwrap_or('d'),
+            };
+            if !row.get::<_, bool>(4) {
+                no_select.push(t.quoted());
+            }
+            if t.key.is_empty() {
+                no_key.push(t.quoted());
+            }
+            tables.push(t);
+        }
+        if !matched {
+            unmatched.push(sel.clone());
+        }
+    }
+    let definite = |message: String| super::definite(source, message);
+    if !unmatched.is_empty() {
+        return Err(definite(format!(
+            "no table matches {}; check `tables` in [pipeline.source] (a selector without a schema means `public`)",
+            unmatched.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+        )));
+    }
+    if !no_key.is_empty() {
+        return Err(definite(format!(
+            "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
+             add one (ALTER TABLE … ADD PRIMARY KEY (…)), or a unique index used as replica identity \
+             (ALTER TABLE … REPLICA IDENTITY USING INDEX …), or leave the table out of `tables`",
+            no_key.join(", ")
+        )));
+    }
+    if !no_select.is_empty() {
+        return Err(definite(format!(
+            "the connecting role cannot read {}; run: GRANT SELECT ON {} TO <role>",
+            no_select.join(", "),
+            no_select.join(", ")
+        )));
+    }
+    Ok(tables)
+}
+
+/// Current columns of `table` (not dropped), in attribute order.
+pub async fn columns(client: &Client, table: &Table, source: &str) -> SourceResult<Vec<CatalogColumn>> {
+    let rows = client
+        .query(
+            "SELECT attname::text, atttypid, atttypmod, format_type(atttypid, atttypmod), attnotnull
+               FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            &[&table.oid],
+        )
+        .await
+        .map_err(|e| super::sql_error(source, &format!("reading the columns of {}", table.qualified()), &e))?;
+    Ok(rows
+        .iter()
+        .map(|r| CatalogColumn {
+            name: r.get(0),
+            type_oid: r.get(1),
+            type_modifier: r.get(2),
+            type_text: r.get(3),
+            not_null: r.get(4),
+        })
+        .collect())
+}
+
+/// The canonical schema record payload of a table.
+pub fn table_schema(table: &Table, cols: &[CatalogColumn], key: &[String]) -> TableSchema {
+    TableSchema {
+        table: Some(table.table_ref()),
+        columns: cols
+            .iter()
+            .map(|c| ColumnSchema { name: c.name.clone(), source_type: c.type_text.clone(), nullable: !c.not_null })
+            .collect(),
+        key_columns: key.to_vec(),
+    }
+}
+
+/// Resolves type OIDs to [`PgType`]s: builtins without a query, the rest
+/// (enums, domains, arrays of them, composites, extension types) from
+/// `pg_type`, cached for the session.
+#[derive(Default)]
+pub struct TypeResolver {
+    cache: HashMap<u32, PgType>,
+    /// `format_type(oid, typmod)` results.
+    names: HashMap<(u32, i32), String>,
+}
+
+impl TypeResolver {
+    /// The type of `oid`.
+    pub async fn resolve(&mut self, client: &Client, oid: u32, source: &str) -> SourceResult<PgType> {
+        if let Some(t) = self.cache.get(&oid) {
+            return Ok(t.clone());
+        }
+        if let Some(t) = builtin_oid(oid) {
+            self.cache.insert(oid, t.clone());
+            return Ok(t);
+        }
+        let t = Box::pin(self.lookup(client, oid, source)).await?;
+        self.cache.insert(oid, t.clone());
+        Ok(t)
+    }
+
+    async fn lookup(&mut self, client: &Client, oid: u32, source: &str) -> SourceResult<PgType> {
+        let row = client
+            .query_opt(
+                "SELECT t.typtype::text, t.typbasetype, t.typelem, t.typcategory::text, t.typdelim::text,
+                        n.nspname || '.' || t.typname
+                   FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace WHERE t.oid = $1",
+                &[&oid],
+            )
+            .await
+            .map_err(|e| super::sql_error(source, &format!("looking up type {oid}"), &e))?;
+        let Some(row) = row else {
+            return Ok(PgType::Other { name: format!("oid {oid}") });
+        };
+        let typtype: String = row.get(0);
+        let base: u32 = row.get(1);
+        let elem: u32 = row.get(2);
+        let category: String = row.get(3);
+        let delim: String = row.get(4);
+        let name: String = row.get(5);
+        Ok(match (typtype.as_str(), category.as_str()) {
+            ("e", _) => PgType::Enum { name },
+            ("d", _) => PgType::Domain { name, base: Box::new(self.resolve(client, base, source).await?) },
+            (_, "A") if elem != 0 => PgType::Array {
+                name,
+                element: Box::new(self.resolve(client, elem, source).await?),
+                delimiter: delim.bytes().next().unwrap_or(b','),
+            },
+            _ => PgType::Other { name },
+        })
+    }
+
+    /// `format_type(oid, typmod)`, cached.
+    pub async fn type_text(&mut self, client: &Client, oid: u32, typmod: i32, source: &str) -> SourceResult<String> {
+        if let Some(n) = self.names.get(&(oid, typmod)) {
+            return Ok(n.clone());
+        }
+        let row = client
+            .query_one("SELECT format_type($1, $2)", &[&oid, &typmod])
+            .await
+            .map_err(|e| super::sql_error(source, &format!("formatting type {oid}"), &e))?;
+        let n: String = row.get(0);
+        self.names.insert((oid, typmod), n.clone());
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs() {
+        assert!(glob_match("*", "orders"));
+        assert!(glob_match("ord*", "orders"));
+        assert!(glob_match("o?ders", "orders"));
+        assert!(glob_match("*s", "orders"));
+        assert!(glob_match("*d*r*", "orders"));
+        assert!(!glob_match("ord", "orders"));
+        assert!(!glob_match("x*", "orders"));
+        assert!(glob_match("", ""));
+        assert!(!glob_match("?", ""));
+        assert_eq!(split_selector("orders"), ("public", "orders"));
+        assert_eq!(split_selector("shop.*"), ("shop", "*"));
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+        assert_eq!(quote_literal("x'y"), "'x''y'");
+    }
+}

@@ -1,0 +1,298 @@
+//! The initial snapshot: copy the selected tables as of the slot's
+//! consistent point, in primary-key chunks, several tables at a time.
+//!
+//! Readers are separate sessions in `REPEATABLE READ READ ONLY`
+//! transactions that import the snapshot exported by
+//! `CREATE_REPLICATION_SLOT` (or, when resuming a crashed snapshot, take a
+//! fresh one). Each reader walks a table with a cursor ordered by the key,
+//! starting after the last key of the last checkpointed chunk, and hands
+//! whole chunks to the emitting loop. The emitting loop emits a table's
+//! schema record, then its rows as `SNAPSHOT_READ`, and ends every chunk
+//! with a record carrying the snapshot progress as its position, so the
+//! pipeline can checkpoint it. A table with no rows gets a heartbeat record
+//! carrying that progress. When every table is done, a heartbeat with the
+//! plain streaming position ends the snapshot.
+
+use super::catalog::{self, quote_ident, quote_literal, CatalogColumn, Table, TypeResolver};
+use super::position::{PgPosition, SnapshotProgress};
+use super::types::{self, PgType};
+use super::{sql_error, ConnInfo, SourceResult};
+use crate::record::{Change, Column, Op, Row, SchemaChange, Value};
+use crate::sources::{SourceContext, SourceError};
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+use tokio_postgres::{Client, SimpleQueryMessage};
+
+/// Chunks buffered between readers and the emitting loop (per reader one
+/// more in flight); bounds snapshot memory to a few chunks.
+const CHUNK_QUEUE: usize = 2;
+
+/// What `copy` needs.
+pub struct CopyJob<'a> {
+    pub conn: &'a ConnInfo,
+    pub source: &'a str,
+    pub tables: &'a [Table],
+    /// The exported snapshot of a just-created slot; `None` = take a fresh one.
+    pub exported: Option<&'a str>,
+    /// Progress of an earlier, interrupted snapshot.
+    pub progress: SnapshotProgress,
+    /// Where streaming starts afterwards (the slot's consistent point).
+    pub stream_lsn: u64,
+    pub chunk_rows: usize,
+    pub parallel: usize,
+    pub ctx: &'a SourceContext,
+}
+
+/// A piece of a table from a reader.
+enum Piece {
+    /// The table's schema, before its first chunk.
+    Schema { table: usize, schema: SchemaChange },
+    /// Rows, the key of the last one (text), and whether the table is done.
+    Chunk { table: usize, rows: Vec<Row>, last_key: Vec<String>, done: bool },
+}
+
+/// Copies every table not yet done. Returns false if shut down mid-way.
+pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
+    let CopyJob { conn, source, tables, exported, mut progress, stream_lsn, chunk_rows, parallel, ctx } = job;
+    let todo: VecDeque<usize> = (0..tables.len()).filter(|&i| !progress.done.contains(&tables[i].qualified())).collect();
+    tracing::info!(tables = todo.len(), already_done = progress.done.len(), "initial snapshot");
+    let todo = Arc::new(Mutex::new(todo));
+    let (tx, mut rx) = mpsc::channel::<Result<Piece, SourceError>>(CHUNK_QUEUE);
+    let mut readers = tokio::task::JoinSet::new();
+    for _ in 0..parallel.max(1) {
+        // Every reader opens its session and imports the snapshot before the
+        // copy starts, while the exporting session is still idle.
+        let client = conn.connect(source).await?;
+        begin(&client, exported, source).await?;
+        let reader = Reader {
+            client,
+            source: source.to_string(),
+            tables: tables.to_vec(),
+            partial: progress.partial.clone(),
+            chunk_rows,
+            todo: todo.clone(),
+            tx: tx.clone(),
+        };
+        readers.spawn(reader.run());
+    }
+    drop(tx);
+
+    let mut shutdown = ctx.shutdown.clone();
+    loop {
+        let piece = tokio::select! {
+            biased;
+            _ = crate::sources::stopped(&mut shutdown) => {
+                readers.abort_all();
+                return Ok(false);
+            }
+            p = rx.recv() => p,
+        };
+        let Some(piece) = piece else { break };
+        match piece? {
+            Piece::Schema { table, schema } => {
+                let t = &tables[table];
+                ctx.emitter
+                    .emit(Change {
+                        pipeline: ctx.pipeline.clone(),
+                        source: "postgres".into(),
+                        op: Op::SchemaChange as i32,
+                        table: Some(t.table_ref()),
+                        key_columns: t.key.clone(),
+                        schema_change: Some(schema),
+                        ..Default::default()
+                    })
+                    .await?;
+            }
+            Piece::Chunk { table, rows, last_key, done } => {
+                let t = &tables[table];
+                let name = t.qualified();
+                progress.partial.retain(|(n, _)| *n != name);
+                if done {
+                    progress.done.push(name);
+                } else {
+                    progress.partial.push((name, last_key));
+                }
+                let position = PgPosition { lsn: stream_lsn, snapshot: Some(progress.clone()) }.to_position();
+                let n = rows.len();
+                for (i, row) in rows.into_iter().enumerate() {
+                    let last = i + 1 == n;
+                    ctx.emitter
+                        .emit(Change {
+                            pipeline: ctx.pipeline.clone(),
+                            source: "postgres".into(),
+                            op: Op::SnapshotRead as i32,
+                            table: Some(t.table_ref()),
+                            key_columns: t.key.clone(),
+                            after: Some(row),
+                            tx_end: last,
+                            position: last.then(|| position.clone()),
+                            ..Default::default()
+                        })
+                        .await?;
+                }
+                if n == 0 {
+                    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+                }
+            }
+        }
+    }
+    while let Some(r) = readers.join_next().await {
+        if let Err(e) = r {
+            return Err(super::definite(source, format!("a snapshot reader failed: {e}")));
+        }
+    }
+    // Snapshot complete: from here on the position is the stream's.
+    let position = PgPosition { lsn: stream_lsn, snapshot: None }.to_position();
+    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+    tracing::info!("initial snapshot complete");
+    Ok(true)
+}
+
+/// A control record that only carries a checkpointable position.
+pub(super) fn heartbeat(pipeline: &str, position: crate::record::Position) -> Change {
+    Change {
+        pipeline: pipeline.to_string(),
+        source: "postgres".into(),
+        op: Op::Heartbeat as i32,
+        position: Some(position),
+        tx_end: true,
+        ..Default::default()
+    }
+}
+
+async fn begin(client: &Client, exported: Option<&str>, source: &str) -> SourceResult<()> {
+    let mut sql = String::from("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;");
+    if let Some(id) = exported {
+        sql.push_str(&format!("SET TRANSACTION SNAPSHOT {};", quote_literal(id)));
+    }
+    client.batch_execute(&sql).await.map_err(|e| sql_error(source, "opening the snapshot transaction", &e))
+}
+
+struct Reader {
+    client: Client,
+    source: String,
+    tables: Vec<Table>,
+    partial: Vec<(String, Vec<String>)>,
+    chunk_rows: usize,
+    todo: Arc<Mutex<VecDeque<usize>>>,
+    tx: mpsc::Sender<Result<Piece, SourceError>>,
+}
+
+impl Reader {
+    async fn run(self) {
+        let mut resolver = TypeResolver::default();
+        loop {
+            let next = self.todo.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            let Some(i) = next else { return };
+            if let Err(e) = self.copy_table(i, &mut resolver).await {
+                let _ = self.tx.send(Err(e)).await;
+                return;
+            }
+        }
+    }
+
+    async fn copy_table(&self, index: usize, resolver: &mut TypeResolver) -> SourceResult<()> {
+        let t = &self.tables[index];
+        let source = self.source.as_str();
+        let cols = catalog::columns(&self.client, t, source).await?;
+        let mut types = Vec::with_capacity(cols.len());
+        for c in &cols {
+            types.push(resolver.resolve(&self.client, c.type_oid, source).await?);
+        }
+        let schema = SchemaChange { schema: Some(catalog::table_schema(t, &cols, &t.key)), ddl: String::new() };
+        if self.tx.send(Ok(Piece::Schema { table: index, schema })).await.is_err() {
+            return Ok(());
+        }
+        let key_idx: Vec<usize> = t
+            .key
+            .iter()
+            .map(|k| cols.iter().position(|c| &c.name == k).expect("key columns are columns"))
+            .collect();
+        let after = self.partial.iter().find(|(n, _)| *n == t.qualified()).map(|(_, k)| k.clone());
+        let sql = select_sql(t, &cols, &key_idx, after.as_deref());
+        let cursor = format!("lf_{index}");
+        self.client
+            .batch_execute(&format!("DECLARE {cursor} NO SCROLL CURSOR FOR {sql}"))
+            .await
+            .map_err(|e| sql_error(source, &format!("reading {}", t.qualified()), &e))?;
+        loop {
+            let msgs = self
+                .client
+                .simple_query(&format!("FETCH {} FROM {cursor}", self.chunk_rows))
+                .await
+                .map_err(|e| sql_error(source, &format!("reading {}", t.qualified()), &e))?;
+            let mut rows = Vec::with_capacity(self.chunk_rows);
+            let mut last_key = Vec::new();
+            for m in msgs {
+                if let SimpleQueryMessage::Row(r) = m {
+                    let mut columns = Vec::with_capacity(cols.len());
+                    for (ci, (c, ty)) in cols.iter().zip(&types).enumerate() {
+                        let value = match r.get(ci) {
+                            None => Value::null(),
+                            Some(text) => convert(ty, text, t, c, source)?,
+                        };
+                        columns.push(Column { name: c.name.clone(), value: Some(value) });
+                    }
+                    last_key = key_idx.iter().map(|&k| r.get(k).unwrap_or_default().to_string()).collect();
+                    rows.push(Row { columns });
+                }
+            }
+            let done = rows.len() < self.chunk_rows;
+            let piece = Piece::Chunk { table: index, rows, last_key, done };
+            if self.tx.send(Ok(piece)).await.is_err() || done {
+                break;
+            }
+        }
+        self.client
+            .batch_execute(&format!("CLOSE {cursor}"))
+            .await
+            .map_err(|e| sql_error(source, &format!("reading {}", t.qualified()), &e))
+    }
+}
+
+/// Converts one text value; a value the decoder cannot read stops the run
+/// with the table, column and type named (never a silent NULL).
+pub(super) fn convert(ty: &PgType, text: &str, t: &Table, c: &CatalogColumn, source: &str) -> SourceResult<Value> {
+    types::text_to_value(ty, text).map_err(|e| {
+        super::definite(source, format!("{}.{} ({}): {e}", t.qualified(), quote_ident(&c.name), c.type_text))
+    })
+}
+
+/// `SELECT cols FROM t [WHERE (keys) > (last)] ORDER BY keys`.
+fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> String {
+    let list = cols.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
+    let keys = key_idx.iter().map(|&k| quote_ident(&cols[k].name)).collect::<Vec<_>>().join(", ");
+    let mut sql = format!("SELECT {list} FROM {}", t.quoted());
+    if let Some(last) = after {
+        let lits = key_idx
+            .iter()
+            .zip(last)
+            .map(|(&k, v)| format!("{}::{}", quote_literal(v), cols[k].type_text))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
+    }
+    sql.push_str(&format!(" ORDER BY {keys}"));
+    sql
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunk_query_resumes_after_the_last_key() {
+        let t = Table { oid: 1, schema: "s".into(), name: "o\"x".into(), key: vec!["a".into(), "b".into()], replica_identity: 'd' };
+        let col = |n: &str, ty: &str| CatalogColumn { name: n.into(), type_oid: 0, type_modifier: -1, type_text: ty.into(), not_null: true };
+        let cols = [col("a", "integer"), col("v", "text"), col("b", "text")];
+        assert_eq!(
+            select_sql(&t, &cols, &[0, 2], None),
+            r#"SELECT "a", "v", "b" FROM "s"."o""x" ORDER BY "a", "b""#
+        );
+        assert_eq!(
+            select_sql(&t, &cols, &[0, 2], Some(&["7".into(), "it's".into()])),
+            r#"SELECT "a", "v", "b" FROM "s"."o""x" WHERE ("a", "b") > ('7'::integer, 'it''s'::text) ORDER BY "a", "b""#
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! Streaming: pgoutput messages from the replication session to records.
+//!
+//! Records of a transaction are emitted as they are decoded, one behind: the
+//! last one is held back until the transaction's Commit arrives, and then
+//! goes out with `tx_end` set and the commit's end LSN as its position. A
+//! transaction with no rows for us (it touched other tables) becomes a
+//! heartbeat record carrying its end LSN, so the checkpoint keeps moving.
+//!
+//! A Relation message (sent before a table's first change in a session and
+//! after DDL) becomes a schema record when the table's columns differ from
+//! what was last emitted for it in this session.
+
+use super::catalog::{Table, TypeResolver};
+use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
+use super::position::PgPosition;
+use super::snapshot::heartbeat;
+use super::types::{self, PgType};
+use super::{definite, repl_error, sql_error, SourceResult};
+use crate::record::{
+    ColumnSchema, Change, Column, LogicalMessage, Op, Row, SchemaChange, TableRef, TableSchema, Timestamp, Value,
+};
+use crate::sources::SourceContext;
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio_postgres::Client;
+
+/// Prefix of the message `--once` writes to mark the end of the log.
+pub const ONCE_PREFIX: &str = "logferry.once";
+/// Prefix of the idle heartbeat message.
+pub const HEARTBEAT_PREFIX: &str = "logferry.heartbeat";
+/// Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
+const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+
+/// What the streamer needs.
+pub struct StreamSetup<'a> {
+    pub client: Client,
+    pub repl: ReplicationClient,
+    pub source: String,
+    pub tables: &'a [Table],
+    pub heartbeat_interval: Duration,
+    /// In once mode, stop when the stream reaches this LSN.
+    pub once_marker: Option<u64>,
+}
+
+/// A relation as the stream describes it, with resolved column types.
+struct Rel {
+    table: TableRef,
+    columns: Vec<String>,
+    types: Vec<PgType>,
+    key: Vec<String>,
+    /// Index of each key column in `columns`.
+    key_idx: Vec<usize>,
+    schema: TableSchema,
+}
+
+/// Decodes the stream and emits records.
+pub struct Streamer<'a> {
+    setup: StreamSetup<'a>,
+    rels: HashMap<u32, Rel>,
+    resolver: TypeResolver,
+    /// Schema last emitted per table in this session.
+    emitted_schema: HashMap<String, TableSchema>,
+    /// Open transaction: (xid, commit time).
+    tx: Option<(u32, Timestamp)>,
+    /// The last record of the open transaction, held until we know it is last.
+    held: Option<Change>,
+    /// Records emitted since the last heartbeat tick (idle detection).
+    busy: bool,
+}
+
+impl<'a> Streamer<'a> {
+    pub fn new(setup: StreamSetup<'a>) -> Self {
+        Streamer {
+            setup,
+            rels: HashMap::new(),
+            resolver: TypeResolver::default(),
+            emitted_schema: HashMap::new(),
+            tx: None,
+            held: None,
+            busy: false,
+        }
+    }
+
+    pub async fn run(mut self, ctx: SourceContext) -> SourceResult<()> {
+        let mut shutdown = ctx.shutdown.clone();
+        let mut durable = ctx.durable.clone();
+        let mut tick = tokio::time::interval(self.setup.heartbeat_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        loop {
+            tokio::select! {
+                biased;
+                _ = crate::sources::stopped(&mut shutdown) => {
+                    let _ = self.setup.repl.shutdown().await;
+                    return Ok(());
+                }
+                changed = durable.changed() => {
+                    if changed.is_ok() {
+                        let pos = durable.borrow_and_update().clone();
+                        if let Some(lsn) = pos.as_ref().and_then(|p| PgPosition::from_position(p).ok()).map(|p| p.lsn) {
+                            self.setup.repl.update_applied_lsn(Lsn::from_u64(lsn));
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    if !self.busy {
+                        self.setup
+                            .client
+                            .query_one("SELECT pg_logical_emit_message(false, $1, ''::text)::text", &[&HEARTBEAT_PREFIX])
+                            .await
+                            .map_err(|e| sql_error(&self.setup.source, "writing a heartbeat", &e))?;
+                    }
+                    self.busy = false;
+                }
+                ev = self.setup.repl.recv() => {
+                    let ev = ev.map_err(|e| repl_error(&self.setup.source, "reading the replication stream", &e))?;
+                    let Some(ev) = ev else {
+                        return Err(crate::sources::SourceError::Transient {
+                            source_name: self.setup.source.clone(),
+                            message: "the replication stream ended".into(),
+                        });
+                    };
+                    if self.handle(ev, &ctx).await? {
+                        let _ = self.setup.repl.shutdown().await;
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Handles one event; true when once mode reached its end.
+    async fn handle(&mut self, ev: ReplicationEvent, ctx: &SourceContext) -> SourceResult<bool> {
+        match ev {
+            ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
+                self.tx = Some((xid, pg_time(commit_time_micros)));
+                self.held = None;
+            }
+            ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
+                let position = PgPosition { lsn: end_lsn.as_u64(), snapshot: None }.to_position();
+                match self.held.take() {
+                    Some(mut last) => {
+                        last.tx_end = true;
+                        last.position = Some(position);
+                        last.commit_time = Some(pg_time(commit_time_micros));
+                        ctx.emitter.emit(last).await?;
+                    }
+                    None => ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?,
+                }
+                self.tx = None;
+            }
+            ReplicationEvent::Message { transactional, lsn, prefix, content } => {
+                if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX) {
+                    let position = PgPosition { lsn: lsn.as_u64(), snapshot: None }.to_position();
+                    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+                    return Ok(self.setup.once_marker.is_some_and(|m| lsn.as_u64() >= m));
+                }
+                let mut rec = self.base(Op::Message, None);
+                rec.message = Some(LogicalMessage { prefix, content, transactional });
+                if transactional {
+                    self.push(rec, ctx).await?;
+                } else {
+                    rec.tx_end = true;
+                    rec.position = Some(PgPosition { lsn: lsn.as_u64(), snapshot: None }.to_position());
+                    ctx.emitter.emit(rec).await?;
+                }
+            }
+            ReplicationEvent::XLogData { data, .. } => {
+                let msg = decode::parse(&data)
+                    .map_err(|e| definite(&self.setup.source, format!("undecodable pgoutput message: {e}")))?;
+                self.message(msg, ctx).await?;
+            }
+            ReplicationEvent::KeepAlive { .. } => {}
+            ReplicationEvent::StoppedAt { .. } => return Ok(true),
+        }
+        Ok(false)
+    }
+
+    async fn message(&mut self, msg: PgMessage, ctx: &SourceContext) -> SourceResult<()> {
+        match msg {
+            PgMessage::Relation(r) => self.relation(r, ctx).await?,
+            PgMessage::Insert { relation, new } => {
+                let rel = self.rel(relation)?;
+                let after = self.row(rel, &new)?;
+                let mut rec = self.base(Op::Insert, Some(rel));
+                rec.after = Some(after);
+                self.push(rec, ctx).await?;
+            }
+            PgMessage::Update { relation, old, new } => {
+                let rel = self.rel(relation)?;
+                let after = self.row(rel, &new)?;
+                let before = old.map(|o| self.old_row(rel, &o)).transpose()?;
+                let mut rec = self.base(Op::Update, Some(rel));
+                rec.after = Some(after);
+                rec.before = before;
+                self.push(rec, ctx).await?;
+            }
+            PgMessage::Delete { relation, old } => {
+                let rel = self.rel(relation)?;
+                let before = self.old_row(rel, &old)?;
+                let mut rec = self.base(Op::Delete, Some(rel));
+                rec.before = Some(before);
+                self.push(rec, ctx).await?;
+            }
+            PgMessage::Truncate { relations, .. } => {
+                for oid in relations {
+                    let rel = self.rel(oid)?;
+                    let rec = self.base(Op::Truncate, Some(rel));
+                    self.push(rec, ctx).await?;
+                }
+            }
+            PgMessage::Begin { .. } | PgMessage::Commit { .. } | PgMessage::Message { .. } => {
+                // The transport turns these into their own events.
+            }
+            PgMessage::Origin { .. } | PgMessage::Type { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Registers a relation and emits its schema when it changed.
+    async fn relation(&mut self, r: Relation, ctx: &SourceContext) -> SourceResult<()> {
+        let source = self.setup.source.clone();
+        let client = &self.setup.client;
+        let mut types = Vec::with_capacity(r.columns.len());
+        let mut columns = Vec::with_capacity(r.columns.len());
+        for c in &r.columns {
+            types.push(self.resolver.resolve(client, c.type_oid, &source).await?);
+            let source_type = self.resolver.type_text(client, c.type_oid, c.type_modifier, &source).await?;
+            columns.push(ColumnSchema { name: c.name.clone(), source_type, nullable: true });
+        }
+        let table = TableRef { schema: r.namespace.clone(), name: r.name.clone() };
+        // Key: the replica identity columns; for tables we selected, the
+        // catalog's key order (the relation message lists them in column order).
+        let mut key: Vec<String> = r.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
+        if let Some(t) = self.setup.tables.iter().find(|t| t.schema == r.namespace && t.name == r.name) {
+            if t.key.iter().all(|k| key.contains(k)) && t.key.len() == key.len() {
+                key = t.key.clone();
+            }
+            // NOT NULL from the catalog, for target DDL.
+            if let Ok(cols) = super::catalog::columns(client, t, &source).await {
+                for c in columns.iter_mut() {
+                    if let Some(cc) = cols.iter().find(|cc| cc.name == c.name) {
+                        c.nullable = !cc.not_null;
+                    }
+                }
+            }
+        }
+        if key.is_empty() {
+            return Err(definite(
+                &source,
+                format!(
+                    "table {}.{} has no replica identity key: add a primary key, or leave the table out of `tables`",
+                    r.namespace, r.name
+                ),
+            ));
+        }
+        let key_idx = key.iter().filter_map(|k| r.columns.iter().position(|c| &c.name == k)).collect();
+        let schema = TableSchema { table: Some(table.clone()), columns, key_columns: key.clone() };
+        if self.emitted_schema.get(&table.qualified()) != Some(&schema) {
+            let mut rec = self.base(Op::SchemaChange, None);
+            rec.table = Some(table.clone());
+            rec.key_columns = key.clone();
+            rec.schema_change = Some(SchemaChange { schema: Some(schema.clone()), ddl: String::new() });
+            self.push(rec, ctx).await?;
+            self.emitted_schema.insert(table.qualified(), schema.clone());
+        }
+        let columns = r.columns.iter().map(|c| c.name.clone()).collect();
+        self.rels.insert(r.oid, Rel { table, columns, types, key, key_idx, schema });
+        Ok(())
+    }
+
+    fn rel(&self, oid: u32) -> SourceResult<&Rel> {
+        self.rels.get(&oid).ok_or_else(|| {
+            definite(&self.setup.source, format!("change for relation {oid} before its Relation message (protocol violation)"))
+        })
+    }
+
+    fn base(&self, op: Op, rel: Option<&Rel>) -> Change {
+        let (xid, time) = self.tx.clone().unwrap_or_default();
+        Change {
+            pipeline: String::new(),
+            source: "postgres".into(),
+            op: op as i32,
+            table: rel.map(|r| r.table.clone()),
+            key_columns: rel.map(|r| r.key.clone()).unwrap_or_default(),
+            tx_id: if self.tx.is_some() { xid.to_string() } else { String::new() },
+            commit_time: self.tx.as_ref().map(|_| time),
+            ..Default::default()
+        }
+    }
+
+    fn value(&self, rel: &Rel, i: usize, v: &TupleValue) -> SourceResult<Value> {
+        Ok(match v {
+            TupleValue::Null => Value::null(),
+            TupleValue::UnchangedToast => Value::unchanged(),
+            TupleValue::Text(b) | TupleValue::Binary(b) => {
+                let name = rel.columns.get(i).map(String::as_str).unwrap_or("?");
+                let text = std::str::from_utf8(b).map_err(|_| {
+                    definite(&self.setup.source, format!("{}.{}: value is not UTF-8 text", rel.table, name))
+                })?;
+                let ty = rel.types.get(i).ok_or_else(|| {
+                    definite(&self.setup.source, format!("{}: tuple has more columns than its relation", rel.table))
+                })?;
+                types::text_to_value(ty, text).map_err(|e| {
+                    let source_type = rel.schema.columns.get(i).map(|c| c.source_type.as_str()).unwrap_or("?");
+                    definite(&self.setup.source, format!("{}.{} ({source_type}): {e}", rel.table, name))
+                })?
+            }
+        })
+    }
+
+    fn row(&self, rel: &Rel, t: &Tuple) -> SourceResult<Row> {
+        let mut columns = Vec::with_capacity(t.0.len());
+        for (i, v) in t.0.iter().enumerate() {
+            let name = rel.columns.get(i).cloned().unwrap_or_else(|| format!("column{i}"));
+            columns.push(Column { name, value: Some(self.value(rel, i, v)?) });
+        }
+        Ok(Row { columns })
+    }
+
+    /// The old image: only the key columns for 'K', everything for 'O'.
+    fn old_row(&self, rel: &Rel, old: &OldTuple) -> SourceResult<Row> {
+        match old {
+            OldTuple::Full(t) => self.row(rel, t),
+            OldTuple::Key(t) => {
+                let mut columns = Vec::with_capacity(rel.key_idx.len());
+                for &i in &rel.key_idx {
+                    if let Some(v) = t.0.get(i) {
+                        columns.push(Column { name: rel.columns[i].clone(), value: Some(self.value(rel, i, v)?) });
+                    }
+                }
+                Ok(Row { columns })
+            }
+        }
+    }
+
+    /// Emits the held record and holds `rec` (the transaction's last so far).
+    async fn push(&mut self, mut rec: Change, ctx: &SourceContext) -> SourceResult<()> {
+        self.busy = true;
+        rec.pipeline = ctx.pipeline.clone();
+        if let Some(prev) = self.held.replace(rec) {
+            ctx.emitter.emit(prev).await?;
+        }
+        if self.tx.is_none() {
+            // Outside a transaction (cannot happen with pgoutput v1, but
+            // never hold a record we have no commit for).
+            if let Some(r) = self.held.take() {
+                ctx.emitter.emit(r).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// PostgreSQL microseconds since 2000-01-01 → canonical timestamp.
+fn pg_time(micros: i64) -> Timestamp {
+    let secs = micros.div_euclid(1_000_000) + PG_EPOCH_UNIX_SECS;
+    let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
+    Timestamp { seconds: secs, nanos, special: 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commit_times_convert_from_the_2000_epoch() {
+        assert_eq!(pg_time(0), Timestamp { seconds: 946_684_800, nanos: 0, special: 0 });
+        assert_eq!(pg_time(-1), Timestamp { seconds: 946_684_799, nanos: 999_999_000, special: 0 });
+        assert_eq!(pg_time(1_500_000), Timestamp { seconds: 946_684_801, nanos: 500_000_000, special: 0 });
+    }
+}

@@ -1,0 +1,231 @@
+//! The postgres source against the real server: snapshot, stream, TOAST,
+//! keys, truncates, preflight errors, slot safety and heartbeats.
+
+use crate::support::pg::{connect, fresh_db, url_for, TestDb};
+use crate::support::*;
+use logferry::checkpoint::CheckpointStore;
+use logferry::config::{DatabaseSourceConfig, PostgresSourceConfig, SecretUrl, SnapshotMode};
+use logferry::record::{value::Kind, Change, Op};
+use logferry::sinks::Sink;
+use logferry::sources::postgres::PostgresSource;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Slots are cluster-wide, so each test names its slot after its database.
+pub fn source_config(url: &str, slot: &str, tables: &[&str]) -> PostgresSourceConfig {
+    PostgresSourceConfig {
+        db: DatabaseSourceConfig {
+            url: SecretUrl::new(url),
+            tables: tables.iter().map(|s| s.to_string()).collect(),
+            snapshot: SnapshotMode::Initial,
+        },
+        slot: slot.into(),
+        publication: "logferry_test".into(),
+        heartbeat_interval: Duration::from_millis(200),
+        snapshot_chunk_rows: 3,
+        snapshot_parallel: 2,
+    }
+}
+
+/// Runs the source once (catch up, then stop) into a recording sink.
+async fn run_once(cfg: &PostgresSourceConfig, store: &CheckpointStore) -> Result<Vec<Change>, String> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
+    run_pipeline("pg", fast_apply(4), PostgresSource::new(cfg.clone()), vec![sink as Arc<dyn Sink>], store, true, no_shutdown())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut records: Vec<Change> = log.lock().unwrap().iter().flat_map(|a| a.records.clone()).collect();
+    records.sort_by_key(|c| c.seq);
+    Ok(records)
+}
+
+fn int(c: &Change, row_before: bool, col: &str) -> i64 {
+    let row = if row_before { c.before.as_ref() } else { c.after.as_ref() };
+    match row.and_then(|r| r.get(col)).and_then(|v| v.kind.clone()) {
+        Some(Kind::Int64(i)) => i,
+        other => panic!("{col}: expected int64, got {other:?} in {c:?}"),
+    }
+}
+
+fn rows(records: &[Change]) -> Vec<&Change> {
+    records.iter().filter(|c| !matches!(c.op(), Op::SchemaChange | Op::Heartbeat)).collect()
+}
+
+async fn db_with(sql: &str) -> TestDb {
+    let db = fresh_db("pgsrc").await;
+    db.client.batch_execute(sql).await.unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_stream_in_order_without_gap_or_duplicate() {
+    let db = db_with(
+        "CREATE TABLE a (id int PRIMARY KEY, v int NOT NULL);
+         CREATE TABLE b (k text, n int, v int, PRIMARY KEY (k, n));
+         INSERT INTO a SELECT g, g * 10 FROM generate_series(1, 10) g;
+         INSERT INTO b VALUES ('x', 1, 1), ('y', 2, 2);",
+    )
+    .await;
+    let cfg = source_config(&db.url, &db.name, &["public.*"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let first = run_once(&cfg, &store).await.unwrap();
+    let snap: Vec<_> = rows(&first);
+    assert_eq!(snap.len(), 12, "every row once: {snap:?}");
+    assert!(snap.iter().all(|c| c.op() == Op::SnapshotRead));
+    let schemas: Vec<_> = first.iter().filter(|c| c.op() == Op::SchemaChange).collect();
+    assert_eq!(schemas.len(), 2);
+    let b_schema = schemas.iter().find(|c| c.table.as_ref().unwrap().name == "b").unwrap();
+    assert_eq!(b_schema.key_columns, ["k", "n"]);
+
+    db.client
+        .batch_execute(
+            "BEGIN; INSERT INTO a VALUES (11, 110); UPDATE a SET v = -1 WHERE id = 1; COMMIT;
+             DELETE FROM a WHERE id = 2;
+             UPDATE b SET n = 3 WHERE k = 'x';
+             TRUNCATE b;",
+        )
+        .await
+        .unwrap();
+    let second = run_once(&cfg, &store).await.unwrap();
+    let changes = rows(&second);
+    let ops: Vec<Op> = changes.iter().map(|c| c.op()).collect();
+    assert_eq!(ops, [Op::Insert, Op::Update, Op::Delete, Op::Update, Op::Truncate], "{changes:#?}");
+    assert_eq!(int(changes[0], false, "id"), 11);
+    assert_eq!(int(changes[1], false, "v"), -1);
+    assert!(!changes[0].tx_end && changes[1].tx_end, "the transaction's last record closes it");
+    assert_eq!(int(changes[2], true, "id"), 2);
+    // Key change: the old key comes along, the record is a barrier.
+    assert!(changes[3].changes_key(), "{:?}", changes[3]);
+    assert_eq!(int(changes[3], true, "n"), 1);
+    assert_eq!(int(changes[3], false, "n"), 3);
+    // Nothing from the snapshot came again.
+    assert!(second.iter().all(|c| c.op() != Op::SnapshotRead));
+    // A third run has nothing to do.
+    let third = run_once(&cfg, &store).await.unwrap();
+    assert!(rows(&third).is_empty(), "{third:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_toast_values_arrive_as_the_unchanged_marker() {
+    let db = db_with(
+        "CREATE TABLE docs (id int PRIMARY KEY, n int, body text);
+         ALTER TABLE docs ALTER COLUMN body SET STORAGE EXTERNAL;
+         INSERT INTO docs VALUES (1, 0, repeat('0123456789', 5000));",
+    )
+    .await;
+    let cfg = source_config(&db.url, &db.name, &["docs"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let snap = run_once(&cfg, &store).await.unwrap();
+    let body = rows(&snap)[0].after.as_ref().unwrap().get("body").unwrap().clone();
+    assert_eq!(body, logferry::record::Value::text("0123456789".repeat(5000)));
+    db.client.batch_execute("UPDATE docs SET n = 1 WHERE id = 1").await.unwrap();
+    let upd = run_once(&cfg, &store).await.unwrap();
+    let upd = rows(&upd);
+    assert_eq!(upd.len(), 1);
+    let after = upd[0].after.as_ref().unwrap();
+    assert!(after.get("body").unwrap().is_unchanged(), "{after:?}");
+    assert_eq!(int(upd[0], false, "n"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_names_the_problem_and_the_fix() {
+    let db = db_with(
+        "CREATE TABLE nokey (v int);
+         CREATE TABLE ok (id int PRIMARY KEY);
+         CREATE ROLE lf_norepl_role LOGIN PASSWORD 'pw';",
+    )
+    .await;
+    let store = CheckpointStore::temporary().unwrap();
+    let err = run_once(&source_config(&db.url, &db.name, &["public.nokey"]), &store).await.unwrap_err();
+    assert!(err.contains("nokey") && err.contains("primary key"), "{err}");
+    let err = run_once(&source_config(&db.url, &db.name, &["public.missing"]), &store).await.unwrap_err();
+    assert!(err.contains("no table matches `public.missing`"), "{err}");
+    let url = db.url.replacen("postgres:logferry-test@", "lf_norepl_role:pw@", 1);
+    let err = run_once(&source_config(&url, &db.name, &["ok"]), &store).await.unwrap_err();
+    assert!(err.contains("WITH REPLICATION"), "{err}");
+    assert!(!err.contains(":pw@"), "no password in errors: {err}");
+    let _ = db.client.batch_execute("DROP ROLE IF EXISTS lf_norepl_role").await;
+}
+
+async fn slot_confirmed(db: &TestDb) -> u64 {
+    let row = db
+        .client
+        .query_one("SELECT confirmed_flush_lsn::text FROM pg_replication_slots WHERE slot_name = $1", &[&db.name])
+        .await
+        .unwrap();
+    logferry::sources::postgres::position::parse_lsn(&row.get::<_, String>(0)).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slot_never_passes_the_checkpoint_and_heartbeats_move_it_on_idle() {
+    let db = db_with("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);").await;
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = CheckpointStore::open(dir.path()).unwrap();
+    run_once(&cfg, &store).await.unwrap();
+
+    // Run continuously on an idle database while another database writes WAL.
+    let other = fresh_db("pgsrc_noise").await;
+    other.client.batch_execute("CREATE TABLE noise (v text)").await.unwrap();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
+    let task = tokio::spawn({
+        let (cfg, store) = (cfg.clone(), store.clone());
+        async move {
+            run_pipeline("pg", fast_apply(2), PostgresSource::new(cfg), vec![sink as Arc<dyn Sink>], &store, false, stop_rx).await
+        }
+    });
+    for _ in 0..15 {
+        other.client.batch_execute("INSERT INTO noise SELECT repeat('x', 1000) FROM generate_series(1, 2000)").await.unwrap();
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let cp = store.load("pg").unwrap().unwrap();
+        let cp_lsn = logferry::sources::postgres::position::PgPosition::from_position(&cp.position).unwrap().lsn;
+        assert!(slot_confirmed(&db).await <= cp_lsn, "the slot confirmed more than is checkpointed");
+    }
+    // After the noise stops, heartbeats bring the slot close to the end of WAL.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let lag = loop {
+        let lag: i64 = db
+            .client
+            .query_one(
+                "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
+                &[&db.name],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if lag < 64 * 1024 || tokio::time::Instant::now() > deadline {
+            break lag;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(lag < 64 * 1024, "an idle slot still lags {lag} bytes behind the WAL");
+    stop_tx.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let cp = store.load("pg").unwrap().unwrap();
+    let cp_lsn = logferry::sources::postgres::position::PgPosition::from_position(&cp.position).unwrap().lsn;
+    assert!(slot_confirmed(&db).await <= cp_lsn);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_past_the_checkpoint_stops_the_run_with_recovery_steps() {
+    let db = db_with("CREATE TABLE t (id int PRIMARY KEY);").await;
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    db.client.batch_execute("INSERT INTO t VALUES (1)").await.unwrap();
+    // Someone else consumes the slot past our checkpoint.
+    db.client
+        .execute("SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())", &[&db.name])
+        .await
+        .unwrap();
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(err.contains("discarded") && err.contains("logferry reset --pipeline pg"), "{err}");
+    // And a missing slot, too.
+    db.client.execute("SELECT pg_drop_replication_slot($1)", &[&db.name]).await.unwrap();
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(err.contains("does not exist") && err.contains("logferry reset"), "{err}");
+    let _ = (connect, url_for);
+}
