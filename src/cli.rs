@@ -7,6 +7,7 @@
 use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetConfig};
 use crate::pipeline::{self, PipelineError, PipelineRun};
+use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, postgres::PostgresSource, Source};
 use clap::{Parser, Subcommand};
@@ -133,22 +134,26 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
     }
 }
 
-/// Builds the targets of a pipeline from its config.
-pub fn open_sinks(targets: &[TargetConfig]) -> Result<Vec<Arc<dyn Sink>>, CliError> {
-    targets
-        .iter()
-        .map(|t| -> Result<Arc<dyn Sink>, CliError> {
-            Ok(match t {
-                TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
-                TargetConfig::Stdout(_) => Arc::new(StdoutSink),
-                TargetConfig::Postgres(_) => {
-                    return Err(CliError::Usage(
-                        "target kind `postgres` is not available in this build yet".into(),
-                    ))
-                }
-            })
-        })
-        .collect()
+/// Builds the targets of a pipeline from its config; database targets
+/// connect now, so bad credentials fail at start.
+pub async fn open_sinks(targets: &[TargetConfig], lanes: usize) -> Result<Vec<Arc<dyn Sink>>, CliError> {
+    let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(targets.len());
+    for t in targets {
+        sinks.push(match t {
+            TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
+            TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+            TargetConfig::Postgres(p) => Arc::new(
+                PostgresSink::connect(PostgresSinkConfig {
+                    url: p.url.expose().to_string(),
+                    schema: p.schema.clone(),
+                    create_tables: p.create_tables,
+                    lanes,
+                })
+                .await?,
+            ),
+        });
+    }
+    Ok(sinks)
 }
 
 async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliError> {
@@ -164,7 +169,7 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             name: p.name.clone(),
             apply: p.apply.clone(),
             source: open_source(&p.source)?,
-            sinks: open_sinks(&p.targets)?,
+            sinks: open_sinks(&p.targets, p.apply.lanes).await?,
             store: store.clone(),
             once,
             shutdown: shutdown_rx.clone(),

@@ -47,8 +47,8 @@
 pub mod catalog;
 pub mod decode;
 pub mod position;
-pub mod snapshot;
-pub mod stream;
+mod snapshot;
+mod stream;
 pub mod types;
 
 use super::{Source, SourceContext, SourceError};
