@@ -1,0 +1,414 @@
+//! Target tables: what the catalog says about them, and source type names
+//! mapped to target types.
+//!
+//! [`TableInfo`] is read from `pg_attribute` / `format_type` after every
+//! CREATE or ALTER and, lazily, the first time a table is seen in a data
+//! record. Values are always cast to the type *the target column has*, so a
+//! table created by hand with other (compatible) types works.
+//!
+//! [`resolve`] maps a source type name (`ColumnSchema.source_type`) to the
+//! type a created column gets. Only whitelisted names or names the target
+//! catalog itself returns ever reach DDL text:
+//!
+//! - PostgreSQL built-in names in any spelling (`int4`, `integer`,
+//!   `numeric(12,2)`, `timestamptz(3)`, `character varying(20)`, `text[]`,
+//!   `_int4`) map to the name `format_type` prints, so they compare equal
+//!   to an existing column's type. `serial` types become their integer type.
+//! - MySQL / MariaDB names map to the nearest exact type: `tinyint` and
+//!   `year` → `smallint`, `mediumint` → `integer`, `int unsigned` → `bigint`,
+//!   `bigint unsigned` → `numeric(20,0)`, `double` → `double precision`,
+//!   `datetime(p)` → `timestamp(p) without time zone`, the `*text` types →
+//!   `text`, `*blob` / `(var)binary` → `bytea`, `enum(…)` / `set(…)` → `text`.
+//! - Any other name that is a plain or schema-qualified identifier (user
+//!   enums, domains, composites, extension types such as `public.mood` or
+//!   `citext`) is looked up on the target with `to_regtype`; when the type
+//!   exists there it is used, otherwise the column is created as `text`
+//!   (`text[]` for arrays) and a warning is logged once. Values of such
+//!   columns are written in their text form, so nothing is lost.
+//! - Anything else (`geometry(Point,4326)`, unknown syntax) → `text`, warned.
+
+use super::value::{Target, TypeClass};
+use crate::record::TableSchema;
+use std::collections::HashMap;
+use tokio_postgres::Client;
+
+/// A target table as the catalog describes it.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    /// `"schema"."name"`, for SQL text.
+    pub sql_name: String,
+    /// Columns in table order.
+    pub columns: Vec<ColumnInfo>,
+    /// Column name → index in `columns`.
+    pub by_name: HashMap<String, usize>,
+    /// The last source schema this process applied to the table. Kept so a
+    /// later schema change can tell a column dropped on the source (refused)
+    /// from a column that only ever existed on the target (left alone).
+    pub source: Option<TableSchema>,
+}
+
+/// One target column.
+#[derive(Debug, Clone)]
+pub struct ColumnInfo {
+    /// Column name.
+    pub name: String,
+    /// Type as `format_type` prints it; values are cast to this.
+    pub sql_type: String,
+    /// NOT NULL on the target.
+    pub not_null: bool,
+    /// How values are rendered for it.
+    pub target: Target,
+}
+
+impl TableInfo {
+    /// `"schema"."name"` for messages (quoted, so odd names stay readable).
+    pub fn display(&self) -> &str {
+        &self.sql_name
+    }
+
+    /// The column called `name`.
+    pub fn column(&self, name: &str) -> Option<(usize, &ColumnInfo)> {
+        self.by_name.get(name).map(|&i| (i, &self.columns[i]))
+    }
+}
+
+const LOAD_TABLE: &str = "\
+SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       b.typname::text, b.typcategory::text, e.typname::text, e.typcategory::text
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_type e ON b.typcategory = 'A' AND e.oid = b.typelem
+WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'f')
+ORDER BY a.attnum";
+
+fn class_of(typname: &str, category: &str) -> TypeClass {
+    match (typname, category) {
+        ("json" | "jsonb", _) => TypeClass::Json,
+        (_, "S") => TypeClass::Text,
+        _ => TypeClass::Other,
+    }
+}
+
+/// Reads a table from the catalog; `None` when it does not exist.
+pub async fn load_table(client: &Client, schema: &str, name: &str) -> Result<Option<TableInfo>, tokio_postgres::Error> {
+    let rows = client.query(LOAD_TABLE, &[&schema, &name]).await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut columns = Vec::new();
+    for row in rows {
+        let Some(col) = row.get::<_, Option<String>>(0) else { continue };
+        let typname: String = row.get::<_, Option<String>>(3).unwrap_or_default();
+        let category: String = row.get::<_, Option<String>>(4).unwrap_or_default();
+        let target = match (row.get::<_, Option<String>>(5), row.get::<_, Option<String>>(6)) {
+            (Some(elem), Some(ecat)) => Target { class: class_of(&elem, &ecat), array: true },
+            _ => Target::scalar(class_of(&typname, &category)),
+        };
+        columns.push(ColumnInfo { name: col, sql_type: row.get(1), not_null: row.get(2), target });
+    }
+    let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+    Ok(Some(TableInfo {
+        sql_name: super::sql::qualified(schema, name),
+        columns,
+        by_name,
+        source: None,
+    }))
+}
+
+/// Whether a schema exists (so `CREATE SCHEMA` runs only when needed and a
+/// user without CREATE on the database can still use existing schemas).
+pub async fn schema_exists(client: &Client, schema: &str) -> Result<bool, tokio_postgres::Error> {
+    let row = client.query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[&schema]).await?;
+    Ok(row.get(0))
+}
+
+/// The target's name for a user type, or `None` when it does not exist.
+/// Only called with names [`resolve`] vetted as identifiers, so `to_regtype`
+/// cannot raise a syntax error (which would abort the batch transaction).
+pub async fn lookup_type(client: &Client, name: &str) -> Result<Option<String>, tokio_postgres::Error> {
+    let row = client.query_one("SELECT to_regtype($1)::text", &[&name]).await?;
+    Ok(row.get(0))
+}
+
+/// What a source type name maps to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// A built-in type, spelled as `format_type` prints it.
+    Type(String),
+    /// An identifier to look up on the target (`to_regtype`); append `[]`
+    /// when `array`.
+    Lookup {
+        /// The (possibly schema-qualified) type name, without `[]`.
+        name: String,
+        /// The source column is an array of it.
+        array: bool,
+    },
+    /// No target counterpart: store as text (`text[]` when `array`).
+    Unknown {
+        /// The source column is an array.
+        array: bool,
+    },
+}
+
+/// The column type used when the source type has no target counterpart.
+pub fn fallback(array: bool) -> String {
+    if array { "text[]".into() } else { "text".into() }
+}
+
+/// Maps a source type name to a target type (see the module docs).
+pub fn resolve(source_type: &str) -> Resolved {
+    let mut s = source_type.trim();
+    let mut array = false;
+    while let Some(rest) = s.strip_suffix("[]") {
+        array = true;
+        s = rest.trim_end();
+    }
+    if s.is_empty() {
+        return Resolved::Unknown { array };
+    }
+    if s.contains('"') {
+        return if is_type_identifier(s) { Resolved::Lookup { name: s.to_string(), array } } else { Resolved::Unknown { array } };
+    }
+    let lower = s.to_ascii_lowercase();
+    // PostgreSQL's internal array names: _int4.
+    let (lower, array) = match lower.strip_prefix('_') {
+        Some(elem) if !array && builtin(elem, &[]).is_some() => (elem.to_string(), true),
+        _ => (lower, array),
+    };
+    // Split off "(args)"; the words around it form the name.
+    let (name, args) = match (lower.find('('), lower.rfind(')')) {
+        (Some(o), Some(c)) if o < c => {
+            let inner = &lower[o + 1..c];
+            let words = format!("{} {}", &lower[..o], &lower[c + 1..]);
+            if inner.split(',').all(|a| !a.trim().is_empty() && a.trim().bytes().all(|b| b.is_ascii_digit())) {
+                let mods: Vec<u32> = inner.split(',').filter_map(|a| a.trim().parse().ok()).collect();
+                (words, Some(mods))
+            } else {
+                // enum('a','b'), set(…), geometry(Point,4326): no exact type here.
+                let head = lower[..o].trim();
+                return match head {
+                    "enum" | "set" => Resolved::Type(with_array("text".into(), array)),
+                    _ => Resolved::Unknown { array },
+                };
+            }
+        }
+        (None, None) => (lower.clone(), None),
+        _ => return Resolved::Unknown { array },
+    };
+    let name = name.split_whitespace().filter(|w| *w != "zerofill").collect::<Vec<_>>().join(" ");
+    let has_args = args.is_some();
+    let mods = args.unwrap_or_default();
+    if let Some(t) = builtin(&name, &mods) {
+        return Resolved::Type(with_array(t, array));
+    }
+    if !has_args && is_type_identifier(s) {
+        return Resolved::Lookup { name: s.to_string(), array };
+    }
+    Resolved::Unknown { array }
+}
+
+fn with_array(t: String, array: bool) -> String {
+    if array { t + "[]" } else { t }
+}
+
+/// `name(m1,m2)` or `name` when there are no modifiers.
+fn modded(name: &str, mods: &[u32]) -> String {
+    if mods.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}({})", mods.iter().map(u32::to_string).collect::<Vec<_>>().join(","))
+    }
+}
+
+/// Built-in PostgreSQL and MySQL names (lowercase, single spaces) with their
+/// modifiers → the target type as `format_type` spells it.
+fn builtin(name: &str, mods: &[u32]) -> Option<String> {
+    let t = |s: &str| Some(s.to_string());
+    let precision = |base: &str, zone: &str| {
+        Some(match mods.first() {
+            Some(p) => format!("{base}({p}) {zone}"),
+            None => format!("{base} {zone}"),
+        })
+    };
+    match name {
+        "smallint" | "int2" | "smallserial" | "serial2" | "tinyint" | "year" | "tinyint unsigned" => t("smallint"),
+        "integer" | "int" | "int4" | "serial" | "serial4" | "mediumint" | "smallint unsigned" | "mediumint unsigned" => {
+            t("integer")
+        }
+        "bigint" | "int8" | "bigserial" | "serial8" | "int unsigned" | "integer unsigned" => t("bigint"),
+        "bigint unsigned" => t("numeric(20,0)"),
+        "real" | "float4" => t("real"),
+        "double precision" | "float8" | "double" | "double unsigned" => t("double precision"),
+        "float" | "float unsigned" => match mods.first() {
+            Some(p) if *p <= 24 => t("real"),
+            _ => t("double precision"),
+        },
+        "numeric" | "decimal" | "decimal unsigned" | "numeric unsigned" | "dec" | "fixed" => Some(modded("numeric", mods)),
+        "boolean" | "bool" => t("boolean"),
+        "text" | "tinytext" | "mediumtext" | "longtext" => t("text"),
+        "character varying" | "varchar" => Some(modded("character varying", mods)),
+        "character" | "char" => Some(modded("character", if mods.is_empty() { &[1] } else { mods })),
+        "bpchar" => Some(modded("bpchar", mods)),
+        "name" => t("name"),
+        "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => t("bytea"),
+        "date" => t("date"),
+        "time" | "time without time zone" => precision("time", "without time zone"),
+        "timetz" | "time with time zone" => precision("time", "with time zone"),
+        "timestamp" | "timestamp without time zone" | "datetime" => precision("timestamp", "without time zone"),
+        "timestamptz" | "timestamp with time zone" => precision("timestamp", "with time zone"),
+        "interval" => Some(modded("interval", mods)),
+        "bit" => Some(modded("bit", if mods.is_empty() { &[1] } else { mods })),
+        "bit varying" | "varbit" => Some(modded("bit varying", mods)),
+        "uuid" | "json" | "jsonb" | "xml" | "inet" | "cidr" | "macaddr" | "macaddr8" | "money" | "point" | "line"
+        | "lseg" | "box" | "path" | "polygon" | "circle" | "tsvector" | "tsquery" | "oid" | "int4range"
+        | "int8range" | "numrange" | "tsrange" | "tstzrange" | "daterange" | "int4multirange" | "int8multirange"
+        | "nummultirange" | "tsmultirange" | "tstzmultirange" | "datemultirange" | "pg_lsn" | "jsonpath" => t(name),
+        _ => None,
+    }
+}
+
+/// `ident` or `schema.ident`, each part plain (`[A-Za-z_][A-Za-z0-9_$]*`)
+/// or double-quoted (with `""` for a quote).
+fn is_type_identifier(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    let mut parts = 0;
+    loop {
+        if i < b.len() && b[i] == b'"' {
+            i += 1;
+            let start = i;
+            loop {
+                match b.get(i) {
+                    None => return false,
+                    Some(b'"') if b.get(i + 1) == Some(&b'"') => i += 2,
+                    Some(b'"') => break,
+                    Some(_) => i += 1,
+                }
+            }
+            if i == start {
+                return false;
+            }
+            i += 1;
+        } else {
+            match b.get(i) {
+                Some(c) if c.is_ascii_alphabetic() || *c == b'_' => i += 1,
+                _ => return false,
+            }
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'$') {
+                i += 1;
+            }
+        }
+        parts += 1;
+        if i == b.len() {
+            return parts <= 2;
+        }
+        if b[i] != b'.' {
+            return false;
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ty(s: &str) -> String {
+        match resolve(s) {
+            Resolved::Type(t) => t,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn postgres_names_map_to_format_type_spelling() {
+        for (src, want) in [
+            ("integer", "integer"),
+            ("int4", "integer"),
+            ("INT", "integer"),
+            ("serial", "integer"),
+            ("bigserial", "bigint"),
+            ("numeric(12,2)", "numeric(12,2)"),
+            ("numeric( 12 , 2 )", "numeric(12,2)"),
+            ("numeric", "numeric"),
+            ("decimal(5)", "numeric(5)"),
+            ("timestamp with time zone", "timestamp with time zone"),
+            ("timestamptz", "timestamp with time zone"),
+            ("timestamptz(3)", "timestamp(3) with time zone"),
+            ("timestamp(3) with time zone", "timestamp(3) with time zone"),
+            ("timestamp", "timestamp without time zone"),
+            ("time", "time without time zone"),
+            ("timetz", "time with time zone"),
+            ("character varying(20)", "character varying(20)"),
+            ("varchar(20)", "character varying(20)"),
+            ("varchar", "character varying"),
+            ("char", "character(1)"),
+            ("character(3)", "character(3)"),
+            ("text[]", "text[]"),
+            ("integer[][]", "integer[]"),
+            ("_int4", "integer[]"),
+            ("double precision", "double precision"),
+            ("float8", "double precision"),
+            ("float(10)", "real"),
+            ("bool", "boolean"),
+            ("jsonb", "jsonb"),
+            ("uuid", "uuid"),
+            ("interval", "interval"),
+            ("bytea", "bytea"),
+            ("bit", "bit(1)"),
+            ("varbit(4)", "bit varying(4)"),
+        ] {
+            assert_eq!(ty(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn mysql_names() {
+        for (src, want) in [
+            ("tinyint(1)", "smallint"),
+            ("int(11)", "integer"),
+            ("int unsigned", "bigint"),
+            ("int(10) unsigned zerofill", "bigint"),
+            ("bigint unsigned", "numeric(20,0)"),
+            ("bigint(20) unsigned", "numeric(20,0)"),
+            ("mediumint", "integer"),
+            ("double", "double precision"),
+            ("datetime(6)", "timestamp(6) without time zone"),
+            ("longtext", "text"),
+            ("varbinary(16)", "bytea"),
+            ("enum('a','b')", "text"),
+            ("set('x','y')", "text"),
+            ("year", "smallint"),
+        ] {
+            assert_eq!(ty(src), want, "{src}");
+        }
+    }
+
+    #[test]
+    fn user_types_are_looked_up_and_unknowns_fall_back() {
+        assert_eq!(resolve("public.mood"), Resolved::Lookup { name: "public.mood".into(), array: false });
+        assert_eq!(resolve("public.mood[]"), Resolved::Lookup { name: "public.mood".into(), array: true });
+        assert_eq!(resolve("citext"), Resolved::Lookup { name: "citext".into(), array: false });
+        assert_eq!(resolve(r#""My Schema"."My ""Type""#), Resolved::Lookup { name: r#""My Schema"."My ""Type""#.into(), array: false });
+        assert_eq!(resolve("geometry(Point,4326)"), Resolved::Unknown { array: false });
+        assert_eq!(resolve("a.b.c"), Resolved::Unknown { array: false });
+        assert_eq!(resolve("bigint unsigned extra"), Resolved::Unknown { array: false });
+        assert_eq!(resolve("int); DROP TABLE x; --"), Resolved::Unknown { array: false });
+        assert_eq!(resolve(r#"x"; drop"#), Resolved::Unknown { array: false });
+        assert_eq!(resolve(""), Resolved::Unknown { array: false });
+        assert_eq!(fallback(true), "text[]");
+    }
+
+    #[test]
+    fn identifiers() {
+        for ok in ["a", "a.b", "_x$1", r#""a b"."c""d""#, r#""Ünï""#] {
+            assert!(is_type_identifier(ok), "{ok}");
+        }
+        for bad in ["", "1a", "a.", ".a", "a b", "a.b.c", r#""""#, r#""a"#, "a-b", "a;b"] {
+            assert!(!is_type_identifier(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! SQL text of every statement the postgres target runs.
+//!
+//! Identifiers (schemas, tables, columns) are always double-quoted with
+//! [`quote_ident`], whatever they contain, so names with quotes, spaces,
+//! capitals, unicode or keywords work and a name can never end the
+//! statement early. Values never appear in SQL text: they are `text[]` (or
+//! `text`) parameters cast on the server to the target column type. Type
+//! names come either from the target catalog (`format_type`) or from the
+//! whitelist in `schema.rs`, never verbatim from a record.
+//!
+//! In the row statements, `lf_u.cN` is the N-th parameter array unnested;
+//! the statements differ only in what they do with those rows.
+
+use std::fmt::Write as _;
+
+/// `"name"` with every `"` doubled: a safe SQL identifier for any name.
+pub fn quote_ident(name: &str) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push('"');
+    for ch in name.chars() {
+        if ch == '"' {
+            s.push('"');
+        }
+        s.push(ch);
+    }
+    s.push('"');
+    s
+}
+
+/// `"schema"."table"`.
+pub fn qualified(schema: &str, table: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident(table))
+}
+
+/// A column as a statement uses it: its name and the target type to cast to.
+#[derive(Debug, Clone, Copy)]
+pub struct Col<'a> {
+    /// Column name (unquoted).
+    pub name: &'a str,
+    /// Target type as `format_type` prints it, e.g. `numeric(12,2)`.
+    pub sql_type: &'a str,
+}
+
+fn list<T>(items: impl IntoIterator<Item = T>, sep: &str, mut f: impl FnMut(&mut String, usize, T)) -> String {
+    let mut out = String::new();
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push_str(sep);
+        }
+        f(&mut out, i, item);
+    }
+    out
+}
+
+fn names(cols: &[Col<'_>]) -> String {
+    list(cols, ", ", |o, _, c| o.push_str(&quote_ident(c.name)))
+}
+
+/// `unnest($1::text[], …) AS lf_u(c0, …)`, parameters starting at `$first`.
+fn unnest(n: usize, first: usize) -> String {
+    format!(
+        "unnest({}) AS lf_u({})",
+        list(0..n, ", ", |o, _, i| {
+            let _ = write!(o, "${}::text[]", first + i);
+        }),
+        list(0..n, ", ", |o, _, i| {
+            let _ = write!(o, "c{i}");
+        })
+    )
+}
+
+/// `lf_u.c0::type0, …`.
+fn casts(cols: &[Col<'_>]) -> String {
+    list(cols, ", ", |o, i, c| {
+        let _ = write!(o, "lf_u.c{i}::{}", c.sql_type);
+    })
+}
+
+/// The fast path: upsert every row of the parameter arrays in one statement.
+/// `cols` are the columns present in every row (keys included); `key` holds
+/// indices into `cols`. Non-key columns are updated on conflict.
+pub fn upsert(table: &str, cols: &[Col<'_>], key: &[usize]) -> String {
+    let mut sql = format!(
+        "INSERT INTO {table} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO ",
+        names(cols),
+        casts(cols),
+        unnest(cols.len(), 1),
+        list(key, ", ", |o, _, &k| o.push_str(&quote_ident(cols[k].name))),
+    );
+    let set: Vec<&Col<'_>> = cols.iter().enumerate().filter(|(i, _)| !key.contains(i)).map(|(_, c)| c).collect();
+    if set.is_empty() {
+        sql.push_str("NOTHING");
+    } else {
+        sql.push_str("UPDATE SET ");
+        sql.push_str(&list(set, ", ", |o, _, c| {
+            let q = quote_ident(c.name);
+            let _ = write!(o, "{q} = EXCLUDED.{q}");
+        }));
+    }
+    sql
+}
+
+/// `x."k1" = lf_src.c0 AND …` for the key columns.
+fn key_match(alias: &str, src: &str, cols: &[Col<'_>], key: &[usize]) -> String {
+    list(key, " AND ", |o, _, &k| {
+        let _ = write!(o, "{alias}.{} = {src}.c{k}", quote_ident(cols[k].name));
+    })
+}
+
+/// Upsert for rows where some columns are UNCHANGED (TOAST values not
+/// sent): those columns are absent from `cols`, so existing rows keep them
+/// (UPDATE of the present columns only) and missing rows are inserted
+/// without them (they get the column default, NULL unless one is defined).
+/// An `INSERT … ON CONFLICT` cannot be used here: PostgreSQL checks NOT NULL
+/// before it looks for the conflict. Both parts see the snapshot from before
+/// the statement, so each row is either updated or inserted, never both.
+pub fn update_then_insert(table: &str, cols: &[Col<'_>], key: &[usize]) -> String {
+    let src = format!(
+        "lf_src AS (SELECT {} FROM {})",
+        list(cols.iter().enumerate(), ", ", |o, i, (_, c)| {
+            let _ = write!(o, "lf_u.c{i}::{} AS c{i}", c.sql_type);
+        }),
+        unnest(cols.len(), 1)
+    );
+    let set: Vec<(usize, &Col<'_>)> = cols.iter().enumerate().filter(|(i, _)| !key.contains(i)).collect();
+    let mut sql = format!("WITH {src}");
+    if !set.is_empty() {
+        let _ = write!(
+            sql,
+            ", lf_upd AS (UPDATE {table} AS lf_t SET {} FROM lf_src WHERE {})",
+            list(set, ", ", |o, _, (i, c)| {
+                let _ = write!(o, "{} = lf_src.c{i}", quote_ident(c.name));
+            }),
+            key_match("lf_t", "lf_src", cols, key)
+        );
+    }
+    let _ = write!(
+        sql,
+        " INSERT INTO {table} ({}) SELECT {} FROM lf_src WHERE NOT EXISTS (SELECT 1 FROM {table} AS lf_x WHERE {})",
+        names(cols),
+        list(0..cols.len(), ", ", |o, _, i| {
+            let _ = write!(o, "lf_src.c{i}");
+        }),
+        key_match("lf_x", "lf_src", cols, key)
+    );
+    sql
+}
+
+/// Deletes every row whose key is in the parameter arrays (one per key column).
+pub fn delete_by_keys(table: &str, key: &[Col<'_>]) -> String {
+    format!(
+        "DELETE FROM {table} WHERE ({}) IN (SELECT {} FROM {})",
+        names(key),
+        casts(key),
+        unnest(key.len(), 1)
+    )
+}
+
+/// First step of a key-changing update: moves the row from the old key to
+/// the new one in place (so columns the change did not send keep their
+/// stored values), unless a row with the new key already exists (a replay).
+/// Parameters (`text`): the old key values, then the values of `set`
+/// (the new key columns and the other present columns).
+pub fn move_key(table: &str, key: &[Col<'_>], set: &[Col<'_>], new_key: &[usize]) -> String {
+    let k = key.len();
+    format!(
+        "UPDATE {table} SET {} WHERE {} AND NOT EXISTS (SELECT 1 FROM {table} AS lf_x WHERE {})",
+        list(set.iter().enumerate(), ", ", |o, i, (_, c)| {
+            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, c.sql_type);
+        }),
+        list(key.iter().enumerate(), " AND ", |o, i, (_, c)| {
+            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), 1 + i, c.sql_type);
+        }),
+        list(new_key, " AND ", |o, _, &i| {
+            let c = &set[i];
+            let _ = write!(o, "lf_x.{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, c.sql_type);
+        }),
+    )
+}
+
+/// A column definition for [`create_table`].
+#[derive(Debug, Clone)]
+pub struct ColumnDef {
+    /// Column name.
+    pub name: String,
+    /// Target type (whitelisted or from the target catalog).
+    pub sql_type: String,
+    /// Add NOT NULL.
+    pub not_null: bool,
+}
+
+/// `CREATE TABLE IF NOT EXISTS` with a primary key on `key` (none when empty).
+pub fn create_table(table: &str, cols: &[ColumnDef], key: &[String]) -> String {
+    let mut defs = list(cols, ", ", |o, _, c| {
+        let _ = write!(o, "{} {}{}", quote_ident(&c.name), c.sql_type, if c.not_null { " NOT NULL" } else { "" });
+    });
+    if !key.is_empty() {
+        let _ = write!(defs, ", PRIMARY KEY ({})", list(key, ", ", |o, _, k| o.push_str(&quote_ident(k))));
+    }
+    format!("CREATE TABLE IF NOT EXISTS {table} ({defs})")
+}
+
+/// `CREATE SCHEMA IF NOT EXISTS`.
+pub fn create_schema(schema: &str) -> String {
+    format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema))
+}
+
+/// Adds a (nullable) column unless it exists.
+pub fn add_column(table: &str, name: &str, sql_type: &str) -> String {
+    format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {} {sql_type}", quote_ident(name))
+}
+
+/// Drops a NOT NULL constraint (the source column became nullable).
+pub fn drop_not_null(table: &str, name: &str) -> String {
+    format!("ALTER TABLE {table} ALTER COLUMN {} DROP NOT NULL", quote_ident(name))
+}
+
+/// `TRUNCATE TABLE`.
+pub fn truncate(table: &str) -> String {
+    format!("TRUNCATE TABLE {table}")
+}
+
+/// Casts one parameter array to `sql_type` (used after a failed statement
+/// to find which column held the value the server refused).
+pub fn cast_probe(sql_type: &str) -> String {
+    format!("SELECT lf_u.c0::{sql_type} FROM unnest($1::text[]) AS lf_u(c0)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_ident_quotes_everything() {
+        assert_eq!(quote_ident("plain"), r#""plain""#);
+        assert_eq!(quote_ident("select"), r#""select""#);
+        assert_eq!(quote_ident(r#"a "b""#), r#""a ""b""""#);
+        assert_eq!(quote_ident("ünï cödé"), "\"ünï cödé\"");
+        assert_eq!(quote_ident(r#"x"; DROP TABLE y; --"#), r#""x""; DROP TABLE y; --""#);
+        assert_eq!(quote_ident(""), r#""""#);
+        assert_eq!(quote_ident(r#"""#), r#""""""#);
+        assert_eq!(qualified("public", "Order Items"), r#""public"."Order Items""#);
+    }
+
+    fn cols() -> Vec<Col<'static>> {
+        vec![
+            Col { name: "id", sql_type: "bigint" },
+            Col { name: "region", sql_type: "text" },
+            Col { name: "price", sql_type: "numeric(12,2)" },
+            Col { name: "select", sql_type: "timestamp with time zone" },
+        ]
+    }
+
+    #[test]
+    fn upsert_sql() {
+        let t = qualified("s", "t");
+        assert_eq!(
+            upsert(&t, &cols(), &[0, 1]),
+            r#"INSERT INTO "s"."t" ("id", "region", "price", "select") SELECT lf_u.c0::bigint, lf_u.c1::text, lf_u.c2::numeric(12,2), lf_u.c3::timestamp with time zone FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS lf_u(c0, c1, c2, c3) ON CONFLICT ("id", "region") DO UPDATE SET "price" = EXCLUDED."price", "select" = EXCLUDED."select""#
+        );
+        assert_eq!(
+            upsert(&t, &cols()[..1], &[0]),
+            r#"INSERT INTO "s"."t" ("id") SELECT lf_u.c0::bigint FROM unnest($1::text[]) AS lf_u(c0) ON CONFLICT ("id") DO NOTHING"#
+        );
+    }
+
+    #[test]
+    fn update_then_insert_sql() {
+        let t = qualified("s", "t");
+        assert_eq!(
+            update_then_insert(&t, &cols()[..3], &[0]),
+            r#"WITH lf_src AS (SELECT lf_u.c0::bigint AS c0, lf_u.c1::text AS c1, lf_u.c2::numeric(12,2) AS c2 FROM unnest($1::text[], $2::text[], $3::text[]) AS lf_u(c0, c1, c2)), lf_upd AS (UPDATE "s"."t" AS lf_t SET "region" = lf_src.c1, "price" = lf_src.c2 FROM lf_src WHERE lf_t."id" = lf_src.c0) INSERT INTO "s"."t" ("id", "region", "price") SELECT lf_src.c0, lf_src.c1, lf_src.c2 FROM lf_src WHERE NOT EXISTS (SELECT 1 FROM "s"."t" AS lf_x WHERE lf_x."id" = lf_src.c0)"#
+        );
+        // Only the key present: nothing to update.
+        assert_eq!(
+            update_then_insert(&t, &cols()[..1], &[0]),
+            r#"WITH lf_src AS (SELECT lf_u.c0::bigint AS c0 FROM unnest($1::text[]) AS lf_u(c0)) INSERT INTO "s"."t" ("id") SELECT lf_src.c0 FROM lf_src WHERE NOT EXISTS (SELECT 1 FROM "s"."t" AS lf_x WHERE lf_x."id" = lf_src.c0)"#
+        );
+    }
+
+    #[test]
+    fn delete_sql() {
+        let t = qualified("s", "t");
+        assert_eq!(
+            delete_by_keys(&t, &cols()[..2]),
+            r#"DELETE FROM "s"."t" WHERE ("id", "region") IN (SELECT lf_u.c0::bigint, lf_u.c1::text FROM unnest($1::text[], $2::text[]) AS lf_u(c0, c1))"#
+        );
+    }
+
+    #[test]
+    fn move_key_sql() {
+        let t = qualified("s", "t");
+        let c = cols();
+        assert_eq!(
+            move_key(&t, &c[..1], &[c[0], c[2]], &[0]),
+            r#"UPDATE "s"."t" SET "id" = $2::text::bigint, "price" = $3::text::numeric(12,2) WHERE "id" = $1::text::bigint AND NOT EXISTS (SELECT 1 FROM "s"."t" AS lf_x WHERE lf_x."id" = $2::text::bigint)"#
+        );
+    }
+
+    #[test]
+    fn ddl_sql() {
+        let t = qualified("s", r#"we"ird"#);
+        let defs = vec![
+            ColumnDef { name: "id".into(), sql_type: "bigint".into(), not_null: true },
+            ColumnDef { name: "a b".into(), sql_type: "text[]".into(), not_null: false },
+        ];
+        assert_eq!(
+            create_table(&t, &defs, &["id".into()]),
+            r#"CREATE TABLE IF NOT EXISTS "s"."we""ird" ("id" bigint NOT NULL, "a b" text[], PRIMARY KEY ("id"))"#
+        );
+        assert_eq!(create_table(&t, &defs[1..], &[]), r#"CREATE TABLE IF NOT EXISTS "s"."we""ird" ("a b" text[])"#);
+        assert_eq!(add_column(&t, "n", "integer"), r#"ALTER TABLE "s"."we""ird" ADD COLUMN IF NOT EXISTS "n" integer"#);
+        assert_eq!(drop_not_null(&t, "n"), r#"ALTER TABLE "s"."we""ird" ALTER COLUMN "n" DROP NOT NULL"#);
+        assert_eq!(truncate(&t), r#"TRUNCATE TABLE "s"."we""ird""#);
+        assert_eq!(create_schema("Sales"), r#"CREATE SCHEMA IF NOT EXISTS "Sales""#);
+        assert_eq!(cast_probe("integer[]"), "SELECT lf_u.c0::integer[] FROM unnest($1::text[]) AS lf_u(c0)");
+    }
+}
