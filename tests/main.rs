@@ -6,5 +6,6 @@ mod support;
 
 mod cli;
 mod pipeline_core;
+mod postgres_e2e;
 mod postgres_sink;
 mod postgres_source;

@@ -229,3 +229,38 @@ async fn a_slot_past_the_checkpoint_stops_the_run_with_recovery_steps() {
     assert!(err.contains("does not exist") && err.contains("logferry reset"), "{err}");
     let _ = (connect, url_for);
 }
+
+/// Regression: a copy that died before its first checkpoint left rows in the
+/// target; the next attempt recreated the slot and never learned that some
+/// of those rows were deleted meanwhile. Now the slot is reused and the
+/// stream replays the deletes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_restarted_without_checkpoint_converges_with_deletes_in_between() {
+    let db = db_with("CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL); INSERT INTO t SELECT g, g FROM generate_series(1, 10) g;").await;
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
+    run_pipeline("pg", fast_apply(2), PostgresSource::new(cfg.clone()), vec![sink as Arc<dyn Sink>], &store, true, no_shutdown())
+        .await
+        .unwrap();
+    // As if the first attempt had died before checkpointing: the target has
+    // the rows, the state dir has nothing.
+    store.reset("pg").unwrap();
+    db.client.batch_execute("DELETE FROM t WHERE id IN (2, 7); UPDATE t SET v = -v WHERE id = 3;").await.unwrap();
+    let sink = Arc::new(RecordingSink::new(1, log.clone(), Faults::default()));
+    run_pipeline("pg", fast_apply(2), PostgresSource::new(cfg), vec![sink as Arc<dyn Sink>], &store, true, no_shutdown())
+        .await
+        .unwrap();
+    let applied: Vec<Change> = log.lock().unwrap().iter().flat_map(|a| a.records.clone()).collect();
+    let target = final_state(applied.iter());
+    let expected: std::collections::BTreeMap<(String, i64), i64> = db
+        .client
+        .query("SELECT id, v FROM t", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (("t".to_string(), i64::from(r.get::<_, i32>(0))), i64::from(r.get::<_, i32>(1))))
+        .collect();
+    assert_eq!(target, expected);
+}

@@ -207,6 +207,10 @@ pub struct PostgresSink {
     /// Target tables by (schema, name), shared by the lanes. Only committed
     /// state goes in (a batch's own changes wait in its overlay).
     tables: std::sync::Mutex<HashMap<TableKey, Arc<TableInfo>>>,
+    /// The last source schema applied per table (committed), kept apart
+    /// from `tables` so that dropping the catalog cache after an error does
+    /// not forget which columns the source had (drop detection).
+    sources: std::sync::Mutex<HashMap<TableKey, TableSchema>>,
     /// (table, column, type) already warned about (text fallback, no key).
     warned: std::sync::Mutex<HashSet<String>>,
 }
@@ -243,6 +247,7 @@ impl PostgresSink {
             create_tables: cfg.create_tables,
             lanes,
             tables: Default::default(),
+            sources: Default::default(),
             warned: Default::default(),
         };
         let client = sink.open().await?;
@@ -299,7 +304,9 @@ impl PostgresSink {
             return Ok(());
         }
         let mut lane = self.lanes[batch.lane % self.lanes.len()].lock().await;
-        if lane.in_txn {
+        if lane.in_txn || lane.client.as_ref().is_some_and(Client::is_closed) {
+            // Cancelled mid-batch earlier, or the server closed the
+            // connection while the lane was idle: start afresh.
             lane.drop_connection();
         }
         if lane.client.is_none() {
@@ -316,6 +323,13 @@ impl PostgresSink {
         match result {
             Ok(()) => {
                 lane.in_txn = false;
+                let mut sources = self.sources.lock().unwrap_or_else(|p| p.into_inner());
+                for (key, info) in &overlay {
+                    if let Some(schema) = &info.source {
+                        sources.insert(key.clone(), schema.clone());
+                    }
+                }
+                drop(sources);
                 self.tables.lock().unwrap_or_else(|p| p.into_inner()).extend(overlay);
                 Ok(())
             }
@@ -494,7 +508,10 @@ impl Tx<'_> {
         let context = format!("table {}: reading the target catalog", sql::qualified(&key.0, &key.1));
         let info = schema::load_table(self.client, &key.0, &key.1).await.map_err(|e| self.db(&context, e))?;
         Ok(info.map(|mut info| {
-            info.source = self.overlay.get(key).and_then(|t| t.source.clone());
+            info.source = match self.overlay.get(key) {
+                Some(t) => t.source.clone(),
+                None => self.sink.sources.lock().unwrap_or_else(|p| p.into_inner()).get(key).cloned(),
+            };
             let info = Arc::new(info);
             self.overlay.insert(key.clone(), info.clone());
             info

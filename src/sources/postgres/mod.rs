@@ -10,10 +10,15 @@
 //!    and the SQL that fixes it.
 //! 2. **Publication** `publication` is created if missing and its table list
 //!    kept equal to the selected tables.
-//! 3. **Slot.** Without a checkpoint, the slot is (re)created on a
-//!    replication session with `SNAPSHOT 'export'`: PostgreSQL returns the
-//!    slot's consistent point and a snapshot of the database as of exactly
-//!    that point. With a checkpoint, the slot must exist and its
+//! 3. **Slot.** Without a checkpoint and without a slot, the slot is created
+//!    on a replication session with `SNAPSHOT 'export'`: PostgreSQL returns
+//!    the slot's consistent point and a snapshot of the database as of
+//!    exactly that point. Without a checkpoint but with a slot (an earlier
+//!    attempt died before its first checkpoint, or the pipeline was reset),
+//!    the slot is reused: the copy starts over from a fresh snapshot and the
+//!    stream replays everything since the slot's confirmed position, so rows
+//!    an earlier attempt already wrote converge (deleted ones included).
+//!    Drop the slot yourself to start from "now". With a checkpoint, the slot must exist and its
 //!    `confirmed_flush_lsn` must not be past the checkpoint — otherwise the
 //!    server has discarded changes we never applied, and the run stops with
 //!    the recovery steps instead of silently skipping them.
@@ -64,10 +69,6 @@ pub(crate) type SourceResult<T> = Result<T, SourceError>;
 /// the decoder: ISO dates, `postgres` intervals, UTC, shortest-exact floats.
 pub const SESSION_OPTIONS: &str =
     "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c TimeZone=UTC -c extra_float_digits=3";
-
-/// Dropping a slot right after its previous consumer exited can fail with
-/// "slot is active" for a moment; retry this long.
-const DROP_SLOT_RETRY: Duration = Duration::from_secs(10);
 
 /// The PostgreSQL source.
 pub struct PostgresSource {
@@ -299,19 +300,6 @@ async fn slot_state(client: &Client, slot: &str, source: &str) -> SourceResult<O
     }))
 }
 
-async fn drop_slot(client: &Client, slot: &str, source: &str) -> SourceResult<()> {
-    let deadline = tokio::time::Instant::now() + DROP_SLOT_RETRY;
-    loop {
-        match client.execute("SELECT pg_drop_replication_slot($1)", &[&slot]).await {
-            Ok(_) => return Ok(()),
-            Err(e) if tokio::time::Instant::now() < deadline && e.as_db_error().is_some_and(|d| d.code().code() == "55006") => {
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-            Err(e) => return Err(sql_error(source, &format!("dropping slot `{slot}`"), &e)),
-        }
-    }
-}
-
 async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> SourceResult<()> {
     let conn = ConnInfo::parse(cfg.db.url.expose(), source)?;
     let client = conn.connect(source).await?;
@@ -325,12 +313,25 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
 
     // Where streaming starts, and the replication session (gated until the
     // snapshot is copied when we just created the slot).
-    let (start, snapshot_from, mut repl) = match resume {
-        None => {
-            if slot.is_some() {
-                tracing::warn!(slot = %cfg.slot, "no checkpoint yet: recreating the slot for a fresh start");
-                drop_slot(&client, &cfg.slot, source).await?;
-            }
+    let open_existing = |lsn: u64| {
+        pgwire_replication::ReplicationClient::connect_gated(
+            conn.replication(&cfg.slot, &cfg.publication)
+                .with_start_lsn(pgwire_replication::Lsn::from_u64(lsn))
+                .with_ack_lsn(pgwire_replication::Lsn::from_u64(lsn)),
+        )
+    };
+    if let Some(slot) = &slot {
+        if slot.plugin != "pgoutput" {
+            return Err(definite(
+                source,
+                format!("slot `{}` uses plugin `{}`; logferry needs a pgoutput slot: drop it or set another `slot`", cfg.slot, slot.plugin),
+            ));
+        }
+    }
+    // Where streaming starts, whether (and from where) to copy first, and
+    // the replication session (gated: nothing streams until the copy is done).
+    let (start, snapshot_from, mut repl) = match (resume, slot) {
+        (None, None) => {
             let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication))
                 .await
                 .map_err(|e| repl_error(source, "opening a replication session", &e))?;
@@ -354,44 +355,53 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
             };
             (lsn, snapshot, repl)
         }
-        Some(pos) => {
-            let Some(slot) = slot else {
-                return Err(definite(
-                    source,
-                    format!(
-                        "replication slot `{}` does not exist, but the checkpoint ({}) needs it: the changes since then are gone. \
-                         Run `logferry reset --pipeline {}` to take a new snapshot",
-                        cfg.slot,
-                        format_lsn(pos.lsn),
-                        ctx.pipeline
-                    ),
-                ));
-            };
-            if slot.plugin != "pgoutput" {
-                return Err(definite(source, format!("slot `{}` uses plugin `{}`; logferry needs a pgoutput slot: drop it or set another `slot`", cfg.slot, slot.plugin)));
-            }
+        (None, Some(slot)) => {
+            // An earlier attempt created the slot but never checkpointed (it
+            // died during the copy, or the pipeline was reset). Its copy may
+            // have reached the target already, so the slot is kept: the copy
+            // starts over from a fresh snapshot and the stream replays every
+            // change since the slot's confirmed position, deletes included,
+            // which makes whatever the earlier attempt wrote converge.
+            let lsn = slot.confirmed_flush.ok_or_else(|| {
+                definite(source, format!("slot `{}` has no confirmed position yet; drop it and run again", cfg.slot))
+            })?;
+            tracing::warn!(slot = %cfg.slot, from = %format_lsn(lsn),
+                "no checkpoint, but the slot exists: reusing it (copy from a fresh snapshot, then stream from the slot's position)");
+            let repl = open_existing(lsn).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            let snapshot = (cfg.db.snapshot == SnapshotMode::Initial).then(|| (None, SnapshotProgress::default()));
+            (lsn, snapshot, repl)
+        }
+        (Some(pos), None) => {
+            return Err(definite(
+                source,
+                format!(
+                    "replication slot `{}` does not exist, but the checkpoint ({}) needs it: the changes since then are gone. \
+                     Run `logferry reset --pipeline {}` to take a new snapshot",
+                    cfg.slot,
+                    format_lsn(pos.lsn),
+                    ctx.pipeline
+                ),
+            ));
+        }
+        (Some(pos), Some(slot)) => {
             if let Some(confirmed) = slot.confirmed_flush {
                 if confirmed > pos.lsn {
                     return Err(definite(
                         source,
                         format!(
                             "slot `{}` has confirmed {} but our checkpoint is {}: the server discarded changes that were never applied \
-                             (did another consumer use the slot?). Run `logferry reset --pipeline {}` to take a new snapshot",
+                             (did another consumer use the slot?). Drop the slot (SELECT pg_drop_replication_slot('{}')) and run \
+                             `logferry reset --pipeline {}` to take a new snapshot",
                             cfg.slot,
                             format_lsn(confirmed),
                             format_lsn(pos.lsn),
+                            cfg.slot,
                             ctx.pipeline
                         ),
                     ));
                 }
             }
-            let repl = pgwire_replication::ReplicationClient::connect_gated(
-                conn.replication(&cfg.slot, &cfg.publication)
-                    .with_start_lsn(pgwire_replication::Lsn::from_u64(pos.lsn))
-                    .with_ack_lsn(pgwire_replication::Lsn::from_u64(pos.lsn)),
-            )
-            .await
-            .map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            let repl = open_existing(pos.lsn).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
             (pos.lsn, pos.snapshot.map(|p| (None, p)), repl)
         }
     };
