@@ -277,7 +277,7 @@ impl<'a> Streamer<'a> {
     }
 
     fn base(&self, op: Op, rel: Option<&Rel>) -> Change {
-        let (xid, time) = self.tx.clone().unwrap_or_default();
+        let (xid, time) = self.tx.unwrap_or_default();
         Change {
             pipeline: String::new(),
             source: "postgres".into(),
