@@ -502,6 +502,10 @@ async fn odd_names_are_quoted_and_cannot_inject() {
     let tables = rows(&db, "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE nspname = 'Sales \"Dept\"' AND relkind = 'r' ORDER BY relname COLLATE \"C\"").await;
     assert_eq!(tables, ["Mixed Case", "a \"b\"", "select", "x\"; DROP TABLE y; --", "ünï cödé"]);
     assert_eq!(rows(&db, "SELECT id FROM public.y").await, ["1"], "table y must survive");
+    // A name PostgreSQL would truncate is refused rather than silently renamed.
+    let long = "n".repeat(64);
+    let err = apply(&s, vec![ddl("public", &long, &[("id", "integer", false)], &["id"])]).await.unwrap_err();
+    assert!(!err.is_transient() && err.to_string().contains("63 bytes"), "{err}");
 }
 
 #[tokio::test]

@@ -286,6 +286,9 @@ impl PostgresSink {
             None if t.schema.is_empty() => "public".into(),
             None => t.schema.clone(),
         };
+        for name in [&schema, &t.name] {
+            check_name_length(name).map_err(|m| self.definite(m))?;
+        }
         Ok((schema, t.name.clone()))
     }
 
@@ -384,6 +387,21 @@ fn clone_err(e: &SinkError) -> SinkError {
         SinkError::Transient { target, message } => SinkError::Transient { target: target.clone(), message: message.clone() },
         SinkError::Definite { target, message } => SinkError::Definite { target: target.clone(), message: message.clone() },
     }
+}
+
+/// PostgreSQL keeps only the first 63 bytes of an identifier (NAMEDATALEN
+/// - 1); a longer name would silently become another name.
+const MAX_IDENTIFIER_BYTES: usize = 63;
+
+fn check_name_length(name: &str) -> Result<(), String> {
+    if name.len() > MAX_IDENTIFIER_BYTES {
+        return Err(format!(
+            "the name {} is {} bytes long; PostgreSQL truncates identifiers to {MAX_IDENTIFIER_BYTES} bytes: rename it with a transform",
+            quote_ident(&excerpt(name, 80)),
+            name.len()
+        ));
+    }
+    Ok(())
 }
 
 /// `postgres:host:port/database`: no user, no password.
@@ -724,6 +742,7 @@ impl Tx<'_> {
         }
         let mut types = Vec::with_capacity(schema.columns.len());
         for col in &schema.columns {
+            check_name_length(&col.name).map_err(|m| self.sink.definite(format!("table {shown}: {m}")))?;
             types.push(self.target_type(&shown, &col.name, &col.source_type).await?);
         }
         let context = format!("table {shown}: schema change");
@@ -812,7 +831,7 @@ impl Tx<'_> {
                         return Err(self
                             .sink
                             .definite(format!(
-                                "table {shown} column {}: the source type is now {} (target type {ty}) but the target column is {}; \
+                                "table {shown} column {}: the source type changed to {} (target type {ty}) but the target column is {}; \
                                  logferry does not convert stored data — ALTER TABLE {shown} ALTER COLUMN {} TYPE {ty} on the \
                                  target yourself, then restart",
                                 quote_ident(&col.name),

@@ -20,7 +20,7 @@
 //! | date | `YYYY-MM-DD`, `YYYY-MM-DD BC` for years ≤ 0 (year 0 is 1 BC), `infinity`, `-infinity` |
 //! | time | `HH:MM:SS[.ffffff]`, hours may exceed 23 and the value may be negative (fits `interval`); with an offset `+HH:MM[:SS]` (timetz) |
 //! | timestamp | `YYYY-MM-DD HH:MM:SS[.fffffffff][ BC]`; PostgreSQL rounds beyond microseconds |
-//! | timestamptz | the same in UTC with `+00` before the era |
+//! | timestamptz | the same in UTC with `+00` before the era (into a `timestamp` column: the UTC wall clock) |
 //! | interval | `M mons D days U microseconds` (every field exact, full range) |
 //! | set | comma-joined labels; a PostgreSQL array literal for array columns, a JSON array for json columns |
 //! | array | a PostgreSQL array literal (`{"1","2",NULL}`, elements always quoted, nested arrays as nested braces); a JSON array for json columns |
@@ -29,6 +29,8 @@
 //! | binary | `\x` hex of the data (the subtype is kept only in JSON) |
 //! | regex | `/pattern/options` |
 //! | bson_timestamp | `{"$timestamp":{"t":S,"i":I}}` |
+//!
+//! A `timestamp` (no zone) written to a `timestamptz` column is read as UTC.
 //!
 //! Into a json/jsonb column every kind other than json, text and other is
 //! written as JSON (numbers, strings, arrays, objects; the BSON-only kinds as
@@ -610,7 +612,7 @@ mod tests {
         assert_eq!(float32(0.1), "0.1");
         assert_eq!(float32(f32::MAX), "3.4028235e38");
         assert_eq!(float32(f32::NEG_INFINITY), "-Infinity");
-        for f in [0.1, 1.0 / 3.0, 1e-320, 123456789.123456789, -2.5e-7] {
+        for f in [0.1, 1.0 / 3.0, 1e-320, 123_456_789.123_456_78, -2.5e-7] {
             assert_eq!(float64(f).parse::<f64>().unwrap(), f);
         }
     }
