@@ -184,24 +184,17 @@ async fn slot_never_passes_the_checkpoint_and_heartbeats_move_it_on_idle() {
         let cp_lsn = logferry::sources::postgres::position::PgPosition::from_position(&cp.position).unwrap().lsn;
         assert!(slot_confirmed(&db).await <= cp_lsn, "the slot confirmed more than is checkpointed");
     }
-    // After the noise stops, heartbeats bring the slot close to the end of WAL.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let lag = loop {
-        let lag: i64 = db
-            .client
-            .query_one(
-                "SELECT (pg_current_wal_lsn() - confirmed_flush_lsn)::bigint FROM pg_replication_slots WHERE slot_name = $1",
-                &[&db.name],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if lag < 64 * 1024 || tokio::time::Instant::now() > deadline {
-            break lag;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert!(lag < 64 * 1024, "an idle slot still lags {lag} bytes behind the WAL");
+    // Our tables are idle; only heartbeats can carry the slot past the WAL
+    // written by others until now. (Other tests write WAL concurrently, so
+    // "caught up to a point" is what can be checked, not "lag near zero".)
+    let mark: String = db.client.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0);
+    let mark = logferry::sources::postgres::position::parse_lsn(&mark).unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while slot_confirmed(&db).await < mark && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let confirmed = slot_confirmed(&db).await;
+    assert!(confirmed >= mark, "an idle slot stayed at {confirmed:X}, behind the WAL written before {mark:X}");
     stop_tx.send(true).unwrap();
     task.await.unwrap().unwrap();
     let cp = store.load("pg").unwrap().unwrap();
