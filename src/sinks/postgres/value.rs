@@ -37,6 +37,7 @@
 //! relaxed MongoDB Extended JSON such as `{"$oid":"…"}`), so a document or an
 //! array lands as the JSON a reader expects.
 
+use crate::record::calendar::civil_from_days;
 use crate::record::{value::Kind, Date, Interval, Special, Time, Timestamp, Value};
 use std::fmt::Write as _;
 
@@ -295,20 +296,6 @@ fn uuid(b: &[u8]) -> R<String> {
     Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
 }
 
-/// Proleptic Gregorian (year, month, day) of a day count since 1970-01-01
-/// (astronomical years: 0 is 1 BC).
-pub fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
-}
 
 /// `YYYY-MM-DD` and whether the year is BC (PostgreSQL writes the era last).
 fn ymd(days: i64) -> (String, bool) {
@@ -652,15 +639,6 @@ mod tests {
             interval(&Interval { months: i32::MIN, days: i32::MIN, micros: i64::MIN }),
             "-2147483648 mons -2147483648 days -9223372036854775808 microseconds"
         );
-    }
-
-    #[test]
-    fn civil_matches_known_days() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(-719_528), (0, 1, 1));
-        assert_eq!(civil_from_days(-735_160), (-43, 3, 15));
     }
 
     fn arr(elems: Vec<Value>) -> value::Kind {

@@ -36,6 +36,7 @@
 //! are read in place); only values that own text (`Text`, `Decimal`,
 //! `Json`, …) allocate, once.
 
+use crate::record::calendar;
 use crate::record::{value::Kind, Array, Date, Interval, Other, Special, Time, Timestamp, Value};
 use bytes::Bytes;
 use std::borrow::Cow;
@@ -480,31 +481,6 @@ impl<'a> Scan<'a> {
     }
 }
 
-fn is_leap(y: i64) -> bool {
-    y.rem_euclid(4) == 0 && (y.rem_euclid(100) != 0 || y.rem_euclid(400) == 0)
-}
-
-fn days_in_month(y: i64, m: i64) -> i64 {
-    match m {
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(y) => 29,
-        2 => 28,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (astronomical
-/// year, month 1..=12, day 1..=31); Howard Hinnant's `days_from_civil`.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400); // [0, 399]
-    let mp = if m > 2 { m - 3 } else { m + 9 }; // March = 0
-    let doy = (153 * mp + 2) / 5 + d - 1; // [0, 365]
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD` (4 or more year digits) as (year as printed, month, day);
 /// the day is checked against the month by [`civil_days`], once the era is
 /// known.
@@ -529,10 +505,10 @@ fn civil_days(y: i64, m: i64, d: i64, bc: bool) -> Result<i64, Reason> {
     // 1 BC is astronomical year 0, 5 BC year -4: the leap rule applies to
     // the astronomical year.
     let y = if bc { 1 - y } else { y };
-    if d < 1 || d > days_in_month(y, m) {
+    if d < 1 || d > i64::from(calendar::days_in_month(y, m as u32)) {
         return Err("day out of range for the month");
     }
-    Ok(days_from_civil(y, m, d))
+    Ok(calendar::days_from_civil(y, m as u32, d as u32) as i64)
 }
 
 fn special_date(text: &str) -> Option<Special> {
@@ -1569,19 +1545,10 @@ mod tests {
         assert!(checked > 500, "only {checked} values checked");
     }
 
-    /// (year, month, day) of days since 1970-01-01 (Hinnant's
-    /// `civil_from_days`), to check the parser against an independent
-    /// inverse.
+    /// The shared calendar's inverse, with the parser's integer types.
     fn civil_from_days(z: i64) -> (i64, i64, i64) {
-        let z = z + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = doy - (153 * mp + 2) / 5 + 1;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 };
-        (yoe + era * 400 + i64::from(m <= 2), m, d)
+        let (y, m, d) = crate::record::calendar::civil_from_days(z);
+        (y, i64::from(m), i64::from(d))
     }
 
     /// A date as PostgreSQL prints it (ISO, BC suffix).
