@@ -304,3 +304,48 @@ fn a_one_million_row_transaction_replicates_with_flat_memory() {
     // transaction would need several hundred MiB.
     assert!(peak < 300 * 1024, "peak RSS {} MiB: memory is not bounded", peak / 1024);
 }
+
+#[test]
+fn added_columns_reach_the_target_and_type_changes_stop_with_the_column_named() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(async {
+        let s = fresh_db("e2e_ddl_src").await;
+        s.client.batch_execute("CREATE TABLE t (id int PRIMARY KEY, a text); INSERT INTO t VALUES (1, 'one');").await.unwrap();
+        (s, fresh_db("e2e_ddl_dst").await)
+    });
+    let s = Scratch::new(&pg_to_pg_config(&source, &target, "\"t\"", ""));
+    assert!(s.run(&["run", "--once"]).status.success());
+    rt.block_on(async {
+        source
+            .client
+            .batch_execute(
+                "ALTER TABLE t ADD COLUMN price numeric(8,2), ADD COLUMN tags text[];
+                 INSERT INTO t VALUES (2, 'two', 9.99, '{x,y}');
+                 UPDATE t SET price = 1.50 WHERE id = 1;",
+            )
+            .await
+            .unwrap();
+    });
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    rt.block_on(async {
+        assert_eq!(dump(&source, "t", "id").await, dump(&target, "t", "id").await);
+        let ty: String = target
+            .client
+            .query_one("SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 't'::regclass AND attname = 'price'", &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(ty, "numeric(8,2)");
+        source.client.batch_execute("ALTER TABLE t ALTER COLUMN a TYPE int USING length(a); INSERT INTO t VALUES (3, 3);").await.unwrap();
+    });
+    let out = s.run(&["run", "--once"]);
+    assert_eq!(out.status.code(), Some(1), "a changed column type must stop the run");
+    let err = text(&out.stderr);
+    assert!(err.contains("\"t\"") && err.contains("\"a\""), "the error names table and column: {err}");
+    // Nothing after the failed change was applied or checkpointed: the row is not there.
+    rt.block_on(async {
+        let n: i64 = target.client.query_one("SELECT count(*) FROM t WHERE id = 3", &[]).await.unwrap().get(0);
+        assert_eq!(n, 0);
+    });
+}
