@@ -86,6 +86,9 @@ pub enum CliError {
     /// A pipeline failed: exit 1.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// `check` found a source that is not ready: exit 1.
+    #[error("{0}")]
+    NotReady(String),
 }
 
 impl CliError {
@@ -102,7 +105,7 @@ impl CliError {
 pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
-        Command::Check { config } => check(config),
+        Command::Check { config } => check(config).await,
         Command::Status { config } => status(config),
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
     }
@@ -230,10 +233,13 @@ async fn forward_signals(shutdown: watch::Sender<bool>) {
     }
 }
 
-fn check(path: PathBuf) -> Result<(), CliError> {
+/// Validates the config, then asks each database source whether it is
+/// ready (settings, grants, keys). Exit 1 when a source is not.
+async fn check(path: PathBuf) -> Result<(), CliError> {
     let cfg = Config::load(&path)?;
     println!("{}: OK", cfg.path.display());
     println!("state_dir: {}", cfg.state_dir.display());
+    let mut not_ready = Vec::new();
     for p in &cfg.pipelines {
         let targets: Vec<String> = p
             .targets
@@ -253,9 +259,29 @@ fn check(path: PathBuf) -> Result<(), CliError> {
             p.apply.batch_max_rows,
             p.apply.ordering
         );
-        if let Err(e) = open_source(&p.source) {
-            println!("  warning: {e}");
+        match &p.source {
+            SourceConfig::Postgres(pg) => match crate::sources::postgres::check(pg).await {
+                Ok(summary) => println!("  {summary}"),
+                Err(problems) => {
+                    println!("  NOT READY:");
+                    for line in problems.lines() {
+                        println!("    {line}");
+                    }
+                    not_ready.push(p.name.clone());
+                }
+            },
+            other => {
+                if let Err(e) = open_source(other) {
+                    println!("  warning: {e}");
+                }
+            }
         }
+    }
+    if !not_ready.is_empty() {
+        return Err(CliError::NotReady(format!(
+            "pipeline(s) {} cannot start; fix what is listed above and run `logferry check` again",
+            not_ready.join(", ")
+        )));
     }
     Ok(())
 }

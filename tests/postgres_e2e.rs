@@ -349,3 +349,45 @@ fn added_columns_reach_the_target_and_type_changes_stop_with_the_column_named() 
         assert_eq!(n, 0);
     });
 }
+
+#[test]
+fn check_lists_every_problem_with_its_fix_and_says_ready_when_fixed() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    // Roles are cluster-wide: a name of this process's own.
+    let role = format!("lf_check_{}", std::process::id());
+    let (source, target) = rt.block_on(async {
+        let s = fresh_db("e2e_check_src").await;
+        s.client
+            .batch_execute(&format!(
+                "CREATE TABLE ok (id int PRIMARY KEY); CREATE TABLE nokey (v int);
+                 CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT SELECT ON ok TO {role};"
+            ))
+            .await
+            .unwrap();
+        (s, fresh_db("e2e_check_dst").await)
+    });
+    let config = pg_to_pg_config(&source, &target, "\"ok\", \"nokey\", \"missing\"", "")
+        .replacen("postgres:logferry-test@", &format!("{role}:pw@"), 1);
+    let s = Scratch::new(&config);
+    let out = s.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let report = text(&out.stdout);
+    for expected in ["WITH REPLICATION".to_string(), "no table matches `missing`".into(), "\"public\".\"nokey\"".into(), format!("GRANT SELECT ON \"public\".\"nokey\" TO \"{role}\"")] {
+        assert!(report.contains(&expected), "missing {expected:?} in:\n{report}");
+    }
+    assert!(!report.contains(":pw@") && !text(&out.stderr).contains(":pw@"), "no password in the report");
+    rt.block_on(async {
+        source
+            .client
+            .batch_execute(&format!("ALTER ROLE {role} WITH REPLICATION; ALTER TABLE nokey ADD PRIMARY KEY (v); GRANT SELECT ON nokey TO {role};"))
+            .await
+            .unwrap();
+    });
+    let s = Scratch::new(&config.replace(", \"missing\"", ""));
+    let out = s.run(&["check"]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("ready; 2 table(s)"), "{}", text(&out.stdout));
+    rt.block_on(async {
+        let _ = source.client.batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}")).await;
+    });
+}

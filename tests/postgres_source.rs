@@ -130,10 +130,12 @@ async fn unchanged_toast_values_arrive_as_the_unchanged_marker() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn preflight_names_the_problem_and_the_fix() {
+    let role = format!("lf_norepl_{}", std::process::id());
     let db = db_with(
-        "CREATE TABLE nokey (v int);
+        &"CREATE TABLE nokey (v int);
          CREATE TABLE ok (id int PRIMARY KEY);
-         CREATE ROLE lf_norepl_role LOGIN PASSWORD 'pw';",
+         CREATE ROLE lf_norepl_role LOGIN PASSWORD 'pw';"
+            .replace("lf_norepl_role", &role),
     )
     .await;
     let store = CheckpointStore::temporary().unwrap();
@@ -141,11 +143,11 @@ async fn preflight_names_the_problem_and_the_fix() {
     assert!(err.contains("nokey") && err.contains("primary key"), "{err}");
     let err = run_once(&source_config(&db.url, &db.name, &["public.missing"]), &store).await.unwrap_err();
     assert!(err.contains("no table matches `public.missing`"), "{err}");
-    let url = db.url.replacen("postgres:logferry-test@", "lf_norepl_role:pw@", 1);
+    let url = db.url.replacen("postgres:logferry-test@", &format!("{role}:pw@"), 1);
     let err = run_once(&source_config(&url, &db.name, &["ok"]), &store).await.unwrap_err();
     assert!(err.contains("WITH REPLICATION"), "{err}");
     assert!(!err.contains(":pw@"), "no password in errors: {err}");
-    let _ = db.client.batch_execute("DROP ROLE IF EXISTS lf_norepl_role").await;
+    let _ = db.client.batch_execute(&format!("DROP ROLE IF EXISTS {role}")).await;
 }
 
 async fn slot_confirmed(db: &TestDb) -> u64 {

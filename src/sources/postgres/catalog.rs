@@ -150,27 +150,37 @@ pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str)
             unmatched.push(sel.clone());
         }
     }
-    let definite = |message: String| super::definite(source, message);
+    // Every problem at once, so a DBA fixes them in one go.
+    let mut problems = Vec::new();
     if !unmatched.is_empty() {
-        return Err(definite(format!(
+        problems.push(format!(
             "no table matches {}; check `tables` in [pipeline.source] (a selector without a schema means `public`)",
             unmatched.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
-        )));
+        ));
     }
     if !no_key.is_empty() {
-        return Err(definite(format!(
+        problems.push(format!(
             "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
              add one (ALTER TABLE … ADD PRIMARY KEY (…)), or a unique index used as replica identity \
              (ALTER TABLE … REPLICA IDENTITY USING INDEX …), or leave the table out of `tables`",
             no_key.join(", ")
-        )));
+        ));
     }
     if !no_select.is_empty() {
-        return Err(definite(format!(
-            "the connecting role cannot read {}; run: GRANT SELECT ON {} TO <role>",
+        let role: String = client
+            .query_one("SELECT current_user::text", &[])
+            .await
+            .map_err(|e| super::sql_error(source, "reading the role", &e))?
+            .get(0);
+        problems.push(format!(
+            "the connecting role cannot read {}; run: GRANT SELECT ON {} TO {};",
             no_select.join(", "),
-            no_select.join(", ")
-        )));
+            no_select.join(", "),
+            quote_ident(&role)
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(super::definite(source, problems.join("\n")));
     }
     Ok(tables)
 }

@@ -211,19 +211,18 @@ pub struct Preflight {
     pub tables: Vec<catalog::Table>,
 }
 
-/// Checks settings, grants and tables; the error says what to fix.
+/// Checks settings, grants and tables. Every problem found is in the
+/// error (one per line), each with the SQL or setting that fixes it.
 pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str) -> SourceResult<Preflight> {
+    let mut problems = Vec::new();
     let wal_level: String = client
         .query_one("SHOW wal_level", &[])
         .await
         .map_err(|e| sql_error(source, "reading wal_level", &e))?
         .get(0);
     if wal_level != "logical" {
-        return Err(definite(
-            source,
-            format!(
-                "wal_level is `{wal_level}`, logical replication needs `logical`: run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
-            ),
+        problems.push(format!(
+            "wal_level is `{wal_level}`, logical replication needs `logical`: run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
         ));
     }
     let row = client
@@ -235,13 +234,43 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
         .map_err(|e| sql_error(source, "reading the role", &e))?;
     let (role, can_replicate): (String, bool) = (row.get(0), row.get(1));
     if !can_replicate {
-        return Err(definite(
-            source,
-            format!("role `{role}` may not use replication: run ALTER ROLE {} WITH REPLICATION;", catalog::quote_ident(&role)),
+        problems.push(format!(
+            "role `{role}` may not use replication: run ALTER ROLE {} WITH REPLICATION;",
+            catalog::quote_ident(&role)
         ));
     }
-    let tables = catalog::resolve_tables(client, &cfg.db.tables, source).await?;
+    let tables = match catalog::resolve_tables(client, &cfg.db.tables, source).await {
+        Ok(t) => t,
+        Err(SourceError::Definite { message, .. }) => {
+            problems.push(message);
+            Vec::new()
+        }
+        Err(e) => return Err(e),
+    };
+    if !problems.is_empty() {
+        return Err(definite(source, problems.join("\n")));
+    }
     Ok(Preflight { tables })
+}
+
+/// What `logferry check` says about a postgres source: connects, runs the
+/// preflight, and describes the slot; `Err` lists every problem.
+pub async fn check(cfg: &PostgresSourceConfig) -> Result<String, String> {
+    let source = format!("postgres:{}", display_url(cfg.db.url.expose()));
+    let conn = ConnInfo::parse(cfg.db.url.expose(), &source).map_err(|e| e.to_string())?;
+    let client = conn.connect(&source).await.map_err(|e| e.to_string())?;
+    let Preflight { tables } = preflight(&client, cfg, &source).await.map_err(|e| e.to_string())?;
+    let slot = slot_state(&client, &cfg.slot, &source).await.map_err(|e| e.to_string())?;
+    let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
+    let slot = match slot {
+        None => format!("slot `{}` will be created on the first run", cfg.slot),
+        Some(s) => format!(
+            "slot `{}` exists (confirmed {})",
+            cfg.slot,
+            s.confirmed_flush.map(format_lsn).unwrap_or_else(|| "nothing yet".into())
+        ),
+    };
+    Ok(format!("{source}: ready; {} table(s): {}; {slot}", names.len(), names.join(", ")))
 }
 
 /// Creates the publication, or makes its table list equal to `tables`.
