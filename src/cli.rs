@@ -145,6 +145,9 @@ pub async fn open_sinks(targets: &[TargetConfig], lanes: usize) -> Result<Vec<Ar
         sinks.push(match t {
             TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
             TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+            TargetConfig::Mysql(_) => {
+                return Err(CliError::Usage("target kind `mysql` is not available in this build yet".into()))
+            }
             TargetConfig::Postgres(p) => Arc::new(
                 PostgresSink::connect(PostgresSinkConfig {
                     url: p.url.expose().to_string(),
@@ -248,6 +251,7 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
                 TargetConfig::File(f) => format!("file {} ({:?})", f.path.display(), f.format),
                 TargetConfig::Stdout(_) => "stdout".to_string(),
                 TargetConfig::Postgres(t) => format!("postgres {}", t.url),
+                TargetConfig::Mysql(t) => format!("mysql {}", t.url),
             })
             .collect();
         println!(

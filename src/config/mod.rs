@@ -58,8 +58,8 @@ pub struct PipelineConfig {
 pub enum SourceConfig {
     /// `kind = "postgres"`.
     Postgres(PostgresSourceConfig),
-    /// `kind = "mysql"`.
-    Mysql(DatabaseSourceConfig),
+    /// `kind = "mysql"` (MySQL or MariaDB).
+    Mysql(MysqlSourceConfig),
     /// `kind = "mongodb"`.
     Mongodb(DatabaseSourceConfig),
     /// `kind = "generate"`: the built-in synthetic source.
@@ -109,6 +109,32 @@ pub struct PostgresSourceConfig {
     pub snapshot_parallel: usize,
 }
 
+/// `kind = "mysql"`: the shared database settings plus the binlog reader's own.
+#[derive(Debug, Clone)]
+pub struct MysqlSourceConfig {
+    /// URL, tables (`database.table` or globs), snapshot policy.
+    pub db: DatabaseSourceConfig,
+    /// Which server dialect to speak; `Auto` asks the server.
+    pub flavor: MysqlFlavor,
+    /// Server id the binlog reader announces; unique among the server's replicas.
+    pub server_id: u32,
+    /// The server sends a heartbeat event this often on an idle binlog.
+    pub heartbeat_interval: Duration,
+    /// Rows per snapshot chunk.
+    pub snapshot_chunk_rows: usize,
+}
+
+/// `flavor = "auto" | "mariadb" | "mysql"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MysqlFlavor {
+    /// Detect from `SELECT VERSION()`.
+    Auto,
+    /// MariaDB (GTID lists `domain-server-seq`).
+    Mariadb,
+    /// Oracle MySQL (GTID sets `uuid:1-5`).
+    Mysql,
+}
+
 /// `snapshot = "initial" | "never"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SnapshotMode {
@@ -151,6 +177,19 @@ pub enum TargetConfig {
     Stdout(StdoutTargetConfig),
     /// `kind = "postgres"`.
     Postgres(PostgresTargetConfig),
+    /// `kind = "mysql"` (MySQL or MariaDB).
+    Mysql(MysqlTargetConfig),
+}
+
+/// `kind = "mysql"` target: idempotent batched apply into MySQL / MariaDB.
+#[derive(Debug, Clone)]
+pub struct MysqlTargetConfig {
+    /// Connection URL (`mysql://user:pass@host:port/database`); the password is a secret.
+    pub url: SecretUrl,
+    /// Put every table into this database; default: the database of the URL.
+    pub database: Option<String>,
+    /// Create missing tables (and add new columns) from the source schema.
+    pub create_tables: bool,
 }
 
 /// `kind = "postgres"` target: idempotent batched apply into PostgreSQL.

@@ -383,7 +383,7 @@ struct RawPipeline {
 #[derive(Debug)]
 enum RawSource {
     Postgres(RawPostgresSource),
-    Mysql(RawDatabaseSource),
+    Mysql(RawMysqlSource),
     Mongodb(RawMongodbSource),
     Generate(RawGenerateSource),
 }
@@ -441,6 +441,29 @@ struct RawPostgresSource {
     snapshot_parallel: Option<i64>,
 }
 
+/// [`RawDatabaseSource`] plus binlog reader settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMysqlSource {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    tables: Vec<String>,
+    snapshot: Option<RawSnapshot>,
+    flavor: Option<RawFlavor>,
+    server_id: Option<i64>,
+    heartbeat_interval: Option<Quantity>,
+    snapshot_chunk_rows: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawFlavor {
+    Auto,
+    Mariadb,
+    Mysql,
+}
+
 /// Like [`RawDatabaseSource`], but `tables` may be spelled `collections`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -481,6 +504,7 @@ enum RawTarget {
     File(RawFileTarget),
     Stdout(RawStdoutTarget),
     Postgres(RawPostgresTarget),
+    Mysql(RawMysqlTarget),
 }
 
 /// `target` as written: normally an array of tables (`[[pipeline.target]]`).
@@ -509,6 +533,7 @@ enum TargetKindName {
     File,
     Stdout,
     Postgres,
+    Mysql,
 }
 
 impl RawTarget {
@@ -518,6 +543,7 @@ impl RawTarget {
             TargetKindName::File => RawTarget::File(from_value(value)?),
             TargetKindName::Stdout => RawTarget::Stdout(from_value(value)?),
             TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
+            TargetKindName::Mysql => RawTarget::Mysql(from_value(value)?),
         })
     }
 }
@@ -546,6 +572,16 @@ struct RawPostgresTarget {
     _kind: serde::de::IgnoredAny,
     url: String,
     schema: Option<String>,
+    create_tables: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMysqlTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    database: Option<String>,
     create_tables: Option<bool>,
 }
 
@@ -825,9 +861,7 @@ impl RawSource {
     fn validate(self, key: &str, pipeline: &str) -> Result<SourceConfig, Invalid> {
         Ok(match self {
             RawSource::Postgres(s) => SourceConfig::Postgres(s.validate(key, pipeline)?),
-            RawSource::Mysql(s) => {
-                SourceConfig::Mysql(s.validate(key, "mysql", &["mysql", "mariadb"])?)
-            }
+            RawSource::Mysql(s) => SourceConfig::Mysql(s.validate(key)?),
             RawSource::Mongodb(s) => SourceConfig::Mongodb(s.validate(key)?),
             RawSource::Generate(g) => SourceConfig::Generate(g.validate(key)?),
         })
@@ -913,6 +947,57 @@ impl RawPostgresSource {
             heartbeat_interval,
             snapshot_chunk_rows: count("snapshot_chunk_rows", self.snapshot_chunk_rows, 10_000, 10_000_000)?,
             snapshot_parallel: count("snapshot_parallel", self.snapshot_parallel, 2, 64)?,
+        })
+    }
+}
+
+/// Default binlog reader server id: high and unusual, so it does not clash
+/// with the ids DBAs give their replicas (1, 2, …).
+const DEFAULT_SERVER_ID: i64 = 4_000_000_001;
+
+impl RawMysqlSource {
+    fn validate(self, key: &str) -> Result<MysqlSourceConfig, Invalid> {
+        let db = RawDatabaseSource {
+            _kind: serde::de::IgnoredAny,
+            url: self.url,
+            tables: self.tables,
+            snapshot: self.snapshot,
+        }
+        .validate(key, "mysql", &["mysql", "mariadb"])?;
+        let server_id = self.server_id.unwrap_or(DEFAULT_SERVER_ID);
+        if !(1..=i64::from(u32::MAX)).contains(&server_id) {
+            return Err(invalid(
+                format!("{key}.server_id"),
+                format!("found {server_id}; expected 1 to 4294967295, unique among the server's replicas"),
+            ));
+        }
+        let heartbeat_interval = match &self.heartbeat_interval {
+            None => Duration::from_secs(10),
+            Some(q) => parse_duration(q).map_err(|m| invalid(format!("{key}.heartbeat_interval"), m))?,
+        };
+        if heartbeat_interval < Duration::from_millis(1) || heartbeat_interval > Duration::from_secs(4_294_967) {
+            return Err(invalid(
+                format!("{key}.heartbeat_interval"),
+                "expected a duration from 1ms to about 49 days, like \"10s\"",
+            ));
+        }
+        let snapshot_chunk_rows = match self.snapshot_chunk_rows {
+            None => 10_000,
+            Some(n) if (1..=10_000_000).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(invalid(format!("{key}.snapshot_chunk_rows"), format!("found {n}; expected 1 to 10000000")))
+            }
+        };
+        Ok(MysqlSourceConfig {
+            db,
+            flavor: match self.flavor {
+                None | Some(RawFlavor::Auto) => MysqlFlavor::Auto,
+                Some(RawFlavor::Mariadb) => MysqlFlavor::Mariadb,
+                Some(RawFlavor::Mysql) => MysqlFlavor::Mysql,
+            },
+            server_id: server_id as u32,
+            heartbeat_interval,
+            snapshot_chunk_rows,
         })
     }
 }
@@ -1039,6 +1124,11 @@ impl RawTarget {
             RawTarget::Postgres(t) => TargetConfig::Postgres(PostgresTargetConfig {
                 url: check_url(&format!("{key}.url"), "postgres", &t.url, &["postgres", "postgresql"])?,
                 schema: t.schema.filter(|s| !s.is_empty()),
+                create_tables: t.create_tables.unwrap_or(true),
+            }),
+            RawTarget::Mysql(t) => TargetConfig::Mysql(MysqlTargetConfig {
+                url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
+                database: t.database.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
             }),
             RawTarget::Stdout(s) => {
@@ -1660,7 +1750,7 @@ checkpoint_interval = "1h""#,
         assert!(e.contains("missing field `kind`"), "{e}");
         let e = error(&format!("{SOURCE}[[pipeline.target]]\nkind = \"kafka\""));
         assert!(e.contains("`pipeline[shop].target[0].kind`"), "{e}");
-        assert!(e.contains("expected one of `file`, `stdout`, `postgres`"), "{e}");
+        assert!(e.contains("expected one of `file`, `stdout`, `postgres`, `mysql`"), "{e}");
         let e = error(&with_source(
             "kind = \"postgres\"\nurl = \"postgres://h\"\ntables = [\"a\"]\nsnapshot = \"always\"",
         ));

@@ -33,6 +33,7 @@
 //!   Heartbeats never reach sinks.
 
 pub mod file;
+pub mod mysql;
 pub mod postgres;
 pub mod stdout;
 

@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub mod binary;
+pub mod mariadb;
 pub mod pg;
 
 /// splitmix64, for seeded test randomness without a dependency.

@@ -1,0 +1,1 @@
+//! MySQL / MariaDB binlog row values to canonical values.

@@ -1,0 +1,2 @@
+//! `kind = "mysql"`: MySQL / MariaDB binlog source.
+pub mod decode;
