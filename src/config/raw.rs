@@ -1614,7 +1614,12 @@ checkpoint_interval = "1h""#,
         let SourceConfig::Mysql(s) = &cfg.pipelines[0].source else {
             panic!()
         };
-        assert_eq!(s.snapshot, SnapshotMode::Never);
+        assert_eq!(s.db.snapshot, SnapshotMode::Never);
+        assert_eq!((s.flavor, s.server_id, s.snapshot_chunk_rows), (MysqlFlavor::Auto, 4_000_000_001, 10_000));
+        let e = invalid(&with_source(
+            "kind = \"mysql\"\nurl = \"mysql://h/shop\"\ntables = [\"shop.*\"]\nserver_id = 0",
+        ));
+        assert_eq!(e.0, "pipeline[shop].source.server_id");
         for (key, scheme) in [("tables", "mongodb"), ("collections", "mongodb+srv")] {
             let cfg = parse(&with_source(&format!(
                 "kind = \"mongodb\"\nurl = \"{scheme}://h/\"\n{key} = [\"shop.orders\"]"
