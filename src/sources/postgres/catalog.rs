@@ -2,6 +2,7 @@
 //! selectors match, their keys and columns, and what each type OID is.
 
 use super::types::{builtin_oid, PgType};
+use crate::sources::glob_match;
 use super::SourceResult;
 use crate::record::{ColumnSchema, TableRef, TableSchema};
 use std::collections::HashMap;
@@ -56,32 +57,6 @@ pub fn quote_ident(s: &str) -> String {
 /// (`standard_conforming_strings` is on in every supported version).
 pub fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Matches `*` (any run) and `?` (one character) globs.
-pub fn glob_match(pattern: &str, text: &str) -> bool {
-    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
-    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 /// Splits a selector into (schema glob, table glob); no dot means `public`.
