@@ -101,6 +101,62 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
+/// A heartbeat record: no data, only a checkpointable position (a
+/// transaction with no rows for us, an idle heartbeat, a snapshot chunk of
+/// an empty table).
+pub fn position_marker(pipeline: &str, source: &str, position: Position) -> Change {
+    Change {
+        pipeline: pipeline.to_string(),
+        source: source.to_string(),
+        op: crate::record::Op::Heartbeat as i32,
+        position: Some(position),
+        tx_end: true,
+        ..Default::default()
+    }
+}
+
+/// Holds back the last record of an open source transaction: only when the
+/// transaction's end arrives is it known to be the last, and then it goes
+/// out with `tx_end` and the end's position. Sources with commit events
+/// (pgoutput, the binlog) share this.
+#[derive(Debug, Default)]
+pub struct TxTail {
+    held: Option<Change>,
+}
+
+impl TxTail {
+    /// Holds `rec`; returns the record held before, which is not the
+    /// transaction's last and can be emitted now.
+    pub fn hold(&mut self, rec: Change) -> Option<Change> {
+        self.held.replace(rec)
+    }
+
+    /// Forgets what is held (a new transaction begins).
+    pub fn clear(&mut self) {
+        self.held = None;
+    }
+
+    /// The transaction ended at `position`: the held record marked as its
+    /// last, or — for a transaction with no records for us — a heartbeat
+    /// carrying the position, so the checkpoint moves on.
+    pub fn end(&mut self, pipeline: &str, source: &str, position: Position) -> Change {
+        match self.held.take() {
+            Some(mut last) => {
+                last.tx_end = true;
+                last.position = Some(position);
+                last
+            }
+            None => position_marker(pipeline, source, position),
+        }
+    }
+
+    /// Hands out the held record without ending anything (a source that
+    /// must not keep a record with no transaction around it).
+    pub fn take(&mut self) -> Option<Change> {
+        self.held.take()
+    }
+}
+
 /// Resolves once `shutdown` is true (or its sender is gone). Holds no
 /// guard across awaits, so it can sit in a `select!` of a `Send` future.
 pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {

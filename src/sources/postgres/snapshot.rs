@@ -18,7 +18,7 @@ use super::position::{PgPosition, SnapshotProgress};
 use super::types::{self, PgType};
 use super::{sql_error, ConnInfo, SourceResult};
 use crate::record::{Change, Column, Op, Row, SchemaChange, Value};
-use crate::sources::{SourceContext, SourceError};
+use crate::sources::{position_marker, SourceContext, SourceError};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -132,7 +132,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
                         .await?;
                 }
                 if n == 0 {
-                    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+                    ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
                 }
             }
         }
@@ -144,21 +144,9 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
     }
     // Snapshot complete: from here on the position is the stream's.
     let position = PgPosition { lsn: stream_lsn, snapshot: None }.to_position();
-    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+    ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
     tracing::info!("initial snapshot complete");
     Ok(true)
-}
-
-/// A control record that only carries a checkpointable position.
-pub(super) fn heartbeat(pipeline: &str, position: crate::record::Position) -> Change {
-    Change {
-        pipeline: pipeline.to_string(),
-        source: "postgres".into(),
-        op: Op::Heartbeat as i32,
-        position: Some(position),
-        tx_end: true,
-        ..Default::default()
-    }
 }
 
 async fn begin(client: &Client, exported: Option<&str>, source: &str) -> SourceResult<()> {

@@ -13,13 +13,12 @@
 use super::catalog::{Table, TypeResolver};
 use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
 use super::position::PgPosition;
-use super::snapshot::heartbeat;
 use super::types::{self, PgType};
 use super::{definite, repl_error, sql_error, SourceResult};
 use crate::record::{
     ColumnSchema, Change, Column, LogicalMessage, Op, Row, SchemaChange, TableRef, TableSchema, Timestamp, Value,
 };
-use crate::sources::SourceContext;
+use crate::sources::{position_marker, SourceContext, TxTail};
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -64,7 +63,7 @@ pub struct Streamer<'a> {
     /// Open transaction: (xid, commit time).
     tx: Option<(u32, Timestamp)>,
     /// The last record of the open transaction, held until we know it is last.
-    held: Option<Change>,
+    tail: TxTail,
     /// Records emitted since the last heartbeat tick (idle detection).
     busy: bool,
 }
@@ -77,7 +76,7 @@ impl<'a> Streamer<'a> {
             resolver: TypeResolver::default(),
             emitted_schema: HashMap::new(),
             tx: None,
-            held: None,
+            tail: TxTail::default(),
             busy: false,
         }
     }
@@ -135,25 +134,21 @@ impl<'a> Streamer<'a> {
         match ev {
             ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
                 self.tx = Some((xid, pg_time(commit_time_micros)));
-                self.held = None;
+                self.tail.clear();
             }
             ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
                 let position = PgPosition { lsn: end_lsn.as_u64(), snapshot: None }.to_position();
-                match self.held.take() {
-                    Some(mut last) => {
-                        last.tx_end = true;
-                        last.position = Some(position);
-                        last.commit_time = Some(pg_time(commit_time_micros));
-                        ctx.emitter.emit(last).await?;
-                    }
-                    None => ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?,
+                let mut last = self.tail.end(&ctx.pipeline, "postgres", position);
+                if !last.is_heartbeat() {
+                    last.commit_time = Some(pg_time(commit_time_micros));
                 }
+                ctx.emitter.emit(last).await?;
                 self.tx = None;
             }
             ReplicationEvent::Message { transactional, lsn, prefix, content } => {
                 if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX) {
                     let position = PgPosition { lsn: lsn.as_u64(), snapshot: None }.to_position();
-                    ctx.emitter.emit(heartbeat(&ctx.pipeline, position)).await?;
+                    ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
                     return Ok(self.setup.once_marker.is_some_and(|m| lsn.as_u64() >= m));
                 }
                 let mut rec = self.base(Op::Message, None);
@@ -339,13 +334,13 @@ impl<'a> Streamer<'a> {
     async fn push(&mut self, mut rec: Change, ctx: &SourceContext) -> SourceResult<()> {
         self.busy = true;
         rec.pipeline = ctx.pipeline.clone();
-        if let Some(prev) = self.held.replace(rec) {
+        if let Some(prev) = self.tail.hold(rec) {
             ctx.emitter.emit(prev).await?;
         }
         if self.tx.is_none() {
             // Outside a transaction (cannot happen with pgoutput v1, but
             // never hold a record we have no commit for).
-            if let Some(r) = self.held.take() {
+            if let Some(r) = self.tail.take() {
                 ctx.emitter.emit(r).await?;
             }
         }
