@@ -101,6 +101,18 @@ pub fn glob_match(pattern: &str, text: &str) -> bool {
     pi == p.len()
 }
 
+/// How far an initial snapshot got: kept inside a source's checkpoint
+/// position until the copy is complete, so a crashed copy resumes at the
+/// next chunk.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct SnapshotProgress {
+    /// Tables (`schema.name`) whose every row is emitted.
+    pub done: Vec<String>,
+    /// Tables partly emitted: the key of the last row of the last complete
+    /// chunk, in PostgreSQL text form, one entry per key column.
+    pub partial: Vec<(String, Vec<String>)>,
+}
+
 /// A heartbeat record: no data, only a checkpointable position (a
 /// transaction with no rows for us, an idle heartbeat, a snapshot chunk of
 /// an empty table).

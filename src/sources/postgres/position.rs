@@ -22,15 +22,7 @@ pub struct PgPosition {
     pub snapshot: Option<SnapshotProgress>,
 }
 
-/// How far the initial snapshot got.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct SnapshotProgress {
-    /// Tables (`schema.name`) whose every row is emitted.
-    pub done: Vec<String>,
-    /// Tables partly emitted: the key of the last row of the last complete
-    /// chunk, in PostgreSQL text form, one entry per key column.
-    pub partial: Vec<(String, Vec<String>)>,
-}
+pub use crate::sources::SnapshotProgress;
 
 impl PgPosition {
     /// The checkpointable form.
