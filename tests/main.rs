@@ -5,7 +5,9 @@
 mod support;
 
 mod cli;
+mod mysql_sink;
 mod pipeline_core;
 mod postgres_e2e;
 mod postgres_sink;
+mod postgres_sink_mysql_types;
 mod postgres_source;

@@ -34,6 +34,7 @@
 
 pub mod file;
 pub mod mysql;
+pub mod plan;
 pub mod postgres;
 pub mod stdout;
 

@@ -33,7 +33,7 @@
 //!
 //! Within a batch, records are grouped by table and reduced per key to the
 //! key's final state (the batch is one transaction, so intermediate states
-//! are invisible anyway; see `plan.rs`). Then, per table:
+//! are invisible anyway; see [`crate::sinks::plan`]). Then, per table:
 //!
 //! 1. one `DELETE … WHERE (k1, k2) IN (SELECT … FROM unnest($1::text[], $2::text[]))`
 //!    for the keys whose final operation is a delete;
@@ -124,6 +124,7 @@ pub use sql::quote_ident;
 
 use self::error::{classify, excerpt};
 use self::plan::{key_indices, key_of, render_for, TablePlan, TableWork};
+use super::plan::{steps, Step};
 use self::schema::{TableInfo, Resolved};
 use self::sql::Col;
 use super::{Batch, Sink, SinkError};
@@ -457,36 +458,6 @@ struct Tx<'a> {
     overlay: HashMap<TableKey, Arc<TableInfo>>,
 }
 
-/// A run of records applied the same way.
-enum Step<'a> {
-    Rows(Vec<&'a Change>),
-    Schema(&'a Change),
-    Truncate(&'a Change),
-    KeyChange(&'a Change),
-}
-
-fn steps(records: &[Change]) -> Result<Vec<Step<'_>>, String> {
-    let mut out: Vec<Step<'_>> = Vec::new();
-    for c in records {
-        let step = match c.op() {
-            Op::Heartbeat | Op::Message => continue,
-            Op::SchemaChange => Step::Schema(c),
-            Op::Truncate => Step::Truncate(c),
-            Op::Update if c.changes_key() => Step::KeyChange(c),
-            Op::Insert | Op::Update | Op::Delete | Op::SnapshotRead => {
-                if let Some(Step::Rows(rows)) = out.last_mut() {
-                    rows.push(c);
-                    continue;
-                }
-                Step::Rows(vec![c])
-            }
-            Op::Unspecified => return Err(format!("record seq {} has no operation (an invalid record)", c.seq)),
-        };
-        out.push(step);
-    }
-    Ok(out)
-}
-
 impl Tx<'_> {
     fn db(&self, context: &str, e: tokio_postgres::Error) -> Failure {
         let lost = error::connection_lost(&e);
@@ -652,10 +623,10 @@ impl Tx<'_> {
         let key = self.sink.target_table(c.table.as_ref())?;
         let info = self.existing_table(&key).await?;
         let definite = |m: String| Failure::from(self.sink.definite(m));
-        let keyidx = key_indices(&info, &c.key_columns).map_err(definite)?;
+        let keyidx = key_indices(&*info, &c.key_columns).map_err(definite)?;
         let before = c.before.as_ref().ok_or_else(|| definite(format!("table {}: a key change without a before image", info.display())))?;
         let after = c.after.as_ref().ok_or_else(|| definite(format!("table {}: an update without an after image", info.display())))?;
-        let old = key_of(&info, &keyidx, before, "before").map_err(definite)?;
+        let old = key_of(&*info, &keyidx, before, "before").map_err(definite)?;
         // The new image's sent columns, in table order.
         let mut set: Vec<(usize, Option<String>)> = Vec::new();
         for colv in &after.columns {
@@ -676,7 +647,6 @@ impl Tx<'_> {
         let sql = sql::move_key(&info.sql_name, &key_cols, &set_cols, &new_key);
         let context = format!("table {}: key change", info.display());
         let st = self.prepare(&context, &sql, &vec![Type::TEXT; old.len() + set.len()]).await?;
-        let old: Vec<Option<String>> = old.into_iter().map(Some).collect();
         let params: Vec<&(dyn ToSql + Sync)> =
             old.iter().chain(set.iter().map(|(_, v)| v)).map(|v| v as &(dyn ToSql + Sync)).collect();
         let result = self.client.execute(&st, &params).await;
@@ -877,7 +847,6 @@ impl Sink for PostgresSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::Row;
 
     #[test]
     fn names_and_scrubbing() {
@@ -888,39 +857,6 @@ mod tests {
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
         let dbg = format!("{:?}", PostgresSinkConfig { url: "postgres://u:s3cret@h/db".into(), schema: None, create_tables: true, lanes: 1 });
         assert!(!dbg.contains("s3cret"), "{dbg}");
-    }
-
-    #[test]
-    fn batches_split_at_control_records() {
-        let row = |op: Op, id: i64| Change {
-            op: op as i32,
-            key_columns: vec!["id".into()],
-            after: Some(Row::from_pairs([("id", crate::record::Value::int64(id))])),
-            before: (op == Op::Update && id == 9).then(|| Row::from_pairs([("id", crate::record::Value::int64(1))])),
-            ..Default::default()
-        };
-        let recs = vec![
-            row(Op::Insert, 1),
-            row(Op::Update, 2),
-            row(Op::Heartbeat, 0),
-            row(Op::Truncate, 0),
-            row(Op::Insert, 3),
-            row(Op::Update, 9),
-            row(Op::SchemaChange, 0),
-            row(Op::Message, 0),
-        ];
-        let s = steps(&recs).unwrap();
-        let shape: Vec<String> = s
-            .iter()
-            .map(|s| match s {
-                Step::Rows(r) => format!("rows{}", r.len()),
-                Step::Schema(_) => "schema".into(),
-                Step::Truncate(_) => "truncate".into(),
-                Step::KeyChange(_) => "keychange".into(),
-            })
-            .collect();
-        assert_eq!(shape, ["rows2", "truncate", "rows1", "keychange", "schema"]);
-        assert!(steps(&[row(Op::Unspecified, 1)]).is_err());
     }
 
     #[tokio::test]

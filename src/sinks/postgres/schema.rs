@@ -10,15 +10,13 @@
 //! type a created column gets. Only whitelisted names or names the target
 //! catalog itself returns ever reach DDL text:
 //!
-//! - PostgreSQL built-in names in any spelling (`int4`, `integer`,
-//!   `numeric(12,2)`, `timestamptz(3)`, `character varying(20)`, `text[]`,
-//!   `_int4`) map to the name `format_type` prints, so they compare equal
-//!   to an existing column's type. `serial` types become their integer type.
-//! - MySQL / MariaDB names map to the nearest exact type: `tinyint` and
-//!   `year` → `smallint`, `mediumint` → `integer`, `int unsigned` → `bigint`,
-//!   `bigint unsigned` → `numeric(20,0)`, `double` → `double precision`,
-//!   `datetime(p)` → `timestamp(p) without time zone`, the `*text` types →
-//!   `text`, `*blob` / `(var)binary` → `bytea`, `enum(…)` / `set(…)` → `text`.
+//! - PostgreSQL built-in names as `format_type` prints them, and their
+//!   aliases (`int4`, `integer`, `numeric(12,2)`, `timestamptz(3)`,
+//!   `character varying(20)`, `text[]`, `_int4`), map to the name
+//!   `format_type` prints, so they compare equal to an existing column's
+//!   type. `serial` types become their integer type.
+//! - MySQL / MariaDB names (`COLUMN_TYPE`, lowercase) map as the table
+//!   below says.
 //! - Any other name that is a plain or schema-qualified identifier (user
 //!   enums, domains, composites, extension types such as `public.mood` or
 //!   `citext`) is looked up on the target with `to_regtype`; when the type
@@ -26,6 +24,59 @@
 //!   (`text[]` for arrays) and a warning is logged once. Values of such
 //!   columns are written in their text form, so nothing is lost.
 //! - Anything else (`geometry(Point,4326)`, unknown syntax) → `text`, warned.
+//!
+//! # MySQL / MariaDB types
+//!
+//! Display widths (`int(11)`) and `zerofill` are ignored; `unsigned` picks
+//! a type wide enough for the unsigned range. The value column says what
+//! the MySQL source sends and how it is written (see `value.rs`).
+//!
+//! | MySQL `COLUMN_TYPE` | PostgreSQL column | value |
+//! |---|---|---|
+//! | `tinyint`, `tinyint unsigned`, `smallint` | `smallint` | int64 / uint64 |
+//! | `tinyint(1)` (MySQL's `BOOLEAN`) | `smallint` | int64: MySQL has no boolean and a `TINYINT(1)` can hold 2 or -1, so the number is kept, not turned into `boolean` |
+//! | `smallint unsigned`, `mediumint`, `mediumint unsigned`, `int` | `integer` | int64 / uint64 |
+//! | `int unsigned`, `bigint` | `bigint` | int64 / uint64 |
+//! | `bigint unsigned` | `numeric(20,0)` | uint64, up to 18446744073709551615 |
+//! | `decimal(p,s)` | `numeric(p,s)` | decimal text, exact |
+//! | `float` (also `float(p)` with p ≤ 24, `float(m,d)`) | `real` | float32 |
+//! | `double`, `double(m,d)`, `float(p)` with p > 24 | `double precision` | float64 |
+//! | `bit(n)` | `bit(n)` | bytes, written as exactly n binary digits; `bit(n)` is also PostgreSQL's own name, so both sources agree (`bytea` would break PostgreSQL `bit` columns, and `bit varying` would lose the fixed width) |
+//! | `char(n)` | `character(n)` (`text` for `char(0)`) | text |
+//! | `varchar(n)` | `character varying(n)` (`text` for `varchar(0)`) | text |
+//! | `tinytext`, `text`, `mediumtext`, `longtext` | `text` | text |
+//! | `binary(n)`, `varbinary(n)`, `tinyblob`, `blob`, `mediumblob`, `longblob` | `bytea` | bytes |
+//! | `date` | `date` | date; the zero date is refused (below) |
+//! | `time`, `time(fsp)` | `interval`, `interval(fsp)` | time: MySQL `TIME` is a duration from -838:59:59 to 838:59:59, not a time of day, so PostgreSQL's `time` (00:00 to 24:00) cannot hold it |
+//! | `datetime`, `datetime(fsp)` | `timestamp [(fsp)] without time zone` | timestamp (wall clock) |
+//! | `timestamp`, `timestamp(fsp)` | `timestamp [(fsp)] with time zone` | timestamptz (an instant, UTC) |
+//! | `year`, `year(4)` | `smallint` | int64 |
+//! | `enum('a','b')` | `text` | enum label (a PostgreSQL enum type would need a `CREATE TYPE` kept in step with every `ALTER … ENUM` on the source; later, perhaps) |
+//! | `set('x','y')` | `text[]` | set: the labels in definition order, `{x,y}` |
+//! | `json` | `json` | json text; `json` keeps MariaDB's text byte-exact where `jsonb` would reorder keys and drop whitespace |
+//! | `geometry`, `linestring`, `multipoint`, `multilinestring`, `multipolygon`, `geometrycollection`, `geomcollection` | `bytea` | bytes: MySQL's internal form, 4-byte little-endian SRID then WKB |
+//! | `point`, `polygon` | `point`, `polygon` | these names are PostgreSQL's own built-in types, which a PostgreSQL source sends under the same names, so they keep that meaning; MySQL bytes are converted (`(x,y)`, `((x1,y1),…)`) when the SRID is 0 and a polygon has one ring, otherwise refused |
+//! | `uuid` (MariaDB) | `uuid` | uuid or text |
+//! | `inet4`, `inet6` (MariaDB) | `inet` | text, or 4 / 16 bytes |
+//!
+//! Names shared by both engines mean what a PostgreSQL source means by them
+//! when `format_type` prints them (`bit(n)`, `point`, `polygon`, `json`,
+//! `date`, `text`, …). `time`, `timestamp` and `float` without further words
+//! are never printed by `format_type` (it says `time without time zone`,
+//! `timestamp(3) with time zone`, `double precision`), so those spellings
+//! take the MySQL meaning: `interval`, `timestamp with time zone`, `real`.
+//! A bare `geometry` is also what a PostgreSQL source prints for a PostGIS
+//! column without a modifier; it becomes `bytea` too, and the PostGIS hex
+//! EWKB text is written as the bytes it spells (see `value.rs`), so both
+//! sources give a `bytea` of well-known binary (`geometry(Point,4326)` and
+//! the like still become `text`).
+//!
+//! MySQL's zero date and zero datetime / timestamp (`0000-00-00`, canonical
+//! `SPECIAL_ZERO`) have no PostgreSQL value: a row carrying one fails with a
+//! definite error naming the table, the column and why — never NULL, even in
+//! a nullable column. The pipeline stops on it (the dead-letter queue, when
+//! it exists, is where such a row goes with that reason); fix the row on the
+//! source or map the value with a transform.
 
 use super::value::{Target, TypeClass};
 use crate::record::TableSchema;
@@ -74,7 +125,8 @@ impl TableInfo {
 
 const LOAD_TABLE: &str = "\
 SELECT a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       b.typname::text, b.typcategory::text, e.typname::text, e.typcategory::text
+       b.typname::text, b.typcategory::text, e.typname::text, e.typcategory::text,
+       CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -84,10 +136,20 @@ LEFT JOIN pg_type e ON b.typcategory = 'A' AND e.oid = b.typelem
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'f')
 ORDER BY a.attnum";
 
-fn class_of(typname: &str, category: &str) -> TypeClass {
+/// How values are rendered for a column whose (base or element) type is
+/// `typname` of category `category` with modifier `typmod` (-1: none).
+fn class_of(typname: &str, category: &str, typmod: i32) -> TypeClass {
     match (typname, category) {
         ("json" | "jsonb", _) => TypeClass::Json,
         (_, "S") => TypeClass::Text,
+        ("bit", _) => match u32::try_from(typmod) {
+            Ok(n) if n > 0 => TypeClass::Bit(n),
+            _ => TypeClass::Other,
+        },
+        ("bytea", _) => TypeClass::Bytea,
+        ("inet" | "cidr", _) => TypeClass::Inet,
+        ("point", _) => TypeClass::Point,
+        ("polygon", _) => TypeClass::Polygon,
         _ => TypeClass::Other,
     }
 }
@@ -103,9 +165,10 @@ pub async fn load_table(client: &Client, schema: &str, name: &str) -> Result<Opt
         let Some(col) = row.get::<_, Option<String>>(0) else { continue };
         let typname: String = row.get::<_, Option<String>>(3).unwrap_or_default();
         let category: String = row.get::<_, Option<String>>(4).unwrap_or_default();
+        let typmod: i32 = row.get::<_, Option<i32>>(7).unwrap_or(-1);
         let target = match (row.get::<_, Option<String>>(5), row.get::<_, Option<String>>(6)) {
-            (Some(elem), Some(ecat)) => Target { class: class_of(&elem, &ecat), array: true },
-            _ => Target::scalar(class_of(&typname, &category)),
+            (Some(elem), Some(ecat)) => Target { class: class_of(&elem, &ecat, typmod), array: true },
+            _ => Target::scalar(class_of(&typname, &category, typmod)),
         };
         columns.push(ColumnInfo { name: col, sql_type: row.get(1), not_null: row.get(2), target });
     }
@@ -169,6 +232,18 @@ pub fn resolve(source_type: &str) -> Resolved {
     if s.is_empty() {
         return Resolved::Unknown { array };
     }
+    // MySQL ENUM / SET: labels may hold any character, so look no further.
+    if let Some(t) = enum_or_set(s) {
+        return Resolved::Type(if t == "text" { with_array(t.into(), array) } else { t.into() });
+    }
+    // MariaDB marks old-format temporal columns: `datetime /* mariadb-5.3 */`.
+    let uncommented;
+    if let (Some(o), Some(c)) = (s.find("/*"), s.rfind("*/")) {
+        if o < c {
+            uncommented = format!("{} {}", &s[..o], &s[c + 2..]);
+            s = uncommented.trim();
+        }
+    }
     if s.contains('"') {
         return if is_type_identifier(s) { Resolved::Lookup { name: s.to_string(), array } } else { Resolved::Unknown { array } };
     }
@@ -187,12 +262,8 @@ pub fn resolve(source_type: &str) -> Resolved {
                 let mods: Vec<u32> = inner.split(',').filter_map(|a| a.trim().parse().ok()).collect();
                 (words, Some(mods))
             } else {
-                // enum('a','b'), set(…), geometry(Point,4326): no exact type here.
-                let head = lower[..o].trim();
-                return match head {
-                    "enum" | "set" => Resolved::Type(with_array("text".into(), array)),
-                    _ => Resolved::Unknown { array },
-                };
+                // geometry(Point,4326) and the like: no exact type here.
+                return Resolved::Unknown { array };
             }
         }
         (None, None) => (lower.clone(), None),
@@ -208,6 +279,19 @@ pub fn resolve(source_type: &str) -> Resolved {
         return Resolved::Lookup { name: s.to_string(), array };
     }
     Resolved::Unknown { array }
+}
+
+/// `text` for a MySQL `enum('a','b')`, `text[]` for a `set('x','y')`.
+fn enum_or_set(s: &str) -> Option<&'static str> {
+    let open = s.find('(')?;
+    if !s.ends_with(')') {
+        return None;
+    }
+    match s[..open].trim_end().to_ascii_lowercase().as_str() {
+        "enum" => Some("text"),
+        "set" => Some("text[]"),
+        _ => None,
+    }
 }
 
 fn with_array(t: String, array: bool) -> String {
@@ -233,6 +317,9 @@ fn builtin(name: &str, mods: &[u32]) -> Option<String> {
             None => format!("{base} {zone}"),
         })
     };
+    // A zero length (MySQL `CHAR(0)`, `VARCHAR(0)`: only '' or NULL) does not
+    // exist in PostgreSQL.
+    let zero_length = mods.first() == Some(&0);
     match name {
         "smallint" | "int2" | "smallserial" | "serial2" | "tinyint" | "year" | "tinyint unsigned" => t("smallint"),
         "integer" | "int" | "int4" | "serial" | "serial4" | "mediumint" | "smallint unsigned" | "mediumint unsigned" => {
@@ -242,26 +329,38 @@ fn builtin(name: &str, mods: &[u32]) -> Option<String> {
         "bigint unsigned" => t("numeric(20,0)"),
         "real" | "float4" => t("real"),
         "double precision" | "float8" | "double" | "double unsigned" => t("double precision"),
-        "float" | "float unsigned" => match mods.first() {
-            Some(p) if *p <= 24 => t("real"),
-            _ => t("double precision"),
+        // MySQL FLOAT is 4 bytes (FLOAT(p) with p > 24 is a DOUBLE; FLOAT(m,d)
+        // is always 4 bytes). format_type never prints a bare `float`.
+        "float" | "float unsigned" => match mods {
+            [p] if *p > 24 => t("double precision"),
+            _ => t("real"),
         },
         "numeric" | "decimal" | "decimal unsigned" | "numeric unsigned" | "dec" | "fixed" => Some(modded("numeric", mods)),
         "boolean" | "bool" => t("boolean"),
         "text" | "tinytext" | "mediumtext" | "longtext" => t("text"),
+        "character varying" | "varchar" if zero_length => t("text"),
         "character varying" | "varchar" => Some(modded("character varying", mods)),
+        "character" | "char" if zero_length => t("text"),
         "character" | "char" => Some(modded("character", if mods.is_empty() { &[1] } else { mods })),
         "bpchar" => Some(modded("bpchar", mods)),
         "name" => t("name"),
         "bytea" | "blob" | "tinyblob" | "mediumblob" | "longblob" | "binary" | "varbinary" => t("bytea"),
+        // MySQL spatial types other than the two whose names PostgreSQL owns
+        // (point, polygon): SRID + WKB bytes.
+        "geometry" | "linestring" | "multipoint" | "multilinestring" | "multipolygon" | "geometrycollection"
+        | "geomcollection" => t("bytea"),
         "date" => t("date"),
-        "time" | "time without time zone" => precision("time", "without time zone"),
+        // MySQL TIME is a signed duration up to 838 hours.
+        "time" => Some(modded("interval", mods)),
+        "time without time zone" => precision("time", "without time zone"),
         "timetz" | "time with time zone" => precision("time", "with time zone"),
-        "timestamp" | "timestamp without time zone" | "datetime" => precision("timestamp", "without time zone"),
-        "timestamptz" | "timestamp with time zone" => precision("timestamp", "with time zone"),
+        "timestamp without time zone" | "datetime" => precision("timestamp", "without time zone"),
+        // MySQL TIMESTAMP is an instant (stored in UTC).
+        "timestamptz" | "timestamp with time zone" | "timestamp" => precision("timestamp", "with time zone"),
         "interval" => Some(modded("interval", mods)),
         "bit" => Some(modded("bit", if mods.is_empty() { &[1] } else { mods })),
         "bit varying" | "varbit" => Some(modded("bit varying", mods)),
+        "inet4" | "inet6" => t("inet"),
         "uuid" | "json" | "jsonb" | "xml" | "inet" | "cidr" | "macaddr" | "macaddr8" | "money" | "point" | "line"
         | "lseg" | "box" | "path" | "polygon" | "circle" | "tsvector" | "tsquery" | "oid" | "int4range"
         | "int8range" | "numrange" | "tsrange" | "tstzrange" | "daterange" | "int4multirange" | "int8multirange"
@@ -339,8 +438,18 @@ mod tests {
             ("timestamptz", "timestamp with time zone"),
             ("timestamptz(3)", "timestamp(3) with time zone"),
             ("timestamp(3) with time zone", "timestamp(3) with time zone"),
-            ("timestamp", "timestamp without time zone"),
-            ("time", "time without time zone"),
+            ("timestamp without time zone", "timestamp without time zone"),
+            ("timestamp(6) without time zone", "timestamp(6) without time zone"),
+            ("time without time zone", "time without time zone"),
+            ("time(3) without time zone", "time(3) without time zone"),
+            ("time(3) with time zone", "time(3) with time zone"),
+            ("bit(8)", "bit(8)"),
+            ("bit varying(5)", "bit varying(5)"),
+            ("point", "point"),
+            ("polygon", "polygon"),
+            ("json", "json"),
+            ("inet", "inet"),
+            ("interval(6)", "interval(6)"),
             ("timetz", "time with time zone"),
             ("character varying(20)", "character varying(20)"),
             ("varchar(20)", "character varying(20)"),
@@ -365,26 +474,108 @@ mod tests {
         }
     }
 
+    /// Every MySQL / MariaDB `COLUMN_TYPE` the MySQL source emits, with the
+    /// type the module docs promise.
     #[test]
     fn mysql_names() {
         for (src, want) in [
+            ("tinyint(4)", "smallint"),
+            ("tinyint", "smallint"),
             ("tinyint(1)", "smallint"),
+            ("tinyint(3) unsigned", "smallint"),
+            ("smallint(6)", "smallint"),
+            ("smallint(5) unsigned", "integer"),
+            ("mediumint(9)", "integer"),
+            ("mediumint(8) unsigned", "integer"),
             ("int(11)", "integer"),
+            ("int", "integer"),
+            ("int(10) unsigned", "bigint"),
             ("int unsigned", "bigint"),
             ("int(10) unsigned zerofill", "bigint"),
+            ("bigint(20)", "bigint"),
             ("bigint unsigned", "numeric(20,0)"),
             ("bigint(20) unsigned", "numeric(20,0)"),
-            ("mediumint", "integer"),
+            ("decimal(10,2)", "numeric(10,2)"),
+            ("decimal(65,30) unsigned", "numeric(65,30)"),
+            ("decimal(10,0)", "numeric(10,0)"),
+            ("float", "real"),
+            ("float unsigned", "real"),
+            ("float(7,3)", "real"),
+            ("float(30,3)", "real"),
+            ("float(24)", "real"),
+            ("float(25)", "double precision"),
             ("double", "double precision"),
-            ("datetime(6)", "timestamp(6) without time zone"),
+            ("double(10,2)", "double precision"),
+            ("double unsigned", "double precision"),
+            ("bit(1)", "bit(1)"),
+            ("bit(8)", "bit(8)"),
+            ("bit(64)", "bit(64)"),
+            ("bit", "bit(1)"),
+            ("char(3)", "character(3)"),
+            ("char(0)", "text"),
+            ("varchar(255)", "character varying(255)"),
+            ("varchar(0)", "text"),
+            ("tinytext", "text"),
+            ("text", "text"),
+            ("mediumtext", "text"),
             ("longtext", "text"),
-            ("varbinary(16)", "bytea"),
-            ("enum('a','b')", "text"),
-            ("set('x','y')", "text"),
+            ("binary(16)", "bytea"),
+            ("varbinary(10)", "bytea"),
+            ("tinyblob", "bytea"),
+            ("blob", "bytea"),
+            ("mediumblob", "bytea"),
+            ("longblob", "bytea"),
+            ("date", "date"),
+            ("time", "interval"),
+            ("time(6)", "interval(6)"),
+            ("time(0)", "interval(0)"),
+            ("datetime", "timestamp without time zone"),
+            ("datetime(6)", "timestamp(6) without time zone"),
+            ("datetime(3)", "timestamp(3) without time zone"),
+            ("datetime /* mariadb-5.3 */", "timestamp without time zone"),
+            ("timestamp", "timestamp with time zone"),
+            ("timestamp(6)", "timestamp(6) with time zone"),
             ("year", "smallint"),
+            ("year(4)", "smallint"),
+            ("enum('a','b''c')", "text"),
+            ("enum('a','b')", "text"),
+            ("ENUM('x)','(y','\"q\"', '/* c */')", "text"),
+            ("enum('')", "text"),
+            ("set('x','y')", "text[]"),
+            ("set('a,b?','it''s','\"')", "text[]"),
+            ("json", "json"),
+            ("geometry", "bytea"),
+            ("linestring", "bytea"),
+            ("multipoint", "bytea"),
+            ("multilinestring", "bytea"),
+            ("multipolygon", "bytea"),
+            ("geometrycollection", "bytea"),
+            ("geomcollection", "bytea"),
+            ("point", "point"),
+            ("polygon", "polygon"),
+            ("uuid", "uuid"),
+            ("inet4", "inet"),
+            ("inet6", "inet"),
         ] {
             assert_eq!(ty(src), want, "{src}");
         }
+    }
+
+    #[test]
+    fn render_classes_follow_the_catalog_type() {
+        assert_eq!(class_of("bit", "V", 5), TypeClass::Bit(5));
+        assert_eq!(class_of("bit", "V", -1), TypeClass::Other);
+        assert_eq!(class_of("varbit", "V", 5), TypeClass::Other);
+        assert_eq!(class_of("bytea", "U", -1), TypeClass::Bytea);
+        assert_eq!(class_of("inet", "I", -1), TypeClass::Inet);
+        assert_eq!(class_of("cidr", "I", -1), TypeClass::Inet);
+        assert_eq!(class_of("point", "G", -1), TypeClass::Point);
+        assert_eq!(class_of("polygon", "G", -1), TypeClass::Polygon);
+        assert_eq!(class_of("json", "U", -1), TypeClass::Json);
+        assert_eq!(class_of("jsonb", "U", -1), TypeClass::Json);
+        assert_eq!(class_of("varchar", "S", 14), TypeClass::Text);
+        assert_eq!(class_of("interval", "T", -1), TypeClass::Other);
+        assert_eq!(class_of("numeric", "N", 1_310_726), TypeClass::Other);
     }
 
     #[test]
