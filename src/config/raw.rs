@@ -1497,16 +1497,32 @@ tables = ["public.*"]
     }
 
     #[test]
-    fn example_files_commented_generate_source_parses() {
+    fn example_files_commented_sources_parse() {
         let text = include_str!("../../config/example.toml");
-        let block: String = text
-            .lines()
-            .skip_while(|l| *l != "# [pipeline.source]")
-            .take_while(|l| l.starts_with('#'))
-            .map(|l| format!("{}\n", l.trim_start_matches('#')))
+        // Every commented-out `# [pipeline.source]` block is a valid source.
+        let lines: Vec<&str> = text.lines().collect();
+        let blocks: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == "# [pipeline.source]")
+            .map(|(i, _)| {
+                lines[i..]
+                    .iter()
+                    .take_while(|l| l.starts_with('#'))
+                    .map(|l| format!("{}\n", l.trim_start_matches('#')))
+                    .collect()
+            })
             .collect();
-        assert!(block.contains("kind = \"generate\""), "{block}");
-        let cfg = parse(&format!("[[pipeline]]\nname = \"gen\"\n{block}{STDOUT}")).unwrap();
+        assert_eq!(blocks.len(), 2, "the mysql and generate examples");
+        let env = |_: &str| Some("pw".to_string());
+        let parse_block = |block: &str| {
+            let text = format!("[[pipeline]]\nname = \"p\"\n{block}{STDOUT}");
+            Config::parse(&text, Path::new("config/example.toml"), &env).unwrap()
+        };
+        let mysql = parse_block(&blocks[0]);
+        let SourceConfig::Mysql(m) = &mysql.pipelines[0].source else { panic!() };
+        assert_eq!((m.server_id, m.snapshot_chunk_rows, m.flavor), (4_000_000_001, 10_000, MysqlFlavor::Auto));
+        let cfg = parse_block(&blocks[1]);
         let SourceConfig::Generate(g) = &cfg.pipelines[0].source else {
             panic!()
         };
