@@ -9,7 +9,7 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
-use crate::sources::{generate::GenerateSource, postgres::PostgresSource, Source};
+use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -130,6 +130,7 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
     match cfg {
         SourceConfig::Generate(g) => Ok(Box::new(GenerateSource::new(g.clone()))),
         SourceConfig::Postgres(p) => Ok(Box::new(PostgresSource::new(p.clone()))),
+        SourceConfig::Mysql(m) => Ok(Box::new(MysqlSource::new(m.clone()))),
         other => Err(CliError::Usage(format!(
             "source kind `{}` is not available in this build yet; README.md \"What works today\" lists what is",
             other.kind()
@@ -263,22 +264,26 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
             p.apply.batch_max_rows,
             p.apply.ordering
         );
-        match &p.source {
-            SourceConfig::Postgres(pg) => match crate::sources::postgres::check(pg).await {
-                Ok(summary) => println!("  {summary}"),
-                Err(problems) => {
-                    println!("  NOT READY:");
-                    for line in problems.lines() {
-                        println!("    {line}");
-                    }
-                    not_ready.push(p.name.clone());
-                }
-            },
+        let verdict = match &p.source {
+            SourceConfig::Postgres(pg) => Some(crate::sources::postgres::check(pg).await),
+            SourceConfig::Mysql(my) => Some(crate::sources::mysql::check(my).await),
             other => {
                 if let Err(e) = open_source(other) {
                     println!("  warning: {e}");
                 }
+                None
             }
+        };
+        match verdict {
+            Some(Ok(summary)) => println!("  {summary}"),
+            Some(Err(problems)) => {
+                println!("  NOT READY:");
+                for line in problems.lines() {
+                    println!("    {line}");
+                }
+                not_ready.push(p.name.clone());
+            }
+            None => {}
         }
     }
     if !not_ready.is_empty() {

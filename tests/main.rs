@@ -6,6 +6,7 @@ mod support;
 
 mod cli;
 mod mysql_sink;
+mod mysql_source;
 mod pipeline_core;
 mod postgres_e2e;
 mod postgres_sink;

@@ -1,0 +1,152 @@
+//! The mysql source against the real MariaDB: snapshot then binlog without
+//! gap or duplicate, GTID restarts, rotation, multi-table transactions, key
+//! changes, DDL, preflight errors, a purged position.
+
+use crate::support::mariadb::{fresh_db, TestDb};
+use crate::support::*;
+use logferry::checkpoint::{Checkpoint, CheckpointStore};
+use logferry::config::{DatabaseSourceConfig, MysqlFlavor, MysqlSourceConfig, SecretUrl, SnapshotMode};
+use logferry::record::{value::Kind, Change, Op};
+use logferry::sinks::Sink;
+use logferry::sources::mysql::{MyPosition, MysqlSource};
+use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Each test reads the binlog with a server id of its own.
+static SERVER_ID: AtomicU32 = AtomicU32::new(0);
+
+pub fn source_config(db: &TestDb, tables: &[&str]) -> MysqlSourceConfig {
+    MysqlSourceConfig {
+        db: DatabaseSourceConfig {
+            url: SecretUrl::new(&db.url),
+            tables: tables.iter().map(|t| format!("{}.{t}", db.name)).collect(),
+            snapshot: SnapshotMode::Initial,
+        },
+        flavor: MysqlFlavor::Auto,
+        server_id: 1000 + std::process::id() % 100_000 * 10 + SERVER_ID.fetch_add(1, AtomicOrdering::SeqCst),
+        heartbeat_interval: Duration::from_millis(500),
+        snapshot_chunk_rows: 3,
+    }
+}
+
+async fn run_once(cfg: &MysqlSourceConfig, store: &CheckpointStore) -> Result<Vec<Change>, String> {
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
+    run_pipeline("my", fast_apply(4), MysqlSource::new(cfg.clone()), vec![sink as Arc<dyn Sink>], store, true, no_shutdown())
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut records: Vec<Change> = log.lock().unwrap().iter().flat_map(|a| a.records.clone()).collect();
+    records.sort_by_key(|c| c.seq);
+    Ok(records)
+}
+
+fn rows(records: &[Change]) -> Vec<&Change> {
+    records.iter().filter(|c| !matches!(c.op(), Op::SchemaChange | Op::Heartbeat)).collect()
+}
+
+fn int(c: &Change, before: bool, col: &str) -> i64 {
+    let row = if before { c.before.as_ref() } else { c.after.as_ref() };
+    match row.and_then(|r| r.get(col)).and_then(|v| v.kind.clone()) {
+        Some(Kind::Int64(i)) => i,
+        other => panic!("{col}: expected int64, got {other:?} in {c:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_then_binlog_in_order_across_rotation_and_restarts() {
+    let db = fresh_db("mysrc").await;
+    db.exec(
+        "CREATE TABLE a (id INT PRIMARY KEY, v INT NOT NULL);
+         CREATE TABLE b (k VARCHAR(10), n INT, v INT, PRIMARY KEY (k, n));
+         CREATE TABLE other (id INT PRIMARY KEY);
+         INSERT INTO a VALUES (1,10),(2,20),(3,30),(4,40),(5,50),(6,60),(7,70);
+         INSERT INTO b VALUES ('x',1,1),('y',2,2);",
+    )
+    .await;
+    let cfg = source_config(&db, &["a", "b"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let first = run_once(&cfg, &store).await.unwrap();
+    let snap = rows(&first);
+    assert_eq!(snap.len(), 9, "{snap:#?}");
+    assert!(snap.iter().all(|c| c.op() == Op::SnapshotRead));
+    let b_schema = first.iter().find(|c| c.op() == Op::SchemaChange && c.table.as_ref().unwrap().name == "b").unwrap();
+    assert_eq!(b_schema.key_columns, ["k", "n"]);
+
+    db.exec(
+        "START TRANSACTION; INSERT INTO a VALUES (8, 80); UPDATE b SET v = 9 WHERE k = 'x'; INSERT INTO other VALUES (1); COMMIT;
+         FLUSH BINARY LOGS;
+         DELETE FROM a WHERE id = 2;
+         UPDATE b SET n = 3 WHERE k = 'y';
+         INSERT INTO other VALUES (2);
+         TRUNCATE TABLE a;",
+    )
+    .await;
+    let second = run_once(&cfg, &store).await.unwrap();
+    let changes = rows(&second);
+    let ops: Vec<Op> = changes.iter().map(|c| c.op()).collect();
+    assert_eq!(ops, [Op::Insert, Op::Update, Op::Delete, Op::Update, Op::Truncate], "{changes:#?}");
+    assert_eq!(int(changes[0], false, "id"), 8);
+    assert!(!changes[0].tx_end && changes[1].tx_end, "the multi-table transaction ends at its last record");
+    assert_eq!(changes[0].tx_id, changes[1].tx_id);
+    assert_eq!(int(changes[2], true, "id"), 2);
+    assert!(changes[3].changes_key(), "{:?}", changes[3]);
+    assert!(second.iter().all(|c| c.op() != Op::SnapshotRead), "nothing of the snapshot again");
+    // The checkpoint carries a GTID (MariaDB) and the position after the rotation.
+    let cp = store.load("my").unwrap().unwrap();
+    let pos = MyPosition::from_position(&cp.position).unwrap();
+    assert!(pos.gtid.is_some(), "{pos:?}");
+    let third = run_once(&cfg, &store).await.unwrap();
+    assert!(rows(&third).is_empty(), "{third:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preflight_names_every_problem() {
+    let db = fresh_db("mysrc_pre").await;
+    db.exec("CREATE TABLE nokey (v INT); CREATE TABLE ok (id INT PRIMARY KEY);").await;
+    let store = CheckpointStore::temporary().unwrap();
+    let err = run_once(&source_config(&db, &["nokey", "missing", "ok"]), &store).await.unwrap_err();
+    assert!(err.contains("nokey") && err.contains("primary key"), "{err}");
+    assert!(err.contains(&format!("no table matches `{}.missing`", db.name)), "{err}");
+    assert!(!err.contains("logferry-test"), "no password in errors: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_purged_binlog_position_stops_with_the_recovery_steps() {
+    let db = fresh_db("mysrc_purged").await;
+    db.exec("CREATE TABLE t (id INT PRIMARY KEY)").await;
+    let cfg = source_config(&db, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    // A checkpoint in a binlog file the server does not have (any more).
+    let gone = MyPosition { file: "mariadb-bin.000000".into(), pos: 4, gtid: None, snapshot: None };
+    store.save("my", &Checkpoint { seq: 5, position: gone.to_position(), updated_at: std::time::SystemTime::now() }).unwrap();
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(err.contains("no longer has the binlog position") && err.contains("logferry reset"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn added_columns_become_schema_records_and_drops_stop_the_run() {
+    let db = fresh_db("mysrc_ddl").await;
+    db.exec("CREATE TABLE t (id INT PRIMARY KEY, a VARCHAR(5)); INSERT INTO t VALUES (1, 'x'); CREATE TABLE u (id INT PRIMARY KEY);").await;
+    // A glob, so the run still starts after `t` is dropped and meets the DROP in the binlog.
+    let cfg = source_config(&db, &["*"]);
+    let store = CheckpointStore::temporary().unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    db.exec("ALTER TABLE t ADD COLUMN price DECIMAL(8,2); INSERT INTO t VALUES (2, 'y', 9.99);").await;
+    let recs = run_once(&cfg, &store).await.unwrap();
+    let schema = recs
+        .iter()
+        .find(|c| c.op() == Op::SchemaChange && c.table.as_ref().unwrap().name == "t")
+        .expect("a schema record for the new column");
+    let cols: Vec<_> = schema.schema_change.as_ref().unwrap().schema.as_ref().unwrap().columns.iter().map(|c| c.name.clone()).collect();
+    assert_eq!(cols, ["id", "a", "price"]);
+    let ins = rows(&recs);
+    assert_eq!(ins.len(), 1);
+    assert_eq!(
+        ins[0].after.as_ref().unwrap().get("price").and_then(|v| v.kind.clone()),
+        Some(Kind::Decimal("9.99".into()))
+    );
+    db.exec("DROP TABLE t").await;
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(err.contains("DROP TABLE") && err.contains(&format!("{}.t", db.name)), "{err}");
+}
