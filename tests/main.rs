@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod mysql_e2e;
 mod mysql_sink;
 mod mysql_source;
 mod pipeline_core;

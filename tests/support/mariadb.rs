@@ -35,7 +35,9 @@ impl TestDb {
                 (0..r.len())
                     .map(|i| match r.as_ref(i).unwrap() {
                         mysql_async::Value::NULL => None,
-                        v => Some(String::from_utf8_lossy(&v.as_sql(true).into_bytes()).into_owned()),
+                        // The text protocol returns every value as its text.
+                        mysql_async::Value::Bytes(b) => Some(String::from_utf8_lossy(b).into_owned()),
+                        v => Some(v.as_sql(true)),
                     })
                     .collect()
             })
