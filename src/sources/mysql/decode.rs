@@ -260,14 +260,14 @@ pub enum DecodeError {
 pub fn text_value(text: Option<&[u8]>, col: &ColumnInfo, table: &str) -> Result<Value, DecodeError> {
     let Some(text) = text else { return Ok(Value::null()) };
     let family = Family::of(col);
-    from_text(text, col, &family)
-        .map(Value::of)
-        .map_err(|e| e.into_error(table, col, || excerpt_text(text)))
+    from_text(text, col, &family).map(Value::of).map_err(|e| e.into_error(table, col, || excerpt_text(text)))
 }
 
 /// Converts one binlog row image, as mysql_common parsed it, column by
-/// column. The row must hold every column of `cols` (full row image);
-/// prefer [`event_rows`], which also handles the columns mysql_common
+/// column. The row must hold every column of `cols` (full row image; a
+/// row with fewer columns is reported as a partial image, although a table
+/// map older than `cols` looks the same here). Prefer [`event_rows`],
+/// which tells the two apart and also reads the columns mysql_common
 /// misreads (see the module docs).
 pub fn row_values(row: &BinlogRow, cols: &[ColumnInfo], table: &str) -> Result<RowImage, DecodeError> {
     let columns = row.columns_ref();
@@ -329,10 +329,11 @@ pub fn event_rows(
     let malformed = |reason: String| DecodeError::Malformed { table: table.to_string(), reason };
     let n = usize::try_from(event.num_columns()).map_err(|_| malformed("column count out of range".into()))?;
     if event.num_columns() != tme.columns_count() {
-        return Err(malformed(format!(
-            "the rows event has {n} columns but its table map has {}",
-            tme.columns_count()
-        )));
+        return Err(malformed(format!("the rows event has {n} columns but its table map has {}", tme.columns_count())));
+    }
+    if n == 0 {
+        // Every image would be empty: nothing to read, and no progress.
+        return Err(malformed("the rows event has no columns".into()));
     }
     if n != cols.len() {
         return Err(DecodeError::Schema {
@@ -359,8 +360,7 @@ pub fn event_rows(
     let before = event.columns_before_image().map(|bits| (0..n).map(|i| bits[i]).collect::<Vec<bool>>());
     let after = event.columns_after_image().map(|bits| (0..n).map(|i| bits[i]).collect::<Vec<bool>>());
     for present in before.iter().chain(after.iter()) {
-        let missing: Vec<&str> =
-            cols.iter().zip(present).filter(|(_, p)| !**p).map(|(c, _)| c.name.as_str()).collect();
+        let missing: Vec<&str> = cols.iter().zip(present).filter(|(_, p)| !**p).map(|(c, _)| c.name.as_str()).collect();
         if !missing.is_empty() {
             return Err(DecodeError::PartialImage { table: table.to_string(), missing: missing.join(", ") });
         }
@@ -387,8 +387,8 @@ pub fn event_rows(
     Ok(rows)
 }
 
-/// What a column holds, from information_schema (decided once per value,
-/// from a few string comparisons).
+/// What a column holds, from information_schema: decided from a few string
+/// comparisons, once per rows event (binlog) or per value (text).
 #[derive(Debug, Clone, PartialEq)]
 enum Family {
     Int { bits: u32, unsigned: bool },
@@ -444,10 +444,9 @@ impl Family {
             "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" if binary_charset => {
                 Family::Binary { width: None }
             }
-            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => Family::Text {
-                charset: Charset::of(col.charset.as_deref()),
-                char_padded: col.data_type == "char",
-            },
+            "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
+                Family::Text { charset: Charset::of(col.charset.as_deref()), char_padded: col.data_type == "char" }
+            }
             "binary" => Family::Binary { width: type_args(&col.column_type).and_then(first_number) },
             "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "vector" => Family::Binary { width: None },
             "date" => Family::Date,
@@ -472,13 +471,19 @@ impl Charset {
     fn of(name: Option<&str>) -> Charset {
         // A text column always has a charset; assume UTF-8 if the catalog did not say.
         let Some(name) = name else { return Charset::Utf8 };
-        match name.to_ascii_lowercase().as_str() {
-            "utf8mb4" | "utf8mb3" | "utf8" | "ascii" => Charset::Utf8,
-            "latin1" => Charset::Latin1,
-            "utf16" | "ucs2" => Charset::Utf16Be,
-            "utf16le" => Charset::Utf16Le,
-            "utf32" => Charset::Utf32,
-            _ => Charset::Unsupported(name.to_string()),
+        let is = |n: &str| name.eq_ignore_ascii_case(n);
+        if is("utf8mb4") || is("utf8mb3") || is("utf8") || is("ascii") {
+            Charset::Utf8
+        } else if is("latin1") {
+            Charset::Latin1
+        } else if is("utf16") || is("ucs2") {
+            Charset::Utf16Be
+        } else if is("utf16le") {
+            Charset::Utf16Le
+        } else if is("utf32") {
+            Charset::Utf32
+        } else {
+            Charset::Unsupported(name.to_string())
         }
     }
 }
@@ -579,11 +584,18 @@ enum Raw<'a> {
     Decimal(String),
     /// Strings, blobs, BIT, SET bitmasks, geometry, MariaDB JSON text.
     Bytes(&'a [u8]),
-    Date { y: u32, m: u32, d: u32 },
+    Date {
+        y: u32,
+        m: u32,
+        d: u32,
+    },
     DateTime(DateTimeParts),
     /// Signed microseconds.
     Time(i64),
-    Timestamp { secs: u64, micros: u32 },
+    Timestamp {
+        secs: u64,
+        micros: u32,
+    },
     /// The year, 0 for 0000.
     Year(u32),
     /// MySQL binary JSON, printed.
@@ -1000,10 +1012,10 @@ fn set_labels_of(col: &ColumnInfo, mask: u64) -> Result<Labels, Problem> {
 /// The MySQL latin1 (Windows-1252) code points of bytes 0x80..=0x9F. The
 /// five bytes 1252 leaves undefined map to the C1 controls, as in MySQL.
 const LATIN1_80_9F: [char; 32] = [
-    '\u{20ac}', '\u{81}', '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2c6}',
-    '\u{2030}', '\u{160}', '\u{2039}', '\u{152}', '\u{8d}', '\u{17d}', '\u{8f}', '\u{90}', '\u{2018}', '\u{2019}',
-    '\u{201c}', '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}',
-    '\u{153}', '\u{9d}', '\u{17e}', '\u{178}',
+    '\u{20ac}', '\u{81}', '\u{201a}', '\u{192}', '\u{201e}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{2c6}', '\u{2030}',
+    '\u{160}', '\u{2039}', '\u{152}', '\u{8d}', '\u{17d}', '\u{8f}', '\u{90}', '\u{2018}', '\u{2019}', '\u{201c}',
+    '\u{201d}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{2dc}', '\u{2122}', '\u{161}', '\u{203a}', '\u{153}', '\u{9d}',
+    '\u{17e}', '\u{178}',
 ];
 
 fn decode_charset(b: &[u8], charset: &Charset) -> Result<String, Problem> {
@@ -1198,7 +1210,9 @@ fn from_text(text: &[u8], col: &ColumnInfo, family: &Family) -> Result<Kind, Pro
         }
         Family::Json => Kind::Json(s()?.to_string()),
         Family::Uuid => Kind::Uuid(parse_uuid(s()?)?),
-        Family::Inet6 | Family::Inet4 => Kind::Other(Other { type_name: col.data_type.clone(), text: s()?.to_string() }),
+        Family::Inet6 | Family::Inet4 => {
+            Kind::Other(Other { type_name: col.data_type.clone(), text: s()?.to_string() })
+        }
         Family::Unknown => Kind::Other(Other { type_name: col.data_type.clone(), text: s()?.to_string() }),
     })
 }
@@ -1247,7 +1261,8 @@ fn parse_time(t: &str) -> Result<i64, Problem> {
     };
     let (hms, frac) = body.split_once('.').unwrap_or((body, ""));
     let mut it = hms.splitn(3, ':');
-    let (Some(h), Some(m), Some(s)) = (it.next().and_then(digits), it.next().and_then(digits), it.next().and_then(digits))
+    let (Some(h), Some(m), Some(s)) =
+        (it.next().and_then(digits), it.next().and_then(digits), it.next().and_then(digits))
     else {
         return Err("expected [-]HH:MM:SS[.ffffff]".into());
     };
@@ -1265,7 +1280,8 @@ fn parse_datetime(t: &str) -> Result<DateTimeParts, Problem> {
     let (y, m, d) = parse_date(date)?;
     let (hms, frac) = time.split_once('.').unwrap_or((time, ""));
     let mut it = hms.splitn(3, ':');
-    let (Some(h), Some(mi), Some(s)) = (it.next().and_then(digits), it.next().and_then(digits), it.next().and_then(digits))
+    let (Some(h), Some(mi), Some(s)) =
+        (it.next().and_then(digits), it.next().and_then(digits), it.next().and_then(digits))
     else {
         return Err("expected YYYY-MM-DD HH:MM:SS".into());
     };
@@ -1308,9 +1324,11 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.buf.len()).ok_or_else(|| {
-            format!("needs {n} more byte(s) at offset {} of {}", self.pos, self.buf.len())
-        })?;
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&e| e <= self.buf.len())
+            .ok_or_else(|| format!("needs {n} more byte(s) at offset {} of {}", self.pos, self.buf.len()))?;
         let s = &self.buf[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -1991,8 +2009,10 @@ fn gcvt(x: f64, out: &mut String) {
     };
     let have_space = f_len <= width;
     let force_e = decpt <= 0 && width <= 2 - decpt && width >= 3 + exp_len;
-    let use_f = (have_space
-        || (decpt <= width && (decpt >= -1 || (decpt == -2 && (len > 1 || !force_e))) && !force_e))
+    // MySQL: (have_space || (decpt <= width && (decpt >= -1 || (decpt == -2
+    // && (len > 1 || !force_e))) && !force_e)) && (!have_space || ...),
+    // with the redundant `!force_e` folded.
+    let use_f = (have_space || (!force_e && (-2..=width).contains(&decpt)))
         && (!have_space || (decpt > -MAX_DECPT_FOR_F && (decpt <= MAX_DECPT_FOR_F || len > decpt)));
     if x.is_sign_negative() {
         out.push('-');
@@ -2081,14 +2101,10 @@ fn json_opaque(field_type: u8, data: &[u8], out: &mut String) -> Result<(), Stri
 }
 
 #[cfg(test)]
-#[path = "testdata/capture.rs"]
-mod capture;
-
-#[cfg(test)]
 mod tests {
     //! Fixtures: `testdata/*.hex` are binlog events and `testdata/tables.json`
     //! the columns and `SELECT` text of the same rows, captured from MariaDB
-    //! 10.11 by `testdata/capture.rs` (see testdata/README.md). The central
+    //! 10.11 by `examples/capture_mysql_fixtures.rs` (see testdata/README.md). The central
     //! property: for every captured cell, the binlog and the `SELECT` decode
     //! to the same canonical value, and that value is the one written below.
 
@@ -2334,7 +2350,21 @@ mod tests {
     #[test]
     fn integers_every_width_and_sign() {
         let want = vec![
-            vec![i(1), i(-128), u(0), i(-32768), u(0), i(-8_388_608), u(0), i(-2_147_483_648), u(0), i(i64::MIN), u(0), u(0), i(0)],
+            vec![
+                i(1),
+                i(-128),
+                u(0),
+                i(-32768),
+                u(0),
+                i(-8_388_608),
+                u(0),
+                i(-2_147_483_648),
+                u(0),
+                i(i64::MIN),
+                u(0),
+                u(0),
+                i(0),
+            ],
             vec![
                 i(2),
                 i(127),
@@ -2816,7 +2846,15 @@ mod tests {
                 inet6("::ffff:0.0.0.0"),
                 null(),
             ],
-            vec![i(7), null(), null(), null(), uuid("01890a5dac96774bbcceb302099a8057"), inet6("2001:db8::1:0:0:1"), null()],
+            vec![
+                i(7),
+                null(),
+                null(),
+                null(),
+                uuid("01890a5dac96774bbcceb302099a8057"),
+                inet6("2001:db8::1:0:0:1"),
+                null(),
+            ],
             vec![i(8), null(), null(), null(), uuid("1ec9414c232a6b00b3c89e6bdeced846"), inet6("1:0:0:2::3"), null()],
             vec![i(9), null(), null(), null(), null(), inet6("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), null()],
             vec![i(10), null(), null(), null(), null(), inet6("fe80::1:0"), null()],
@@ -2941,7 +2979,8 @@ mod tests {
         let row = |id: i64, v: &str, n: Option<i64>, big: Option<&str>| -> Vec<Kind> {
             vec![i(id), t(v), n.map_or(null(), i), big.map_or(null(), t)]
         };
-        let want: Vec<(Option<Vec<Kind>>, Option<Vec<Kind>>)> = vec![
+        type Images = (Option<Vec<Kind>>, Option<Vec<Kind>>);
+        let want: Vec<Images> = vec![
             (None, Some(row(1, "a", Some(1), Some("long")))),
             (None, Some(row(2, "b", Some(2), None))),
             (Some(row(1, "a", Some(1), Some("long"))), Some(row(1, "c", None, Some("long")))),
@@ -3063,7 +3102,7 @@ mod tests {
         let err = text_value(Some(long.as_bytes()), &c, "shop.orders").unwrap_err();
         let DecodeError::Value { excerpt, .. } = err else { panic!() };
         assert!(excerpt.chars().count() <= ERROR_EXCERPT_LIMIT + 3, "{excerpt}");
-        assert_eq!(text_value(Some(b"2147483648"), &c, "t").unwrap_err().to_string().contains("out of range"), true);
+        assert!(text_value(Some(b"2147483648"), &c, "t").unwrap_err().to_string().contains("out of range"));
         assert_eq!(text_value(None, &c, "t").unwrap(), Value::null());
     }
 
@@ -3173,7 +3212,10 @@ mod tests {
                 J::Arr(items) => (0x02, container(&[], items.iter().collect())),
                 J::Obj(fields) => (
                     0x00,
-                    container(&fields.iter().map(|(k, _)| *k).collect::<Vec<_>>(), fields.iter().map(|(_, v)| v).collect()),
+                    container(
+                        &fields.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+                        fields.iter().map(|(_, v)| v).collect(),
+                    ),
                 ),
             }
         }
@@ -3220,8 +3262,20 @@ mod tests {
 
     fn json_column() -> Vec<ColumnInfo> {
         vec![
-            ColumnInfo { name: "id".into(), data_type: "int".into(), column_type: "int".into(), charset: None, is_json: false },
-            ColumnInfo { name: "j".into(), data_type: "json".into(), column_type: "json".into(), charset: None, is_json: true },
+            ColumnInfo {
+                name: "id".into(),
+                data_type: "int".into(),
+                column_type: "int".into(),
+                charset: None,
+                is_json: false,
+            },
+            ColumnInfo {
+                name: "j".into(),
+                data_type: "json".into(),
+                column_type: "json".into(),
+                charset: None,
+                is_json: true,
+            },
         ]
     }
 
@@ -3262,7 +3316,9 @@ mod tests {
         let mc = row_values(&row, &cols, "db.t").unwrap();
         assert_eq!(mc[1].1, Value::of(json(want)));
         // Scalars at the top level, and the empty document.
-        for (j, text) in [(J::Str("s"), r#""s""#), (J::Dbl(-0.5), "-0.5"), (J::Int(-3), "-3"), (J::Bool(false), "false")] {
+        for (j, text) in
+            [(J::Str("s"), r#""s""#), (J::Dbl(-0.5), "-0.5"), (J::Int(-3), "-3"), (J::Bool(false), "false")]
+        {
             let (ev, tme) = json_write(&synthetic::doc(&j));
             let got = event_rows(&ev, &tme, &cols, "db.t").unwrap();
             assert_eq!(got[0].1.as_ref().unwrap()[1].1, Value::of(json(text)));

@@ -24,6 +24,9 @@ const MARIADB_ANNOTATE_ROWS: u8 = 160;
 const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
 const MARIADB_GTID: u8 = 162;
 const MARIADB_GTID_LIST: u8 = 163;
+/// MariaDB compressed query / row events (`log_bin_compress = ON`), which
+/// mysql_common cannot read: refusing them beats skipping rows.
+const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
 /// MariaDB GTID event flag: the group has no BEGIN/COMMIT (DDL, non-transactional).
 const FL_STANDALONE: u8 = 1;
 
@@ -188,6 +191,13 @@ impl Streamer {
             MARIADB_GTID_LIST | MARIADB_BINLOG_CHECKPOINT | MARIADB_ANNOTATE_ROWS => {
                 end_of_event(self);
                 return Ok(());
+            }
+            t if MARIADB_COMPRESSED.contains(&t) => {
+                return Err(definite(
+                    self.source(),
+                    "the binlog is compressed (log_bin_compress = ON), which logferry cannot read: \
+                     SET GLOBAL log_bin_compress = OFF (and in my.cnf); events written while it was on cannot be read",
+                ));
             }
             _ => {}
         }

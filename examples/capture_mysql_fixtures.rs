@@ -1,10 +1,10 @@
-//! Re-captures the fixtures of `../decode.rs` from a real MariaDB server
-//! (see README.md next to this file). Not a test of logferry: an ignored
-//! test so that it builds with the crate and needs no extra tooling.
+//! Re-captures the fixtures of `src/sources/mysql/decode.rs` from a real
+//! MariaDB server (see src/sources/mysql/testdata/README.md). A tool, not
+//! a test: the unit tests read what it wrote.
 //!
 //! ```sh
 //! LOGFERRY_CAPTURE_MYSQL=mysql://root:logferry-test@127.0.0.1:33306 \
-//!   cargo test --lib sources::mysql::decode::capture -- --ignored --nocapture
+//!   cargo run --example capture_mysql_fixtures
 //! ```
 //!
 //! It (re)creates the database `fixture_mysql_decode`, creates one table
@@ -229,9 +229,33 @@ fn scenarios() -> Vec<(&'static str, Vec<String>)> {
 /// JSON printer uses it; MariaDB prints DOUBLE columns with it).
 fn doubles_insert() -> String {
     let mut values: Vec<f64> = vec![
-        0.0, 1.0, -1.0, 0.1, 0.1 + 0.2, 1.0 / 3.0, 2.0 / 3.0, 100.0, 1e15, 1e16, 1e17, 123456789012345678.0,
-        9007199254740992.0, 9007199254740993.0, f64::MAX, -f64::MAX, f64::MIN_POSITIVE, 5e-324, 1e-15, 1e-16,
-        0.000123, 0.0001234, 1.5e-14, 1.5e-15, 123456789012345.6, 1234567890123456.7, 12345678901234567.0,
+        0.0,
+        1.0,
+        -1.0,
+        0.1,
+        0.1 + 0.2,
+        1.0 / 3.0,
+        2.0 / 3.0,
+        100.0,
+        1e15,
+        1e16,
+        1e17,
+        123456789012345678.0,
+        9007199254740992.0,
+        9007199254740993.0,
+        f64::MAX,
+        -f64::MAX,
+        f64::MIN_POSITIVE,
+        5e-324,
+        1e-15,
+        1e-16,
+        0.000123,
+        0.0001234,
+        1.5e-14,
+        1.5e-15,
+        123456789012345.6,
+        1234567890123456.7,
+        12345678901234567.0,
     ];
     for e in -25..=25 {
         let p = 10f64.powi(e);
@@ -414,9 +438,8 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-#[tokio::test]
-#[ignore = "needs a MariaDB server; re-captures the fixtures (see testdata/README.md)"]
-async fn capture_fixtures() {
+#[tokio::main]
+async fn main() {
     let url = std::env::var("LOGFERRY_CAPTURE_MYSQL")
         .unwrap_or_else(|_| "mysql://root:logferry-test@127.0.0.1:33306".to_string());
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sources/mysql/testdata");
