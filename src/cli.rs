@@ -7,6 +7,7 @@
 use crate::checkpoint::{CheckpointError, CheckpointStore};
 use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetConfig};
 use crate::pipeline::{self, PipelineError, PipelineRun};
+use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
@@ -146,9 +147,15 @@ pub async fn open_sinks(targets: &[TargetConfig], lanes: usize) -> Result<Vec<Ar
         sinks.push(match t {
             TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
             TargetConfig::Stdout(_) => Arc::new(StdoutSink),
-            TargetConfig::Mysql(_) => {
-                return Err(CliError::Usage("target kind `mysql` is not available in this build yet".into()))
-            }
+            TargetConfig::Mysql(m) => Arc::new(
+                MysqlSink::connect(MysqlSinkConfig {
+                    url: m.url.expose().to_string(),
+                    database: m.database.clone(),
+                    create_tables: m.create_tables,
+                    lanes,
+                })
+                .await?,
+            ),
             TargetConfig::Postgres(p) => Arc::new(
                 PostgresSink::connect(PostgresSinkConfig {
                     url: p.url.expose().to_string(),

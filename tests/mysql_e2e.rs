@@ -115,44 +115,46 @@ fn sigkill_during_copy_and_binlog_streaming_loses_nothing() {
     });
 }
 
+/// (column, MariaDB type, MariaDB literal, PostgreSQL text of the landed value).
+const MARIADB_TYPES: &[(&str, &str, &str, &str)] = &[
+    ("ti", "TINYINT", "-128", "-128"),
+    ("tu", "TINYINT UNSIGNED", "255", "255"),
+    ("si", "SMALLINT", "-32768", "-32768"),
+    ("su", "SMALLINT UNSIGNED", "65535", "65535"),
+    ("mi", "MEDIUMINT", "-8388608", "-8388608"),
+    ("mu", "MEDIUMINT UNSIGNED", "16777215", "16777215"),
+    ("i", "INT", "-2147483648", "-2147483648"),
+    ("iu", "INT UNSIGNED", "4294967295", "4294967295"),
+    ("bi", "BIGINT", "-9223372036854775808", "-9223372036854775808"),
+    ("bu", "BIGINT UNSIGNED", "18446744073709551615", "18446744073709551615"),
+    ("d", "DECIMAL(10,2)", "-12345678.90", "-12345678.90"),
+    ("f", "FLOAT", "1.5", "1.5"),
+    ("db", "DOUBLE", "0.1", "0.1"),
+    ("bt", "BIT(10)", "b'1010101010'", "1010101010"),
+    ("c", "CHAR(3)", "'ab'", "ab"),
+    ("vc", "VARCHAR(20)", "'héllo € ✓'", "héllo € ✓"),
+    ("l1", "VARCHAR(20) CHARACTER SET latin1", "'Grüße €'", "Grüße €"),
+    ("tx", "TEXT", "'two\\nlines'", "two\nlines"),
+    ("bn", "BINARY(4)", "x'00ff1020'", "\\x00ff1020"),
+    ("vb", "VARBINARY(10)", "x''", "\\x"),
+    ("bl", "BLOB", "x'deadbeef'", "\\xdeadbeef"),
+    ("dt", "DATE", "'2024-02-29'", "2024-02-29"),
+    ("tm", "TIME(6)", "'-838:59:59.000000'", "-838:59:59"),
+    ("tp", "TIME", "'100:00:01'", "100:00:01"),
+    ("dtm", "DATETIME(6)", "'2024-02-29 13:45:00.123456'", "2024-02-29 13:45:00.123456"),
+    ("ts", "TIMESTAMP(6) NULL", "'2024-02-29 13:45:00.5'", "2024-02-29 13:45:00.5+00"),
+    ("yr", "YEAR", "2024", "2024"),
+    ("en", "ENUM('a','b c')", "'b c'", "b c"),
+    ("st", "SET('x','y','z')", "'x,z'", "{x,z}"),
+    ("js", "JSON", "'{\"a\": [1, 2.5, \"ü\"]}'", "{\"a\": [1, 2.5, \"ü\"]}"),
+];
+
 /// Every MariaDB type, through the copy and through the binlog, lands in
 /// PostgreSQL with the mapped type and the exact value (checked with SQL on
 /// the target against what PostgreSQL prints for the expected value).
 #[test]
 fn every_mariadb_type_reaches_postgresql_exactly() {
-    // (column, MariaDB type, MariaDB literal, PostgreSQL text of the landed value)
-    let cases: &[(&str, &str, &str, &str)] = &[
-        ("ti", "TINYINT", "-128", "-128"),
-        ("tu", "TINYINT UNSIGNED", "255", "255"),
-        ("si", "SMALLINT", "-32768", "-32768"),
-        ("su", "SMALLINT UNSIGNED", "65535", "65535"),
-        ("mi", "MEDIUMINT", "-8388608", "-8388608"),
-        ("mu", "MEDIUMINT UNSIGNED", "16777215", "16777215"),
-        ("i", "INT", "-2147483648", "-2147483648"),
-        ("iu", "INT UNSIGNED", "4294967295", "4294967295"),
-        ("bi", "BIGINT", "-9223372036854775808", "-9223372036854775808"),
-        ("bu", "BIGINT UNSIGNED", "18446744073709551615", "18446744073709551615"),
-        ("d", "DECIMAL(10,2)", "-12345678.90", "-12345678.90"),
-        ("f", "FLOAT", "1.5", "1.5"),
-        ("db", "DOUBLE", "0.1", "0.1"),
-        ("bt", "BIT(10)", "b'1010101010'", "1010101010"),
-        ("c", "CHAR(3)", "'ab'", "ab"),
-        ("vc", "VARCHAR(20)", "'héllo € ✓'", "héllo € ✓"),
-        ("l1", "VARCHAR(20) CHARACTER SET latin1", "'Grüße €'", "Grüße €"),
-        ("tx", "TEXT", "'two\\nlines'", "two\nlines"),
-        ("bn", "BINARY(4)", "x'00ff1020'", "\\x00ff1020"),
-        ("vb", "VARBINARY(10)", "x''", "\\x"),
-        ("bl", "BLOB", "x'deadbeef'", "\\xdeadbeef"),
-        ("dt", "DATE", "'2024-02-29'", "2024-02-29"),
-        ("tm", "TIME(6)", "'-838:59:59.000000'", "-838:59:59"),
-        ("tp", "TIME", "'100:00:01'", "100:00:01"),
-        ("dtm", "DATETIME(6)", "'2024-02-29 13:45:00.123456'", "2024-02-29 13:45:00.123456"),
-        ("ts", "TIMESTAMP(6) NULL", "'2024-02-29 13:45:00.5'", "2024-02-29 13:45:00.5+00"),
-        ("yr", "YEAR", "2024", "2024"),
-        ("en", "ENUM('a','b c')", "'b c'", "b c"),
-        ("st", "SET('x','y','z')", "'x,z'", "{x,z}"),
-        ("js", "JSON", "'{\"a\": [1, 2.5, \"ü\"]}'", "{\"a\": [1, 2.5, \"ü\"]}"),
-    ];
+    let cases = MARIADB_TYPES;
     let rt = tokio::runtime::Runtime::new().unwrap();
     let cols = cases.iter().map(|(c, t, _, _)| format!("`{c}` {t}")).collect::<Vec<_>>().join(", ");
     let names = cases.iter().map(|(c, ..)| format!("`{c}`")).collect::<Vec<_>>().join(", ");
@@ -191,5 +193,57 @@ fn every_mariadb_type_reaches_postgresql_exactly() {
             .unwrap()
             .get(0);
         assert_eq!(nulls, 1, "the NULL row and its update");
+    });
+}
+
+/// The same types MariaDB → MariaDB: the target prints exactly what the
+/// source prints, after the copy and after streaming.
+#[test]
+fn every_mariadb_type_round_trips_to_mariadb() {
+    let cases = MARIADB_TYPES;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let cols = cases.iter().map(|(c, t, _, _)| format!("`{c}` {t}")).collect::<Vec<_>>().join(", ");
+    let names = cases.iter().map(|(c, ..)| format!("`{c}`")).collect::<Vec<_>>().join(", ");
+    let values = cases.iter().map(|(_, _, v, _)| v.to_string()).collect::<Vec<_>>().join(", ");
+    let (source, target) = rt.block_on(async {
+        let s = mariadb::fresh_db("my2my_src").await;
+        s.exec(&format!("CREATE TABLE items (id INT PRIMARY KEY, {cols}) CHARACTER SET utf8mb4")).await;
+        s.exec(&format!("SET time_zone = '+00:00'; INSERT INTO items (id, {names}) VALUES (1, {values}); INSERT INTO items (id) VALUES (2)")).await;
+        (s, mariadb::fresh_db("my2my_dst").await)
+    });
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "my2my"
+[pipeline.source]
+kind = "mysql"
+url = "{src}"
+tables = ["{db}.items"]
+server_id = {id}
+[[pipeline.target]]
+kind = "mysql"
+url = "{dst}"
+[pipeline.apply]
+lanes = 2
+"#,
+        src = source.url,
+        db = source.name,
+        id = 4_100_002_000 + std::process::id() % 1000,
+        dst = target.url,
+    );
+    let s = Scratch::new(&config);
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "copy failed: {}", text(&out.stderr));
+    rt.block_on(source.exec(&format!(
+        "SET time_zone = '+00:00'; INSERT INTO items (id, {names}) VALUES (3, {values}); UPDATE items SET i = 7 WHERE id = 2; DELETE FROM items WHERE id = 1"
+    )));
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "streaming failed: {}", text(&out.stderr));
+    rt.block_on(async {
+        let q = "SELECT * FROM items ORDER BY id";
+        let (a, b) = (source.rows(q).await, target.rows(q).await);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b, "MariaDB target differs from the source");
     });
 }
