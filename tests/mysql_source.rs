@@ -150,3 +150,55 @@ async fn added_columns_become_schema_records_and_drops_stop_the_run() {
     let err = run_once(&cfg, &store).await.unwrap_err();
     assert!(err.contains("DROP TABLE") && err.contains(&format!("{}.t", db.name)), "{err}");
 }
+
+/// A sink that notes whether any row reached it while the pipeline had no
+/// durable checkpoint yet.
+struct CheckpointProbe {
+    store: CheckpointStore,
+    rows_before_checkpoint: std::sync::atomic::AtomicU64,
+}
+
+impl Sink for CheckpointProbe {
+    fn name(&self) -> &str {
+        "probe"
+    }
+    fn apply<'a>(&'a self, batch: &'a logferry::sinks::Batch) -> logferry::BoxFuture<'a, Result<(), logferry::sinks::SinkError>> {
+        Box::pin(async move {
+            let rows = batch.records.iter().filter(|c| !matches!(c.op(), Op::SchemaChange | Op::Heartbeat)).count() as u64;
+            if rows > 0 && self.store.load("my").unwrap().is_none() {
+                self.rows_before_checkpoint.fetch_add(rows, AtomicOrdering::SeqCst);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Regression: a binlog position exists only in our checkpoint. A copy (or
+/// a `snapshot = "never"` start) that let rows reach a target before its
+/// starting position was durable lost the changes made in between when it
+/// was killed (found by the SIGKILL test: 9 extra rows in the target).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_row_reaches_a_target_before_the_start_position_is_durable() {
+    for mode in [SnapshotMode::Initial, SnapshotMode::Never] {
+        let db = fresh_db("mysrc_durable_start").await;
+        db.exec("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t SELECT seq FROM seq_1_to_50;").await;
+        let mut cfg = source_config(&db, &["t"]);
+        cfg.db.snapshot = mode;
+        let store = CheckpointStore::temporary().unwrap();
+        let probe = Arc::new(CheckpointProbe { store: store.clone(), rows_before_checkpoint: Default::default() });
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut apply = fast_apply(2);
+        apply.checkpoint_interval = Duration::from_millis(300);
+        let task = tokio::spawn({
+            let (store, probe) = (store.clone(), probe.clone());
+            async move { run_pipeline("my", apply, MysqlSource::new(cfg), vec![probe as Arc<dyn Sink>], &store, false, stop_rx).await }
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        db.exec("INSERT INTO t SELECT seq FROM seq_100_to_150;").await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        stop_tx.send(true).unwrap();
+        task.await.unwrap().unwrap();
+        assert!(store.load("my").unwrap().is_some());
+        assert_eq!(probe.rows_before_checkpoint.load(AtomicOrdering::SeqCst), 0, "{mode:?}: rows were applied before any checkpoint");
+    }
+}

@@ -228,7 +228,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         saved: resume,
         durable_tx,
         interval: apply.checkpoint_interval,
-        next_save: Instant::now(),
+        next_save: Instant::now() + apply.checkpoint_interval,
         in_flight_records: 0,
         in_flight_bytes: 0,
         records: 0,

@@ -52,6 +52,25 @@ pub struct SourceContext {
     pub shutdown: watch::Receiver<bool>,
 }
 
+impl SourceContext {
+    /// Waits until the pipeline has durably checkpointed a position (the
+    /// source emits a position marker first). Returns false on shutdown.
+    ///
+    /// A source whose starting point exists nowhere but in our checkpoint
+    /// (a binlog position, unlike a PostgreSQL slot) calls this before it
+    /// emits any row: otherwise a crash after rows reached a target but
+    /// before the first checkpoint would make the next run start from a
+    /// later point and never see what changed in between.
+    pub async fn wait_until_durable(&self) -> bool {
+        let mut durable = self.durable.clone();
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            r = durable.wait_for(|d| d.is_some()) => r.is_ok(),
+            _ = stopped(&mut shutdown) => false,
+        }
+    }
+}
+
 /// Sends records into the pipeline, waiting while its queues are full.
 #[derive(Clone)]
 pub struct Emitter {

@@ -16,6 +16,11 @@
 //!    recording the progress, so a crashed copy resumes at the next chunk
 //!    (from a fresh consistent snapshot; the stream then replays the changes
 //!    in between, and full-row upserts make that converge).
+//!    Unlike a PostgreSQL slot, a binlog position exists nowhere but in our
+//!    checkpoint, so the first copy attempt (and a `snapshot = "never"`
+//!    start) makes its starting position durable before any row is emitted;
+//!    otherwise a crash before the first checkpoint would restart from a
+//!    later position and never replay what changed in between.
 //! 3. **Stream**: the binlog from the snapshot's (or checkpoint's) position,
 //!    with a unique `server_id`. On MariaDB the position is the GTID list
 //!    (`SET @slave_connect_state`, strict mode), otherwise file+offset.
@@ -264,8 +269,14 @@ async fn run(cfg: &MysqlSourceConfig, source: &str, ctx: SourceContext) -> Sourc
             }
         }
         None => {
+            // Streaming from "now": that point must be durable before any
+            // change after it is applied, or a crash would skip the changes
+            // in between (see SourceContext::wait_until_durable).
             let p = master_status(&mut conn, flavor, source).await?;
             ctx.emitter.emit(super::position_marker(&ctx.pipeline, "mysql", p.to_position())).await?;
+            if !ctx.wait_until_durable().await {
+                return Ok(());
+            }
             p
         }
     };

@@ -59,6 +59,7 @@ pub(super) async fn copy(
     let here = begin(&mut conn, flavor, source).await?;
     // Streaming starts where the *first* copy attempt began, so the changes
     // made while any attempt was copying are replayed.
+    let first_attempt = resume.is_none();
     let (mut start, mut progress) = match resume {
         Some(mut p) => {
             let progress = p.snapshot.take().unwrap_or_default();
@@ -67,6 +68,16 @@ pub(super) async fn copy(
         None => (here, SnapshotProgress::default()),
     };
     start.snapshot = None;
+    if first_attempt {
+        // Make the start durable before any row can reach a target: a
+        // crash during this copy then resumes with the stream from here,
+        // which replays the deletes of rows this attempt already wrote.
+        let marker = MyPosition { snapshot: Some(progress.clone()), ..start.clone() };
+        ctx.emitter.emit(position_marker(&ctx.pipeline, "mysql", marker.to_position())).await?;
+        if !ctx.wait_until_durable().await {
+            return Ok(None);
+        }
+    }
     tracing::info!(tables = tables.len(), already_done = progress.done.len(), from = %start.to_position().display, "initial snapshot");
     for t in tables {
         let name = t.qualified();
