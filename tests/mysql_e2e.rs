@@ -247,3 +247,53 @@ lanes = 2
         assert_eq!(a, b, "MariaDB target differs from the source");
     });
 }
+
+/// Geometry and zero dates MariaDB → MariaDB (zero dates are a documented
+/// value; PostgreSQL cannot hold them, MariaDB can).
+#[test]
+fn geometry_and_zero_dates_round_trip_to_mariadb() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(async {
+        let s = mariadb::fresh_db("my2my_geo_src").await;
+        s.exec(
+            "SET sql_mode = '';
+             CREATE TABLE items (id INT PRIMARY KEY, p POINT, g GEOMETRY, d DATE, dt DATETIME, ts TIMESTAMP NULL);
+             INSERT INTO items VALUES (1, ST_PointFromText('POINT(1.5 -2)'), ST_GeomFromText('LINESTRING(0 0, 1 1, 2 0)'),
+                                       '0000-00-00', '0000-00-00 00:00:00', '0000-00-00 00:00:00');",
+        )
+        .await;
+        (s, mariadb::fresh_db("my2my_geo_dst").await)
+    });
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "geo"
+[pipeline.source]
+kind = "mysql"
+url = "{src}"
+tables = ["{db}.items"]
+server_id = {id}
+[[pipeline.target]]
+kind = "mysql"
+url = "{dst}"
+"#,
+        src = source.url,
+        db = source.name,
+        id = 4_100_003_000 + std::process::id() % 1000,
+        dst = target.url,
+    );
+    let s = Scratch::new(&config);
+    assert!(s.run(&["run", "--once"]).status.success());
+    rt.block_on(source.exec(
+        "SET sql_mode = ''; INSERT INTO items VALUES (2, ST_PointFromText('POINT(3 4)'), ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), '0000-00-00', NULL, NULL);",
+    ));
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    rt.block_on(async {
+        let q = "SELECT id, ST_AsText(p), ST_AsText(g), CAST(d AS CHAR), CAST(dt AS CHAR), CAST(ts AS CHAR) FROM items ORDER BY id";
+        let (a, b) = (source.rows(q).await, target.rows(q).await);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b);
+    });
+}
