@@ -11,7 +11,9 @@
 //! 2. **Snapshot** (first run): `START TRANSACTION WITH CONSISTENT SNAPSHOT`
 //!    and, in the same transaction, the binlog position that matches it
 //!    (`binlog_snapshot_file/position`, MariaDB; and its GTID position via
-//!    `BINLOG_GTID_POS`). No table locks are taken. Tables are copied in
+//!    `BINLOG_GTID_POS`) — no locks. Oracle MySQL has no such status: there
+//!    the snapshot starts under a global read lock held only while the
+//!    position is read (`FLUSH TABLES WITH READ LOCK`, needs RELOAD). Tables are copied in
 //!    primary-key chunks; each chunk ends with a checkpointable position
 //!    recording the progress, so a crashed copy resumes at the next chunk
 //!    (from a fresh consistent snapshot; the stream then replays the changes
@@ -23,7 +25,9 @@
 //!    later position and never replay what changed in between.
 //! 3. **Stream**: the binlog from the snapshot's (or checkpoint's) position,
 //!    with a unique `server_id`. On MariaDB the position is the GTID list
-//!    (`SET @slave_connect_state`, strict mode), otherwise file+offset.
+//!    (`SET @slave_connect_state`, strict mode); on Oracle MySQL with
+//!    gtid_mode on it is the executed GTID set (`COM_BINLOG_DUMP_GTID`);
+//!    otherwise file+offset.
 //!
 //! # Positions
 //!
@@ -43,6 +47,7 @@
 
 pub mod catalog;
 pub mod decode;
+pub mod gtid;
 mod snapshot;
 mod stream;
 
@@ -222,21 +227,30 @@ pub async fn check(cfg: &MysqlSourceConfig) -> Result<String, String> {
     Ok(format!("{source}: ready ({flavor:?}); {} table(s): {}", names.len(), names.join(", ")))
 }
 
-/// The server's current end of binlog (file, offset) and, on MariaDB, GTID position.
-async fn master_status(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<MyPosition> {
-    let row: Option<mysql_async::Row> =
-        conn.query_first("SHOW MASTER STATUS").await.map_err(|e| mysql_error(source, "SHOW MASTER STATUS", &e))?;
+/// The server's current end of binlog (file, offset) and its GTID state:
+/// MariaDB's `gtid_binlog_pos`, or MySQL's executed GTID set.
+pub(crate) async fn master_status(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<MyPosition> {
+    // MySQL 8.4 renamed the statement.
+    let row: Option<mysql_async::Row> = match conn.query_first("SHOW MASTER STATUS").await {
+        Ok(r) => r,
+        Err(_) => conn
+            .query_first("SHOW BINARY LOG STATUS")
+            .await
+            .map_err(|e| mysql_error(source, "SHOW MASTER STATUS", &e))?,
+    };
     let row = row.ok_or_else(|| definite(source, "SHOW MASTER STATUS returned nothing: is log_bin on?"))?;
     let file: String = row.get(0).unwrap_or_default();
     let pos: u64 = row.get(1).unwrap_or_default();
-    let gtid = if flavor == Flavor::Mariadb {
-        conn.query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
+    let gtid = match flavor {
+        Flavor::Mariadb => conn
+            .query_first::<Option<String>, _>("SELECT @@gtid_binlog_pos")
             .await
             .map_err(|e| mysql_error(source, "reading gtid_binlog_pos", &e))?
-            .flatten()
-    } else {
-        None
-    };
+            .flatten(),
+        // Executed_Gtid_Set (5th column); absent or empty without gtid_mode.
+        Flavor::Mysql => row.get::<Option<String>, _>(4).flatten().map(|g| g.split_whitespace().collect()),
+    }
+    .filter(|g: &String| !g.is_empty());
     Ok(MyPosition { file, pos, gtid, snapshot: None })
 }
 

@@ -15,16 +15,12 @@ async fn begin(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<My
     conn.query_drop("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .await
         .map_err(|e| mysql_error(source, "setting the isolation level", &e))?;
+    if flavor == Flavor::Mysql {
+        return begin_locked(conn, source).await;
+    }
     conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
         .await
         .map_err(|e| mysql_error(source, "starting the snapshot", &e))?;
-    if flavor == Flavor::Mysql {
-        return Err(definite(
-            source,
-            "Oracle MySQL has no binlog_snapshot_file status; taking a lock-free consistent copy there is not supported yet. \
-             Use snapshot = \"never\" and copy the tables yourself, or use MariaDB",
-        ));
-    }
     let rows: Vec<(String, String)> = conn
         .query("SHOW STATUS LIKE 'binlog_snapshot_%'")
         .await
@@ -41,6 +37,25 @@ async fn begin(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<My
         .flatten()
         .filter(|g| !g.is_empty());
     Ok(MyPosition { file, pos, gtid, snapshot: None })
+}
+
+/// Oracle MySQL has no `binlog_snapshot_file`: the binlog position that
+/// matches the snapshot is read under a global read lock held only for the
+/// moment it takes to start the snapshot and read the position
+/// (`FLUSH TABLES WITH READ LOCK`, needs RELOAD), as MySQL's own tools do.
+async fn begin_locked(conn: &mut Conn, source: &str) -> SourceResult<MyPosition> {
+    conn.query_drop("FLUSH TABLES WITH READ LOCK").await.map_err(|e| {
+        definite(source, format!("taking the brief read lock for a consistent copy failed ({e}): GRANT RELOAD ON *.* TO <user>; or use snapshot = \"never\""))
+    })?;
+    let result = async {
+        conn.query_drop("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+            .await
+            .map_err(|e| mysql_error(source, "starting the snapshot", &e))?;
+        super::master_status(conn, Flavor::Mysql, source).await
+    }
+    .await;
+    conn.query_drop("UNLOCK TABLES").await.map_err(|e| mysql_error(source, "releasing the read lock", &e))?;
+    result
 }
 
 /// Copies every table not done yet. `resume` is an interrupted copy's

@@ -9,6 +9,7 @@
 
 use super::catalog::{self, Table};
 use super::decode::event_rows;
+use super::gtid::{uuid_text, GtidSet};
 use super::{definite, mysql_error, Flavor, MyPosition, SourceResult};
 use crate::config::MysqlSourceConfig;
 use crate::record::{Change, Op, Row, SchemaChange, Timestamp};
@@ -58,6 +59,9 @@ pub(super) struct Streamer {
     gtid: BTreeMap<u32, (u32, u64)>,
     /// The GTID of the open transaction.
     current_gtid: Option<(u32, u32, u64)>,
+    /// Oracle MySQL: the executed GTID set, and the open transaction's GTID.
+    mysql_gtid: GtidSet,
+    current_mysql_gtid: Option<(String, u64)>,
     file: String,
     pos: u64,
     in_tx: bool,
@@ -78,6 +82,8 @@ impl Streamer {
             emitted: HashMap::new(),
             gtid: BTreeMap::new(),
             current_gtid: None,
+            mysql_gtid: GtidSet::default(),
+            current_mysql_gtid: None,
             file: String::new(),
             pos: 0,
             in_tx: false,
@@ -93,9 +99,12 @@ impl Streamer {
     }
 
     fn position(&self) -> MyPosition {
-        let gtid = (!self.gtid.is_empty()).then(|| {
-            self.gtid.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
-        });
+        let gtid = match self.setup.flavor {
+            Flavor::Mariadb => (!self.gtid.is_empty()).then(|| {
+                self.gtid.iter().map(|(d, (s, n))| format!("{d}-{s}-{n}")).collect::<Vec<_>>().join(",")
+            }),
+            Flavor::Mysql => (!self.mysql_gtid.is_empty()).then(|| self.mysql_gtid.to_string()),
+        };
         MyPosition { file: self.file.clone(), pos: self.pos, gtid, snapshot: None }
     }
 
@@ -104,7 +113,23 @@ impl Streamer {
         let mut conn = super::connect(&self.setup.opts, &source).await?;
         let period_ns = self.setup.cfg.heartbeat_interval.as_nanos().min(u128::from(u32::MAX) * 1_000_000) as u64;
         let mut setup = vec![format!("SET @master_heartbeat_period = {period_ns}")];
-        let use_gtid = self.setup.flavor == Flavor::Mariadb && start.gtid.as_deref().is_some_and(|g| !g.is_empty());
+        let has_gtid = start.gtid.as_deref().is_some_and(|g| !g.is_empty());
+        let use_gtid = self.setup.flavor == Flavor::Mariadb && has_gtid;
+        // Oracle MySQL resumes from its executed GTID set (COM_BINLOG_DUMP_GTID).
+        let mysql_sids: Vec<mysql_async::Sid<'static>> = if self.setup.flavor == Flavor::Mysql && has_gtid {
+            let set = GtidSet::parse(start.gtid.as_deref().unwrap_or_default())
+                .map_err(|e| definite(&source, format!("checkpoint GTID set is malformed ({e}); `logferry reset` the pipeline")))?;
+            let sids = set
+                .sids()
+                .iter()
+                .map(|s| s.parse::<mysql_async::Sid<'static>>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| definite(&source, format!("checkpoint GTID set cannot be sent ({e})")))?;
+            self.mysql_gtid = set;
+            sids
+        } else {
+            Vec::new()
+        };
         if self.setup.flavor == Flavor::Mariadb {
             setup.push("SET @mariadb_slave_capability = 4".into());
         }
@@ -119,18 +144,23 @@ impl Streamer {
         for q in setup {
             conn.query_drop(&q).await.map_err(|e| mysql_error(&source, &q, &e))?;
         }
-        for g in start.gtid.iter().flat_map(|g| g.split(',')) {
-            if let Some((d, s, n)) = parse_gtid(g) {
-                self.gtid.insert(d, (s, n));
+        if self.setup.flavor == Flavor::Mariadb {
+            for g in start.gtid.iter().flat_map(|g| g.split(',')) {
+                if let Some((d, s, n)) = parse_gtid(g) {
+                    self.gtid.insert(d, (s, n));
+                }
             }
         }
         self.file = start.file.clone();
         self.pos = start.pos;
         let mut req = BinlogStreamRequest::new(self.setup.cfg.server_id);
-        if !use_gtid {
+        if !mysql_sids.is_empty() {
+            req = req.with_gtid().with_gtid_set(mysql_sids);
+        } else if !use_gtid {
             req = req.with_filename(start.file.as_bytes()).with_pos(start.pos);
         }
-        tracing::info!(from = %start.to_position().display, gtid_mode = use_gtid, "streaming the binlog");
+        let gtid_mode = use_gtid || self.setup.flavor == Flavor::Mysql && has_gtid;
+        tracing::info!(from = %start.to_position().display, gtid_mode, "streaming the binlog");
         conn.get_binlog_stream(req).await.map_err(|e| stream_error(&source, &e))
     }
 
@@ -208,8 +238,10 @@ impl Streamer {
                 self.pos = r.position();
             }
             Some(EventData::GtidEvent(g)) => {
-                // Oracle MySQL: positions stay file+offset (GTID sets are not tracked yet).
-                self.tx_id = format!("{}:{}", hex(&g.sid()), g.gno());
+                // Oracle MySQL: the transaction's GTID joins the executed set at its end.
+                let uuid = uuid_text(&g.sid());
+                self.tx_id = format!("{uuid}:{}", g.gno());
+                self.current_mysql_gtid = Some((uuid, g.gno()));
                 self.in_tx = true;
                 self.tail.clear();
                 end_of_event(self);
@@ -256,6 +288,9 @@ impl Streamer {
     async fn tx_end(&mut self, ctx: &SourceContext) -> SourceResult<()> {
         if let Some((d, s, n)) = self.current_gtid.take() {
             self.gtid.insert(d, (s, n));
+        }
+        if let Some((uuid, gno)) = self.current_mysql_gtid.take() {
+            self.mysql_gtid.add(&uuid, gno);
         }
         let position = self.position().to_position();
         let last = self.tail.end(&ctx.pipeline, "mysql", position);
@@ -539,9 +574,6 @@ fn parse_gtid(s: &str) -> Option<(u32, u32, u64)> {
     Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?, it.next()?.parse().ok()?))
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 /// Binlog errors; a purged position gets the recovery steps.
 fn stream_error(source: &str, e: &mysql_async::Error) -> SourceError {
