@@ -31,7 +31,7 @@ pub mod generate;
 pub mod mysql;
 pub mod postgres;
 
-use crate::record::{Change, Position};
+use crate::record::{Change, Position, Row, TableRef, TableSchema};
 use crate::BoxFuture;
 use tokio::sync::{mpsc, watch};
 
@@ -52,7 +52,69 @@ pub struct SourceContext {
     pub shutdown: watch::Receiver<bool>,
 }
 
+impl SnapshotProgress {
+    /// Records that a chunk of `table` was emitted: the table is done, or
+    /// copied up to `last_key` (key values as the source prints them).
+    pub fn chunk_emitted(&mut self, table: &str, done: bool, last_key: Vec<String>) {
+        self.partial.retain(|(n, _)| n != table);
+        if done {
+            self.done.push(table.to_string());
+        } else {
+            self.partial.push((table.to_string(), last_key));
+        }
+    }
+}
+
 impl SourceContext {
+    /// Emits one snapshot chunk of `table`: every row as SNAPSHOT_READ, the
+    /// last one ending the "transaction" with `position` (the snapshot
+    /// progress after this chunk), or a position marker for an empty chunk.
+    pub async fn emit_chunk(
+        &self,
+        source: &str,
+        table: &TableRef,
+        key: &[String],
+        rows: Vec<Row>,
+        position: Position,
+    ) -> Result<(), PipelineClosed> {
+        let n = rows.len();
+        if n == 0 {
+            return self.emitter.emit(position_marker(&self.pipeline, source, position)).await;
+        }
+        for (i, row) in rows.into_iter().enumerate() {
+            let last = i + 1 == n;
+            self.emitter
+                .emit(Change {
+                    pipeline: self.pipeline.clone(),
+                    source: source.to_string(),
+                    op: crate::record::Op::SnapshotRead as i32,
+                    table: Some(table.clone()),
+                    key_columns: key.to_vec(),
+                    after: Some(row),
+                    tx_end: last,
+                    position: last.then(|| position.clone()),
+                    ..Default::default()
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Emits the schema of a table about to be copied or streamed.
+    pub async fn emit_schema(&self, source: &str, schema: TableSchema) -> Result<(), PipelineClosed> {
+        self.emitter
+            .emit(Change {
+                pipeline: self.pipeline.clone(),
+                source: source.to_string(),
+                op: crate::record::Op::SchemaChange as i32,
+                table: schema.table.clone(),
+                key_columns: schema.key_columns.clone(),
+                schema_change: Some(crate::record::SchemaChange { schema: Some(schema), ddl: String::new() }),
+                ..Default::default()
+            })
+            .await
+    }
+
     /// Waits until the pipeline has durably checkpointed a position (the
     /// source emits a position marker first). Returns false on shutdown.
     ///

@@ -4,7 +4,7 @@
 use super::catalog::{quote_ident, Table};
 use super::decode::text_value;
 use super::{definite, mysql_error, Flavor, MyPosition, SourceResult};
-use crate::record::{Change, Column, Op, Row, SchemaChange};
+use crate::record::{Column, Row};
 use crate::sources::SnapshotProgress;
 use crate::sources::{position_marker, SourceContext};
 use mysql_async::prelude::Queryable;
@@ -99,17 +99,7 @@ pub(super) async fn copy(
         if progress.done.contains(&name) {
             continue;
         }
-        ctx.emitter
-            .emit(Change {
-                pipeline: ctx.pipeline.clone(),
-                source: "mysql".into(),
-                op: Op::SchemaChange as i32,
-                table: Some(t.table_ref()),
-                key_columns: t.key.clone(),
-                schema_change: Some(SchemaChange { schema: Some(t.schema()), ddl: String::new() }),
-                ..Default::default()
-            })
-            .await?;
+        ctx.emit_schema("mysql", t.schema()).await?;
         let mut after: Option<Vec<Vec<u8>>> = progress
             .partial
             .iter()
@@ -145,33 +135,9 @@ pub(super) async fn copy(
                 last_key = key_idx.iter().map(|&k| raw_of(r.as_ref(k))).collect();
                 records.push(Row { columns });
             }
-            progress.partial.retain(|(n, _)| *n != name);
-            if done {
-                progress.done.push(name.clone());
-            } else {
-                progress.partial.push((name.clone(), last_key.iter().map(|k| hex(k)).collect()));
-            }
+            progress.chunk_emitted(&name, done, last_key.iter().map(|k| hex(k)).collect());
             let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
-            let n = records.len();
-            for (i, row) in records.into_iter().enumerate() {
-                let last = i + 1 == n;
-                ctx.emitter
-                    .emit(Change {
-                        pipeline: ctx.pipeline.clone(),
-                        source: "mysql".into(),
-                        op: Op::SnapshotRead as i32,
-                        table: Some(t.table_ref()),
-                        key_columns: t.key.clone(),
-                        after: Some(row),
-                        tx_end: last,
-                        position: last.then(|| position.clone()),
-                        ..Default::default()
-                    })
-                    .await?;
-            }
-            if n == 0 {
-                ctx.emitter.emit(position_marker(&ctx.pipeline, "mysql", position)).await?;
-            }
+            ctx.emit_chunk("mysql", &t.table_ref(), &t.key, records, position).await?;
             if done {
                 break;
             }

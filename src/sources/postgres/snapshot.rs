@@ -17,7 +17,7 @@ use super::catalog::{self, quote_ident, quote_literal, CatalogColumn, Table, Typ
 use super::position::{PgPosition, SnapshotProgress};
 use super::types::{self, PgType};
 use super::{sql_error, ConnInfo, SourceResult};
-use crate::record::{Change, Column, Op, Row, SchemaChange, Value};
+use crate::record::{Column, Row, TableSchema, Value};
 use crate::sources::{position_marker, SourceContext, SourceError};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -47,7 +47,7 @@ pub struct CopyJob<'a> {
 /// A piece of a table from a reader.
 enum Piece {
     /// The table's schema, before its first chunk.
-    Schema { table: usize, schema: SchemaChange },
+    Schema { schema: TableSchema },
     /// Rows, the key of the last one (text), and whether the table is done.
     Chunk { table: usize, rows: Vec<Row>, last_key: Vec<String>, done: bool },
 }
@@ -90,50 +90,14 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
         };
         let Some(piece) = piece else { break };
         match piece? {
-            Piece::Schema { table, schema } => {
-                let t = &tables[table];
-                ctx.emitter
-                    .emit(Change {
-                        pipeline: ctx.pipeline.clone(),
-                        source: "postgres".into(),
-                        op: Op::SchemaChange as i32,
-                        table: Some(t.table_ref()),
-                        key_columns: t.key.clone(),
-                        schema_change: Some(schema),
-                        ..Default::default()
-                    })
-                    .await?;
+            Piece::Schema { schema } => {
+                ctx.emit_schema("postgres", schema).await?;
             }
             Piece::Chunk { table, rows, last_key, done } => {
                 let t = &tables[table];
-                let name = t.qualified();
-                progress.partial.retain(|(n, _)| *n != name);
-                if done {
-                    progress.done.push(name);
-                } else {
-                    progress.partial.push((name, last_key));
-                }
+                progress.chunk_emitted(&t.qualified(), done, last_key);
                 let position = PgPosition { lsn: stream_lsn, snapshot: Some(progress.clone()) }.to_position();
-                let n = rows.len();
-                for (i, row) in rows.into_iter().enumerate() {
-                    let last = i + 1 == n;
-                    ctx.emitter
-                        .emit(Change {
-                            pipeline: ctx.pipeline.clone(),
-                            source: "postgres".into(),
-                            op: Op::SnapshotRead as i32,
-                            table: Some(t.table_ref()),
-                            key_columns: t.key.clone(),
-                            after: Some(row),
-                            tx_end: last,
-                            position: last.then(|| position.clone()),
-                            ..Default::default()
-                        })
-                        .await?;
-                }
-                if n == 0 {
-                    ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
-                }
+                ctx.emit_chunk("postgres", &t.table_ref(), &t.key, rows, position).await?;
             }
         }
     }
@@ -188,8 +152,8 @@ impl Reader {
         for c in &cols {
             types.push(resolver.resolve(&self.client, c.type_oid, source).await?);
         }
-        let schema = SchemaChange { schema: Some(catalog::table_schema(t, &cols, &t.key)), ddl: String::new() };
-        if self.tx.send(Ok(Piece::Schema { table: index, schema })).await.is_err() {
+        let schema = catalog::table_schema(t, &cols, &t.key);
+        if self.tx.send(Ok(Piece::Schema { schema })).await.is_err() {
             return Ok(());
         }
         let key_idx: Vec<usize> = t
