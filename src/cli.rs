@@ -90,6 +90,9 @@ pub enum CliError {
     /// `check` found a source that is not ready: exit 1.
     #[error("{0}")]
     NotReady(String),
+    /// A bug (a task panicked): exit 1.
+    #[error("internal error: {0}; please report it")]
+    Internal(String),
 }
 
 impl CliError {
@@ -192,6 +195,7 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
     }
     // One failing pipeline stops the others cleanly, then the process fails.
     let mut first_error = None;
+    let mut internal = None;
     for r in runs {
         match r.await {
             Ok(Ok(summary)) => {
@@ -208,12 +212,16 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
                 let _ = shutdown_tx.send(true);
                 first_error.get_or_insert(e);
             }
-            Err(join) => panic!("pipeline task failed: {join}"),
+            Err(join) => {
+                let _ = shutdown_tx.send(true);
+                internal.get_or_insert(format!("a pipeline task ended abnormally: {join}"));
+            }
         }
     }
-    match first_error {
-        Some(e) => Err(e.into()),
-        None => Ok(()),
+    match (first_error, internal) {
+        (Some(e), _) => Err(e.into()),
+        (None, Some(msg)) => Err(CliError::Internal(msg)),
+        (None, None) => Ok(()),
     }
 }
 
