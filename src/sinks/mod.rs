@@ -33,9 +33,11 @@
 //!   Heartbeats never reach sinks.
 
 pub mod file;
+pub mod json_text;
 pub mod mysql;
 pub mod plan;
 pub mod postgres;
+pub mod schema_diff;
 pub mod stdout;
 
 use crate::record::Change;

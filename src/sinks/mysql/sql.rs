@@ -186,16 +186,7 @@ pub fn move_key(table: &str, set: &[(&str, &Cell)], old_key: &[(&str, &Cell)], n
     s
 }
 
-/// A column definition for [`create_table`].
-#[derive(Debug, Clone)]
-pub struct ColumnDef {
-    /// Column name.
-    pub name: String,
-    /// Target type (built by `schema.rs` from whitelisted parts only).
-    pub sql_type: String,
-    /// Add NOT NULL.
-    pub not_null: bool,
-}
+pub use crate::sinks::schema_diff::ColumnDef;
 
 fn column_def(c: &ColumnDef) -> String {
     // Explicit NULL: without it an old server (explicit_defaults_for_timestamp

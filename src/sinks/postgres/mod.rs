@@ -127,7 +127,7 @@ use self::plan::{key_indices, key_of, render_for, TablePlan, TableWork};
 use super::plan::{steps, Step};
 use self::schema::{TableInfo, Resolved};
 use self::sql::Col;
-use super::{Batch, Sink, SinkError};
+use super::{schema_diff, Batch, Sink, SinkError};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::BoxFuture;
 use std::collections::{HashMap, HashSet};
@@ -701,9 +701,7 @@ impl Tx<'_> {
     }
 
     async fn schema_change(&mut self, c: &Change) -> Result<(), Failure> {
-        let Some(schema) = c.schema_change.as_ref().and_then(|s| s.schema.as_ref()) else {
-            return Err(self.sink.definite(format!("record seq {}: a schema change without a schema", c.seq)).into());
-        };
+        let schema = schema_diff::schema_of(c).map_err(|m| self.sink.definite(m))?;
         let key = self.sink.target_table(schema.table.as_ref().or(c.table.as_ref()))?;
         let shown = sql::qualified(&key.0, &key.1);
         if schema.columns.is_empty() {
@@ -719,27 +717,13 @@ impl Tx<'_> {
         match self.table(&key).await? {
             None => {
                 if !self.sink.create_tables {
-                    return Err(self
-                        .sink
-                        .definite(format!(
-                            "table {shown} does not exist on the target and create_tables = false: create it, or set create_tables = true"
-                        ))
-                        .into());
+                    return Err(self.sink.definite(schema_diff::no_table(&shown)).into());
                 }
                 let exists = schema::schema_exists(self.client, &key.0).await.map_err(|e| self.db(&context, e))?;
                 if !exists {
                     self.exec(&context, &sql::create_schema(&key.0)).await?;
                 }
-                let defs: Vec<sql::ColumnDef> = schema
-                    .columns
-                    .iter()
-                    .zip(&types)
-                    .map(|(c, t)| sql::ColumnDef {
-                        name: c.name.clone(),
-                        sql_type: t.clone(),
-                        not_null: !c.nullable || schema.key_columns.contains(&c.name),
-                    })
-                    .collect();
+                let defs = schema_diff::column_defs(schema, &types);
                 self.exec(&context, &sql::create_table(&sql::qualified(&key.0, &key.1), &defs, &schema.key_columns)).await?;
                 if schema.key_columns.is_empty() {
                     self.sink.warn_once(format!("nokey {shown}"), || {
@@ -758,7 +742,7 @@ impl Tx<'_> {
                 self.overlay.insert(key, Arc::new(info));
                 Ok(())
             }
-            None => Err(self.sink.definite(format!("table {shown} vanished during its schema change")).into()),
+            None => Err(self.sink.definite(schema_diff::vanished(&shown)).into()),
         }
     }
 
@@ -766,52 +750,24 @@ impl Tx<'_> {
     /// columns, refuses type changes and drops.
     async fn evolve(&mut self, info: &TableInfo, schema: &TableSchema, types: &[String], context: &str) -> Result<(), Failure> {
         let shown = info.display();
-        if let Some(prev) = &info.source {
-            if let Some(gone) = prev.columns.iter().find(|p| !schema.columns.iter().any(|c| c.name == p.name)) {
-                return Err(self
-                    .sink
-                    .definite(format!(
-                        "table {shown} column {}: the column was dropped on the source; logferry never drops data — drop it on \
-                         the target (ALTER TABLE {shown} DROP COLUMN {}) or keep it, then restart",
-                        quote_ident(&gone.name),
-                        quote_ident(&gone.name)
-                    ))
-                    .into());
-            }
+        if let Some(gone) = schema_diff::dropped(info.source.as_ref(), schema) {
+            return Err(self.sink.definite(schema_diff::dropped_message(shown, &quote_ident(&gone.name))).into());
         }
         for (col, ty) in schema.columns.iter().zip(types) {
-            let prev = info.source.as_ref().and_then(|p| p.columns.iter().find(|p| p.name == col.name));
+            let prev = schema_diff::previous(info.source.as_ref(), &col.name);
             match info.column(&col.name) {
                 None if self.sink.create_tables => self.exec(context, &sql::add_column(&info.sql_name, &col.name, ty)).await?,
                 None => {
-                    return Err(self
-                        .sink
-                        .definite(format!(
-                            "table {shown}: column {} ({ty}) is missing on the target and create_tables = false: add it",
-                            quote_ident(&col.name)
-                        ))
-                        .into())
+                    return Err(self.sink.definite(schema_diff::missing_message(shown, &quote_ident(&col.name), ty)).into())
                 }
                 Some((_, target)) => {
-                    let changed = match prev {
-                        Some(p) => p.source_type != col.source_type,
-                        None => target.sql_type != *ty,
-                    };
-                    if changed {
-                        return Err(self
-                            .sink
-                            .definite(format!(
-                                "table {shown} column {}: the source type changed to {} (target type {ty}) but the target column is {}; \
-                                 logferry does not convert stored data — ALTER TABLE {shown} ALTER COLUMN {} TYPE {ty} on the \
-                                 target yourself, then restart",
-                                quote_ident(&col.name),
-                                col.source_type,
-                                target.sql_type,
-                                quote_ident(&col.name)
-                            ))
-                            .into());
+                    if schema_diff::type_changed(prev, col, || target.sql_type != *ty) {
+                        let column = quote_ident(&col.name);
+                        let fix = format!("ALTER TABLE {shown} ALTER COLUMN {column} TYPE {ty}");
+                        let m = schema_diff::changed_message(shown, &column, &col.source_type, ty, &target.sql_type, &fix);
+                        return Err(self.sink.definite(m).into());
                     }
-                    if self.sink.create_tables && col.nullable && target.not_null && !schema.key_columns.contains(&col.name) {
+                    if schema_diff::relax_not_null(self.sink.create_tables, schema, col, target.not_null) {
                         self.exec(context, &sql::drop_not_null(&info.sql_name, &col.name)).await?;
                     }
                 }

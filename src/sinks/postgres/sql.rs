@@ -178,16 +178,7 @@ pub fn move_key(table: &str, key: &[Col<'_>], set: &[Col<'_>], new_key: &[usize]
     )
 }
 
-/// A column definition for [`create_table`].
-#[derive(Debug, Clone)]
-pub struct ColumnDef {
-    /// Column name.
-    pub name: String,
-    /// Target type (whitelisted or from the target catalog).
-    pub sql_type: String,
-    /// Add NOT NULL.
-    pub not_null: bool,
-}
+pub use crate::sinks::schema_diff::ColumnDef;
 
 /// `CREATE TABLE IF NOT EXISTS` with a primary key on `key` (none when empty).
 pub fn create_table(table: &str, cols: &[ColumnDef], key: &[String]) -> String {

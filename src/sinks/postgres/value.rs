@@ -69,6 +69,7 @@
 
 use crate::record::calendar::civil_from_days;
 use crate::record::{value::Kind, Date, Interval, Special, Time, Timestamp, Value};
+use crate::sinks::json_text::{self, float32, float64, hex, JsonStyle};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::fmt::Write as _;
 
@@ -301,38 +302,6 @@ fn quote_element(s: &str, out: &mut String) {
     out.push('"');
 }
 
-/// Shortest text that parses back to the same `f64` (Rust's `Debug` form:
-/// `0.1`, `1e300`, `-0.0`), or PostgreSQL's names for the special values.
-pub fn float64(f: f64) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        format!("{f:?}")
-    }
-}
-
-/// As [`float64`], for `f32` (shortest text for the `f32`, so a `real`
-/// column reads back the same value).
-pub fn float32(f: f32) -> String {
-    if f.is_nan() {
-        "NaN".into()
-    } else if f.is_infinite() {
-        if f > 0.0 { "Infinity" } else { "-Infinity" }.into()
-    } else {
-        format!("{f:?}")
-    }
-}
-
-fn hex(b: &[u8]) -> String {
-    let mut s = String::with_capacity(b.len() * 2);
-    for x in b {
-        let _ = write!(s, "{x:02x}");
-    }
-    s
-}
-
 /// bytea hex input form: `\x0102ff`.
 pub fn bytea(b: &[u8]) -> String {
     let mut s = String::with_capacity(2 + b.len() * 2);
@@ -342,11 +311,7 @@ pub fn bytea(b: &[u8]) -> String {
 }
 
 fn uuid(b: &[u8]) -> R<String> {
-    if b.len() != 16 {
-        return err(format!("a uuid must be 16 bytes, this one has {}", b.len()));
-    }
-    let h = hex(b);
-    Ok(format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]))
+    json_text::uuid(b).map_err(RenderError)
 }
 
 
@@ -596,154 +561,48 @@ pub fn interval(i: &Interval) -> String {
 
 // ---- JSON (for json/jsonb columns and documents) ----
 
-fn json_str(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("a string always serialises"));
-}
-
-/// True when `s` is a JSON number (`-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?`).
-fn is_json_number(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let digits = |i: &mut usize| {
-        let start = *i;
-        while *i < b.len() && b[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i > start
-    };
-    if i < b.len() && b[i] == b'-' {
-        i += 1;
-    }
-    if i < b.len() && b[i] == b'0' {
-        i += 1;
-    } else if !digits(&mut i) {
-        return false;
-    }
-    if i < b.len() && b[i] == b'.' {
-        i += 1;
-        if !digits(&mut i) {
-            return false;
-        }
-    }
-    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
-        i += 1;
-        if i < b.len() && (b[i] == b'+' || b[i] == b'-') {
-            i += 1;
-        }
-        if !digits(&mut i) {
-            return false;
-        }
-    }
-    i == b.len()
-}
-
 /// JSON of a value: plain JSON for the SQL kinds, relaxed MongoDB Extended
 /// JSON for the BSON-only ones.
 pub fn json(v: &Value, out: &mut String) -> R<()> {
-    let Some(kind) = &v.kind else { return err("the value has no kind (an invalid record)") };
-    match kind {
-        Kind::Null(_) => out.push_str("null"),
-        Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Kind::Int64(i) => out.push_str(&i.to_string()),
-        Kind::Int32(i) => out.push_str(&i.to_string()),
-        Kind::Uint64(u) => out.push_str(&u.to_string()),
-        Kind::Float32(f) if f.is_finite() => out.push_str(&float32(*f)),
-        Kind::Float64(f) if f.is_finite() => out.push_str(&float64(*f)),
-        Kind::Float32(f) => json_str(&float32(*f), out),
-        Kind::Float64(f) => json_str(&float64(*f), out),
-        Kind::Decimal(s) if is_json_number(s) => out.push_str(s),
-        Kind::Decimal(s) => json_str(s, out),
-        Kind::Decimal128(s) => {
-            out.push_str("{\"$numberDecimal\":");
-            json_str(s, out);
-            out.push('}');
-        }
-        Kind::Text(s) | Kind::EnumLabel(s) => json_str(&no_nul(s)?, out),
-        Kind::Other(o) => json_str(&no_nul(&o.text)?, out),
-        // JSON text embedded as it is (the server validates it).
-        Kind::Json(s) => out.push_str(&no_nul(s)?),
-        Kind::Bytes(b) => {
-            let _ = write!(out, "{{\"$binary\":{{\"base64\":\"{}\",\"subType\":\"00\"}}}}", base64_std(b));
-        }
-        Kind::Binary(b) => {
-            let _ = write!(out, "{{\"$binary\":{{\"base64\":\"{}\",\"subType\":\"{:02x}\"}}}}", base64_std(&b.data), b.subtype);
-        }
-        Kind::ObjectId(b) => {
-            let _ = write!(out, "{{\"$oid\":\"{}\"}}", hex(b));
-        }
-        Kind::Regex(r) => {
-            out.push_str("{\"$regularExpression\":{\"pattern\":");
-            json_str(&r.pattern, out);
-            out.push_str(",\"options\":");
-            json_str(&r.options, out);
-            out.push_str("}}");
-        }
-        Kind::BsonTimestamp(t) => {
-            let _ = write!(out, "{{\"$timestamp\":{{\"t\":{},\"i\":{}}}}}", t.seconds, t.increment);
-        }
-        Kind::Uuid(b) => json_str(&uuid(b)?, out),
-        Kind::Date(d) => json_str(&date(d)?, out),
-        Kind::Time(t) => json_str(&time(t), out),
-        Kind::Timestamp(t) => json_str(&timestamp(t, false)?.replacen(' ', "T", 1), out),
-        Kind::Timestamptz(t) => {
-            let s = timestamp(t, true)?;
-            let s = if t.special == Special::Finite as i32 { s.replacen(' ', "T", 1).replacen("+00", "+00:00", 1) } else { s };
-            json_str(&s, out)
-        }
-        Kind::Interval(i) => json_str(&interval(i), out),
-        Kind::Set(s) => {
-            out.push('[');
-            for (i, l) in s.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_str(l, out);
-            }
-            out.push(']');
-        }
-        Kind::Array(a) => {
-            out.push('[');
-            for (i, e) in a.elements.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json(e, out)?;
-            }
-            out.push(']');
-        }
-        Kind::Document(d) => {
-            out.push('{');
-            for (i, f) in d.fields.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_str(&f.name, out);
-                out.push(':');
-                match &f.value {
-                    Some(v) => json(v, out)?,
-                    None => out.push_str("null"),
-                }
-            }
-            out.push('}');
-        }
-        Kind::Unchanged(_) => return err("an unchanged (TOAST) marker inside a document"),
-    }
-    Ok(())
+    json_text::write(v, out, &PostgresJson)
 }
 
-fn base64_std(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(b.len().div_ceil(3) * 4);
-    for chunk in b.chunks(3) {
-        let n = (u32::from(chunk[0]) << 16)
-            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
-            | u32::from(*chunk.get(2).unwrap_or(&0));
-        out.push(A[(n >> 18) as usize & 63] as char);
-        out.push(A[(n >> 12) as usize & 63] as char);
-        out.push(if chunk.len() > 1 { A[(n >> 6) as usize & 63] as char } else { '=' });
-        out.push(if chunk.len() > 2 { A[n as usize & 63] as char } else { '=' });
+/// PostgreSQL's forms inside JSON: text without NUL, ISO `T` timestamps.
+struct PostgresJson;
+
+impl JsonStyle for PostgresJson {
+    type Error = RenderError;
+    fn error(&self, msg: &str) -> RenderError {
+        RenderError(msg.into())
     }
-    out
+    fn unchanged_message(&self) -> &'static str {
+        "an unchanged (TOAST) marker inside a document"
+    }
+    fn check_text(&self, s: &str) -> R<()> {
+        no_nul(s).map(drop)
+    }
+    fn uuid(&self, b: &[u8]) -> R<String> {
+        uuid(b)
+    }
+    fn date(&self, d: &Date) -> R<String> {
+        date(d)
+    }
+    fn time(&self, t: &Time) -> R<String> {
+        Ok(time(t))
+    }
+    fn timestamp(&self, t: &Timestamp, tz: bool) -> R<String> {
+        let s = timestamp(t, tz)?;
+        Ok(if !tz {
+            s.replacen(' ', "T", 1)
+        } else if t.special == Special::Finite as i32 {
+            s.replacen(' ', "T", 1).replacen("+00", "+00:00", 1)
+        } else {
+            s
+        })
+    }
+    fn interval(&self, i: &Interval) -> String {
+        interval(i)
+    }
 }
 
 #[cfg(test)]
@@ -901,19 +760,6 @@ mod tests {
         assert_eq!(r(Bool(true), JSON).unwrap(), "true");
         assert_eq!(r(Text("{\"a\":1}".into()), JSON).unwrap(), "{\"a\":1}");
         assert_eq!(r(Date(crate::record::Date { days: 0, special: 0 }), JSON).unwrap(), "\"1970-01-01\"");
-        assert_eq!(base64_std(b"ab"), "YWI=");
-        assert_eq!(base64_std(b"abc"), "YWJj");
-        assert_eq!(base64_std(b"a"), "YQ==");
-    }
-
-    #[test]
-    fn json_numbers() {
-        for ok in ["0", "-1", "1.5", "1e10", "-0.0E-3", "12.3400"] {
-            assert!(is_json_number(ok), "{ok}");
-        }
-        for bad in ["", "-", "01", "1.", ".5", "NaN", "Infinity", "1e", "+1", "1 "] {
-            assert!(!is_json_number(bad), "{bad}");
-        }
     }
 
     /// MySQL geometry bytes: SRID (LE), then WKB in the given byte order.
