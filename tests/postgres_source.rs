@@ -204,6 +204,21 @@ async fn slot_never_passes_the_checkpoint_and_heartbeats_move_it_on_idle() {
     assert!(slot_confirmed(&db).await <= cp_lsn);
 }
 
+/// Runs a slot function, retrying while the walsender of a run that just
+/// ended still holds the slot (SQLSTATE 55006).
+async fn retry_while_slot_active(db: &TestDb, sql: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match db.client.execute(sql, &[&db.name]).await {
+            Ok(_) => return,
+            Err(e) if e.as_db_error().is_some_and(|d| d.code().code() == "55006") && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("{sql}: {e}"),
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slot_past_the_checkpoint_stops_the_run_with_recovery_steps() {
     let db = db_with("CREATE TABLE t (id int PRIMARY KEY);").await;
@@ -212,14 +227,11 @@ async fn a_slot_past_the_checkpoint_stops_the_run_with_recovery_steps() {
     run_once(&cfg, &store).await.unwrap();
     db.client.batch_execute("INSERT INTO t VALUES (1)").await.unwrap();
     // Someone else consumes the slot past our checkpoint.
-    db.client
-        .execute("SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())", &[&db.name])
-        .await
-        .unwrap();
+    retry_while_slot_active(&db, "SELECT pg_replication_slot_advance($1, pg_current_wal_lsn())").await;
     let err = run_once(&cfg, &store).await.unwrap_err();
     assert!(err.contains("discarded") && err.contains("logferry reset --pipeline pg"), "{err}");
     // And a missing slot, too.
-    db.client.execute("SELECT pg_drop_replication_slot($1)", &[&db.name]).await.unwrap();
+    retry_while_slot_active(&db, "SELECT pg_drop_replication_slot($1)").await;
     let err = run_once(&cfg, &store).await.unwrap_err();
     assert!(err.contains("does not exist") && err.contains("logferry reset"), "{err}");
     let _ = (connect, url_for);
@@ -258,4 +270,47 @@ async fn a_copy_restarted_without_checkpoint_converges_with_deletes_in_between()
         .map(|r| (("t".to_string(), i64::from(r.get::<_, i32>(0))), i64::from(r.get::<_, i32>(1))))
         .collect();
     assert_eq!(target, expected);
+}
+
+/// A restart while the previous session still holds the slot (the server has
+/// not yet noticed it is gone) waits for the slot instead of failing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_waits_for_a_slot_still_held_by_the_previous_session() {
+    let db = db_with("CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);").await;
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = CheckpointStore::open(dir.path()).unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    // Session A holds the slot.
+    let (stop_a, stop_rx) = watch::channel(false);
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::new(RecordingSink::new(0, log, Faults::default()));
+    let a = tokio::spawn({
+        let (cfg, store) = (cfg.clone(), store.clone());
+        async move { run_pipeline("pg", fast_apply(2), PostgresSource::new(cfg), vec![sink as Arc<dyn Sink>], &store, false, stop_rx).await }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let active: bool = db
+            .client
+            .query_one("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&db.name])
+            .await
+            .unwrap()
+            .get(0);
+        if active || tokio::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    db.client.batch_execute("INSERT INTO t VALUES (2)").await.unwrap();
+    // Session B starts while A still streams; A stops half a second later.
+    let b = tokio::spawn({
+        let (cfg, store) = (cfg.clone(), store.clone());
+        async move { run_once(&cfg, &store).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_a.send(true).unwrap();
+    a.await.unwrap().unwrap();
+    let records = b.await.unwrap().expect("the second session waits for the slot");
+    assert!(records.iter().all(|c| c.op() != Op::SnapshotRead), "it resumed, it did not copy again");
 }

@@ -65,6 +65,11 @@ use tokio_postgres::{Client, NoTls};
 
 pub(crate) type SourceResult<T> = Result<T, SourceError>;
 
+/// How long to wait for a slot that a previous (crashed or just stopped)
+/// session still holds: the server releases it once it notices the old
+/// connection is gone, normally within a second.
+const SLOT_BUSY_WAIT: Duration = Duration::from_secs(15);
+
 /// Session settings that make PostgreSQL's text output deterministic for
 /// the decoder: ISO dates, `postgres` intervals, UTC, shortest-exact floats.
 pub const SESSION_OPTIONS: &str =
@@ -465,8 +470,21 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
         }
     }
 
-    repl.start().await.map_err(|e| repl_error(source, "starting replication", &e))?;
-    repl.wait_started().await.map_err(|e| repl_error(source, &format!("starting replication on slot `{}`", cfg.slot), &e))?;
+    // The walsender of a consumer that just exited (a restart after a
+    // crash) can hold the slot for a moment: retry while it says "active".
+    let deadline = tokio::time::Instant::now() + SLOT_BUSY_WAIT;
+    loop {
+        repl.start().await.map_err(|e| repl_error(source, "starting replication", &e))?;
+        match repl.wait_started().await {
+            Ok(()) => break,
+            Err(e) if e.to_string().contains("is active for PID") && tokio::time::Instant::now() < deadline => {
+                tracing::info!(slot = %cfg.slot, "the slot is still held by a previous session; retrying");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                repl = open_existing(start).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            }
+            Err(e) => return Err(repl_error(source, &format!("starting replication on slot `{}`", cfg.slot), &e)),
+        }
+    }
     tracing::info!(slot = %cfg.slot, from = %format_lsn(start), "streaming changes");
     stream::Streamer::new(stream::StreamSetup {
         client,
