@@ -83,15 +83,9 @@ fn sigkill_during_copy_and_binlog_streaming_loses_nothing() {
     let mut rng = Rng(11);
     let mut kills = 0;
     for round in 0..6 {
-        let mut child = s.spawn(&["run"]);
+        // The first kill lands early, inside the copy.
         let wait = if round == 0 { 200 } else { 400 + rng.below(1200) };
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.code().is_none() || out.status.success(), "run failed: {}", text(&out.stderr));
+        kills += u32::from(s.run_and_kill(Duration::from_millis(wait)));
     }
     stop_tx.send(true).unwrap();
     let txs = rt.block_on(workload).unwrap();

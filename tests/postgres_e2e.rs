@@ -219,16 +219,9 @@ fn sigkill_during_snapshot_and_streaming_loses_nothing() {
     let mut boundaries = Vec::new();
     let mut kills = 0;
     for round in 0..6 {
-        let mut child = s.spawn(&["run"]);
         // The first kill lands early, inside the snapshot.
         let wait = if round == 0 { 250 } else { 400 + rng.below(1200) };
-        std::thread::sleep(Duration::from_millis(wait));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap();
-            kills += 1;
-        }
-        let out = child.wait_with_output().unwrap();
-        assert!(out.status.code().is_none() || out.status.success(), "run failed: {}", text(&out.stderr));
+        kills += u32::from(s.run_and_kill(Duration::from_millis(wait)));
         boundaries.push(std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0));
     }
     stop_tx.send(true).unwrap();

@@ -194,6 +194,29 @@ pub struct SnapshotProgress {
     pub partial: Vec<(String, Vec<String>)>,
 }
 
+/// Preflight checks collect every problem before failing, so an operator
+/// fixes them in one go: a definite error's message joins `problems` (and
+/// the default value stands in), anything else passes through.
+pub fn note_problem<T: Default>(problems: &mut Vec<String>, r: Result<T, SourceError>) -> Result<T, SourceError> {
+    match r {
+        Ok(t) => Ok(t),
+        Err(SourceError::Definite { message, .. }) => {
+            problems.push(message);
+            Ok(T::default())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fails with every collected preflight problem, one per line.
+pub fn fail_on_problems(source: &str, problems: Vec<String>) -> Result<(), SourceError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(SourceError::Definite { source_name: source.to_string(), message: problems.join("\n") })
+    }
+}
+
 /// A heartbeat record: no data, only a checkpointable position (a
 /// transaction with no rows for us, an idle heartbeat, a snapshot chunk of
 /// an empty table).

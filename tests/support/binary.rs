@@ -39,6 +39,23 @@ impl Scratch {
     }
 }
 
+impl Scratch {
+    /// One crash round: starts `logferry run`, waits `wait`, SIGKILLs it if
+    /// it is still running, and checks that it did not fail on its own.
+    /// Returns whether it was killed.
+    pub fn run_and_kill(&self, wait: std::time::Duration) -> bool {
+        let mut child = self.spawn(&["run"]);
+        std::thread::sleep(wait);
+        let killed = child.try_wait().unwrap().is_none();
+        if killed {
+            child.kill().unwrap(); // SIGKILL
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.code().is_none() || out.status.success(), "run failed: {}", text(&out.stderr));
+        killed
+    }
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }

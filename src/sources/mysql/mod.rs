@@ -51,7 +51,7 @@ pub mod gtid;
 mod snapshot;
 mod stream;
 
-use super::{Source, SourceContext, SourceError};
+use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
 use crate::config::{MysqlFlavor, MysqlSourceConfig, SnapshotMode};
 use crate::record::Position;
 use crate::BoxFuture;
@@ -203,17 +203,8 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
             if flavor == Flavor::Mariadb { "BINLOG MONITOR" } else { "REPLICATION CLIENT" }
         ));
     }
-    let tables = match catalog::resolve_tables(conn, &cfg.db.tables, source).await {
-        Ok(t) => t,
-        Err(SourceError::Definite { message, .. }) => {
-            problems.push(message);
-            Vec::new()
-        }
-        Err(e) => return Err(e),
-    };
-    if !problems.is_empty() {
-        return Err(definite(source, problems.join("\n")));
-    }
+    let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, source).await)?;
+    fail_on_problems(source, problems)?;
     Ok((flavor, tables))
 }
 

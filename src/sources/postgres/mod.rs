@@ -56,7 +56,7 @@ mod snapshot;
 mod stream;
 pub mod types;
 
-use super::{Source, SourceContext, SourceError};
+use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
 use crate::config::{PostgresSourceConfig, SnapshotMode};
 use crate::BoxFuture;
 use position::{format_lsn, parse_lsn, PgPosition, SnapshotProgress};
@@ -244,17 +244,8 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
             catalog::quote_ident(&role)
         ));
     }
-    let tables = match catalog::resolve_tables(client, &cfg.db.tables, source).await {
-        Ok(t) => t,
-        Err(SourceError::Definite { message, .. }) => {
-            problems.push(message);
-            Vec::new()
-        }
-        Err(e) => return Err(e),
-    };
-    if !problems.is_empty() {
-        return Err(definite(source, problems.join("\n")));
-    }
+    let tables = note_problem(&mut problems, catalog::resolve_tables(client, &cfg.db.tables, source).await)?;
+    fail_on_problems(source, problems)?;
     Ok(Preflight { tables })
 }
 
