@@ -3,12 +3,10 @@
 //! `Sink::apply`, then checks the target with SQL.
 
 use crate::support::mariadb::{fresh_db, TestDb};
-use logferry::record::{
-    value::Kind, Array, Change, Column, ColumnSchema, Date, Document, Interval, Labels, Op, Other, Row, SchemaChange,
-    Special, TableRef, TableSchema, Time, Timestamp, Value,
-};
+use crate::support::records::{apply, row, row_change, schema_change, table};
+use logferry::record::{value::Kind, Array, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
 use logferry::sinks::mysql::{MysqlSink, MysqlSinkConfig};
-use logferry::sinks::{Batch, Sink, SinkError};
+use logferry::sinks::{Batch, Sink};
 use mysql_async::prelude::Queryable;
 use std::time::Instant;
 
@@ -25,49 +23,17 @@ async fn sink_with(db: &TestDb, lanes: usize, create_tables: bool) -> MysqlSink 
     MysqlSink::connect(MysqlSinkConfig { url: db.url.clone(), database: None, create_tables, lanes }).await.expect("connect")
 }
 
-fn table(schema: &str, name: &str) -> Option<TableRef> {
-    Some(TableRef { schema: schema.into(), name: name.into() })
-}
-
 /// A schema change for `schema.name` from `source`: columns (name, source type, nullable) and key.
 fn ddl_from(source: &str, schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
-    Change {
-        op: Op::SchemaChange as i32,
-        source: source.into(),
-        table: table(schema, name),
-        schema_change: Some(SchemaChange {
-            schema: Some(TableSchema {
-                table: table(schema, name),
-                columns: cols
-                    .iter()
-                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable })
-                    .collect(),
-                key_columns: key.iter().map(|k| k.to_string()).collect(),
-            }),
-            ddl: String::new(),
-        }),
-        ..Default::default()
-    }
+    schema_change(source, schema, name, cols, key)
 }
 
 fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
     ddl_from(PG, schema, name, cols, key)
 }
 
-fn row(pairs: Vec<(&str, Value)>) -> Option<Row> {
-    Some(Row::from_pairs(pairs))
-}
-
 fn change(op: Op, schema: &str, name: &str, key: &[&str], before: Option<Row>, after: Option<Row>) -> Change {
-    Change {
-        op: op as i32,
-        source: PG.into(),
-        table: table(schema, name),
-        key_columns: key.iter().map(|k| k.to_string()).collect(),
-        before,
-        after,
-        ..Default::default()
-    }
+    row_change(PG, op, schema, name, key, before, after)
 }
 
 fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
@@ -84,10 +50,6 @@ fn del(name: &str, id: i64) -> Change {
 
 fn truncate(name: &str) -> Change {
     Change { op: Op::Truncate as i32, table: table("public", name), ..Default::default() }
-}
-
-async fn apply(s: &MysqlSink, records: Vec<Change>) -> Result<(), SinkError> {
-    s.apply(&Batch { lane: 0, records }).await
 }
 
 fn v(kind: Kind) -> Value {
@@ -788,7 +750,7 @@ async fn busy_connection(db: &TestDb) -> Option<String> {
 async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     let db = fresh_db("mysink_conn").await;
     let s = std::sync::Arc::new(sink(&db, 1).await);
-    apply(&s, vec![simple_ddl("t"), ins("t", simple(1, "a", 1))]).await.unwrap();
+    apply(&*s, vec![simple_ddl("t"), ins("t", simple(1, "a", 1))]).await.unwrap();
     // Block the lane's next batch on a row lock held by another connection.
     let mut locker = db.pool.get_conn().await.unwrap();
     locker.query_drop("START TRANSACTION").await.unwrap();
@@ -815,7 +777,7 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     locker.query_drop("ROLLBACK").await.unwrap();
     assert_eq!(rows(&db, "SELECT id, v FROM t ORDER BY id").await, ["1|a"]);
     // The retry reconnects and applies.
-    apply(&s, batch.clone()).await.unwrap();
+    apply(&*s, batch.clone()).await.unwrap();
     assert_eq!(rows(&db, "SELECT id, v FROM t ORDER BY id").await, ["1|a2", "2|b"]);
     // Killed while idle (find it by blocking it once more, then let it finish).
     locker.query_drop("START TRANSACTION").await.unwrap();
@@ -837,7 +799,7 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     db.exec(&format!("KILL CONNECTION {}", id.unwrap())).await;
     // After an idle pause the lane pings, finds the connection gone and reconnects.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    apply(&s, vec![ins("t", simple(3, "c", 3))]).await.unwrap();
+    apply(&*s, vec![ins("t", simple(3, "c", 3))]).await.unwrap();
     assert_eq!(rows(&db, "SELECT id, v FROM t ORDER BY id").await, ["1|a3", "2|b", "3|c"]);
 }
 
@@ -855,7 +817,7 @@ async fn wrong_password_is_definite_and_not_echoed() {
 async fn lanes_apply_in_parallel() {
     let db = fresh_db("mysink_lanes").await;
     let s = std::sync::Arc::new(sink(&db, 4).await);
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
+    apply(&*s, vec![simple_ddl("t")]).await.unwrap();
     let mut tasks = Vec::new();
     for lane in 0..4usize {
         let s = s.clone();

@@ -2,13 +2,11 @@
 //! database, builds `Change` records by hand and applies them through
 //! `Sink::apply`, then checks the target with SQL.
 
-use crate::support::pg::{fresh_db, TestDb};
-use logferry::record::{
-    value::Kind, Array, BsonTimestamp, Change, Column, ColumnSchema, Date, Document, Interval, Labels, Op, Other, Row,
-    SchemaChange, Special, TableRef, TableSchema, Time, Timestamp, Value,
-};
+use crate::support::pg::{fresh_db, rows, TestDb};
+use crate::support::records::{apply, row, row_change, schema_change, table};
+use logferry::record::{value::Kind, Array, BsonTimestamp, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
-use logferry::sinks::{Batch, Sink, SinkError};
+use logferry::sinks::{Batch, Sink};
 use std::time::Instant;
 
 async fn sink(db: &TestDb, lanes: usize) -> PostgresSink {
@@ -21,43 +19,13 @@ async fn sink_with(db: &TestDb, lanes: usize, schema: Option<&str>, create_table
         .expect("connect")
 }
 
-fn table(schema: &str, name: &str) -> Option<TableRef> {
-    Some(TableRef { schema: schema.into(), name: name.into() })
-}
-
 /// A schema change for `schema.name`: columns (name, source type, nullable) and key.
 fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
-    Change {
-        op: Op::SchemaChange as i32,
-        table: table(schema, name),
-        schema_change: Some(SchemaChange {
-            schema: Some(TableSchema {
-                table: table(schema, name),
-                columns: cols
-                    .iter()
-                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable })
-                    .collect(),
-                key_columns: key.iter().map(|k| k.to_string()).collect(),
-            }),
-            ddl: String::new(),
-        }),
-        ..Default::default()
-    }
-}
-
-fn row(pairs: Vec<(&str, Value)>) -> Option<Row> {
-    Some(Row::from_pairs(pairs))
+    schema_change("", schema, name, cols, key)
 }
 
 fn change(op: Op, schema: &str, name: &str, key: &[&str], before: Option<Row>, after: Option<Row>) -> Change {
-    Change {
-        op: op as i32,
-        table: table(schema, name),
-        key_columns: key.iter().map(|k| k.to_string()).collect(),
-        before,
-        after,
-        ..Default::default()
-    }
+    row_change("", op, schema, name, key, before, after)
 }
 
 fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
@@ -76,28 +44,8 @@ fn truncate(name: &str) -> Change {
     Change { op: Op::Truncate as i32, table: table("public", name), ..Default::default() }
 }
 
-async fn apply(s: &PostgresSink, records: Vec<Change>) -> Result<(), SinkError> {
-    s.apply(&Batch { lane: 0, records }).await
-}
-
 fn v(kind: Kind) -> Value {
     Value::of(kind)
-}
-
-/// `SELECT <sql>` rows as text columns joined by `|` (NULL as `∅`).
-async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).unwrap_or("∅").to_string()).collect::<Vec<_>>().join("|"))
-            }
-            _ => None,
-        })
-        .collect()
 }
 
 /// A simple table t(id bigint primary key, v text, n integer NOT NULL).
@@ -559,7 +507,7 @@ async fn tables_without_a_key_are_refused_with_the_fix() {
 async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     let db = fresh_db("pgsink_conn").await;
     let s = std::sync::Arc::new(sink(&db, 1).await);
-    apply(&s, vec![simple_ddl("t"), ins("t", simple("t", 1, "a", 1))]).await.unwrap();
+    apply(&*s, vec![simple_ddl("t"), ins("t", simple("t", 1, "a", 1))]).await.unwrap();
     let kill = format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry'",
         db.name
@@ -567,7 +515,7 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     // Killed while idle: the next apply notices and reconnects.
     db.client.batch_execute(&kill).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    apply(&s, vec![ins("t", simple("t", 2, "b", 2))]).await.unwrap();
+    apply(&*s, vec![ins("t", simple("t", 2, "b", 2))]).await.unwrap();
     // Killed mid-batch (the batch waits on a lock): transient, nothing applied, then a retry works.
     let locker = crate::support::pg::connect(&db.url).await;
     locker.batch_execute("BEGIN; LOCK TABLE public.t IN ACCESS EXCLUSIVE MODE").await.unwrap();
@@ -583,7 +531,7 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     assert!(!err.to_string().contains("logferry-test"), "{err}");
     locker.batch_execute("ROLLBACK").await.unwrap();
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2"]);
-    apply(&s, batch).await.unwrap();
+    apply(&*s, batch).await.unwrap();
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"]);
 }
 
@@ -600,7 +548,7 @@ async fn wrong_password_is_definite_and_not_echoed() {
 async fn lanes_apply_in_parallel() {
     let db = fresh_db("pgsink_lanes").await;
     let s = std::sync::Arc::new(sink(&db, 4).await);
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
+    apply(&*s, vec![simple_ddl("t")]).await.unwrap();
     let mut tasks = Vec::new();
     for lane in 0..4usize {
         let s = s.clone();

@@ -3,13 +3,11 @@
 //! hand and applied through `Sink::apply`, then checked with SQL. The
 //! mapping is the table in `src/sinks/postgres/schema.rs`.
 
-use crate::support::pg::{fresh_db, TestDb};
-use logferry::record::{
-    value::Kind, Change, ColumnSchema, Date, Labels, Op, Row, SchemaChange, Special, TableRef, TableSchema, Time, Timestamp,
-    Value,
-};
+use crate::support::pg::{fresh_db, rows, TestDb};
+use crate::support::records::{apply, row, row_change, schema_change};
+use logferry::record::{value::Kind, Change, Date, Labels, Op, Special, Time, Timestamp, Value};
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
-use logferry::sinks::{Batch, Sink, SinkError};
+use logferry::sinks::SinkError;
 
 /// The MySQL database the changes come from (the target schema).
 const DB: &str = "shop";
@@ -20,60 +18,13 @@ async fn sink(db: &TestDb) -> PostgresSink {
         .expect("connect")
 }
 
-fn table(name: &str) -> Option<TableRef> {
-    Some(TableRef { schema: DB.into(), name: name.into() })
-}
-
 /// A schema change as the MySQL source sends it: (name, COLUMN_TYPE, nullable).
 fn ddl(name: &str, cols: &[(&str, &str, bool)]) -> Change {
-    Change {
-        op: Op::SchemaChange as i32,
-        source: "mysql".into(),
-        table: table(name),
-        schema_change: Some(SchemaChange {
-            schema: Some(TableSchema {
-                table: table(name),
-                columns: cols
-                    .iter()
-                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable })
-                    .collect(),
-                key_columns: vec!["id".into()],
-            }),
-            ddl: String::new(),
-        }),
-        ..Default::default()
-    }
+    schema_change("mysql", DB, name, cols, &["id"])
 }
 
 fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    Change {
-        op: Op::Insert as i32,
-        source: "mysql".into(),
-        table: table(name),
-        key_columns: vec!["id".into()],
-        after: Some(Row::from_pairs(pairs)),
-        ..Default::default()
-    }
-}
-
-async fn apply(s: &PostgresSink, records: Vec<Change>) -> Result<(), SinkError> {
-    s.apply(&Batch { lane: 0, records }).await
-}
-
-/// `SELECT <sql>` rows as text columns joined by `|` (NULL as `∅`).
-async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
-    db.client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).unwrap_or("∅").to_string()).collect::<Vec<_>>().join("|"))
-            }
-            _ => None,
-        })
-        .collect()
+    row_change("mysql", Op::Insert, DB, name, &["id"], None, row(pairs))
 }
 
 fn v(kind: Kind) -> Value {

@@ -19,6 +19,7 @@ use tokio::sync::watch;
 pub mod binary;
 pub mod mariadb;
 pub mod pg;
+pub mod records;
 
 /// splitmix64, for seeded test randomness without a dependency.
 pub struct Rng(pub u64);

@@ -50,3 +50,19 @@ pub async fn fresh_db(prefix: &str) -> TestDb {
     let client = connect(&url).await;
     TestDb { name, url, client }
 }
+
+/// `SELECT <sql>` rows as text columns joined by `|` (NULL as `∅`).
+pub async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
+    db.client
+        .simple_query(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .into_iter()
+        .filter_map(|m| match m {
+            tokio_postgres::SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).unwrap_or("∅").to_string()).collect::<Vec<_>>().join("|"))
+            }
+            _ => None,
+        })
+        .collect()
+}
