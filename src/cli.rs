@@ -135,10 +135,7 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
         SourceConfig::Generate(g) => Ok(Box::new(GenerateSource::new(g.clone()))),
         SourceConfig::Postgres(p) => Ok(Box::new(PostgresSource::new(p.clone()))),
         SourceConfig::Mysql(m) => Ok(Box::new(MysqlSource::new(m.clone()))),
-        other => Err(CliError::Usage(format!(
-            "source kind `{}` is not available in this build yet; README.md \"What works today\" lists what is",
-            other.kind()
-        ))),
+        SourceConfig::Mongodb(m) => Ok(Box::new(crate::sources::mongodb::MongodbSource::new(m.clone()))),
     }
 }
 
@@ -168,6 +165,7 @@ pub async fn open_sinks(targets: &[TargetConfig], lanes: usize) -> Result<Vec<Ar
                 })
                 .await?,
             ),
+            TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
         });
     }
     Ok(sinks)
@@ -268,6 +266,7 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
                 TargetConfig::Stdout(_) => "stdout".to_string(),
                 TargetConfig::Postgres(t) => format!("postgres {}", t.url),
                 TargetConfig::Mysql(t) => format!("mysql {}", t.url),
+                TargetConfig::Mongodb(t) => format!("mongodb {}", t.url),
             })
             .collect();
         println!(

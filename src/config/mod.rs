@@ -61,7 +61,7 @@ pub enum SourceConfig {
     /// `kind = "mysql"` (MySQL or MariaDB).
     Mysql(MysqlSourceConfig),
     /// `kind = "mongodb"`.
-    Mongodb(DatabaseSourceConfig),
+    Mongodb(MongodbSourceConfig),
     /// `kind = "generate"`: the built-in synthetic source.
     Generate(GenerateConfig),
 }
@@ -124,6 +124,47 @@ pub struct MysqlSourceConfig {
     pub snapshot_chunk_rows: usize,
 }
 
+/// `kind = "mongodb"`: change streams on the selected collections.
+#[derive(Debug, Clone)]
+pub struct MongodbSourceConfig {
+    /// URL, collections (`database.collection` or globs), snapshot policy.
+    pub db: DatabaseSourceConfig,
+    /// How update events get the document after the change.
+    pub full_document: FullDocument,
+    /// What an `invalidate` event (the watched collection was dropped or
+    /// renamed) does.
+    pub on_invalidate: OnInvalidate,
+    /// Documents per snapshot chunk (`_id` range): the unit of progress a
+    /// crashed snapshot resumes from.
+    pub snapshot_chunk_docs: usize,
+    /// Longest wait of one change-stream `getMore` on an idle stream; each
+    /// empty reply still moves the checkpointable resume token on.
+    pub max_await: Duration,
+}
+
+/// `full_document = "update_lookup" | "required" | "when_available"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullDocument {
+    /// The server looks the document up when the event is read (the current
+    /// version, not necessarily the one right after this update; `null` when
+    /// it was deleted since, and the update is then applied as a partial one).
+    UpdateLookup,
+    /// The post-image stored with the change; the collection must have
+    /// `changeStreamPreAndPostImages` enabled, else the stream fails.
+    Required,
+    /// The post-image when the collection stores one, else partial updates.
+    WhenAvailable,
+}
+
+/// `on_invalidate = "stop" | "reopen"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnInvalidate {
+    /// Stop the pipeline with an error naming the collection.
+    Stop,
+    /// Open a new stream right after the invalidating event and go on.
+    Reopen,
+}
+
 /// `flavor = "auto" | "mariadb" | "mysql"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MysqlFlavor {
@@ -179,6 +220,22 @@ pub enum TargetConfig {
     Postgres(PostgresTargetConfig),
     /// `kind = "mysql"` (MySQL or MariaDB).
     Mysql(MysqlTargetConfig),
+    /// `kind = "mongodb"`.
+    Mongodb(MongodbTargetConfig),
+}
+
+/// `kind = "mongodb"` target: idempotent batched apply into MongoDB.
+#[derive(Debug, Clone)]
+pub struct MongodbTargetConfig {
+    /// Connection URL; the password is a secret.
+    pub url: SecretUrl,
+    /// Put every collection into this database; default: the source's
+    /// schema / database name.
+    pub database: Option<String>,
+    /// Apply each batch inside one multi-document transaction (needs a
+    /// replica set); off: each write is idempotent and a replay repairs a
+    /// half-applied batch.
+    pub transaction: bool,
 }
 
 /// `kind = "mysql"` target: idempotent batched apply into MySQL / MariaDB.

@@ -474,6 +474,25 @@ struct RawMongodbSource {
     tables: Option<Vec<String>>,
     collections: Option<Vec<String>>,
     snapshot: Option<RawSnapshot>,
+    full_document: Option<RawFullDocument>,
+    on_invalidate: Option<RawOnInvalidate>,
+    snapshot_chunk_docs: Option<i64>,
+    max_await: Option<Quantity>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawFullDocument {
+    UpdateLookup,
+    Required,
+    WhenAvailable,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawOnInvalidate {
+    Stop,
+    Reopen,
 }
 
 #[derive(Debug, Deserialize)]
@@ -505,6 +524,7 @@ enum RawTarget {
     Stdout(RawStdoutTarget),
     Postgres(RawPostgresTarget),
     Mysql(RawMysqlTarget),
+    Mongodb(RawMongodbTarget),
 }
 
 /// `target` as written: normally an array of tables (`[[pipeline.target]]`).
@@ -534,6 +554,7 @@ enum TargetKindName {
     Stdout,
     Postgres,
     Mysql,
+    Mongodb,
 }
 
 impl RawTarget {
@@ -544,6 +565,7 @@ impl RawTarget {
             TargetKindName::Stdout => RawTarget::Stdout(from_value(value)?),
             TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
             TargetKindName::Mysql => RawTarget::Mysql(from_value(value)?),
+            TargetKindName::Mongodb => RawTarget::Mongodb(from_value(value)?),
         })
     }
 }
@@ -583,6 +605,16 @@ struct RawMysqlTarget {
     url: String,
     database: Option<String>,
     create_tables: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMongodbTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    database: Option<String>,
+    transaction: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -1003,7 +1035,7 @@ impl RawMysqlSource {
 }
 
 impl RawMongodbSource {
-    fn validate(self, key: &str) -> Result<DatabaseSourceConfig, Invalid> {
+    fn validate(self, key: &str) -> Result<MongodbSourceConfig, Invalid> {
         let url = check_url(
             &format!("{key}.url"),
             "mongodb",
@@ -1028,10 +1060,43 @@ impl RawMongodbSource {
                 ))
             }
         };
-        Ok(DatabaseSourceConfig {
-            url,
-            tables: check_tables(&format!("{key}.{leaf}"), tables, "collection")?,
-            snapshot: snapshot_mode(self.snapshot),
+        let max_await = match &self.max_await {
+            None => Duration::from_secs(1),
+            Some(q) => parse_duration(q).map_err(|m| invalid(format!("{key}.max_await"), m))?,
+        };
+        if max_await < Duration::from_millis(1) || max_await > Duration::from_secs(3600) {
+            return Err(invalid(
+                format!("{key}.max_await"),
+                format!("found {max_await:?}; expected between 1ms and 1h (default 1s)"),
+            ));
+        }
+        let chunk = match self.snapshot_chunk_docs {
+            None => 10_000,
+            Some(n) if (1..=10_000_000).contains(&n) => n as usize,
+            Some(n) => {
+                return Err(invalid(
+                    format!("{key}.snapshot_chunk_docs"),
+                    format!("found {n}; expected 1 to 10000000 (documents per snapshot chunk, default 10000)"),
+                ))
+            }
+        };
+        Ok(MongodbSourceConfig {
+            db: DatabaseSourceConfig {
+                url,
+                tables: check_tables(&format!("{key}.{leaf}"), tables, "collection")?,
+                snapshot: snapshot_mode(self.snapshot),
+            },
+            full_document: match self.full_document {
+                None | Some(RawFullDocument::UpdateLookup) => FullDocument::UpdateLookup,
+                Some(RawFullDocument::Required) => FullDocument::Required,
+                Some(RawFullDocument::WhenAvailable) => FullDocument::WhenAvailable,
+            },
+            on_invalidate: match self.on_invalidate {
+                None | Some(RawOnInvalidate::Stop) => OnInvalidate::Stop,
+                Some(RawOnInvalidate::Reopen) => OnInvalidate::Reopen,
+            },
+            snapshot_chunk_docs: chunk,
+            max_await,
         })
     }
 }
@@ -1130,6 +1195,11 @@ impl RawTarget {
                 url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
                 database: t.database.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
+            }),
+            RawTarget::Mongodb(t) => TargetConfig::Mongodb(MongodbTargetConfig {
+                url: check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?,
+                database: t.database.filter(|s| !s.is_empty()),
+                transaction: t.transaction.unwrap_or(false),
             }),
             RawTarget::Stdout(s) => {
                 let format = record_format(s.format);
@@ -1644,7 +1714,7 @@ checkpoint_interval = "1h""#,
             let SourceConfig::Mongodb(s) = &cfg.pipelines[0].source else {
                 panic!()
             };
-            assert_eq!(s.tables, ["shop.orders"]);
+            assert_eq!(s.db.tables, ["shop.orders"]);
             assert_eq!(cfg.pipelines[0].source.kind(), "mongodb");
         }
         let (key, message) = invalid(&with_source(

@@ -14,6 +14,7 @@
 //! Values are typed so that nothing is lost: see [`value::Kind`] and the
 //! comments in the `.proto` file for what each kind holds.
 
+pub mod bson;
 pub mod calendar;
 pub mod json;
 pub mod proto;

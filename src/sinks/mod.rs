@@ -34,6 +34,7 @@
 
 pub mod file;
 pub mod json_text;
+pub mod mongodb;
 pub mod mysql;
 pub mod plan;
 pub mod postgres;

@@ -28,6 +28,7 @@
 //! - Errors: [`SourceError`] says whether reconnecting may help.
 
 pub mod generate;
+pub mod mongodb;
 pub mod mysql;
 pub mod postgres;
 
