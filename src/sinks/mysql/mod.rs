@@ -15,6 +15,10 @@
 //! SQL. Column names are matched exactly, else case-insensitively (MySQL
 //! column names are case-insensitive).
 //!
+//! A MongoDB collection (records with `source = "mongodb"`) lands as one
+//! table with `_id varchar(768)` (the primary key) and `document json`,
+//! both canonical Extended JSON; see [`crate::sinks::document`].
+//!
 //! # Connections, transactions, errors
 //!
 //! Each lane has its own connection (lane 0's is opened by
@@ -223,7 +227,7 @@ use self::schema::{Dialect, Server, TableInfo};
 use self::sql::Chunks;
 use self::value::Cell;
 use super::plan::{key_indices, key_of, steps, PlanTable, Step, TablePlan, TableWork};
-use super::{schema_diff, Batch, Sink, SinkError};
+use super::{document, schema_diff, Batch, Sink, SinkError};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::BoxFuture;
 use mysql_async::prelude::Queryable;
@@ -467,7 +471,9 @@ impl MysqlSink {
         if !batch.records.iter().any(|c| !matches!(c.op(), Op::Heartbeat | Op::Message)) {
             return Ok(());
         }
-        let steps = steps(&batch.records).map_err(|m| self.definite(m))?;
+        // MongoDB documents become (_id, document) rows first (see `sinks::document`).
+        let records = document::to_table_records(&batch.records).map_err(|m| self.definite(m))?;
+        let steps = steps(&records).map_err(|m| self.definite(m))?;
         let mut lane = self.lanes[batch.lane % self.lanes.len()].lock().await;
         if lane.in_txn {
             // Cancelled mid-batch earlier: the connection may be inside a

@@ -10,6 +10,11 @@
 //! names with capitals, spaces, quotes, unicode or keywords are kept exactly
 //! and cannot inject SQL. Values never appear in SQL text.
 //!
+//! A MongoDB collection (records with `source = "mongodb"`) lands as one
+//! table `"<schema>"."<collection>"` (`public` unless `schema` is set) with
+//! `_id jsonb PRIMARY KEY, document jsonb`, both canonical Extended JSON;
+//! see [`crate::sinks::document`].
+//!
 //! # Connections, transactions, errors
 //!
 //! Each lane has its own connection (lane 0's is opened by
@@ -127,7 +132,7 @@ use self::plan::{key_indices, key_of, render_for, TablePlan, TableWork};
 use super::plan::{steps, Step};
 use self::schema::{TableInfo, Resolved};
 use self::sql::Col;
-use super::{schema_diff, Batch, Sink, SinkError};
+use super::{document, schema_diff, Batch, Sink, SinkError};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::BoxFuture;
 use std::collections::{HashMap, HashSet};
@@ -469,7 +474,9 @@ impl Tx<'_> {
     }
 
     async fn run(&mut self, batch: &Batch) -> Result<(), Failure> {
-        let steps = steps(&batch.records).map_err(|m| self.sink.definite(m))?;
+        // MongoDB documents become (_id, document) rows first (see `sinks::document`).
+        let records = document::to_table_records(&batch.records).map_err(|m| self.sink.definite(m))?;
+        let steps = steps(&records).map_err(|m| self.sink.definite(m))?;
         self.exec("BEGIN", "BEGIN").await?;
         for step in steps {
             match step {
