@@ -281,6 +281,7 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
         let verdict = match &p.source {
             SourceConfig::Postgres(pg) => Some(crate::sources::postgres::check(pg).await),
             SourceConfig::Mysql(my) => Some(crate::sources::mysql::check(my).await),
+            SourceConfig::Mongodb(m) => Some(crate::sources::mongodb::check(m).await),
             other => {
                 if let Err(e) = open_source(other) {
                     println!("  warning: {e}");
