@@ -18,6 +18,7 @@ use tokio::sync::watch;
 
 pub mod binary;
 pub mod mariadb;
+pub mod mongodb;
 pub mod pg;
 pub mod records;
 

@@ -59,7 +59,7 @@ import threading
 import traceback
 import uuid
 
-from bson import Int64, Timestamp
+from bson import Binary, Int64, Timestamp
 from bson.json_util import RELAXED_JSON_OPTIONS, dumps
 from bson.objectid import ObjectId
 import mockupdb
@@ -111,6 +111,8 @@ class Mock:
         # cursor id -> {"ns", "db", "coll", "next": k of the next event, "first": bool}
         self.cursors = {}
         self.first_getmore_failed = False
+        # --fresh-stream-empty: see change_stream_aggregate.
+        self.fresh_stream_empty = False
 
     # --- helpers -------------------------------------------------------
 
@@ -185,11 +187,24 @@ class Mock:
     # --- commands ------------------------------------------------------
 
     def change_stream_aggregate(self, db, body, stage):
-        if self.scenario == "history-lost":
-            return self.history_lost(), {"change_stream": True, "result": "history-lost"}
         ev_db, ev_coll, ns = self.stream_target(db, body)
         resume = stage.get("resumeAfter") or stage.get("startAfter")
         start_at = stage.get("startAtOperationTime")
+        if self.fresh_stream_empty and resume is None and start_at is None:
+            # Like a real server: a stream opened without a start point
+            # begins "now", before event 1, with an empty first batch.
+            with self.lock:
+                cursor_id = self.next_cursor
+                self.next_cursor += 1
+            self.cursors[cursor_id] = {"ns": ns, "db": ev_db, "coll": ev_coll, "next": 1, "first": False}
+            reply = {
+                "cursor": {"firstBatch": [], "postBatchResumeToken": token(0), "id": Int64(cursor_id), "ns": ns},
+                "operationTime": Timestamp(BASE_SECONDS, 0),
+                "ok": 1.0,
+            }
+            return reply, {"change_stream": True, "result": "fresh-stream-empty"}
+        if self.scenario == "history-lost":
+            return self.history_lost(), {"change_stream": True, "result": "history-lost"}
         with self.lock:
             self.change_stream_aggregates += 1
             first = self.change_stream_aggregates == 1
@@ -278,7 +293,7 @@ class Mock:
                     "name": coll,
                     "type": "collection",
                     "options": {},
-                    "info": {"readOnly": False, "uuid": uuid.uuid5(uuid.NAMESPACE_URL, "%s.%s" % (cdb, coll))},
+                    "info": {"readOnly": False, "uuid": Binary.from_uuid(uuid.uuid5(uuid.NAMESPACE_URL, "%s.%s" % (cdb, coll)))},
                     "idIndex": {"v": 2, "key": {"_id": 1}, "name": "_id_"},
                 }
             )
@@ -381,6 +396,13 @@ def main():
         action="store_true",
         help="exit when stdin closes (the test process that spawned us died)",
     )
+    ap.add_argument(
+        "--fresh-stream-empty",
+        action="store_true",
+        help="a change stream opened without resumeAfter/startAfter/startAtOperationTime starts before "
+        "event 1 with an empty first batch (as a real server's new stream does); events then come to "
+        "streams resumed after that token",
+    )
     args = ap.parse_args()
     collections = []
     for item in args.collections.split(","):
@@ -390,6 +412,7 @@ def main():
         collections.append((db, coll))
 
     mock = Mock(args.scenario, collections, args.log)
+    mock.fresh_stream_empty = args.fresh_stream_empty
     server = mockupdb.MockupDB(port=args.port, request_timeout=int(1e6))
     # mockupdb binds ('localhost', port); bind the loopback address explicitly.
     server._address = ("127.0.0.1", args.port)  # noqa: SLF001

@@ -120,6 +120,8 @@ impl MockMongo {
             .arg(&log)
             .arg("--collections")
             .arg(collections.join(","))
+            // logferry opens a stream "now" first and resumes after its token.
+            .arg("--fresh-stream-empty")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

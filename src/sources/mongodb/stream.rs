@@ -77,6 +77,15 @@ async fn open(client: &Client, cfg: &MongodbSourceConfig, selection: &Selection,
     }
 }
 
+/// What turning events into records needs to know.
+#[derive(Clone, Copy)]
+struct Reader<'a> {
+    cfg: &'a MongodbSourceConfig,
+    source: &'a str,
+    selection: &'a Selection,
+    ctx: &'a SourceContext,
+}
+
 /// Where one transaction's records are collected: events of one `lsid` +
 /// `txnNumber` are one source transaction.
 #[derive(Default)]
@@ -186,7 +195,8 @@ pub(super) async fn stream(
                 }
             }
         }
-        let records = records_of(&ev, cfg, source, selection, &mut known, &pos, txn_id.as_deref(), ctx)?;
+        let reader = Reader { cfg, source, selection, ctx };
+        let records = records_of(&ev, &reader, &mut known, &pos, txn_id.as_deref())?;
         if records.is_empty() {
             skipped += 1;
             if skipped >= SKIPPED_PER_MARKER && txn.id.is_none() {
@@ -236,14 +246,12 @@ fn key_row(ev: &ChangeStreamEvent<Document>) -> (Vec<String>, Row) {
 /// and for events that carry no data for targets.
 fn records_of(
     ev: &ChangeStreamEvent<Document>,
-    cfg: &MongodbSourceConfig,
-    source: &str,
-    selection: &Selection,
+    reader: &Reader<'_>,
     known: &mut BTreeSet<Coll>,
     pos: &MongoPosition,
     txn_id: Option<&str>,
-    ctx: &SourceContext,
 ) -> SourceResult<Vec<(Option<Coll>, Change)>> {
+    let Reader { cfg, source, selection, ctx } = *reader;
     let Some(ns) = &ev.ns else { return Ok(Vec::new()) };
     let base = |table: TableRef, op: Op| Change {
         pipeline: ctx.pipeline.clone(),
