@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;
 mod mysql_e2e;
