@@ -846,6 +846,19 @@ fn snapshot_mode(raw: Option<RawSnapshot>) -> SnapshotMode {
 }
 
 /// Checks that `url` starts with one of `schemes` (without `://`).
+/// `mongodb+srv://` needs DNS SRV lookups, which this build leaves out
+/// (the driver's resolver would double the dependency tree).
+fn no_srv(key: &str, url: &SecretUrl) -> Result<SecretUrl, Invalid> {
+    if url.scheme() == Some("mongodb+srv") {
+        return Err(invalid(
+            format!("{key}.url"),
+            "mongodb+srv:// needs DNS SRV lookups, which this build of logferry leaves out; list the hosts \
+             instead: mongodb://user:pass@host1:27017,host2:27017/?replicaSet=<name>&tls=true",
+        ));
+    }
+    Ok(url.clone())
+}
+
 fn check_url(key: &str, kind: &str, url: &str, schemes: &[&str]) -> Result<SecretUrl, Invalid> {
     let url = SecretUrl::new(url);
     let expected = schemes
@@ -1042,6 +1055,7 @@ impl RawMongodbSource {
             &self.url,
             &["mongodb", "mongodb+srv"],
         )?;
+        no_srv(key, &url)?;
         let (leaf, tables) = match (self.tables, self.collections) {
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -1197,7 +1211,7 @@ impl RawTarget {
                 create_tables: t.create_tables.unwrap_or(true),
             }),
             RawTarget::Mongodb(t) => TargetConfig::Mongodb(MongodbTargetConfig {
-                url: check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?,
+                url: no_srv(key, &check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?)?,
                 database: t.database.filter(|s| !s.is_empty()),
                 transaction: t.transaction.unwrap_or(false),
             }),
@@ -1706,7 +1720,7 @@ checkpoint_interval = "1h""#,
             "kind = \"mysql\"\nurl = \"mysql://h/shop\"\ntables = [\"shop.*\"]\nserver_id = 0",
         ));
         assert_eq!(e.0, "pipeline[shop].source.server_id");
-        for (key, scheme) in [("tables", "mongodb"), ("collections", "mongodb+srv")] {
+        for (key, scheme) in [("tables", "mongodb"), ("collections", "mongodb")] {
             let cfg = parse(&with_source(&format!(
                 "kind = \"mongodb\"\nurl = \"{scheme}://h/\"\n{key} = [\"shop.orders\"]"
             )))
@@ -2189,13 +2203,16 @@ checkpoint_interval = "1h""#,
         for (kind, url) in [
             ("postgres", "postgresql://h/db"),
             ("mysql", "mysql://h/db"),
-            ("mongodb", "mongodb+srv://h/db"),
+            ("mongodb", "mongodb://h1,h2/db?replicaSet=rs0"),
         ] {
             parse(&with_source(&format!(
                 "kind = \"{kind}\"\nurl = \"{url}\"\ntables = [\"a\"]"
             )))
             .unwrap();
         }
+        let (key, message) = invalid(&with_source("kind = \"mongodb\"\nurl = \"mongodb+srv://c.example.net/db\"\ntables = [\"a.b\"]"));
+        assert_eq!(key, "pipeline[shop].source.url");
+        assert!(message.contains("list the hosts instead"), "{message}");
         let e = error(&with_source("kind = \"postgres\"\ntables = [\"a\"]"));
         assert!(e.contains("missing field `url`"), "{e}");
     }
