@@ -503,3 +503,49 @@ async fn sink_name_and_bad_urls() {
     let hb = Change { op: Op::Heartbeat as i32, ..Default::default() };
     apply(&s, vec![hb]).await.unwrap_err_if_any();
 }
+
+/// Round trips and write concern, counted on the scripted mock server
+/// (tests/support/mongo_mock.py answers every write with ok: 1 and logs it).
+#[tokio::test]
+async fn one_update_and_one_delete_command_per_collection() {
+    let mock = crate::support::mongodb::MockMongo::start("history-lost");
+    let cfg = MongodbTargetConfig { url: SecretUrl::new(mock.url.clone()), database: None, transaction: false };
+    let s = MongodbSink::connect(&cfg, 1).await.unwrap_or_else(|e| panic!("connect: {e}"));
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        batch.push(ins("shop", "a", &doc! { "_id": i, "n": i }));
+        batch.push(ins("shop", "b", &doc! { "_id": i, "n": i }));
+    }
+    for i in 0..500 {
+        batch.push(upd("shop", "a", &doc! { "_id": i, "n": -i }));
+        batch.push(patch("shop", "b", i, doc! { "m": i }, &[], &[]));
+    }
+    for i in 0..10 {
+        batch.push(del("shop", "a", 1000 + i));
+        batch.push(del("shop", "b", i));
+    }
+    apply(&s, batch).await.unwrap_err_if_any();
+    let updates = mock.commands_named("update");
+    let deletes = mock.commands_named("delete");
+    let per_coll = |cmds: &[serde_json::Value], name: &str, coll: &str| -> Vec<usize> {
+        cmds.iter().filter(|c| c["body"][name] == coll).map(|c| c["body"][if name == "update" { "updates" } else { "deletes" }].as_array().unwrap().len()).collect()
+    };
+    // a: 500 replacements (insert then full update folded) + 10 deletes;
+    // b: 490 inserts with their patch after them + 10 deleted ones.
+    assert_eq!(per_coll(&updates, "update", "a"), vec![500]);
+    assert_eq!(per_coll(&updates, "update", "b"), vec![980]);
+    assert_eq!(per_coll(&deletes, "delete", "a"), vec![10]);
+    assert_eq!(per_coll(&deletes, "delete", "b"), vec![10]);
+    for c in updates.iter().chain(&deletes) {
+        assert_eq!(c["body"]["writeConcern"], serde_json::json!({ "w": "majority", "j": true }), "{c}");
+        assert_eq!(c["body"]["ordered"], serde_json::json!(true), "{c}");
+    }
+    // The delete command of a collection comes before its update command.
+    let order: Vec<String> = mock
+        .commands()
+        .iter()
+        .filter(|c| c["name"] == "update" || c["name"] == "delete")
+        .map(|c| format!("{}:{}", c["name"].as_str().unwrap(), c["body"][c["name"].as_str().unwrap()].as_str().unwrap()))
+        .collect();
+    assert_eq!(order, vec!["delete:a", "update:a", "delete:b", "update:b"]);
+}
