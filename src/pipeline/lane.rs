@@ -171,7 +171,7 @@ fn push(batch: &mut Batch, bytes: &mut usize, q: Queued) {
 
 /// Spreads retries of many lanes over [d/2, d) so they do not hammer a
 /// recovering target in step. `salt` varies per batch and attempt.
-fn jitter(d: Duration, salt: u64) -> Duration {
+pub(crate) fn jitter(d: Duration, salt: u64) -> Duration {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()

@@ -37,6 +37,15 @@
 //! acknowledged as soon as they are routed, so an idle source still moves
 //! its checkpoint once everything before the heartbeat is applied.
 //!
+//! **Source outage.** When the source stops with a transient error (its
+//! connection was cut, the server restarted), the pipeline applies what it
+//! already received, checkpoints, and starts the source again from that
+//! checkpoint after a backoff (`retry_backoff` doubling up to
+//! `retry_max_backoff`, with jitter), without limit: sequence numbers restart
+//! at the checkpoint, so the replayed records carry the numbers they had,
+//! and targets, being idempotent, show no duplicates. Definite source errors
+//! (bad grants, lost log position) still stop the run.
+//!
 //! **Failure.** A batch that still fails after its retries (or fails
 //! definitely) stops the pipeline: lanes stop without applying more, the
 //! source is told to stop, the last durable checkpoint is written, and the
@@ -149,7 +158,7 @@ enum Barrier {
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
 pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
-    let PipelineRun { name, apply, mut source, sinks, store, once, mut shutdown } = run;
+    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown } = run;
     let started = Instant::now();
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
@@ -173,18 +182,27 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     };
 
     // Source task.
-    let (intake_tx, mut intake) = mpsc::channel::<Change>(INTAKE_CAPACITY);
-    let (durable_tx, durable_rx) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let ctx = SourceContext {
-        pipeline: name.clone(),
-        resume: resume.as_ref().map(|c| c.position.clone()),
-        once,
-        emitter: Emitter::new(intake_tx),
-        durable: durable_rx,
-        shutdown: stop_rx,
+    let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
+    let (stop_tx, _) = watch::channel(false);
+    let start_source = |mut source: Box<dyn Source>, resume: Option<Position>| {
+        let (intake_tx, intake) = mpsc::channel::<Change>(INTAKE_CAPACITY);
+        let ctx = SourceContext {
+            pipeline: name.clone(),
+            resume,
+            once,
+            emitter: Emitter::new(intake_tx),
+            durable: durable_tx.subscribe(),
+            shutdown: stop_tx.subscribe(),
+        };
+        let task = tokio::spawn(async move {
+            let result = source.run(ctx).await;
+            (source, result)
+        });
+        (task, intake)
     };
-    let mut source_task = tokio::spawn(async move { source.run(ctx).await });
+    let (mut source_task, mut intake) = start_source(source, resume.as_ref().map(|c| c.position.clone()));
+    let mut source_back: Option<Box<dyn Source>> = None;
+    let mut reconnect = Reconnect::new(apply.retry_backoff, apply.retry_max_backoff);
 
     // Lanes.
     let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
@@ -226,7 +244,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         tx_ends: VecDeque::new(),
         candidate: None,
         saved: resume,
-        durable_tx,
+        durable_tx: durable_tx.clone(),
         interval: apply.checkpoint_interval,
         next_save: Instant::now() + apply.checkpoint_interval,
         in_flight_records: 0,
@@ -265,6 +283,32 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         let all_applied = co.in_flight_records == 0 && barrier.is_none();
         let source_done = source_result.is_some();
         if source_done && (failure.is_some() || (!intake_open && all_applied)) {
+            let lost = matches!(source_result, Some(Err(SourceError::Transient { .. })));
+            if lost && failure.is_none() && !shutdown_seen {
+                // Everything received is applied: checkpoint, then start the
+                // source again from there.
+                if let (Some(Err(error)), Some(source)) = (source_result.take(), source_back.take()) {
+                    co.restart_from_checkpoint().await.map_err(err_cp)?;
+                    let delay = reconnect.failed();
+                    tracing::warn!(pipeline = %name, error = %error, attempt = reconnect.attempt,
+                        failing_since = %crate::record::format_utc(reconnect.since), retry_in_ms = delay.as_millis() as u64,
+                        "source failed; reconnecting from the last checkpoint");
+                    tokio::select! {
+                        biased;
+                        _ = shutdown.changed() => {
+                            let _ = stop_tx.send(true);
+                            tracing::info!(pipeline = %name, "shutting down while waiting to reconnect the source");
+                            break;
+                        }
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    let resume = co.saved.as_ref().map(|c| c.position.clone());
+                    (source_task, intake) = start_source(source, resume);
+                    reconnect.started();
+                    intake_open = true;
+                    continue;
+                }
+            }
             break;
         }
         let can_read = intake_open
@@ -302,7 +346,16 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             }
             res = &mut source_task, if source_result.is_none() => {
                 source_result = Some(match res {
-                    Ok(r) => r,
+                    Ok((source, r)) => {
+                        source_back = Some(source);
+                        if matches!(r, Err(SourceError::Transient { .. })) {
+                            // Take what it sent, then nothing more from that run.
+                            intake.close();
+                        } else if r.is_ok() {
+                            reconnect.succeeded();
+                        }
+                        r
+                    }
                     Err(e) => {
                         let _ = cancel_tx.send(true);
                         return Err(PipelineError::SourceTask { pipeline: name.clone(), message: e.to_string() });
@@ -362,6 +415,51 @@ fn lane_of(change: &Change, lanes: usize) -> usize {
 /// True for records that must be applied alone, after everything before them.
 fn is_barrier(change: &Change) -> bool {
     matches!(change.op(), Op::Truncate | Op::SchemaChange) || change.changes_key()
+}
+
+/// Backoff between source restarts after transient failures.
+struct Reconnect {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+    /// Consecutive failed runs.
+    attempt: u32,
+    /// When the current run of failures began.
+    since: SystemTime,
+    /// When the current source run started.
+    started: Instant,
+}
+
+impl Reconnect {
+    /// A source that ran this long before failing counts as recovered: the
+    /// backoff starts again from the first step.
+    const HEALTHY_RUN: Duration = Duration::from_secs(60);
+
+    fn new(first: Duration, max: Duration) -> Self {
+        let first = first.max(Duration::from_millis(10));
+        Reconnect { first, max: max.max(first), next: first, attempt: 0, since: SystemTime::now(), started: Instant::now() }
+    }
+
+    /// The source run failed: the delay before the next one.
+    fn failed(&mut self) -> Duration {
+        if self.started.elapsed() >= Self::HEALTHY_RUN || self.attempt == 0 {
+            self.succeeded();
+            self.since = SystemTime::now();
+        }
+        self.attempt += 1;
+        let d = lane::jitter(self.next, self.attempt as u64);
+        self.next = (self.next * 2).min(self.max);
+        d
+    }
+
+    fn started(&mut self) {
+        self.started = Instant::now();
+    }
+
+    fn succeeded(&mut self) {
+        self.next = self.first;
+        self.attempt = 0;
+    }
 }
 
 /// Sequence numbers, budgets, the ack tracker and the checkpointer.
@@ -446,6 +544,19 @@ impl Coordinator {
         while self.tx_ends.front().is_some_and(|(s, _)| *s <= w) {
             self.candidate = self.tx_ends.pop_front();
         }
+    }
+
+    /// Everything routed is acknowledged and the source has stopped: save
+    /// the checkpoint now and number the next records from it, since the
+    /// source replays what follows it.
+    async fn restart_from_checkpoint(&mut self) -> Result<(), CheckpointError> {
+        self.save().await?;
+        let seq = self.saved.as_ref().map_or(0, |c| c.seq);
+        self.next_seq = seq + 1;
+        self.tracker = AckTracker::new(seq);
+        self.tx_ends.clear();
+        self.candidate = None;
+        Ok(())
     }
 
     /// Writes the candidate checkpoint (flushed) and publishes it.

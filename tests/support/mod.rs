@@ -42,7 +42,7 @@ pub fn position(n: u64) -> Position {
     Position { token: n.to_be_bytes().to_vec().into(), display: format!("#{n}") }
 }
 
-fn position_index(p: &Position) -> u64 {
+pub fn position_index(p: &Position) -> u64 {
     u64::from_be_bytes(p.token.as_ref().try_into().expect("8-byte test position"))
 }
 
