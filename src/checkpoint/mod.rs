@@ -10,8 +10,13 @@
 //!
 //! Layout of the state dir: `<state_dir>/sled/` holds one sled database with
 //! a tree `checkpoints` keyed by pipeline name. Later stages (snapshot chunk
-//! progress, dead letters) get trees of their own via [`CheckpointStore::tree`].
+//! progress) get trees of their own via [`CheckpointStore::tree`]; dead
+//! letters live in `dead_letters/<pipeline>` ([`dead_letters`]).
 //! sled locks the folder: one logferry process per state dir.
+
+mod dead_letters;
+
+pub use dead_letters::{DeadLetter, DeadLetters};
 
 use crate::record::Position;
 use prost::Message;
@@ -47,7 +52,7 @@ pub struct CheckpointStore {
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// Another process holds the state dir.
-    #[error("state dir {dir} is in use by another logferry process (sled holds a lock on it); stop that process, or give each process its own state_dir")]
+    #[error("state dir {dir} is in use by another logferry process (sled lets one process at a time hold it: a `run`, or a `status`, `reset` or `dead-letters` command); stop that process, or give each process its own state_dir")]
     Locked {
         /// The state dir.
         dir: PathBuf,
@@ -67,6 +72,18 @@ pub enum CheckpointError {
         dir: PathBuf,
         /// Pipeline name.
         pipeline: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A stored dead letter could not be decoded.
+    #[error("state dir {dir}: dead letter seq {seq} of pipeline `{pipeline}` is unreadable ({message}); `logferry dead-letters drop --pipeline {pipeline} --seq {seq} --yes` removes it")]
+    CorruptDeadLetter {
+        /// The state dir.
+        dir: PathBuf,
+        /// Pipeline name.
+        pipeline: String,
+        /// The entry's key.
+        seq: u64,
         /// What is wrong.
         message: String,
     },

@@ -51,6 +51,21 @@ pub struct PipelineConfig {
     pub targets: Vec<TargetConfig>,
     /// Lanes, batching, ordering.
     pub apply: ApplyConfig,
+    /// What a record a target refuses definitely does to the pipeline.
+    pub on_error: OnError,
+}
+
+/// `on_error = "stop" | "dead_letter"` of a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnError {
+    /// Stop the pipeline with the target's error (after checkpointing what
+    /// is durable); the next run retries the same records.
+    #[default]
+    Stop,
+    /// Set the refused row change aside in the state dir's dead-letter store
+    /// (with the later records of its key, to keep per-key order) and go on.
+    /// Control records (truncate, schema change) still stop the pipeline.
+    DeadLetter,
 }
 
 /// `[pipeline.source]`, by `kind`.

@@ -378,6 +378,14 @@ struct RawPipeline {
     target: RawTargets,
     #[serde(default)]
     apply: RawApply,
+    on_error: Option<RawOnError>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawOnError {
+    Stop,
+    DeadLetter,
 }
 
 #[derive(Debug)]
@@ -829,11 +837,16 @@ impl RawPipeline {
             targets.push(t);
         }
         let apply = self.apply.validate(&format!("{key}.apply"))?;
+        let on_error = match self.on_error {
+            None | Some(RawOnError::Stop) => OnError::Stop,
+            Some(RawOnError::DeadLetter) => OnError::DeadLetter,
+        };
         Ok(PipelineConfig {
             name: self.name,
             source,
             targets,
             apply,
+            on_error,
         })
     }
 }
@@ -1695,6 +1708,25 @@ checkpoint_interval = "1h""#,
         assert_eq!(a.retry_backoff, Duration::from_micros(250));
         assert_eq!(a.retry_max_backoff, Duration::from_secs(120));
         assert_eq!(a.checkpoint_interval, Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn on_error_is_read_and_checked() {
+        let example = include_str!("../../config/example.toml");
+        let cfg = Config::parse(example, Path::new("config/example.toml"), &env).unwrap();
+        assert_eq!(cfg.pipelines[0].on_error, OnError::Stop);
+        let cfg = parse(&format!("{SOURCE}{STDOUT}")).unwrap();
+        assert_eq!(cfg.pipelines[0].on_error, OnError::Stop, "the default");
+        let with = |line: &str| SOURCE.replace("name = \"shop\"\n", &format!("name = \"shop\"\n{line}\n")) + STDOUT;
+        let cfg = parse(&with("on_error = \"dead_letter\"")).unwrap();
+        assert_eq!(cfg.pipelines[0].on_error, OnError::DeadLetter);
+        let e = error(&with("on_error = \"skip\""));
+        assert!(e.contains("`pipeline[shop].on_error`"), "{e}");
+        assert!(e.contains("expected `stop` or `dead_letter`"), "{e}");
+        let e = error(&with("on_error = true"));
+        assert!(e.contains("`pipeline[shop].on_error`"), "{e}");
+        let e = error(&with_apply("on_error = \"dead_letter\""));
+        assert!(e.contains("`pipeline[shop].apply.on_error`") && e.contains("unknown field"), "a pipeline key, not an apply key: {e}");
     }
 
     #[test]
