@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `status`, `reset`.
+//! The command line: `run`, `check`, `status`, `reset`, `dead-letters`.
 //!
 //! Exit codes: 0 success, 2 bad usage or config, 1 runtime failure. Errors
 //! go to stderr as one readable paragraph; logs go to stderr too, so stdout
@@ -17,6 +17,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::watch;
+
+mod dead_letters;
+
+pub use dead_letters::DeadLettersCommand;
 
 /// logferry: change-data-capture replication, in order per key, nothing lost.
 #[derive(Debug, Parser)]
@@ -67,6 +71,9 @@ pub enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// List, replay or drop the records `on_error = "dead_letter"` set aside.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
 }
 
 /// A failed command, by exit code.
@@ -90,6 +97,9 @@ pub enum CliError {
     /// `check` found a source that is not ready: exit 1.
     #[error("{0}")]
     NotReady(String),
+    /// A dead-letter command could not finish: exit 1.
+    #[error("{0}")]
+    DeadLetters(String),
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -112,6 +122,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Check { config } => check(config).await,
         Command::Status { config } => status(config),
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
+        Command::DeadLetters(command) => dead_letters::execute(command).await,
     }
 }
 
@@ -188,6 +199,7 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             store: store.clone(),
             once,
             shutdown: shutdown_rx.clone(),
+            on_error: p.on_error,
         };
         runs.push(tokio::spawn(pipeline::run(run)));
     }
@@ -203,6 +215,13 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
                         summary.applied,
                         summary.elapsed.as_secs_f64(),
                         summary.checkpoint.as_ref().map_or("(none)", |c| c.position.display.as_str())
+                    );
+                }
+                if summary.dead_lettered > 0 {
+                    eprintln!(
+                        "logferry: {} record(s) set aside as dead letters; see `logferry dead-letters list --config {}`",
+                        summary.dead_lettered,
+                        path.display()
                     );
                 }
             }
@@ -345,6 +364,7 @@ fn status(path: PathBuf) -> Result<(), CliError> {
 fn reset(path: PathBuf, pipeline: String, yes: bool) -> Result<(), CliError> {
     let cfg = Config::load(&path)?;
     let store = CheckpointStore::open(&cfg.state_dir)?;
+    dead_letters::refuse_reset_with_dead_letters(&store, &pipeline)?;
     let Some(cp) = store.load(&pipeline)? else {
         println!("pipeline `{pipeline}` has no checkpoint; nothing to reset");
         return Ok(());

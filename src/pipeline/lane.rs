@@ -6,6 +6,7 @@
 //! order the router sent them. A batch is acknowledged to the coordinator
 //! only after *every* target returned `Ok` for it.
 
+use super::dead_letter::Quarantine;
 use super::LaneEvent;
 use crate::record::Change;
 use crate::sinks::{Batch, Sink, SinkError};
@@ -47,6 +48,9 @@ pub(crate) struct Lane {
     pub events: mpsc::UnboundedSender<LaneEvent>,
     /// Turns true when the pipeline failed: stop without applying more.
     pub cancel: watch::Receiver<bool>,
+    /// With `on_error = "dead_letter"`: where refused records go instead
+    /// of stopping the pipeline (see `dead_letter`).
+    pub quarantine: Option<Arc<Quarantine>>,
 }
 
 impl Lane {
@@ -62,9 +66,13 @@ impl Lane {
                 return;
             }
             let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
-            match self.apply_everywhere(&batch).await {
-                Ok(()) => {
-                    let _ = self.events.send(LaneEvent::Applied { seqs, bytes });
+            let applied = match self.quarantine {
+                None => self.apply_everywhere(&batch).await.map(|()| 0),
+                Some(_) => self.apply_or_set_aside(&batch).await,
+            };
+            match applied {
+                Ok(dead_lettered) => {
+                    let _ = self.events.send(LaneEvent::Applied { seqs, bytes, dead_lettered });
                 }
                 Err(Some(error)) => {
                     let _ = self.events.send(LaneEvent::Failed { lane: self.index, error });
@@ -137,7 +145,7 @@ impl Lane {
 
     /// Applies `batch` to every target, retrying transient errors with
     /// exponential backoff. `Err(None)` means cancelled.
-    async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
+    pub(super) async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
         for sink in self.sinks.iter() {
             let mut attempt = 0u32;
             let mut backoff = self.settings.retry_backoff;

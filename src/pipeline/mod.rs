@@ -49,15 +49,20 @@
 //! **Failure.** A batch that still fails after its retries (or fails
 //! definitely) stops the pipeline: lanes stop without applying more, the
 //! source is told to stop, the last durable checkpoint is written, and the
-//! error is returned. The next run resumes from that checkpoint.
+//! error is returned. The next run resumes from that checkpoint. With
+//! `on_error = "dead_letter"`, a row change a target refuses definitely is
+//! set aside in the state dir instead, with the later changes of its key,
+//! and counts as acknowledged once it is durable there (see `dead_letter`).
 
 mod ack;
+mod dead_letter;
 mod lane;
 
 pub use ack::AckTracker;
+pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
 
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
-use crate::config::{ApplyConfig, Ordering};
+use crate::config::{ApplyConfig, OnError, Ordering};
 use crate::record::{Change, Op, Position};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
@@ -88,6 +93,8 @@ pub struct PipelineRun {
     pub once: bool,
     /// Becomes true on SIGINT/SIGTERM: drain, checkpoint, stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Stop on a record a target refuses definitely, or set it aside.
+    pub on_error: OnError,
 }
 
 /// What a finished run did.
@@ -95,8 +102,10 @@ pub struct PipelineRun {
 pub struct RunSummary {
     /// Records received from the source (heartbeats included).
     pub records: u64,
-    /// Records applied to every target.
+    /// Records applied to every target (dead letters not included).
     pub applied: u64,
+    /// Records set aside in the dead-letter store by this run.
+    pub dead_lettered: u64,
     /// The last durable checkpoint after the run.
     pub checkpoint: Option<Checkpoint>,
     /// Wall time of the run.
@@ -142,8 +151,9 @@ pub enum PipelineError {
 
 /// What a lane reports back.
 pub(crate) enum LaneEvent {
-    /// Every target durably applied these records.
-    Applied { seqs: Vec<u64>, bytes: usize },
+    /// Every target durably applied these records, except `dead_lettered`
+    /// of them, which are durable in the dead-letter store instead.
+    Applied { seqs: Vec<u64>, bytes: usize, dead_lettered: usize },
     /// The lane gave up on a batch; it has stopped.
     Failed { lane: usize, error: SinkError },
 }
@@ -158,7 +168,7 @@ enum Barrier {
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
 pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
-    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown } = run;
+    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error } = run;
     let started = Instant::now();
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
@@ -205,6 +215,10 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let mut reconnect = Reconnect::new(apply.retry_backoff, apply.retry_max_backoff);
 
     // Lanes.
+    let quarantine = match on_error {
+        OnError::Stop => None,
+        OnError::DeadLetter => Some(Arc::new(dead_letter::Quarantine::open(&store, &name).map_err(err_cp)?)),
+    };
     let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
     let (events_tx, mut events) = mpsc::unbounded_channel::<LaneEvent>();
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -220,6 +234,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             settings: settings.clone(),
             events: events_tx.clone(),
             cancel: cancel_rx.clone(),
+            quarantine: quarantine.clone(),
         };
         let task = tokio::spawn(lane.run());
         // A panicking sink must stop the pipeline, not leave its records
@@ -251,6 +266,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         in_flight_bytes: 0,
         records: 0,
         applied: 0,
+        dead_lettered: 0,
     };
 
     let mut barrier: Option<Barrier> = None;
@@ -320,7 +336,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         tokio::select! {
             biased;
             ev = events.recv(), if events_open => match ev {
-                Some(LaneEvent::Applied { seqs, bytes }) => co.applied(&seqs, bytes),
+                Some(LaneEvent::Applied { seqs, bytes, dead_lettered }) => co.applied(&seqs, bytes, dead_lettered),
                 Some(LaneEvent::Failed { lane, error }) => {
                     tracing::error!(pipeline = %name, lane, error = %error, "a batch could not be applied; stopping");
                     if failure.is_none() {
@@ -379,8 +395,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         let _ = t.await;
     }
     while let Ok(ev) = events.try_recv() {
-        if let LaneEvent::Applied { seqs, bytes } = ev {
-            co.applied(&seqs, bytes);
+        if let LaneEvent::Applied { seqs, bytes, dead_lettered } = ev {
+            co.applied(&seqs, bytes, dead_lettered);
         }
     }
     if co.candidate.is_some() {
@@ -388,7 +404,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     }
     let summary = RunSummary {
         records: co.records,
-        applied: co.applied,
+        applied: co.applied - co.dead_lettered,
+        dead_lettered: co.dead_lettered,
         checkpoint: co.saved.clone(),
         elapsed: started.elapsed(),
     };
@@ -400,7 +417,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         Some(Err(error)) => return Err(PipelineError::Source { pipeline: name, error }),
     }
     tracing::info!(pipeline = %name, records = summary.records, applied = summary.applied,
-        elapsed_ms = summary.elapsed.as_millis() as u64, "pipeline stopped cleanly");
+        dead_lettered = summary.dead_lettered, elapsed_ms = summary.elapsed.as_millis() as u64, "pipeline stopped cleanly");
     Ok(summary)
 }
 
@@ -482,7 +499,9 @@ struct Coordinator {
     in_flight_records: usize,
     in_flight_bytes: usize,
     records: u64,
+    /// Records acknowledged by the lanes (dead letters included).
     applied: u64,
+    dead_lettered: u64,
 }
 
 impl Coordinator {
@@ -527,7 +546,8 @@ impl Coordinator {
         self.in_flight_bytes += size;
     }
 
-    fn applied(&mut self, seqs: &[u64], bytes: usize) {
+    fn applied(&mut self, seqs: &[u64], bytes: usize, dead_lettered: usize) {
+        self.dead_lettered += dead_lettered as u64;
         self.in_flight_records -= seqs.len();
         self.in_flight_bytes -= bytes;
         self.applied += seqs.len() as u64;

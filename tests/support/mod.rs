@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use logferry::checkpoint::CheckpointStore;
-use logferry::config::ApplyConfig;
+use logferry::config::{ApplyConfig, OnError};
 use logferry::pipeline::{self, PipelineError, PipelineRun, RunSummary};
 use logferry::record::{Change, Op, Position, Row, TableRef, Value};
 use logferry::sinks::{Batch, Sink, SinkError};
@@ -244,10 +244,26 @@ pub fn fast_apply(lanes: usize) -> ApplyConfig {
     }
 }
 
-/// Runs one pipeline over `source` into `sinks` with the given store.
+/// Runs one pipeline over `source` into `sinks` with the given store
+/// (`on_error = "stop"`).
 pub async fn run_pipeline(
     name: &str,
     apply: ApplyConfig,
+    source: impl Source + 'static,
+    sinks: Vec<Arc<dyn Sink>>,
+    store: &CheckpointStore,
+    once: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<RunSummary, PipelineError> {
+    run_pipeline_on_error(name, apply, OnError::Stop, source, sinks, store, once, shutdown).await
+}
+
+/// [`run_pipeline`] with an `on_error` policy.
+#[allow(clippy::too_many_arguments)]
+pub async fn run_pipeline_on_error(
+    name: &str,
+    apply: ApplyConfig,
+    on_error: OnError,
     source: impl Source + 'static,
     sinks: Vec<Arc<dyn Sink>>,
     store: &CheckpointStore,
@@ -262,6 +278,7 @@ pub async fn run_pipeline(
         store: store.clone(),
         once,
         shutdown,
+        on_error,
     })
     .await
 }
