@@ -44,7 +44,8 @@
 //! `retry_max_backoff`, with jitter), without limit: sequence numbers restart
 //! at the checkpoint, so the replayed records carry the numbers they had,
 //! and targets, being idempotent, show no duplicates. Definite source errors
-//! (bad grants, lost log position) still stop the run.
+//! (bad grants, lost log position) still stop the run, and `run --once` (a
+//! batch job) gives up after five failed restarts in a row.
 //!
 //! **Failure.** A batch that still fails after its retries (or fails
 //! definitely) stops the pipeline: lanes stop without applying more, the
@@ -300,7 +301,10 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         let source_done = source_result.is_some();
         if source_done && (failure.is_some() || (!intake_open && all_applied)) {
             let lost = matches!(source_result, Some(Err(SourceError::Transient { .. })));
-            if lost && failure.is_none() && !shutdown_seen {
+            // `run --once` (a batch job) gives up after a few attempts; a
+            // continuous run keeps trying.
+            let give_up = once && reconnect.attempt >= ONCE_MODE_RECONNECTS;
+            if lost && failure.is_none() && !shutdown_seen && !give_up {
                 // Everything received is applied: checkpoint, then start the
                 // source again from there.
                 if let (Some(Err(error)), Some(source)) = (source_result.take(), source_back.take()) {
@@ -433,6 +437,9 @@ fn lane_of(change: &Change, lanes: usize) -> usize {
 fn is_barrier(change: &Change) -> bool {
     matches!(change.op(), Op::Truncate | Op::SchemaChange) || change.changes_key()
 }
+
+/// Consecutive source restarts `run --once` tries before it fails.
+const ONCE_MODE_RECONNECTS: u32 = 5;
 
 /// Backoff between source restarts after transient failures.
 struct Reconnect {
