@@ -17,3 +17,4 @@ mod postgres_e2e;
 mod postgres_sink;
 mod postgres_sink_mysql_types;
 mod postgres_source;
+mod reliability_outage;

@@ -315,8 +315,10 @@ pub struct ApplyConfig {
     pub queue_max_records: usize,
     /// Bytes queued (approximate encoded size) across all lanes, at most; bounds memory.
     pub queue_max_bytes: usize,
-    /// Retries of a transiently failing batch before the pipeline stops.
-    pub max_retries: u32,
+    /// Retries of a transiently failing batch (target unreachable, timeout)
+    /// before the pipeline stops; `None` (`"unlimited"`, the default): retry
+    /// until the target is back, while the queues hold the source back.
+    pub max_retries: Option<u32>,
     /// First retry delay; doubles each retry up to `retry_max_backoff`.
     pub retry_backoff: Duration,
     /// Longest delay between retries.
@@ -343,7 +345,7 @@ impl Default for ApplyConfig {
             ordering: Ordering::Key,
             queue_max_records: 100_000,
             queue_max_bytes: 64 << 20,
-            max_retries: 10,
+            max_retries: None,
             retry_backoff: Duration::from_millis(100),
             retry_max_backoff: Duration::from_secs(30),
             checkpoint_interval: Duration::from_millis(200),

@@ -30,6 +30,8 @@ const DEFAULT_STATE_DIR: &str = "./.logferry";
 /// Upper bound on `lanes`: each lane is a task with its own queue and sink
 /// connection; more than this is a typo, not a tuning choice.
 const MAX_LANES: i64 = 1024;
+/// `max_retries` without a limit (the default).
+const UNLIMITED: &str = "unlimited";
 /// How a duration is written, for messages.
 const DURATION_FORM: &str = "a duration like \"20ms\" or \"5s\" (units: us, ms, s, m, h)";
 /// How a size is written, for messages.
@@ -650,10 +652,40 @@ struct RawApply {
     ordering: Option<RawOrdering>,
     queue_max_records: Option<i64>,
     queue_max_bytes: Option<Quantity>,
-    max_retries: Option<u32>,
+    max_retries: Option<RawRetries>,
     retry_backoff: Option<Quantity>,
     retry_max_backoff: Option<Quantity>,
     checkpoint_interval: Option<Quantity>,
+}
+
+/// `max_retries` as written: a count, or the word `"unlimited"` (checked
+/// in validation, so that every wrong value gets the same message).
+#[derive(Debug, Clone)]
+enum RawRetries {
+    Count(i64),
+    Word(String),
+}
+
+impl<'de> Deserialize<'de> for RawRetries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = RawRetries;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("\"unlimited\" or a number of retries like 10")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<RawRetries, E> {
+                Ok(RawRetries::Count(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<RawRetries, E> {
+                Ok(RawRetries::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<RawRetries, E> {
+                Ok(RawRetries::Word(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// A duration or size as written: a string with a unit, or a bare number
@@ -1346,6 +1378,26 @@ impl RawApply {
             ));
         }
 
+        let max_retries = match self.max_retries {
+            None => d.max_retries,
+            Some(RawRetries::Word(w)) if w == UNLIMITED => None,
+            Some(RawRetries::Count(v)) if u32::try_from(v).is_ok() => Some(v as u32),
+            Some(found) => {
+                let found = match found {
+                    RawRetries::Count(v) => v.to_string(),
+                    RawRetries::Word(w) => format!("{w:?}"),
+                };
+                return Err(invalid(
+                    k("max_retries"),
+                    format!(
+                        "found {found}; expected \"{UNLIMITED}\" (the default: retry until the \
+                         target is back) or a number of retries from 0 to {}",
+                        u32::MAX
+                    ),
+                ));
+            }
+        };
+
         let ordering = match self.ordering {
             None | Some(RawOrdering::Key) => Ordering::Key,
             Some(RawOrdering::Transaction) => Ordering::Transaction,
@@ -1361,7 +1413,7 @@ impl RawApply {
             ordering,
             queue_max_records,
             queue_max_bytes,
-            max_retries: self.max_retries.unwrap_or(d.max_retries),
+            max_retries,
             retry_backoff,
             retry_max_backoff,
             checkpoint_interval,
@@ -1682,6 +1734,32 @@ tables = ["public.*"]
     }
 
     #[test]
+    fn max_retries_is_unlimited_by_default_or_a_count() {
+        let cfg = parse(&with_apply("lanes = 1")).unwrap();
+        assert_eq!(cfg.pipelines[0].apply.max_retries, None);
+        let cfg = parse(&with_apply("max_retries = \"unlimited\"")).unwrap();
+        assert_eq!(cfg.pipelines[0].apply.max_retries, None);
+        for (text, want) in [("0", 0), ("10", 10), ("4294967295", u32::MAX)] {
+            let cfg = parse(&with_apply(&format!("max_retries = {text}"))).unwrap();
+            assert_eq!(cfg.pipelines[0].apply.max_retries, Some(want), "{text}");
+        }
+        for (text, found) in [
+            ("-1", "found -1;"),
+            ("4294967296", "found 4294967296;"),
+            ("\"forever\"", "found \"forever\";"),
+            ("\"10\"", "found \"10\";"),
+        ] {
+            let (key, message) = invalid(&with_apply(&format!("max_retries = {text}")));
+            assert_eq!(key, "pipeline[shop].apply.max_retries");
+            assert!(message.starts_with(found), "{text}: {message}");
+            assert!(message.contains("expected \"unlimited\""), "{message}");
+        }
+        let e = error(&with_apply("max_retries = 1.5"));
+        assert!(e.contains("`pipeline[shop].apply.max_retries`"), "{e}");
+        assert!(e.contains("\"unlimited\" or a number of retries"), "{e}");
+    }
+
+    #[test]
     fn every_apply_option_is_read() {
         let cfg = parse(&with_apply(
             r#"lanes = 3
@@ -1704,7 +1782,7 @@ checkpoint_interval = "1h""#,
         assert_eq!(a.batch_max_wait, Duration::from_millis(1500));
         assert_eq!(a.ordering, Ordering::Key);
         assert_eq!(a.queue_max_bytes, 10_000_000);
-        assert_eq!(a.max_retries, 2);
+        assert_eq!(a.max_retries, Some(2));
         assert_eq!(a.retry_backoff, Duration::from_micros(250));
         assert_eq!(a.retry_max_backoff, Duration::from_secs(120));
         assert_eq!(a.checkpoint_interval, Duration::from_secs(3600));

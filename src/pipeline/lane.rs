@@ -35,7 +35,8 @@ pub(crate) struct LaneSettings {
     /// stop the router from ever delivering its end).
     pub split_rows: usize,
     pub split_bytes: usize,
-    pub max_retries: u32,
+    /// `None`: retry transient failures until the target is back.
+    pub max_retries: Option<u32>,
     pub retry_backoff: Duration,
     pub retry_max_backoff: Duration,
 }
@@ -144,25 +145,39 @@ impl Lane {
     }
 
     /// Applies `batch` to every target, retrying transient errors with
-    /// exponential backoff. `Err(None)` means cancelled.
+    /// exponential backoff and jitter: without limit by default (the target
+    /// is down; the lane waits for it while the queue bound holds the source
+    /// back), else up to `max_retries` times. One warning per retry, one
+    /// info line when the target is back. `Err(None)` means cancelled.
     pub(super) async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
         for sink in self.sinks.iter() {
             let mut attempt = 0u32;
             let mut backoff = self.settings.retry_backoff;
+            // The first failure of this batch on this target (monotonic, and
+            // wall clock for the log), so the logs say since when it fails.
+            let mut failing_since: Option<(Instant, std::time::SystemTime)> = None;
             loop {
                 match sink.apply(batch).await {
-                    Ok(()) => break,
-                    Err(e) if e.is_transient() && attempt < self.settings.max_retries => {
-                        attempt += 1;
+                    Ok(()) => {
+                        if let Some((since, _)) = failing_since {
+                            tracing::info!(lane = self.index, target = sink.name(), down_ms = since.elapsed().as_millis() as u64,
+                                retries = attempt, "target is back; delivery resumed");
+                        }
+                        break;
+                    }
+                    Err(e) if e.is_transient() && self.settings.max_retries.is_none_or(|max| attempt < max) => {
+                        attempt = attempt.saturating_add(1);
+                        let (since, since_wall) = *failing_since.get_or_insert_with(|| (Instant::now(), std::time::SystemTime::now()));
                         let delay = jitter(backoff, batch.records.first().map_or(0, |c| c.seq) ^ attempt as u64);
-                        tracing::warn!(lane = self.index, attempt, max_retries = self.settings.max_retries,
-                            retry_in_ms = delay.as_millis() as u64, error = %e, "applying a batch failed; retrying");
+                        tracing::warn!(lane = self.index, target = sink.name(),
+                            failing_since = %crate::record::format_utc(since_wall), failing_for_ms = since.elapsed().as_millis() as u64,
+                            attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "target unavailable; retrying");
                         tokio::select! {
                             biased;
                             _ = self.cancel.changed() => return Err(None),
                             _ = tokio::time::sleep(delay) => {}
                         }
-                        backoff = (backoff * 2).min(self.settings.retry_max_backoff);
+                        backoff = backoff.saturating_mul(2).min(self.settings.retry_max_backoff);
                     }
                     Err(e) => return Err(Some(e)),
                 }

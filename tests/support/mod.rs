@@ -20,6 +20,7 @@ pub mod binary;
 pub mod mariadb;
 pub mod mongodb;
 pub mod pg;
+pub mod proxy;
 pub mod records;
 
 /// splitmix64, for seeded test randomness without a dependency.
@@ -236,7 +237,7 @@ pub fn fast_apply(lanes: usize) -> ApplyConfig {
         lanes,
         batch_max_rows: 37,
         batch_max_wait: Duration::from_millis(1),
-        max_retries: 50,
+        max_retries: Some(50),
         retry_backoff: Duration::from_millis(1),
         retry_max_backoff: Duration::from_millis(4),
         checkpoint_interval: Duration::from_millis(2),

@@ -1,0 +1,363 @@
+//! Target outages through the real binary: PostgreSQL → PostgreSQL with the
+//! target behind the fault-injecting proxy (tests/support/proxy.rs).
+//!
+//! - The target hangs (blackhole) and then goes down (connections cut, new
+//!   ones refused) for longer than the queue bound lasts, while the source
+//!   keeps writing: logferry stays up, its memory stays bounded, it warns
+//!   once per backoff step (not per row), and when the target returns it
+//!   catches up by itself to exactly the source.
+//! - Connections are reset (RST) in the middle of applies, several times:
+//!   the target still ends equal to the source.
+
+use crate::support::binary::{text, Scratch};
+use crate::support::pg::{self, fresh_db, TestDb};
+use crate::support::proxy::Proxy;
+use crate::support::Rng;
+use std::net::SocketAddr;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// Lanes and the queue bound: small, so a short outage fills the queue
+/// many times over and the source is held back.
+const LANES: u64 = 2;
+const QUEUE_MAX_RECORDS: u64 = 200;
+/// Backoff: the first retry after ~50 ms, doubling to at most 400 ms. With
+/// the old default of 10 retries a lane gave up after at most ~3.2 s, well
+/// inside the outage below.
+const RETRY_BACKOFF_MS: u64 = 50;
+const RETRY_MAX_BACKOFF_MS: u64 = 400;
+
+const RETRYING: &str = "target unavailable; retrying";
+const RECOVERED: &str = "target is back; delivery resumed";
+
+/// The test server's address (`127.0.0.1:port` from `LOGFERRY_TEST_PG_URL`).
+fn server_addr() -> SocketAddr {
+    let url = pg::server_url();
+    let after_at = &url[url.rfind('@').expect("URL has user@host") + 1..];
+    let host_port = &after_at[..after_at.find('/').unwrap_or(after_at.len())];
+    host_port.parse().unwrap_or_else(|e| panic!("LOGFERRY_TEST_PG_URL host {host_port:?} is not 127.0.0.1:port: {e}"))
+}
+
+/// `db`'s URL with the server's address replaced by the proxy's.
+fn through(proxy: &Proxy, db: &TestDb) -> String {
+    let server = proxy.upstream().to_string();
+    assert!(db.url.contains(&server), "{} does not name {server}", db.url);
+    db.url.replacen(&server, &proxy.addr().to_string(), 1)
+}
+
+fn config(source: &TestDb, target_url: &str) -> String {
+    format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "outage"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["items"]
+slot = "{slot}"
+publication = "{slot}"
+heartbeat_interval = "500ms"
+[[pipeline.target]]
+kind = "postgres"
+url = "{target_url}"
+[pipeline.apply]
+lanes = {LANES}
+batch_max_rows = 50
+batch_max_wait = "5ms"
+queue_max_records = {QUEUE_MAX_RECORDS}
+checkpoint_interval = "50ms"
+retry_backoff = "{RETRY_BACKOFF_MS}ms"
+retry_max_backoff = "{RETRY_MAX_BACKOFF_MS}ms"
+# max_retries left at its default: retry until the target is back.
+"#,
+        src = source.url,
+        slot = source.name,
+    )
+}
+
+/// Starts `logferry run` with its log (stderr) going to `logferry.log` in
+/// the scratch folder: a pipe nobody reads would block it once full.
+fn start(s: &Scratch) -> Child {
+    let log = std::fs::File::create(s.path("logferry.log")).unwrap();
+    s.command(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
+}
+
+fn log_of(s: &Scratch) -> String {
+    text(&std::fs::read(s.path("logferry.log")).unwrap_or_default())
+}
+
+/// Asserts the process is still running (it must not give up on its own).
+fn assert_running(child: &mut Child, s: &Scratch, when: &str) {
+    if let Some(status) = child.try_wait().unwrap() {
+        panic!("logferry exited ({status}) {when}; its log:\n{}", log_of(s));
+    }
+}
+
+/// SIGTERM, then waits for the clean exit.
+fn stop(mut child: Child, s: &Scratch) {
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    assert!(status.success(), "logferry did not stop cleanly ({status}); its log:\n{}", log_of(s));
+}
+
+/// Resident memory of a process in KiB.
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every row as text, ordered by key.
+async fn items(db: &TestDb) -> Vec<String> {
+    pg::rows(db, "SELECT id::text, v::text, note FROM items ORDER BY id").await
+}
+
+/// Waits until the target holds exactly the source's rows; fails with the
+/// difference after `within`.
+async fn wait_until_equal(source: &TestDb, target: &TestDb, within: Duration, child: &mut Child, s: &Scratch) -> usize {
+    let deadline = Instant::now() + within;
+    let want = items(source).await;
+    loop {
+        // The target may not have the table yet.
+        let got = match target.client.simple_query("SELECT 1 FROM items LIMIT 1").await {
+            Ok(_) => items(target).await,
+            Err(_) => Vec::new(),
+        };
+        if got == want {
+            return want.len();
+        }
+        assert_running(child, s, "while catching up");
+        if Instant::now() > deadline {
+            let missing = want.iter().filter(|r| !got.contains(r)).take(5).collect::<Vec<_>>();
+            let extra = got.iter().filter(|r| !want.contains(r)).take(5).collect::<Vec<_>>();
+            panic!(
+                "the target did not catch up: source {} rows, target {}; first missing {missing:?}, first extra {extra:?}",
+                want.len(),
+                got.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Source transactions until `stop` turns true: each inserts 50 rows with
+/// a 400-byte note, bumps `v` on 10 rows and deletes 2. Returns the number
+/// of transactions.
+fn spawn_writer(rt: &tokio::runtime::Runtime, url: String, first_id: i64, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<u64> {
+    rt.spawn(async move {
+        let mut stop = stop;
+        let client = pg::connect(&url).await;
+        let mut rng = Rng(first_id as u64);
+        let mut next = first_id;
+        let mut txs = 0u64;
+        while !*stop.borrow_and_update() {
+            let old = first_id - 1000 + rng.below(1000 + (next - first_id) as u64) as i64;
+            client
+                .batch_execute(&format!(
+                    "BEGIN;
+                     INSERT INTO items SELECT g, 0, repeat(md5(g::text), 12) || '-' || g FROM generate_series({next}, {last}) g;
+                     UPDATE items SET v = v + 1 WHERE id BETWEEN {old} AND {old} + 9;
+                     DELETE FROM items WHERE id IN ({d1}, {d2});
+                     COMMIT;",
+                    last = next + 49,
+                    d1 = old + 20,
+                    d2 = next - 3,
+                ))
+                .await
+                .unwrap();
+            next += 50;
+            txs += 1;
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+        txs
+    })
+}
+
+/// Two databases with `items` (1000 seed rows) on the source.
+fn databases(rt: &tokio::runtime::Runtime, prefix: &str) -> (TestDb, TestDb) {
+    rt.block_on(async {
+        let s = fresh_db(&format!("{prefix}_src")).await;
+        s.client
+            .batch_execute(
+                "CREATE TABLE items (id bigint PRIMARY KEY, v int NOT NULL, note text);
+                 INSERT INTO items SELECT g, 0, 'seed ' || g FROM generate_series(1, 1000) g;",
+            )
+            .await
+            .unwrap();
+        (s, fresh_db(&format!("{prefix}_dst")).await)
+    })
+}
+
+fn count(log: &str, what: &str) -> usize {
+    log.lines().filter(|l| l.contains(what)).count()
+}
+
+/// The largest `down_ms=` among the recovery lines.
+fn longest_recovery_ms(log: &str) -> u64 {
+    log.lines()
+        .filter(|l| l.contains(RECOVERED))
+        .filter_map(|l| l.split("down_ms=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .max()
+        .unwrap_or(0)
+}
+
+#[test]
+fn target_down_longer_than_the_queue_bound_loses_nothing_and_resumes_by_itself() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = databases(&rt, "out_down");
+    let proxy = Proxy::start(server_addr());
+    let s = Scratch::new(&config(&source, &through(&proxy, &target)));
+    let mut child = start(&s);
+    let pid = child.id();
+
+    // The initial copy arrives.
+    let seeded = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
+    assert_eq!(seeded, 1000);
+    let baseline = (0..10)
+        .map(|_| {
+            std::thread::sleep(Duration::from_millis(50));
+            rss_kib(pid).unwrap_or(0)
+        })
+        .max()
+        .unwrap();
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    std::thread::sleep(Duration::from_millis(500));
+
+    // The outage: first the target hangs (applies in flight get no answer),
+    // then it goes away (connections cut, new ones refused).
+    let hang = Duration::from_secs(3);
+    let down = Duration::from_secs(6);
+    let outage_started = Instant::now();
+    proxy.blackhole();
+    let mut samples = Vec::new();
+    let mut sample_for = |d: Duration, child: &mut Child| {
+        let until = Instant::now() + d;
+        while Instant::now() < until {
+            assert_running(child, &s, "during the outage");
+            samples.push(rss_kib(pid).unwrap_or(0));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    sample_for(hang, &mut child);
+    proxy.refuse();
+    proxy.cut();
+    let bytes_when_down = proxy.stats();
+    sample_for(down, &mut child);
+    let outage = outage_started.elapsed();
+    // Nothing got through while down.
+    let after = proxy.stats();
+    assert_eq!((after.bytes_up, after.accepted), (bytes_when_down.bytes_up, bytes_when_down.accepted), "traffic while refusing");
+    let written_during_outage: i64 = rt.block_on(async {
+        source.client.query_one("SELECT count(*) FROM items WHERE id >= 1000000", &[]).await.unwrap().get(0)
+    });
+    let wal_not_sent: i64 = rt.block_on(async {
+        source
+            .client
+            .query_one(
+                "SELECT coalesce((SELECT (pg_current_wal_lsn() - r.sent_lsn)::bigint FROM pg_stat_replication r
+                                  JOIN pg_replication_slots s ON s.active_pid = r.pid WHERE s.slot_name = $1), -1)",
+                &[&source.name],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    });
+
+    // The target returns; the source keeps writing a little longer.
+    proxy.pass();
+    std::thread::sleep(Duration::from_millis(500));
+    stop_tx.send(true).unwrap();
+    let txs = rt.block_on(writer).unwrap();
+    let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(60), &mut child, &s));
+    assert_running(&mut child, &s, "after catching up");
+    stop(child, &s);
+
+    let peak = samples.iter().copied().max().unwrap_or(0);
+    let log = log_of(&s);
+    let warnings = count(&log, RETRYING);
+    eprintln!(
+        "outage {:.1} s ({} s hung, {} s down); {written_during_outage} rows written meanwhile ({txs} source transactions); \
+         WAL not yet sent at the end of the outage: {} KiB; RSS before {} MiB, peak during the outage {} MiB; \
+         {warnings} retry warnings; longest recovery line {} ms; {rows} rows equal",
+        outage.as_secs_f64(),
+        hang.as_secs(),
+        down.as_secs(),
+        wal_not_sent / 1024,
+        baseline / 1024,
+        peak / 1024,
+        longest_recovery_ms(&log),
+    );
+
+    // Far more was written than the queue holds: the bound was reached and held.
+    assert!(written_during_outage > 20 * QUEUE_MAX_RECORDS as i64, "only {written_during_outage} rows written during the outage");
+    // ... and the source was held back: the server still had WAL it could
+    // not send (with an unbounded queue logferry reads it all: 0 here).
+    assert!(wal_not_sent >= 1 << 20, "the source was not held back: only {wal_not_sent} bytes of WAL unsent");
+    // Memory: the queue holds at most 200 records (~100 KiB of rows); holding
+    // the outage's rows takes ~30 MiB more (measured with an unbounded queue).
+    assert!(peak <= baseline + 16 * 1024, "RSS grew from {baseline} KiB to {peak} KiB during the outage");
+    // Logs: once per backoff step per lane, not per row. Each lane waits at
+    // least half of each delay (jitter), so while down it warns at most
+    // every RETRY_MAX_BACKOFF_MS / 2 after the first doublings.
+    let steps_per_lane = 4 + outage.as_millis() as u64 / (RETRY_MAX_BACKOFF_MS / 2) + 2;
+    assert!(warnings >= 1, "no `{RETRYING}` warning in the log:\n{log}");
+    assert!(warnings as u64 <= LANES * steps_per_lane, "{warnings} `{RETRYING}` warnings: more than one per backoff step");
+    let first = log.lines().find(|l| l.contains(RETRYING)).unwrap();
+    for field in ["lane=", "target=", "failing_since=", "failing_for_ms=", "attempt=", "retry_in_ms=", "error="] {
+        assert!(first.contains(field), "the warning lacks {field}: {first}");
+    }
+    // The recovery says how long the target was down (at least the time it refused).
+    assert!(count(&log, RECOVERED) >= 1, "no `{RECOVERED}` line in the log:\n{log}");
+    assert!(longest_recovery_ms(&log) >= down.as_millis() as u64 * 8 / 10, "recovery lines: {}", longest_recovery_ms(&log));
+}
+
+#[test]
+fn connections_reset_mid_apply_still_end_equal() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = databases(&rt, "out_reset");
+    let proxy = Proxy::start(server_addr());
+    let s = Scratch::new(&config(&source, &through(&proxy, &target)));
+    let mut child = start(&s);
+    rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    // A little latency per chunk keeps applies in flight most of the time,
+    // so the resets land inside transactions (BEGIN … COMMIT).
+    proxy.delay(Duration::from_millis(3));
+    let mut rng = Rng(11);
+    let mut resets = 0;
+    for _ in 0..6 {
+        // Reset only once applies are flowing again since the last reset.
+        let before = proxy.stats().bytes_up;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while proxy.stats().bytes_up < before + 4096 {
+            assert!(Instant::now() < deadline, "no apply traffic through the proxy since the last reset");
+            assert_running(&mut child, &s, "between resets");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        proxy.reset();
+        resets += 1;
+        assert_running(&mut child, &s, "after a reset");
+    }
+    proxy.pass();
+    stop_tx.send(true).unwrap();
+    let txs = rt.block_on(writer).unwrap();
+    let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(60), &mut child, &s));
+    assert_running(&mut child, &s, "after catching up");
+    stop(child, &s);
+    let log = log_of(&s);
+    let stats = proxy.stats();
+    eprintln!(
+        "{resets} resets killed {} connections; {txs} source transactions; {} retry warnings; {rows} rows equal",
+        stats.killed,
+        count(&log, RETRYING)
+    );
+    assert!(stats.killed >= resets, "resets killed only {} connections", stats.killed);
+    // At least one reset hit an apply in flight, which was then retried.
+    assert!(count(&log, RETRYING) >= 1, "no reset interrupted an apply:\n{log}");
+}
