@@ -6,6 +6,7 @@ pub mod pipeline;
 pub mod record;
 pub mod sinks;
 pub mod sources;
+pub mod tls;
 
 /// A boxed, sendable future: what the object-safe `Source` and `Sink`
 /// traits return.
