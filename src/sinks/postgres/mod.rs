@@ -139,7 +139,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Statement};
+use tokio_postgres::{Client, Statement};
 
 /// Settings of a postgres target (the validated form of `[[pipeline.target]]
 /// kind = "postgres"`).
@@ -205,6 +205,8 @@ impl Lane {
 pub struct PostgresSink {
     name: String,
     config: tokio_postgres::Config,
+    /// `sslmode` / `sslrootcert` from the URL.
+    tls: crate::tls::postgres::PgTls,
     /// To scrub from any error text that might echo it.
     password: Option<String>,
     schema: Option<String>,
@@ -225,7 +227,9 @@ impl PostgresSink {
     /// Parses the URL and opens lane 0's connection (so bad credentials or an
     /// unreachable server show up at start).
     pub async fn connect(cfg: PostgresSinkConfig) -> Result<Self, SinkError> {
-        let mut config: tokio_postgres::Config = cfg.url.parse().map_err(|e: tokio_postgres::Error| {
+        let (url, tls) = crate::tls::postgres::from_url(&cfg.url)
+            .map_err(|m| SinkError::Definite { target: "postgres".into(), message: format!("the target url: {m}") })?;
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             let password = password_in_url(&cfg.url);
             SinkError::Definite {
                 target: "postgres".into(),
@@ -236,6 +240,7 @@ impl PostgresSink {
                 ),
             }
         })?;
+        config.ssl_mode(tls.ssl_mode());
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -248,6 +253,7 @@ impl PostgresSink {
         let sink = PostgresSink {
             name,
             config,
+            tls,
             password,
             schema: cfg.schema.filter(|s| !s.is_empty()),
             create_tables: cfg.create_tables,
@@ -268,9 +274,17 @@ impl PostgresSink {
         };
         let (client, conn) = self
             .config
-            .connect(NoTls)
+            .connect(self.tls.connector())
             .await
-            .map_err(|e| scrubbed(classify(&self.name, "cannot connect", &e)))?;
+            .map_err(|e| match self.tls.connect_problem(&e) {
+                Some(f) if f.definite => {
+                    SinkError::Definite { target: self.name.clone(), message: scrub(&format!("cannot connect: {}", f.message), self.password.as_deref()) }
+                }
+                Some(f) => {
+                    SinkError::Transient { target: self.name.clone(), message: scrub(&format!("cannot connect: {}", f.message), self.password.as_deref()) }
+                }
+                None => scrubbed(classify(&self.name, "cannot connect", &e)),
+            })?;
         let name = self.name.clone();
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -61,7 +61,8 @@ use crate::config::{PostgresSourceConfig, SnapshotMode};
 use crate::BoxFuture;
 use position::{format_lsn, parse_lsn, PgPosition, SnapshotProgress};
 use std::time::Duration;
-use tokio_postgres::{Client, NoTls};
+use crate::tls::postgres::{PgTls, ReplicationRoute};
+use tokio_postgres::Client;
 
 pub(crate) type SourceResult<T> = Result<T, SourceError>;
 
@@ -93,6 +94,9 @@ impl PostgresSource {
 #[derive(Clone)]
 pub(crate) struct ConnInfo {
     pub config: tokio_postgres::Config,
+    /// `sslmode` / `sslrootcert` from the URL, for the SQL sessions and
+    /// the replication session alike.
+    pub tls: PgTls,
     pub host: String,
     pub port: u16,
     pub user: String,
@@ -102,7 +106,7 @@ pub(crate) struct ConnInfo {
 
 /// `host:port/db` for names and logs; never the password.
 fn display_url(url: &str) -> String {
-    match url.parse::<tokio_postgres::Config>() {
+    match crate::tls::postgres::without_tls_params(url).parse::<tokio_postgres::Config>() {
         Ok(c) => format!(
             "{}:{}/{}",
             host_of(&c),
@@ -123,9 +127,11 @@ fn host_of(c: &tokio_postgres::Config) -> String {
 
 impl ConnInfo {
     fn parse(url: &str, source: &str) -> SourceResult<Self> {
+        let (url, tls) = crate::tls::postgres::from_url(url).map_err(|m| definite(source, format!("url: {m}")))?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             definite(source, format!("the url is not a valid PostgreSQL URL ({e}); expected postgres://user:password@host:port/database"))
         })?;
+        config.ssl_mode(tls.ssl_mode());
         config.options(SESSION_OPTIONS);
         config.application_name("logferry");
         let user = config.get_user().unwrap_or("postgres").to_string();
@@ -138,12 +144,17 @@ impl ConnInfo {
             password,
             database,
             config,
+            tls,
         })
     }
 
     /// A SQL session with the deterministic text settings.
     pub(crate) async fn connect(&self, source: &str) -> SourceResult<Client> {
-        let (client, conn) = self.config.connect(NoTls).await.map_err(|e| sql_error(source, "connecting", &e))?;
+        let (client, conn) = self.config.connect(self.tls.connector()).await.map_err(|e| match self.tls.connect_problem(&e) {
+            Some(f) if f.definite => definite(source, format!("connecting: {}", f.message)),
+            Some(f) => SourceError::Transient { source_name: source.to_string(), message: format!("connecting: {}", f.message) },
+            None => sql_error(source, "connecting", &e),
+        })?;
         tokio::spawn(async move {
             if let Err(e) = conn.await {
                 tracing::debug!(error = %e, "PostgreSQL connection closed");
@@ -152,9 +163,17 @@ impl ConnInfo {
         Ok(client)
     }
 
-    fn replication(&self, slot: &str, publication: &str) -> pgwire_replication::ReplicationConfig {
-        pgwire_replication::ReplicationConfig::new(
-            self.host.clone(),
+    /// The replication session's settings; with TLS, it connects through a
+    /// relay opened here (see `tls::postgres`), so call this once per session.
+    async fn replication(&self, slot: &str, publication: &str, source: &str) -> SourceResult<pgwire_replication::ReplicationConfig> {
+        let host = match self.tls.replication_route(&self.host, self.port).await {
+            Ok(ReplicationRoute::Direct) => self.host.clone(),
+            Ok(ReplicationRoute::Relay { socket_dir }) => socket_dir,
+            Err(e) if e.transient => return Err(SourceError::Transient { source_name: source.to_string(), message: format!("replication session: {}", e.message) }),
+            Err(e) => return Err(definite(source, format!("replication session: {}", e.message))),
+        };
+        Ok(pgwire_replication::ReplicationConfig::new(
+            host,
             self.user.clone(),
             self.password.clone(),
             self.database.clone(),
@@ -166,7 +185,7 @@ impl ConnInfo {
         .with_application_name("logferry")
         // Durable positions reach the server within a second.
         .with_status_interval(Duration::from_secs(1))
-        .with_wakeup_interval(Duration::from_secs(1))
+        .with_wakeup_interval(Duration::from_secs(1)))
     }
 }
 
@@ -339,11 +358,17 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     // Where streaming starts, and the replication session (gated until the
     // snapshot is copied when we just created the slot).
     let open_existing = |lsn: u64| {
-        pgwire_replication::ReplicationClient::connect_gated(
-            conn.replication(&cfg.slot, &cfg.publication)
-                .with_start_lsn(pgwire_replication::Lsn::from_u64(lsn))
-                .with_ack_lsn(pgwire_replication::Lsn::from_u64(lsn)),
-        )
+        let conn = &conn;
+        async move {
+            let settings = conn.replication(&cfg.slot, &cfg.publication, source).await?;
+            pgwire_replication::ReplicationClient::connect_gated(
+                settings
+                    .with_start_lsn(pgwire_replication::Lsn::from_u64(lsn))
+                    .with_ack_lsn(pgwire_replication::Lsn::from_u64(lsn)),
+            )
+            .await
+            .map_err(|e| repl_error(source, "opening a replication session", &e))
+        }
     };
     if let Some(slot) = &slot {
         if slot.plugin != "pgoutput" {
@@ -357,7 +382,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     // the replication session (gated: nothing streams until the copy is done).
     let (start, snapshot_from, mut repl) = match (resume, slot) {
         (None, None) => {
-            let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication))
+            let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication, source).await?)
                 .await
                 .map_err(|e| repl_error(source, "opening a replication session", &e))?;
             let mode = if cfg.db.snapshot == SnapshotMode::Initial { "SNAPSHOT 'export'" } else { "SNAPSHOT 'nothing'" };
@@ -392,7 +417,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
             })?;
             tracing::warn!(slot = %cfg.slot, from = %format_lsn(lsn),
                 "no checkpoint, but the slot exists: reusing it (copy from a fresh snapshot, then stream from the slot's position)");
-            let repl = open_existing(lsn).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            let repl = open_existing(lsn).await?;
             let snapshot = (cfg.db.snapshot == SnapshotMode::Initial).then(|| (None, SnapshotProgress::default()));
             (lsn, snapshot, repl)
         }
@@ -426,7 +451,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
                     ));
                 }
             }
-            let repl = open_existing(pos.lsn).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
+            let repl = open_existing(pos.lsn).await?;
             (pos.lsn, pos.snapshot.map(|p| (None, p)), repl)
         }
     };
@@ -471,7 +496,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
             Err(e) if e.to_string().contains("is active for PID") && tokio::time::Instant::now() < deadline => {
                 tracing::info!(slot = %cfg.slot, "the slot is still held by a previous session; retrying");
                 tokio::time::sleep(Duration::from_millis(200)).await;
-                repl = open_existing(start).await.map_err(|e| repl_error(source, "opening a replication session", &e))?;
+                repl = open_existing(start).await?;
             }
             Err(e) => return Err(repl_error(source, &format!("starting replication on slot `{}`", cfg.slot), &e)),
         }
