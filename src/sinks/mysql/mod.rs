@@ -211,7 +211,9 @@
 //! a dead-letter store exists: fix the source row, or map the value with a
 //! transform, then restart.
 //!
-//! Not done here: TLS (the crate is built without it), `ordering =
+//! TLS: `ssl-mode` / `ssl-ca` in the URL (see `tls::mysql`).
+//!
+//! Not done here: `ordering =
 //! "transaction"` specifics, foreign keys on the target, generated columns
 //! on the target, and MySQL's `SRID` column attribute.
 
@@ -311,7 +313,8 @@ struct Lane {
 /// Applies batches to MySQL or MariaDB. See the module docs.
 pub struct MysqlSink {
     name: String,
-    opts: Opts,
+    /// The driver's options and the TLS the URL asks for.
+    endpoint: crate::tls::mysql::MysqlEndpoint,
     /// To scrub from any error text that might echo it.
     password: Option<String>,
     database: String,
@@ -342,7 +345,9 @@ impl MysqlSink {
     /// exists (creating it when `create_tables` is on).
     pub async fn connect(cfg: MysqlSinkConfig) -> Result<Self, SinkError> {
         let url_password = password_in_url(&cfg.url);
-        let opts = Opts::from_url(&cfg.url).map_err(|e| SinkError::Definite {
+        let (url, tls) = crate::tls::mysql::from_url(&cfg.url)
+            .map_err(|m| SinkError::Definite { target: "mysql".into(), message: format!("the target url: {m}") })?;
+        let opts = Opts::from_url(&url).map_err(|e| SinkError::Definite {
             target: "mysql".into(),
             message: scrub(
                 &format!("the target url is not a valid MySQL URL (mysql://user:password@host:port/database): {e}"),
@@ -370,7 +375,7 @@ impl MysqlSink {
             .into();
         let mut sink = MysqlSink {
             name,
-            opts,
+            endpoint: crate::tls::mysql::MysqlEndpoint::new(opts, tls),
             password,
             database,
             create_tables: cfg.create_tables,
@@ -414,9 +419,15 @@ impl MysqlSink {
     /// round-trip budget and the server flavour.
     async fn open(&self) -> Result<(Conn, usize, Server), SinkError> {
         let fail = |what: &str, e: &mysql_async::Error| self.scrubbed(classify(&self.name, what, e).error);
-        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, Conn::new(self.opts.clone())).await {
+        let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect()).await {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => return Err(fail("cannot connect", &e)),
+            Ok(Err(crate::tls::mysql::ConnectError::Driver(e))) => return Err(fail("cannot connect", &e)),
+            Ok(Err(crate::tls::mysql::ConnectError::Network(m))) => {
+                return Err(SinkError::Transient { target: self.name.clone(), message: format!("cannot connect: {m}") })
+            }
+            Ok(Err(crate::tls::mysql::ConnectError::Tls(m))) => {
+                return Err(SinkError::Definite { target: self.name.clone(), message: format!("cannot connect: {m}") })
+            }
             Err(_) => {
                 return Err(SinkError::Transient {
                     target: self.name.clone(),

@@ -56,6 +56,7 @@ use crate::config::{MysqlFlavor, MysqlSourceConfig, SnapshotMode};
 use crate::record::Position;
 use crate::BoxFuture;
 use mysql_async::prelude::Queryable;
+use crate::tls::mysql::{ConnectError, MysqlEndpoint};
 use mysql_async::{Conn, Opts, OptsBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -105,7 +106,7 @@ pub struct MysqlSource {
 impl MysqlSource {
     /// A source with these settings (nothing is contacted yet).
     pub fn new(cfg: MysqlSourceConfig) -> Self {
-        let name = match Opts::from_url(cfg.db.url.expose()) {
+        let name = match Opts::from_url(&crate::tls::mysql::without_tls_params(cfg.db.url.expose())) {
             Ok(o) => format!("mysql:{}:{}", o.ip_or_hostname(), o.tcp_port()),
             Err(_) => "mysql:(unparsable url)".into(),
         };
@@ -135,18 +136,23 @@ pub(crate) fn mysql_error(source: &str, what: &str, e: &mysql_async::Error) -> S
 }
 
 /// Connection options from the URL, with the session settings the decoder
-/// relies on (UTC for TIMESTAMP text).
-pub(crate) fn opts(url: &str, source: &str) -> SourceResult<Opts> {
-    let opts = Opts::from_url(url).map_err(|e| {
+/// relies on (UTC for TIMESTAMP text), and the TLS the URL asks for
+/// (`ssl-mode`, `ssl-ca`: see `tls::mysql`).
+pub(crate) fn opts(url: &str, source: &str) -> SourceResult<MysqlEndpoint> {
+    let (url, tls) = crate::tls::mysql::from_url(url).map_err(|m| definite(source, format!("url: {m}")))?;
+    let opts = Opts::from_url(&url).map_err(|e| {
         definite(source, format!("the url is not a valid MySQL URL ({e}); expected mysql://user:password@host:port/database"))
     })?;
-    Ok(OptsBuilder::from_opts(opts)
-        .init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"])
-        .into())
+    let opts = OptsBuilder::from_opts(opts).init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"]);
+    Ok(MysqlEndpoint::new(opts.into(), tls))
 }
 
-pub(crate) async fn connect(opts: &Opts, source: &str) -> SourceResult<Conn> {
-    Conn::new(opts.clone()).await.map_err(|e| mysql_error(source, "connecting", &e))
+pub(crate) async fn connect(opts: &MysqlEndpoint, source: &str) -> SourceResult<Conn> {
+    opts.connect().await.map_err(|e| match e {
+        ConnectError::Driver(e) => mysql_error(source, "connecting", &e),
+        ConnectError::Network(m) => SourceError::Transient { source_name: source.to_string(), message: format!("connecting: {m}") },
+        ConnectError::Tls(m) => definite(source, format!("connecting: {m}")),
+    })
 }
 
 impl Source for MysqlSource {

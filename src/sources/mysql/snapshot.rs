@@ -8,7 +8,8 @@ use crate::record::{Column, Row};
 use crate::sources::SnapshotProgress;
 use crate::sources::{position_marker, SourceContext};
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, Value as MyValue};
+use crate::tls::mysql::MysqlEndpoint;
+use mysql_async::{Conn, Value as MyValue};
 
 /// Opens the snapshot transaction and returns the binlog position it matches.
 async fn begin(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<MyPosition> {
@@ -62,7 +63,7 @@ async fn begin_locked(conn: &mut Conn, source: &str) -> SourceResult<MyPosition>
 /// checkpoint. Returns the position streaming starts from, or `None` when
 /// shut down mid-way.
 pub(super) async fn copy(
-    opts: &Opts,
+    opts: &MysqlEndpoint,
     source: &str,
     tables: &[Table],
     resume: Option<MyPosition>,

@@ -17,7 +17,8 @@ use crate::sources::{SourceContext, SourceError, TxTail};
 use futures_core::Stream;
 use mysql_async::binlog::events::{EventData, RowsEventData};
 use mysql_async::prelude::Queryable;
-use mysql_async::{BinlogStream, BinlogStreamRequest, Conn, Opts};
+use crate::tls::mysql::MysqlEndpoint;
+use mysql_async::{BinlogStream, BinlogStreamRequest, Conn};
 use std::collections::{BTreeMap, HashMap};
 
 /// MariaDB event types mysql_common does not decode.
@@ -33,7 +34,7 @@ const FL_STANDALONE: u8 = 1;
 
 /// What the streamer needs.
 pub(super) struct StreamSetup {
-    pub opts: Opts,
+    pub opts: MysqlEndpoint,
     pub source: String,
     pub tables: Vec<Table>,
     pub flavor: Flavor,
