@@ -99,6 +99,10 @@ pub fn describe(e: &Error) -> String {
 /// shop.items: update`), `target` is the sink's name.
 pub fn classify(target: &str, context: &str, e: &Error) -> SinkError {
     let target = target.to_string();
+    // A rejected certificate (tlsCAFile, host name) needs a fix, not retries.
+    if let Some(problem) = crate::tls::certificate_problem_in_text(&e.to_string()) {
+        return SinkError::Definite { target, message: format!("{context}: {problem}") };
+    }
     let mut message = format!("{context}: {}", describe(e));
     if is_transient(e) {
         message.push_str("; retrying");

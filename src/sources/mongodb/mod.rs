@@ -95,6 +95,10 @@ const HISTORY_LOST: [i32; 3] = [
 
 /// Classifies a driver error: what failed, and whether reconnecting helps.
 pub(crate) fn mongo_error(source: &str, what: &str, e: &mongodb::error::Error) -> SourceError {
+    // A rejected certificate (tlsCAFile, host name) needs a fix, not retries.
+    if let Some(problem) = crate::tls::certificate_problem_in_text(&e.to_string()) {
+        return definite(source, format!("{what}: {problem}"));
+    }
     match e.kind.as_ref() {
         ErrorKind::Command(c) if HISTORY_LOST.contains(&c.code) => definite(
             source,
