@@ -18,3 +18,4 @@ mod postgres_sink;
 mod postgres_sink_mysql_types;
 mod postgres_source;
 mod reliability_outage;
+mod tls;
