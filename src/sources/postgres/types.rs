@@ -707,6 +707,11 @@ const MAX_DIMENSIONS: usize = 6;
 /// optionally after dimension bounds `[0:1]=` (dropped).
 fn array(ty: &PgType, element: &PgType, delimiter: u8, text: &str) -> Result<Kind, TypeError> {
     let bad = |reason: &str| TypeError::new(ty, text, reason);
+    // `typdelim` is one byte: a non-ASCII one is not a character of the
+    // UTF-8 text, and splitting on it would cut a character in two.
+    if !delimiter.is_ascii() {
+        return Err(bad("the type's array delimiter is not an ASCII character"));
+    }
     let mut p = ArrayParser { text, b: text.as_bytes(), i: 0, element, delimiter, element_type: type_name(element) };
     if p.b.first() == Some(&b'[') {
         p.skip_bounds().map_err(bad)?;
@@ -1400,6 +1405,19 @@ mod tests {
         let e = err(&int4s, "{1,x}");
         assert_eq!(e.to_string(), "invalid int4 value \"x\": not a 32-bit integer (an element of a _int4 value)");
         err(&int4s, "{\"\"}");
+    }
+
+    /// Found by the `pg_text` fuzz target: a non-ASCII delimiter byte
+    /// matched inside a multibyte character and slicing there panicked.
+    #[test]
+    fn non_ascii_array_delimiter_is_an_error() {
+        for delimiter in [0x90, 0xac, 0xff] {
+            let ty = PgType::Array { name: "_x".into(), element: Box::new(b(TEXT)), delimiter };
+            for text in ["{\u{350}}", "{\u{eb10};\u{eb10}}", "{}", "{a}"] {
+                let e = err(&ty, text);
+                assert_eq!(e.reason, "the type's array delimiter is not an ASCII character", "{text}");
+            }
+        }
     }
 
     #[test]
