@@ -132,12 +132,16 @@ impl Policy {
             }
         };
         let verifier = ServerCheck { check, webpki, provider: provider.clone() };
-        let config = ClientConfig::builder_with_provider(provider)
+        let mut config = ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| format!("TLS setup: {e}"))?
             .dangerous()
             .with_custom_certificate_verifier(Arc::new(verifier))
             .with_no_client_auth();
+        // PostgreSQL turns session resumption off on its side; without a
+        // session cache the settings hold no state shared between the
+        // connections that use them.
+        config.resumption = rustls::client::Resumption::disabled();
         Ok(Arc::new(config))
     }
 }
