@@ -13,6 +13,7 @@ mod mysql_e2e;
 mod mysql_sink;
 mod mysql_source;
 mod pipeline_core;
+mod reliability_source;
 mod postgres_e2e;
 mod postgres_sink;
 mod postgres_sink_mysql_types;
