@@ -168,3 +168,20 @@ fn sigkill_at_random_points_loses_nothing() {
     // Sanity: the generator's ops are all row changes.
     assert!(records.iter().all(|r| matches!(r.op(), Op::Insert | Op::Update | Op::Delete)));
 }
+
+#[test]
+fn a_world_readable_config_with_a_literal_password_is_warned_about() {
+    use std::os::unix::fs::PermissionsExt;
+    // A target URL with a literal password; `check` never connects to it.
+    let with_password = generate_config(10, "", "json")
+        + "\n[[pipeline.target]]\nkind = \"postgres\"\nurl = \"postgres://app:hunter2@127.0.0.1:1/db\"\n";
+    let s = Scratch::new(&with_password);
+    let config = s.path("logferry.toml");
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(mode)).unwrap();
+        let out = s.run(&["check"]);
+        let err = text(&out.stderr);
+        assert_eq!(err.contains("readable by every user"), warned, "mode {mode:o}: {err}");
+        assert!(!err.contains("hunter2"), "the password is never printed: {err}");
+    }
+}

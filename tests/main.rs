@@ -5,6 +5,7 @@
 mod support;
 
 mod cli;
+mod hostile_names;
 mod dead_letters;
 mod mongodb_sink;
 mod mongodb_source;

@@ -391,10 +391,25 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, path, &|name| std::env::var(name).ok())
+        let cfg = Config::parse(&text, path, &|name| std::env::var(name).ok())?;
+        if let Some(line) = literal_password_line(&text) {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map(|m| m.permissions().mode()).unwrap_or(0);
+            if mode & 0o004 != 0 {
+                tracing::warn!(
+                    config = %path.display(),
+                    line,
+                    "the config file is readable by every user and holds a literal password in a URL: \
+                     put the password in the environment (${{NAME}} in the URL) or chmod 600 the file"
+                );
+            }
+        }
+        Ok(cfg)
     }
 
     /// Parses and validates config text; `env` looks up `${NAME}` references.
+    ///
+    /// (Only [`Config::load`] warns about world-readable files with literal passwords.)
     pub fn parse(
         text: &str,
         path: &Path,
@@ -406,5 +421,39 @@ impl Config {
     /// The pipeline called `name`.
     pub fn pipeline(&self, name: &str) -> Option<&PipelineConfig> {
         self.pipelines.iter().find(|p| p.name == name)
+    }
+}
+
+/// The 1-based line of the first URL that carries a literal password
+/// (`scheme://user:secret@host`, the secret not a `${NAME}` reference).
+fn literal_password_line(text: &str) -> Option<usize> {
+    text.lines().position(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        line.match_indices("://").any(|(i, _)| {
+            let rest = &line[i + 3..];
+            let Some(at) = rest.find('@') else { return false };
+            let userinfo = &rest[..at];
+            if userinfo.contains('/') || userinfo.contains('"') {
+                return false;
+            }
+            match userinfo.split_once(':') {
+                Some((_, pass)) => !pass.is_empty() && !pass.starts_with("${"),
+                None => false,
+            }
+        })
+    }).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod password_tests {
+    use super::literal_password_line;
+
+    #[test]
+    fn literal_passwords_in_urls_are_found_env_references_are_not() {
+        assert_eq!(literal_password_line("a = 1\nurl = \"postgres://u:s3cret@h/db\""), Some(2));
+        assert_eq!(literal_password_line("url = \"postgres://u:${PGPASSWORD}@h/db\""), None);
+        assert_eq!(literal_password_line("url = \"mysql://root@h/db\""), None);
+        assert_eq!(literal_password_line("# url = \"postgres://u:old@h/db\""), None);
+        assert_eq!(literal_password_line("path = \"out/changes.jsonl\""), None);
     }
 }
