@@ -4,6 +4,7 @@
 
 mod support;
 
+mod big_inputs;
 mod cli;
 mod hostile_names;
 mod dead_letters;

@@ -138,12 +138,22 @@ pub(crate) fn mysql_error(source: &str, what: &str, e: &mysql_async::Error) -> S
 /// Connection options from the URL, with the session settings the decoder
 /// relies on (UTC for TIMESTAMP text), and the TLS the URL asks for
 /// (`ssl-mode`, `ssl-ca`: see `tls::mysql`).
+///
+/// The client-side packet limit is the protocol's maximum, 1 GiB, like a
+/// replica's `slave_max_allowed_packet`: the server's binlog dump sends an
+/// event of any size (a row image can exceed the server's
+/// `max_allowed_packet`, e.g. an UPDATE's before and after images of a large
+/// BLOB), and the driver's default — the server's `@@max_allowed_packet` —
+/// refused such an event on every reconnect ("Packet is larger than
+/// max_allowed_packet"), so the pipeline could not get past it.
 pub(crate) fn opts(url: &str, source: &str) -> SourceResult<MysqlEndpoint> {
     let (url, tls) = crate::tls::mysql::from_url(url).map_err(|m| definite(source, format!("url: {m}")))?;
     let opts = Opts::from_url(&url).map_err(|e| {
         definite(source, format!("the url is not a valid MySQL URL ({e}); expected mysql://user:password@host:port/database"))
     })?;
-    let opts = OptsBuilder::from_opts(opts).init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"]);
+    let opts = OptsBuilder::from_opts(opts)
+        .init(vec!["SET time_zone = '+00:00'", "SET NAMES utf8mb4"])
+        .max_allowed_packet(Some(1 << 30));
     Ok(MysqlEndpoint::new(opts.into(), tls))
 }
 
