@@ -111,7 +111,7 @@ fn change(
             nanos: 123_456_000,
             special: 0,
         }),
-        tx_end: seq % 2 == 0,
+        tx_end: seq.is_multiple_of(2),
         schema_change: None,
         message: None,
     }
