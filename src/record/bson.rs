@@ -46,7 +46,7 @@
 //! single-column key, and the sub-document `{k1: v1, k2: v2}` (key order) for
 //! a composite key.
 
-use super::{value::Kind, Array, Binary, BsonTimestamp, Change, Column, Date, Document as ValueDocument, Interval, Op, Other, Regex, Row, Special, Time, Timestamp, Value};
+use super::{value::Kind, Array, Binary, BsonTimestamp, Change, Column, Date, Document as ValueDocument, Op, Other, Regex, Row, Special, Time, Timestamp, Value};
 use bson::spec::BinarySubtype;
 use bson::{Bson, Decimal128, Document};
 
@@ -192,7 +192,7 @@ pub fn value_to_bson(v: &Value) -> Result<Bson, String> {
             Some(ms) => Bson::DateTime(bson::DateTime::from_millis(ms)),
             None => Bson::String(timestamp_text(t, true)),
         },
-        Kind::Interval(i) => Bson::String(interval_text(i)),
+        Kind::Interval(i) => Bson::String(crate::record::calendar::postgres_interval(i)),
         Kind::Set(l) => Bson::Array(l.labels.iter().map(|s| Bson::String(s.clone())).collect()),
         Kind::Array(a) => Bson::Array(
             a.elements
@@ -380,40 +380,6 @@ fn hms(micros: u64, out: &mut String) {
     }
 }
 
-/// PostgreSQL's interval output (`IntervalStyle = postgres`), e.g.
-/// `1 year 2 mons -3 days +04:05:06.5`.
-fn interval_text(i: &Interval) -> String {
-    let mut out = String::new();
-    let (mut is_zero, mut is_before) = (true, false);
-    let mut part = |value: i64, unit: &str, out: &mut String| {
-        if value == 0 {
-            return;
-        }
-        out.push_str(&format!(
-            "{}{}{value} {unit}{}",
-            if is_zero { "" } else { " " },
-            if is_before && value > 0 { "+" } else { "" },
-            if value != 1 { "s" } else { "" }
-        ));
-        is_before = value < 0;
-        is_zero = false;
-    };
-    part(i64::from(i.months / 12), "year", &mut out);
-    part(i64::from(i.months % 12), "mon", &mut out);
-    part(i64::from(i.days), "day", &mut out);
-    if is_zero || i.micros != 0 {
-        if !is_zero {
-            out.push(' ');
-        }
-        if i.micros < 0 {
-            out.push('-');
-        } else if is_before {
-            out.push('+');
-        }
-        hms(i.micros.unsigned_abs(), &mut out);
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -702,7 +668,7 @@ mod tests {
         assert_eq!(ts(1_709_207_100, 500_001_000, Special::Finite, true), Bson::String("2024-02-29T11:45:00.500001Z".into()));
         assert_eq!(ts(0, 0, Special::NegInfinity, true), Bson::String("-infinity".into()));
         assert_eq!(ts(i64::MAX, 0, Special::Finite, true), Bson::String(super::super::json::format_timestamptz(&Timestamp { seconds: i64::MAX, nanos: 0, special: 0 })));
-        let iv = |months, days, micros| sql(Kind::Interval(Interval { months, days, micros }));
+        let iv = |months, days, micros| sql(Kind::Interval(crate::record::Interval { months, days, micros }));
         assert_eq!(iv(0, 0, 0), Bson::String("00:00:00".into()));
         assert_eq!(iv(14, 3, 14_706_500_000), Bson::String("1 year 2 mons 3 days 04:05:06.5".into()));
         assert_eq!(iv(1, 1, 0), Bson::String("1 mon 1 day".into()));

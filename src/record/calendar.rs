@@ -41,6 +41,45 @@ pub fn days_in_month(y: i64, m: u32) -> u32 {
     }
 }
 
+/// An interval as PostgreSQL prints it with `IntervalStyle = postgres`:
+/// `1 year 2 mons -3 days +04:05:06.5`, `00:00:00` for zero.
+pub fn postgres_interval(i: &crate::record::Interval) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let mut is_zero = true;
+    let mut is_before = false;
+    for (value, unit) in [(i64::from(i.months / 12), "year"), (i64::from(i.months % 12), "mon"), (i64::from(i.days), "day")] {
+        if value == 0 {
+            continue;
+        }
+        let _ = write!(
+            out,
+            "{}{}{value} {unit}{}",
+            if is_zero { "" } else { " " },
+            if is_before && value > 0 { "+" } else { "" },
+            if value != 1 { "s" } else { "" }
+        );
+        is_before = value < 0;
+        is_zero = false;
+    }
+    if is_zero || i.micros != 0 {
+        let a = i.micros.unsigned_abs();
+        let _ = write!(
+            out,
+            "{}{}{:02}:{:02}:{:02}",
+            if is_zero { "" } else { " " },
+            if i.micros < 0 { "-" } else if is_before { "+" } else { "" },
+            a / 3_600_000_000,
+            a / 60_000_000 % 60,
+            a / 1_000_000 % 60
+        );
+        if a % 1_000_000 != 0 {
+            let _ = write!(out, ".{}", format!("{:06}", a % 1_000_000).trim_end_matches('0'));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

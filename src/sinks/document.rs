@@ -66,7 +66,7 @@ use crate::record::{
     calendar, json::format_timestamptz, value::Kind, Change, ColumnSchema, Date, Op, Row, SchemaChange, Special,
     TableRef, TableSchema, Time, Timestamp, Value,
 };
-use crate::sinks::json_text::{hex, is_json_number, json_str};
+use crate::sinks::json_text::{hex, is_json_number, json_labels, json_str};
 use base64::Engine as _;
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -299,16 +299,7 @@ pub fn canonical_extjson(v: &Value, out: &mut String) -> Result<(), String> {
         Kind::Date(d) => json_str(&date(d), out),
         Kind::Time(t) => json_str(&time(t), out),
         Kind::Interval(_) => return Err("an interval has no MongoDB counterpart".into()),
-        Kind::Set(s) => {
-            out.push('[');
-            for (i, l) in s.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_str(l, out);
-            }
-            out.push(']');
-        }
+        Kind::Set(s) => json_labels(&s.labels, out),
         Kind::Array(a) => {
             out.push('[');
             for (i, e) in a.elements.iter().enumerate() {

@@ -31,6 +31,18 @@ pub trait JsonStyle {
     fn interval(&self, i: &Interval) -> String;
 }
 
+/// Appends SET labels as a JSON array of strings.
+pub fn json_labels(labels: &[String], out: &mut String) {
+    out.push('[');
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(l, out);
+    }
+    out.push(']');
+}
+
 /// Appends the JSON of `v` to `out`: plain JSON for the SQL kinds, relaxed
 /// MongoDB Extended JSON for the BSON-only ones.
 pub fn write<S: JsonStyle>(v: &Value, out: &mut String, style: &S) -> Result<(), S::Error> {
@@ -96,16 +108,7 @@ pub fn write<S: JsonStyle>(v: &Value, out: &mut String, style: &S) -> Result<(),
         Kind::Timestamp(t) => json_str(&style.timestamp(t, false)?, out),
         Kind::Timestamptz(t) => json_str(&style.timestamp(t, true)?, out),
         Kind::Interval(i) => json_str(&style.interval(i), out),
-        Kind::Set(s) => {
-            out.push('[');
-            for (i, l) in s.labels.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                json_str(l, out);
-            }
-            out.push(']');
-        }
+        Kind::Set(s) => json_labels(&s.labels, out),
         Kind::Array(a) => {
             out.push('[');
             for (i, e) in a.elements.iter().enumerate() {

@@ -456,43 +456,10 @@ fn timestamp_for(t: &Timestamp, class: Class, tz: bool) -> R<String> {
     Ok(out)
 }
 
-/// An interval as PostgreSQL prints it with `IntervalStyle = postgres`:
-/// `1 year 2 mons -3 days +04:05:06.5`, `00:00:00` for zero.
+/// An interval as PostgreSQL prints it with `IntervalStyle = postgres`
+/// (see [`crate::record::calendar::postgres_interval`]).
 pub fn interval(i: &Interval) -> String {
-    let mut out = String::new();
-    let mut is_zero = true;
-    let mut is_before = false;
-    let years = i.months / 12;
-    let mons = i.months % 12;
-    for (value, unit) in [(i64::from(years), "year"), (i64::from(mons), "mon"), (i64::from(i.days), "day")] {
-        if value == 0 {
-            continue;
-        }
-        let _ = write!(
-            out,
-            "{}{}{value} {unit}{}",
-            if is_zero { "" } else { " " },
-            if is_before && value > 0 { "+" } else { "" },
-            if value != 1 { "s" } else { "" }
-        );
-        is_before = value < 0;
-        is_zero = false;
-    }
-    if is_zero || i.micros != 0 {
-        let minus = i.micros < 0;
-        let a = i.micros.unsigned_abs();
-        let _ = write!(
-            out,
-            "{}{}{:02}:{:02}:{:02}",
-            if is_zero { "" } else { " " },
-            if minus { "-" } else if is_before { "+" } else { "" },
-            a / 3_600_000_000,
-            a / 60_000_000 % 60,
-            a / 1_000_000 % 60
-        );
-        fraction(a % 1_000_000, &mut out);
-    }
-    out
+    crate::record::calendar::postgres_interval(i)
 }
 
 /// Text of a date or time inside JSON (never refused: JSON can say anything).
