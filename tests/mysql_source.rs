@@ -156,6 +156,7 @@ async fn added_columns_become_schema_records_and_drops_stop_the_run() {
 struct CheckpointProbe {
     store: CheckpointStore,
     rows_before_checkpoint: std::sync::atomic::AtomicU64,
+    rows_applied: std::sync::atomic::AtomicU64,
 }
 
 impl Sink for CheckpointProbe {
@@ -168,6 +169,7 @@ impl Sink for CheckpointProbe {
             if rows > 0 && self.store.load("my").unwrap().is_none() {
                 self.rows_before_checkpoint.fetch_add(rows, AtomicOrdering::SeqCst);
             }
+            self.rows_applied.fetch_add(rows, AtomicOrdering::SeqCst);
             Ok(())
         })
     }
@@ -185,7 +187,7 @@ async fn no_row_reaches_a_target_before_the_start_position_is_durable() {
         let mut cfg = source_config(&db, &["t"]);
         cfg.db.snapshot = mode;
         let store = CheckpointStore::temporary().unwrap();
-        let probe = Arc::new(CheckpointProbe { store: store.clone(), rows_before_checkpoint: Default::default() });
+        let probe = Arc::new(CheckpointProbe { store: store.clone(), rows_before_checkpoint: Default::default(), rows_applied: Default::default() });
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut apply = fast_apply(2);
         apply.checkpoint_interval = Duration::from_millis(300);
@@ -193,9 +195,15 @@ async fn no_row_reaches_a_target_before_the_start_position_is_durable() {
             let (store, probe) = (store.clone(), probe.clone());
             async move { run_pipeline("my", apply, MysqlSource::new(cfg), vec![probe as Arc<dyn Sink>], &store, false, stop_rx).await }
         });
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        // The start position is durable before anything else happens, so
+        // rows inserted once a checkpoint exists are streamed.
+        wait_until("a first checkpoint", Duration::from_secs(30), || async { store.load("my").unwrap().is_some() }).await;
         db.exec("INSERT INTO t SELECT seq FROM seq_100_to_150;").await;
-        tokio::time::sleep(Duration::from_millis(800)).await;
+        let expected = if mode == SnapshotMode::Initial { 50 + 51 } else { 51 };
+        wait_until("every row applied", Duration::from_secs(30), || async {
+            probe.rows_applied.load(AtomicOrdering::SeqCst) >= expected
+        })
+        .await;
         stop_tx.send(true).unwrap();
         task.await.unwrap().unwrap();
         assert!(store.load("my").unwrap().is_some());

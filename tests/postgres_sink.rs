@@ -512,9 +512,14 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry'",
         db.name
     );
+    let sessions = format!(
+        "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry'",
+        db.name
+    );
+    let within = std::time::Duration::from_secs(30);
     // Killed while idle: the next apply notices and reconnects.
     db.client.batch_execute(&kill).await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    crate::support::wait_until("the killed session is gone", within, || async { rows(&db, &sessions).await == ["0"] }).await;
     apply(&*s, vec![ins("t", simple("t", 2, "b", 2))]).await.unwrap();
     // Killed mid-batch (the batch waits on a lock): transient, nothing applied, then a retry works.
     let locker = crate::support::pg::connect(&db.url).await;
@@ -524,7 +529,11 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
         let (s, batch) = (s.clone(), batch.clone());
         tokio::spawn(async move { s.apply(&Batch { lane: 0, records: batch }).await })
     };
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let waiting = format!(
+        "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry' AND wait_event_type = 'Lock'",
+        db.name
+    );
+    crate::support::wait_until("the batch waits on the lock", within, || async { rows(&db, &waiting).await == ["1"] }).await;
     db.client.batch_execute(&kill).await.unwrap();
     let err = task.await.unwrap().unwrap_err();
     assert!(err.is_transient(), "{err}");

@@ -284,6 +284,19 @@ pub async fn run_pipeline_on_error(
     .await
 }
 
+/// Polls `cond` every 20 ms until it holds; panics naming `what` after `within`.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + within;
+    while !cond().await {
+        assert!(tokio::time::Instant::now() < deadline, "timed out after {within:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Never-firing shutdown for once-mode runs.
 pub fn no_shutdown() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
