@@ -1662,7 +1662,7 @@ tables = ["public.*"]
                     .collect()
             })
             .collect();
-        assert_eq!(blocks.len(), 2, "the mysql and generate examples");
+        assert_eq!(blocks.len(), 3, "the mysql, mongodb and generate examples");
         let env = |_: &str| Some("pw".to_string());
         let parse_block = |block: &str| {
             let text = format!("[[pipeline]]\nname = \"p\"\n{block}{STDOUT}");
@@ -1671,7 +1671,12 @@ tables = ["public.*"]
         let mysql = parse_block(&blocks[0]);
         let SourceConfig::Mysql(m) = &mysql.pipelines[0].source else { panic!() };
         assert_eq!((m.server_id, m.snapshot_chunk_rows, m.flavor), (4_000_000_001, 10_000, MysqlFlavor::Auto));
-        let cfg = parse_block(&blocks[1]);
+        let mongo = parse_block(&blocks[1]);
+        let SourceConfig::Mongodb(m) = &mongo.pipelines[0].source else { panic!() };
+        assert_eq!(m.db.tables, ["shop.orders", "shop.*"]);
+        assert_eq!((m.full_document, m.on_invalidate), (FullDocument::UpdateLookup, OnInvalidate::Stop));
+        assert_eq!((m.snapshot_chunk_docs, m.max_await), (10_000, Duration::from_secs(1)));
+        let cfg = parse_block(&blocks[2]);
         let SourceConfig::Generate(g) = &cfg.pipelines[0].source else {
             panic!()
         };
@@ -1682,6 +1687,30 @@ tables = ["public.*"]
             (4, 10_000, 10, 64)
         );
         assert_eq!((g.update_pct, g.delete_pct, g.seed), (30, 10, 1));
+        // And every commented-out target block is a valid target.
+        let targets: Vec<String> = lines
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| **l == "# [[pipeline.target]]")
+            .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
+            .collect();
+        assert_eq!(targets.len(), 2, "the mysql and mongodb target examples");
+        let kinds: Vec<&str> = targets
+            .iter()
+            .map(|block| {
+                let text = format!("[[pipeline]]\nname = \"p\"\n{}{block}", blocks[2]);
+                let cfg = Config::parse(&text, Path::new("config/example.toml"), &env).unwrap();
+                match &cfg.pipelines[0].targets[0] {
+                    TargetConfig::Mysql(_) => "mysql",
+                    TargetConfig::Mongodb(t) => {
+                        assert_eq!((t.database.as_deref(), t.transaction), (Some("shop_replica"), false));
+                        "mongodb"
+                    }
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        assert_eq!(kinds, ["mysql", "mongodb"]);
     }
 
     #[test]
