@@ -278,16 +278,17 @@ url = "{dst}"
         dst = target.url,
     );
     let s = Scratch::new(&config);
-    assert!(s.run(&["run", "--once"]).status.success());
+    let first = s.run(&["run", "--once"]);
+    assert!(first.status.success(), "{}", text(&first.stderr));
     rt.block_on(source.exec(
         "SET sql_mode = ''; INSERT INTO items VALUES (2, ST_PointFromText('POINT(3 4)'), ST_GeomFromText('POLYGON((0 0,1 0,1 1,0 0))'), '0000-00-00', NULL, NULL);",
     ));
-    let out = s.run(&["run", "--once"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    let second = s.run(&["run", "--once"]);
+    assert!(second.status.success(), "{}", text(&second.stderr));
     rt.block_on(async {
         let q = "SELECT id, ST_AsText(p), ST_AsText(g), CAST(d AS CHAR), CAST(dt AS CHAR), CAST(ts AS CHAR) FROM items ORDER BY id";
         let (a, b) = (source.rows(q).await, target.rows(q).await);
         assert_eq!(a.len(), 2);
-        assert_eq!(a, b);
+        assert_eq!(a, b, "first run:\n{}\nsecond run:\n{}", text(&first.stderr), text(&second.stderr));
     });
 }

@@ -555,6 +555,9 @@ impl TlsMariadb {
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(root.join("db")).unwrap();
         std::fs::create_dir_all(root.join("binlog")).unwrap();
+        // Its own tmpdir: a server starting with tmpdir=/tmp removes the
+        // #sql temp files of the suite's shared server.
+        std::fs::create_dir_all(root.join("tmp")).unwrap();
         for f in ["server.crt", "server.key"] {
             std::fs::copy(certs.path(f), root.join(f)).unwrap();
         }
@@ -565,7 +568,7 @@ impl TlsMariadb {
              bind-address = 127.0.0.1,127.0.0.2\nport = {port}\nlog-error = {root}/server.log\nserver_id = 1\n\
              log_bin = {root}/binlog/bin\nbinlog_format = ROW\nbinlog_row_image = FULL\nskip-name-resolve\n\
              innodb_buffer_pool_size = 32M\ninnodb_flush_log_at_trx_commit = 0\nsync_binlog = 0\n\
-             ssl_cert = {root}/server.crt\nssl_key = {root}/server.key\nrequire_secure_transport = ON\n",
+             ssl_cert = {root}/server.crt\nssl_key = {root}/server.key\nrequire_secure_transport = ON\ntmpdir = {root}/tmp\n",
             root = root.display(),
             sock = sock.display()
         );

@@ -30,7 +30,7 @@ mariadb_ensure() {
   local owner=(); [ "$(id -u)" = 0 ] && owner=(--user=mysql)
   mkdir -p "$root"; chmod 755 "$root"
   if [ ! -d "$data/db/mysql" ]; then
-    rm -rf "$data"; mkdir -p "$data/db" "$data/binlog"
+    rm -rf "$data"; mkdir -p "$data/db" "$data/binlog" "$data/tmp"
     [ "$(id -u)" = 0 ] && chown -R mysql: "$data"
     cat > "$data/my.cnf" <<CNF
 [mariadbd]
@@ -50,11 +50,16 @@ innodb_buffer_pool_size = 256M
 innodb_flush_log_at_trx_commit = 2
 sync_binlog = 0
 skip-name-resolve
+tmpdir = $data/tmp
 CNF
     [ "$(id -u)" = 0 ] && chown mysql: "$data/my.cnf"
     mariadb-install-db --defaults-file="$data/my.cnf" "${owner[@]}" --auth-root-authentication-method=normal >/dev/null 2>"$data/install.log" \
       || { echo "mariadb-install-db failed:" >&2; cat "$data/install.log" >&2; return 1; }
   fi
+  # Its own tmpdir: another mariadbd starting with tmpdir=/tmp (the TLS tests
+  # start one) removes the #sql temp files this one is using.
+  mkdir -p "$data/tmp"; [ "$(id -u)" = 0 ] && chown mysql: "$data/tmp"
+  grep -q '^tmpdir' "$data/my.cnf" || echo "tmpdir = $data/tmp" >> "$data/my.cnf"
   if ! mariadb-admin --socket="$sock" -uroot -p"$MARIADB_ROOT_PASSWORD" ping >/dev/null 2>&1 \
      && ! mariadb-admin --socket="$sock" -uroot ping >/dev/null 2>&1; then
     (nohup mariadbd --defaults-file="$data/my.cnf" "${owner[@]}" >/dev/null 2>&1 &)

@@ -45,7 +45,7 @@ pub(super) struct StreamSetup {
 
 /// True if `a` is strictly before `b` in the binlog.
 pub(super) fn before(a: &MyPosition, b: &MyPosition) -> bool {
-    (a.file.as_str(), a.pos) < (b.file.as_str(), b.pos)
+    (file_order(&a.file), a.pos) < (file_order(&b.file), b.pos)
 }
 
 pub(super) struct Streamer {
@@ -187,6 +187,7 @@ impl Streamer {
             self.event(&event, &stream, &ctx).await?;
             if let Some(end) = &self.setup.end {
                 if !self.in_tx && !before(&self.position(), end) {
+                    tracing::info!(at = %self.position().to_position().display, end = %end.to_position().display, "run --once: reached the end of the binlog as it was at start");
                     return Ok(());
                 }
             }
@@ -234,9 +235,11 @@ impl Streamer {
         }
         let data = event.read_data().map_err(|e| definite(self.source(), format!("undecodable binlog event: {e}")))?;
         match data {
-            Some(EventData::RotateEvent(r)) => {
-                self.file = binlog_file_name(&r.name());
-                self.pos = r.position();
+            Some(EventData::RotateEvent(_)) => {
+                let (pos, file) = rotate_target(&header, event.data())
+                    .ok_or_else(|| definite(self.source(), "truncated binlog ROTATE event"))?;
+                self.file = file;
+                self.pos = pos;
             }
             Some(EventData::GtidEvent(g)) => {
                 // Oracle MySQL: the transaction's GTID joins the executed set at its end.
@@ -556,17 +559,45 @@ impl<'a> Tokens<'a> {
     }
 }
 
-/// The binlog file name of a ROTATE event. The server's artificial
-/// ("fake") rotate at the start of a dump can carry the event checksum after
-/// the name; binlog names end in `.` and digits, so anything after those
-/// digits is cut off.
-fn binlog_file_name(raw: &str) -> String {
-    match raw.rfind('.') {
-        Some(dot) => {
-            let digits = raw[dot + 1..].bytes().take_while(u8::is_ascii_digit).count();
-            raw[..dot + 1 + digits].to_string()
+/// Where a ROTATE event points: (offset, file name). The server's
+/// artificial ("fake") rotate at the start of a dump comes before the format
+/// description event, so the client cannot yet know whether a CRC32 follows
+/// the name, and mysql_async leaves those 4 bytes in the name. They are cut
+/// when they are the CRC32 of the event before them, which a file name's last
+/// four characters are not (a 2^-32 chance). Cutting by what the bytes look
+/// like is not enough: a checksum whose first byte is an ASCII digit made a
+/// file `mariadb-bin.0000495` out of `mariadb-bin.000049`, and `run --once`
+/// stopped before the changes it was started for.
+fn rotate_target(header: &mysql_async::binlog::events::BinlogEventHeader, data: &[u8]) -> Option<(u64, String)> {
+    let offset = u64::from_le_bytes(data.get(..8)?.try_into().ok()?);
+    let mut name = &data[8..];
+    if name.len() > 4 {
+        let (body, crc) = name.split_at(name.len() - 4);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&header.timestamp().to_le_bytes());
+        h.update(&[header.event_type_raw()]);
+        h.update(&header.server_id().to_le_bytes());
+        h.update(&header.event_size().to_le_bytes());
+        h.update(&header.log_pos().to_le_bytes());
+        h.update(&header.flags_raw().to_le_bytes());
+        h.update(&data[..8]);
+        h.update(body);
+        if h.finalize().to_le_bytes() == crc {
+            name = body;
         }
-        None => raw.to_string(),
+    }
+    Some((offset, String::from_utf8_lossy(name).into_owned()))
+}
+
+/// Orders binlog files by their numeric extension (`.000009` < `.000010`,
+/// and `.999999` < `.1000000` once the server needs a seventh digit).
+fn file_order(name: &str) -> (&str, u64, &str) {
+    match name.rsplit_once('.') {
+        Some((base, ext)) => match ext.parse::<u64>() {
+            Ok(n) => (base, n, ""),
+            Err(_) => (base, 0, ext),
+        },
+        None => (name, 0, ""),
     }
 }
 
@@ -624,7 +655,47 @@ mod tests {
         assert!(before(&p("b.000002", 4), &p("b.000002", 5)));
         assert!(!before(&p("b.000002", 5), &p("b.000002", 5)));
         assert_eq!(parse_gtid("0-1-42"), Some((0, 1, 42)));
-        assert_eq!(binlog_file_name("mariadb-bin.000003\u{12}4V\u{0}"), "mariadb-bin.000003");
-        assert_eq!(binlog_file_name("mariadb-bin.000003"), "mariadb-bin.000003");
+        assert!(before(&p("b.999999", 900), &p("b.1000000", 4)), "a seventh digit sorts after six");
+    }
+
+    /// A fake ROTATE as the server sends it: header, offset, name, and the
+    /// CRC32 of all that when `checksum`.
+    fn rotate_event(timestamp: u32, name: &str, checksum: bool) -> (mysql_async::binlog::events::BinlogEventHeader, Vec<u8>) {
+        use mysql_async::binlog::events::BinlogEventHeader;
+        use mysql_async::binlog::EventFlags;
+        let mut data = 4u64.to_le_bytes().to_vec();
+        data.extend_from_slice(name.as_bytes());
+        let size = 19 + data.len() as u32 + if checksum { 4 } else { 0 };
+        let header = BinlogEventHeader::new(timestamp, mysql_async::binlog::EventType::ROTATE_EVENT, 1, size, 0, EventFlags::LOG_EVENT_ARTIFICIAL_F);
+        if checksum {
+            let mut bytes = Vec::new();
+            bytes.extend_from_slice(&timestamp.to_le_bytes());
+            bytes.push(4);
+            bytes.extend_from_slice(&1u32.to_le_bytes());
+            bytes.extend_from_slice(&size.to_le_bytes());
+            bytes.extend_from_slice(&0u32.to_le_bytes());
+            bytes.extend_from_slice(&EventFlags::LOG_EVENT_ARTIFICIAL_F.bits().to_le_bytes());
+            bytes.extend_from_slice(&data);
+            data.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+        }
+        (header, data)
+    }
+
+    #[test]
+    fn rotate_names_lose_their_checksum_even_when_it_starts_with_a_digit() {
+        let name = "mariadb-bin.000049";
+        // Find timestamps whose checksum begins with an ASCII digit, and some that do not.
+        let digit_led = (0..10_000u32).filter(|t| rotate_event(*t, name, true).1[8 + name.len()].is_ascii_digit()).take(5).collect::<Vec<_>>();
+        assert_eq!(digit_led.len(), 5);
+        for t in digit_led.into_iter().chain([0, 1, 2]) {
+            let (h, data) = rotate_event(t, name, true);
+            assert_eq!(rotate_target(&h, &data), Some((4, name.to_string())), "timestamp {t}");
+        }
+        // Without a checksum (or with it already cut by the client) the name is whole.
+        let (h, data) = rotate_event(7, name, false);
+        assert_eq!(rotate_target(&h, &data), Some((4, name.to_string())));
+        let (h, data) = rotate_event(7, "binlog.000001", false);
+        assert_eq!(rotate_target(&h, &data), Some((4, "binlog.000001".to_string())));
+        assert_eq!(rotate_target(&h, &data[..5]), None);
     }
 }
