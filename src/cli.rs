@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
+use crate::sinks::deferred::{connect_or_defer, Connect};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
 use clap::{Parser, Subcommand};
@@ -151,35 +152,48 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
 }
 
 /// Builds the targets of a pipeline from its config; database targets
-/// connect now, so bad credentials fail at start.
-pub async fn open_sinks(targets: &[TargetConfig], lanes: usize) -> Result<Vec<Arc<dyn Sink>>, CliError> {
+/// connect now, so bad credentials fail at start. With `defer_unreachable`
+/// (`run`), a target that is only unreachable (a transient error) does not
+/// stop the start: it is connected by its lanes later (`sinks::deferred`).
+pub async fn open_sinks(targets: &[TargetConfig], lanes: usize, defer_unreachable: bool) -> Result<Vec<Arc<dyn Sink>>, CliError> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(targets.len());
     for t in targets {
-        sinks.push(match t {
-            TargetConfig::File(f) => Arc::new(FileSink::open(f)?),
-            TargetConfig::Stdout(_) => Arc::new(StdoutSink),
-            TargetConfig::Mysql(m) => Arc::new(
-                MysqlSink::connect(MysqlSinkConfig {
-                    url: m.url.expose().to_string(),
-                    database: m.database.clone(),
-                    create_tables: m.create_tables,
-                    lanes,
-                })
-                .await?,
-            ),
-            TargetConfig::Postgres(p) => Arc::new(
-                PostgresSink::connect(PostgresSinkConfig {
-                    url: p.url.expose().to_string(),
-                    schema: p.schema.clone(),
-                    create_tables: p.create_tables,
-                    lanes,
-                })
-                .await?,
-            ),
-            TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
-        });
+        let connect = connector(t.clone(), lanes);
+        sinks.push(if defer_unreachable { connect_or_defer(connect).await? } else { connect().await? });
     }
     Ok(sinks)
+}
+
+/// How to open one target (again, for a deferred one).
+fn connector(t: TargetConfig, lanes: usize) -> Connect {
+    Arc::new(move || {
+        let t = t.clone();
+        Box::pin(async move {
+            Ok(match &t {
+                TargetConfig::File(f) => Arc::new(FileSink::open(f)?) as Arc<dyn Sink>,
+                TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+                TargetConfig::Mysql(m) => Arc::new(
+                    MysqlSink::connect(MysqlSinkConfig {
+                        url: m.url.expose().to_string(),
+                        database: m.database.clone(),
+                        create_tables: m.create_tables,
+                        lanes,
+                    })
+                    .await?,
+                ),
+                TargetConfig::Postgres(p) => Arc::new(
+                    PostgresSink::connect(PostgresSinkConfig {
+                        url: p.url.expose().to_string(),
+                        schema: p.schema.clone(),
+                        create_tables: p.create_tables,
+                        lanes,
+                    })
+                    .await?,
+                ),
+                TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
+            })
+        })
+    })
 }
 
 async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliError> {
@@ -195,11 +209,12 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             name: p.name.clone(),
             apply: p.apply.clone(),
             source: open_source(&p.source)?,
-            sinks: open_sinks(&p.targets, p.apply.lanes).await?,
+            sinks: open_sinks(&p.targets, p.apply.lanes, true).await?,
             store: store.clone(),
             once,
             shutdown: shutdown_rx.clone(),
             on_error: p.on_error,
+            spool: p.spool,
         };
         runs.push(tokio::spawn(pipeline::run(run)));
     }

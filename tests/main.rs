@@ -21,4 +21,5 @@ mod postgres_sink;
 mod postgres_sink_mysql_types;
 mod postgres_source;
 mod reliability_outage;
+mod spool;
 mod tls;

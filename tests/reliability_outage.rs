@@ -361,3 +361,81 @@ fn connections_reset_mid_apply_still_end_equal() {
     // At least one reset hit an apply in flight, which was then retried.
     assert!(count(&log, RETRYING) >= 1, "no reset interrupted an apply:\n{log}");
 }
+
+/// The slot's confirmed flush position is at or past `lsn`.
+async fn slot_confirmed_past(source: &TestDb, lsn: &str) -> bool {
+    source
+        .client
+        .query_one(
+            "SELECT coalesce((SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $1), false)",
+            &[&source.name, &lsn],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn with_the_spool_the_source_log_is_released_during_a_target_outage_and_all_arrives_after_a_kill() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = databases(&rt, "out_spool");
+    let proxy = Proxy::start(server_addr());
+    let spooled = format!("{}[pipeline.spool]\nmax_bytes = \"256MiB\"\n", config(&source, &through(&proxy, &target)));
+    let s = Scratch::new(&spooled);
+    let mut child = start(&s);
+    rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
+
+    // The target goes away; the source writes far more than the queue holds.
+    proxy.refuse();
+    proxy.cut();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    std::thread::sleep(Duration::from_secs(3));
+    stop_tx.send(true).unwrap();
+    let txs = rt.block_on(writer).unwrap();
+    let written: i64 = rt.block_on(async {
+        source.client.query_one("SELECT count(*) FROM items WHERE id >= 1000000", &[]).await.unwrap().get(0)
+    });
+    assert!(written > 20 * QUEUE_MAX_RECORDS as i64, "only {written} rows written during the outage");
+    let lsn: String = rt.block_on(async {
+        source.client.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.unwrap().get(0)
+    });
+
+    // While the target is still down, the slot is released past everything
+    // written: the spool holds it (without the spool it stays at the last
+    // applied transaction, as the outage test above shows).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !rt.block_on(slot_confirmed_past(&source, &lsn)) {
+        assert_running(&mut child, &s, "during the outage");
+        assert!(Instant::now() < deadline, "the slot did not pass {lsn} while the target was down; log:\n{}", log_of(&s));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let on_target: i64 = rt.block_on(async {
+        target.client.query_one("SELECT count(*) FROM items WHERE id >= 1000000", &[]).await.unwrap().get(0)
+    });
+    assert_eq!(on_target, 0, "the target was not down");
+
+    // The process dies with the outage's rows only in the spool, and starts
+    // again while the target is still down.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut child = start(&s);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let opened = loop {
+        if let Some(line) = log_of(&s).lines().find(|l| l.contains("spool open")).map(str::to_string) {
+            break line;
+        }
+        assert_running(&mut child, &s, "while reopening the spool");
+        assert!(Instant::now() < deadline, "no `spool open` line; log:\n{}", log_of(&s));
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let entries: u64 = opened.split("entries=").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or(0);
+    assert!(entries > 0, "the spool was empty after the kill: {opened}");
+
+    // The target returns: everything arrives, equal to the source.
+    proxy.pass();
+    let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(60), &mut child, &s));
+    stop(child, &s);
+    eprintln!("{txs} source transactions, {written} rows during the outage ({on_target} on the target then); \
+               slot released past {lsn} while down; {entries} records in the spool after SIGKILL; {rows} rows equal");
+}

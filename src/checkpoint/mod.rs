@@ -11,12 +11,15 @@
 //! Layout of the state dir: `<state_dir>/sled/` holds one sled database with
 //! a tree `checkpoints` keyed by pipeline name. Later stages (snapshot chunk
 //! progress) get trees of their own via [`CheckpointStore::tree`]; dead
-//! letters live in `dead_letters/<pipeline>` ([`dead_letters`]).
+//! letters live in `dead_letters/<pipeline>` ([`dead_letters`]), the
+//! durable spool in `spool/<pipeline>` ([`SpoolStore`]).
 //! sled locks the folder: one logferry process per state dir.
 
 mod dead_letters;
+mod spool;
 
 pub use dead_letters::{DeadLetter, DeadLetters};
+pub use spool::{encode_entry, SpoolMeta, SpoolStats, SpoolStore};
 
 use crate::record::Position;
 use prost::Message;
@@ -68,6 +71,16 @@ pub enum CheckpointError {
     /// A stored checkpoint could not be decoded.
     #[error("state dir {dir}: checkpoint of pipeline `{pipeline}` is unreadable ({message}); `logferry reset --pipeline {pipeline}` forgets it (the next run starts over)")]
     Corrupt {
+        /// The state dir.
+        dir: PathBuf,
+        /// Pipeline name.
+        pipeline: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The spool holds something this build cannot read.
+    #[error("state dir {dir}: the spool of pipeline `{pipeline}` is damaged ({message}); `logferry reset --pipeline {pipeline}` forgets it and the checkpoint (the next run starts over)")]
+    CorruptSpool {
         /// The state dir.
         dir: PathBuf,
         /// Pipeline name.
@@ -154,11 +167,16 @@ impl CheckpointStore {
         self.flush()
     }
 
-    /// Forgets the checkpoint of `pipeline`; true if there was one.
+    /// Forgets the checkpoint of `pipeline` and its spool; true if there
+    /// was either.
     pub fn reset(&self, pipeline: &str) -> Result<bool, CheckpointError> {
+        let spooled = self.has_spool(pipeline)?;
+        if spooled {
+            self.spool(pipeline)?.tree.clear().map_err(|e| store_err(&self.dir, e))?;
+        }
         let old = self.checkpoints.remove(pipeline).map_err(|e| store_err(&self.dir, e))?;
         self.flush()?;
-        Ok(old.is_some())
+        Ok(old.is_some() || spooled)
     }
 
     /// Names of the pipelines that have a stored checkpoint, sorted.

@@ -272,7 +272,7 @@ async fn replay(path: PathBuf, pipeline: Option<String>, seqs: Vec<u64>, all: bo
         let picked_seqs: BTreeSet<u64> = picked.iter().map(DeadLetter::seq).collect();
         let kept: Vec<DeadLetter> = letters.into_iter().filter(|l| !picked_seqs.contains(&l.seq())).collect();
         let mut blocked = dead_keys(&kept);
-        let sinks = open_sinks(&p.targets, 1).await?;
+        let sinks = open_sinks(&p.targets, 1, false).await?;
         let mut report = ReplayReport::default();
         let result = replay_letters(&dl, &sinks, picked, &mut blocked, &mut report).await;
         for sink in &sinks {

@@ -53,6 +53,25 @@ pub struct PipelineConfig {
     pub apply: ApplyConfig,
     /// What a record a target refuses definitely does to the pipeline.
     pub on_error: OnError,
+    /// `[pipeline.spool]`: a durable disk queue between source and targets
+    /// (off when absent).
+    pub spool: Option<SpoolConfig>,
+}
+
+/// `[pipeline.spool]`: records are appended to a disk queue in the state
+/// dir, and the source is told they are durable, before any target has
+/// them; a long target outage then fills the spool instead of making the
+/// source server keep its log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpoolConfig {
+    /// Bytes the spool holds at most before the source waits (checked at
+    /// transaction ends; default 1 GiB).
+    pub max_bytes: u64,
+}
+
+impl SpoolConfig {
+    /// `max_bytes` when the table leaves it out.
+    pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 }
 
 /// `on_error = "stop" | "dead_letter"` of a pipeline.

@@ -381,6 +381,28 @@ struct RawPipeline {
     #[serde(default)]
     apply: RawApply,
     on_error: Option<RawOnError>,
+    spool: Option<RawSpool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpool {
+    max_bytes: Option<Quantity>,
+}
+
+impl RawSpool {
+    fn validate(self, key: &str) -> Result<SpoolConfig, Invalid> {
+        let k = format!("{key}.max_bytes");
+        let max_bytes = match self.max_bytes {
+            None => SpoolConfig::DEFAULT_MAX_BYTES,
+            Some(q) => match parse_size(&q) {
+                Ok(0) => return Err(invalid(k, format!("found 0; expected more than 0 bytes, as {SIZE_FORM}"))),
+                Ok(v) => v as u64,
+                Err(m) => return Err(invalid(k, m)),
+            },
+        };
+        Ok(SpoolConfig { max_bytes })
+    }
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -873,12 +895,14 @@ impl RawPipeline {
             None | Some(RawOnError::Stop) => OnError::Stop,
             Some(RawOnError::DeadLetter) => OnError::DeadLetter,
         };
+        let spool = self.spool.map(|s| s.validate(&format!("{key}.spool"))).transpose()?;
         Ok(PipelineConfig {
             name: self.name,
             source,
             targets,
             apply,
             on_error,
+            spool,
         })
     }
 }
@@ -1834,6 +1858,23 @@ checkpoint_interval = "1h""#,
         assert!(e.contains("`pipeline[shop].on_error`"), "{e}");
         let e = error(&with_apply("on_error = \"dead_letter\""));
         assert!(e.contains("`pipeline[shop].apply.on_error`") && e.contains("unknown field"), "a pipeline key, not an apply key: {e}");
+    }
+
+    #[test]
+    fn spool_is_off_unless_its_table_is_given_and_its_bound_is_checked() {
+        let cfg = parse(&format!("{SOURCE}{STDOUT}")).unwrap();
+        assert_eq!(cfg.pipelines[0].spool, None, "off by default");
+        let with = |body: &str| format!("{SOURCE}{STDOUT}[pipeline.spool]\n{body}\n");
+        let cfg = parse(&with("")).unwrap();
+        assert_eq!(cfg.pipelines[0].spool, Some(SpoolConfig { max_bytes: 1 << 30 }));
+        let cfg = parse(&with("max_bytes = \"256MiB\"")).unwrap();
+        assert_eq!(cfg.pipelines[0].spool, Some(SpoolConfig { max_bytes: 256 << 20 }));
+        let e = error(&with("max_bytes = 0"));
+        assert!(e.contains("`pipeline[shop].spool.max_bytes`") && e.contains("more than 0"), "{e}");
+        let e = error(&with("max_bytes = \"lots\""));
+        assert!(e.contains("`pipeline[shop].spool.max_bytes`"), "{e}");
+        let e = error(&with("dir = \"/tmp\""));
+        assert!(e.contains("spool") && e.contains("unknown field"), "{e}");
     }
 
     #[test]

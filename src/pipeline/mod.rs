@@ -58,12 +58,14 @@
 mod ack;
 mod dead_letter;
 mod lane;
+mod spool;
 
 pub use ack::AckTracker;
+pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
 
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
-use crate::config::{ApplyConfig, OnError, Ordering};
+use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
@@ -96,6 +98,8 @@ pub struct PipelineRun {
     pub shutdown: watch::Receiver<bool>,
     /// Stop on a record a target refuses definitely, or set it aside.
     pub on_error: OnError,
+    /// Spool records to disk between source and targets (see `spool`).
+    pub spool: Option<SpoolConfig>,
 }
 
 /// What a finished run did.
@@ -169,11 +173,31 @@ enum Barrier {
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
 pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
-    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error } = run;
+    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error, spool } = run;
     let started = Instant::now();
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
-    let resume = store.load(&name).map_err(err_cp)?;
+    let mut resume = store.load(&name).map_err(err_cp)?;
+    let source: Box<dyn Source> = match spool {
+        Some(cfg) => Box::new(spool::Spooled::new(
+            source,
+            store.spool(&name).map_err(err_cp)?,
+            cfg.max_bytes,
+            apply.retry_backoff,
+            apply.retry_max_backoff,
+        )),
+        None => {
+            if let Some(cp) = resume.take() {
+                resume = Some(spool::resume_without_spool(&store, &name, cp).await.map_err(|message| {
+                    PipelineError::Source {
+                        pipeline: name.clone(),
+                        error: SourceError::Definite { source_name: source.name().to_string(), message },
+                    }
+                })?);
+            }
+            source
+        }
+    };
     match &resume {
         Some(cp) => tracing::info!(pipeline = %name, position = %cp.position.display, seq = cp.seq,
             "resuming after the checkpoint"),
@@ -526,8 +550,10 @@ impl Coordinator {
         self.records += 1;
         change.seq = seq;
         if change.tx_end {
-            if let Some(pos) = &change.position {
+            if let Some(pos) = change.position.take() {
                 self.tx_ends.push_back((seq, pos.clone()));
+                // Targets see the source's position, also behind a spool.
+                change.position = Some(unwrap_position(pos));
             }
         }
         if change.is_heartbeat() {

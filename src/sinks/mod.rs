@@ -32,6 +32,7 @@
 //!   batch after every earlier record has been applied (a barrier).
 //!   Heartbeats never reach sinks.
 
+pub mod deferred;
 pub mod document;
 pub mod file;
 pub mod json_text;

@@ -280,6 +280,7 @@ pub async fn run_pipeline_on_error(
         once,
         shutdown,
         on_error,
+        spool: None,
     })
     .await
 }

@@ -1,0 +1,263 @@
+//! Storage of the durable spool (`[pipeline.spool]`): one sled tree per
+//! pipeline, `spool/<pipeline>`, in the state dir's database.
+//!
+//! Keys: `e` + index (u64, big-endian) → `[version][Change protobuf]`, one
+//! entry per record in source order; `m` → the spool's [`SpoolMeta`]. An
+//! entry batch and the meta that commits it are written in one atomic sled
+//! batch, so after a crash the meta never names entries that are not there.
+//! The pipeline side (what is written when, what is delivered) is
+//! `pipeline::spool`.
+
+use super::{store_err, CheckpointError, CheckpointStore};
+use crate::record::{Change, Position};
+use prost::Message;
+use std::path::PathBuf;
+
+const ENTRY: u8 = b'e';
+const META: &[u8] = b"m";
+const FORMAT_V1: u8 = 1;
+
+/// The spool's commit point: everything up to entry `committed` is stored,
+/// and the source resumes after `position` (which comes after entry
+/// `committed`'s record, or is that record's own position).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpoolMeta {
+    /// Index of the last entry the commit covers (0: none yet).
+    pub committed: u64,
+    /// Where the source resumes; `None`: from its beginning (initial snapshot).
+    pub position: Option<Position>,
+}
+
+/// Entries and bytes a spool holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct SpoolStats {
+    /// Number of entries.
+    pub entries: u64,
+    /// Their stored size in bytes.
+    pub bytes: u64,
+    /// The lowest and highest index, when there are entries.
+    pub first: Option<u64>,
+    /// See `first`.
+    pub last: Option<u64>,
+}
+
+/// One pipeline's spool tree.
+#[derive(Clone)]
+pub struct SpoolStore {
+    pub(super) tree: sled::Tree,
+    dir: PathBuf,
+    pipeline: String,
+}
+
+impl CheckpointStore {
+    /// The spool of `pipeline` (created empty on first use).
+    pub fn spool(&self, pipeline: &str) -> Result<SpoolStore, CheckpointError> {
+        Ok(SpoolStore { tree: self.tree(&format!("spool/{pipeline}"))?, dir: self.dir.clone(), pipeline: pipeline.to_string() })
+    }
+
+    /// True when `pipeline` has spool state (a meta record or entries).
+    pub fn has_spool(&self, pipeline: &str) -> Result<bool, CheckpointError> {
+        let name = format!("spool/{pipeline}");
+        let exists = self.db.tree_names().iter().any(|n| n.as_ref() == name.as_bytes());
+        Ok(exists && !self.spool(pipeline)?.tree.is_empty())
+    }
+}
+
+fn key(index: u64) -> [u8; 9] {
+    let mut k = [ENTRY; 9];
+    k[1..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+fn index_of(k: &[u8]) -> Option<u64> {
+    (k.len() == 9 && k[0] == ENTRY).then(|| u64::from_be_bytes(k[1..].try_into().expect("8 bytes")))
+}
+
+/// Encodes a record for the spool.
+pub fn encode_entry(change: &Change) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + change.encoded_len());
+    out.push(FORMAT_V1);
+    change.encode(&mut out).expect("Vec grows as needed");
+    out
+}
+
+impl SpoolStore {
+    /// The pipeline this spool belongs to.
+    pub fn pipeline(&self) -> &str {
+        &self.pipeline
+    }
+
+    fn err(&self, e: sled::Error) -> CheckpointError {
+        store_err(&self.dir, e)
+    }
+
+    fn corrupt(&self, what: String) -> CheckpointError {
+        CheckpointError::CorruptSpool { dir: self.dir.clone(), pipeline: self.pipeline.clone(), message: what }
+    }
+
+    /// The commit point, if the spool was ever started.
+    pub fn meta(&self) -> Result<Option<SpoolMeta>, CheckpointError> {
+        let Some(bytes) = self.tree.get(META).map_err(|e| self.err(e))? else { return Ok(None) };
+        if bytes.len() < 10 || bytes[0] != FORMAT_V1 {
+            return Err(self.corrupt(format!("meta record of {} bytes, version {:?}", bytes.len(), bytes.first())));
+        }
+        let committed = u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
+        let position = match bytes[9] {
+            0 => None,
+            1 => Some(Position::decode(&bytes[10..]).map_err(|e| self.corrupt(format!("meta position: {e}")))?),
+            other => return Err(self.corrupt(format!("meta position flag {other}"))),
+        };
+        Ok(Some(SpoolMeta { committed, position }))
+    }
+
+    /// Writes `entries` (index, [`encode_entry`] bytes) and, when given,
+    /// the meta that commits them, atomically. Not flushed: see [`Self::flush`].
+    pub fn write(&self, entries: &[(u64, Vec<u8>)], meta: Option<&SpoolMeta>) -> Result<(), CheckpointError> {
+        let mut batch = sled::Batch::default();
+        for (index, bytes) in entries {
+            batch.insert(&key(*index), bytes.as_slice());
+        }
+        if let Some(m) = meta {
+            let mut out = vec![FORMAT_V1];
+            out.extend_from_slice(&m.committed.to_be_bytes());
+            match &m.position {
+                None => out.push(0),
+                Some(p) => {
+                    out.push(1);
+                    p.encode(&mut out).expect("Vec grows as needed");
+                }
+            }
+            batch.insert(META, out);
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))
+    }
+
+    /// Makes every write so far durable (fsync).
+    pub async fn flush(&self) -> Result<(), CheckpointError> {
+        self.tree.flush_async().await.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// Up to `max` entries with `from <= index <= to`, in index order.
+    pub fn read(&self, from: u64, to: u64, max: usize) -> Result<Vec<(u64, Change)>, CheckpointError> {
+        let mut out = Vec::new();
+        if from > to {
+            return Ok(out);
+        }
+        for item in self.tree.range(key(from)..=key(to)).take(max) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let index = index_of(&k).ok_or_else(|| self.corrupt(format!("unexpected key {k:?}")))?;
+            if v.first() != Some(&FORMAT_V1) {
+                return Err(self.corrupt(format!("entry {index}: version {:?}", v.first())));
+            }
+            let change = Change::decode(&v[1..]).map_err(|e| self.corrupt(format!("entry {index}: {e}")))?;
+            out.push((index, change));
+        }
+        Ok(out)
+    }
+
+    /// Removes the entries with index `<= last`; returns their bytes.
+    pub fn remove_through(&self, last: u64) -> Result<u64, CheckpointError> {
+        self.remove_range(key(0), key(last))
+    }
+
+    /// Removes the entries with index `> index`; returns their bytes.
+    pub fn remove_after(&self, index: u64) -> Result<u64, CheckpointError> {
+        match index.checked_add(1) {
+            Some(from) => self.remove_range(key(from), key(u64::MAX)),
+            None => Ok(0),
+        }
+    }
+
+    fn remove_range(&self, from: [u8; 9], to: [u8; 9]) -> Result<u64, CheckpointError> {
+        let mut batch = sled::Batch::default();
+        let mut freed = 0;
+        for item in self.tree.range(from..=to) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            freed += v.len() as u64;
+            batch.remove(k);
+        }
+        if freed > 0 {
+            self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        }
+        Ok(freed)
+    }
+
+    /// Entries and bytes held.
+    pub fn stats(&self) -> Result<SpoolStats, CheckpointError> {
+        let mut s = SpoolStats::default();
+        for item in self.tree.range(key(0)..=key(u64::MAX)) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let index = index_of(&k);
+            s.entries += 1;
+            s.bytes += v.len() as u64;
+            s.first = s.first.or(index);
+            s.last = index.or(s.last);
+        }
+        Ok(s)
+    }
+
+    /// Forgets entries and meta (flushed).
+    pub async fn clear(&self) -> Result<(), CheckpointError> {
+        self.tree.clear().map_err(|e| self.err(e))?;
+        self.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Op;
+
+    fn rec(n: i64) -> Change {
+        Change { op: Op::Insert as i32, seq: n as u64, tx_end: n % 2 == 0, ..Default::default() }
+    }
+
+    fn pos(s: &str) -> Position {
+        Position { token: bytes::Bytes::from(s.as_bytes().to_vec()), display: s.into() }
+    }
+
+    #[tokio::test]
+    async fn entries_and_meta_survive_reopen_and_ranges_remove_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CheckpointStore::open(dir.path()).unwrap();
+            assert!(!store.has_spool("p").unwrap());
+            let spool = store.spool("p").unwrap();
+            assert_eq!(spool.meta().unwrap(), None);
+            let entries: Vec<_> = (1..=6).map(|i| (i as u64, encode_entry(&rec(i)))).collect();
+            let meta = SpoolMeta { committed: 4, position: Some(pos("0/40")) };
+            spool.write(&entries, Some(&meta)).unwrap();
+            spool.flush().await.unwrap();
+        }
+        let store = CheckpointStore::open(dir.path()).unwrap();
+        assert!(store.has_spool("p").unwrap());
+        assert!(!store.has_spool("other").unwrap());
+        let spool = store.spool("p").unwrap();
+        assert_eq!(spool.meta().unwrap(), Some(SpoolMeta { committed: 4, position: Some(pos("0/40")) }));
+        let all = spool.read(1, u64::MAX, 100).unwrap();
+        assert_eq!(all.iter().map(|(i, c)| (*i, c.seq)).collect::<Vec<_>>(), (1..=6).map(|i| (i, i)).collect::<Vec<_>>());
+        assert_eq!(spool.read(3, 4, 100).unwrap().len(), 2);
+        assert_eq!(spool.read(2, 6, 3).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3, 4]);
+        let size = |from: i64, to: i64| (from..=to).map(|i| encode_entry(&rec(i)).len() as u64).sum::<u64>();
+        assert_eq!(spool.stats().unwrap(), SpoolStats { entries: 6, bytes: size(1, 6), first: Some(1), last: Some(6) });
+        assert_eq!(spool.remove_after(4).unwrap(), size(5, 6));
+        assert_eq!(spool.remove_through(2).unwrap(), size(1, 2));
+        assert_eq!(spool.stats().unwrap(), SpoolStats { entries: 2, bytes: size(3, 4), first: Some(3), last: Some(4) });
+        // The meta is not an entry: range removals leave it.
+        assert_eq!(spool.meta().unwrap().unwrap().committed, 4);
+        spool.write(&[], Some(&SpoolMeta { committed: 4, position: None })).unwrap();
+        assert_eq!(spool.meta().unwrap().unwrap().position, None);
+        spool.clear().await.unwrap();
+        assert_eq!(spool.meta().unwrap(), None);
+        assert!(!store.has_spool("p").unwrap());
+    }
+
+    #[test]
+    fn a_damaged_entry_is_an_error_naming_the_spool() {
+        let store = CheckpointStore::temporary().unwrap();
+        let spool = store.spool("p").unwrap();
+        spool.write(&[(1, vec![FORMAT_V1, 0xff, 0xff])], None).unwrap();
+        let e = spool.read(1, 1, 10).unwrap_err().to_string();
+        assert!(e.contains("spool of pipeline `p`") && e.contains("entry 1") && e.contains("logferry reset"), "{e}");
+    }
+}
