@@ -47,6 +47,13 @@
 //! (bad grants, lost log position) still stop the run, and `run --once` (a
 //! batch job) gives up after five failed restarts in a row.
 //!
+//! **Spool.** With `[pipeline.spool]` the source is wrapped in
+//! `spool::Spooled`: its records go to a disk queue in the state dir
+//! first, the source is told they are durable once they are fsynced there,
+//! and the pipeline reads them back as its source; checkpoints then name
+//! spool entries, and the coordinator hands targets the source's own
+//! position (`unwrap_position`). See `spool`.
+//!
 //! **Failure.** A batch that still fails after its retries (or fails
 //! definitely) stops the pipeline: lanes stop without applying more, the
 //! source is told to stop, the last durable checkpoint is written, and the
