@@ -330,3 +330,32 @@ async fn a_source_that_loses_its_connection_is_restarted_from_the_checkpoint() {
     let applied_in_order: Vec<_> = log.iter().flat_map(|a| a.records.iter()).collect();
     assert_eq!(final_state(applied_in_order), expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_while_a_target_is_down_stops_without_waiting_for_it() {
+    let changes = workload(3000, 200, 10, 31);
+    let store = CheckpointStore::temporary().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    // The target fails every apply transiently (it is down), retried without limit.
+    let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults { transient_pct: 100, seed: 6, ..Faults::default() }));
+    let mut apply = fast_apply(4);
+    apply.max_retries = None;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let source = ScriptSource::new(changes.clone());
+    let task = tokio::spawn({
+        let store = store.clone();
+        let sink = sink.clone();
+        async move { run_pipeline("p", apply, source, vec![sink as Arc<dyn Sink>], &store, false, stop_rx).await }
+    });
+    wait_until("the lanes retry the unavailable target", Duration::from_secs(30), || {
+        let calls = sink.calls.load(AtomicOrdering::SeqCst);
+        async move { calls >= 20 }
+    })
+    .await;
+    stop_tx.send(true).unwrap();
+    // Without giving the batches up, this waits for the target forever.
+    let summary = task.await.unwrap().expect("a clean stop");
+    assert_eq!(summary.applied, 0);
+    assert!(summary.checkpoint.is_none() && store.load("p").unwrap().is_none(), "nothing was applied, so nothing is checkpointed");
+    assert!(log.lock().unwrap().is_empty());
+}

@@ -49,6 +49,9 @@ pub(crate) struct Lane {
     pub events: mpsc::UnboundedSender<LaneEvent>,
     /// Turns true when the pipeline failed: stop without applying more.
     pub cancel: watch::Receiver<bool>,
+    /// Turns true at shutdown: a lane waiting to retry an unavailable
+    /// target gives its batch up (unacknowledged) instead of waiting on.
+    pub stopping: watch::Receiver<bool>,
     /// With `on_error = "dead_letter"`: where refused records go instead
     /// of stopping the pipeline (see `dead_letter`).
     pub quarantine: Option<Arc<Quarantine>>,
@@ -79,7 +82,13 @@ impl Lane {
                     let _ = self.events.send(LaneEvent::Failed { lane: self.index, error });
                     return;
                 }
-                Err(None) => return, // cancelled
+                Err(None) => {
+                    // Cancelled after a failure, or given up at shutdown.
+                    if *self.stopping.borrow() && !*self.cancel.borrow() {
+                        let _ = self.events.send(LaneEvent::Abandoned { lane: self.index, records: seqs.len() });
+                    }
+                    return;
+                }
             }
         }
     }
@@ -172,9 +181,11 @@ impl Lane {
                         tracing::warn!(lane = self.index, target = sink.name(),
                             failing_since = %crate::record::format_utc(since_wall), failing_for_ms = since.elapsed().as_millis() as u64,
                             attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "target unavailable; retrying");
+                        let mut stopping = self.stopping.clone();
                         tokio::select! {
                             biased;
                             _ = self.cancel.changed() => return Err(None),
+                            _ = crate::sources::stopped(&mut stopping) => return Err(None),
                             _ = tokio::time::sleep(delay) => {}
                         }
                         backoff = backoff.saturating_mul(2).min(self.settings.retry_max_backoff);

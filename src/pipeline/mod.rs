@@ -47,6 +47,13 @@
 //! (bad grants, lost log position) still stop the run, and `run --once` (a
 //! batch job) gives up after five failed restarts in a row.
 //!
+//! **Shutdown.** SIGINT/SIGTERM stops the source, and the pipeline applies
+//! what it already read, checkpoints and returns. A lane that is waiting
+//! to retry an unavailable target does not hold the shutdown up: it gives
+//! its batch up unacknowledged, the other lanes are stopped, and the
+//! checkpoint stays before everything not applied, which the next run
+//! replays.
+//!
 //! **Spool.** With `[pipeline.spool]` the source is wrapped in
 //! `spool::Spooled`: its records go to a disk queue in the state dir
 //! first, the source is told they are durable once they are fsynced there,
@@ -168,6 +175,9 @@ pub(crate) enum LaneEvent {
     Applied { seqs: Vec<u64>, bytes: usize, dead_lettered: usize },
     /// The lane gave up on a batch; it has stopped.
     Failed { lane: usize, error: SinkError },
+    /// Shutdown came while the lane waited to retry an unavailable target:
+    /// it left its batch unapplied (the next run replays it) and stopped.
+    Abandoned { lane: usize, records: usize },
 }
 
 /// Where the coordinator is with a barrier record.
@@ -266,6 +276,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             settings: settings.clone(),
             events: events_tx.clone(),
             cancel: cancel_rx.clone(),
+            stopping: shutdown.clone(),
             quarantine: quarantine.clone(),
         };
         let task = tokio::spawn(lane.run());
@@ -305,6 +316,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let mut intake_open = true;
     let mut source_result: Option<Result<(), SourceError>> = None;
     let mut failure: Option<SinkError> = None;
+    // Shutdown found a target unavailable: stop without waiting for it.
+    let mut abandoned = false;
     let mut events_open = true;
     let mut shutdown_seen = *shutdown.borrow();
     if shutdown_seen {
@@ -330,7 +343,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         }
         let all_applied = co.in_flight_records == 0 && barrier.is_none();
         let source_done = source_result.is_some();
-        if source_done && (failure.is_some() || (!intake_open && all_applied)) {
+        if source_done && (failure.is_some() || abandoned || (!intake_open && all_applied)) {
             let lost = matches!(source_result, Some(Err(SourceError::Transient { .. })));
             // `run --once` (a batch job) gives up after a few attempts; a
             // continuous run keeps trying.
@@ -379,6 +392,15 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                         let _ = cancel_tx.send(true);
                         let _ = stop_tx.send(true);
                         // Unblock a source waiting in `emit`.
+                        intake.close();
+                    }
+                }
+                Some(LaneEvent::Abandoned { lane, records }) => {
+                    if !abandoned {
+                        tracing::warn!(pipeline = %name, lane, records,
+                            "shutting down while a target is unavailable: what it has not applied stays after the checkpoint and the next run replays it");
+                        abandoned = true;
+                        let _ = cancel_tx.send(true);
                         intake.close();
                     }
                 }
