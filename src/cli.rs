@@ -9,6 +9,7 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
+use crate::admin::{PipelineStats, Registry};
 use crate::sinks::deferred::{connect_or_defer, Connect};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
@@ -92,6 +93,9 @@ pub enum CliError {
     /// A target could not be opened: exit 1.
     #[error(transparent)]
     Sink(#[from] SinkError),
+    /// The admin endpoint could not listen.
+    #[error(transparent)]
+    Admin(#[from] crate::admin::AdminError),
     /// A pipeline failed: exit 1.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
@@ -203,8 +207,13 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(forward_signals(shutdown_tx.clone()));
 
+    let stats: Vec<Arc<PipelineStats>> = pipelines.iter().map(|p| Arc::new(PipelineStats::new(&p.name))).collect();
+    if let Some(admin) = &cfg.admin {
+        let listener = crate::admin::bind(admin.listen).await?;
+        tokio::spawn(crate::admin::serve(listener, Arc::new(Registry::new(stats.clone()))));
+    }
     let mut runs = Vec::new();
-    for p in pipelines {
+    for (p, stats) in pipelines.into_iter().zip(stats.iter().cloned()) {
         let run = PipelineRun {
             name: p.name.clone(),
             apply: p.apply.clone(),
@@ -215,8 +224,13 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             shutdown: shutdown_rx.clone(),
             on_error: p.on_error,
             spool: p.spool,
+            stats: stats.clone(),
         };
-        runs.push(tokio::spawn(pipeline::run(run)));
+        runs.push(tokio::spawn(async move {
+            let result = pipeline::run(run).await;
+            stats.stopped(result.as_ref().err().map(|e| e.to_string()));
+            result
+        }));
     }
     // One failing pipeline stops the others cleanly, then the process fails.
     let mut first_error = None;

@@ -1,4 +1,5 @@
 //! logferry: change-data-capture replication.
+pub mod admin;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

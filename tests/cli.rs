@@ -185,3 +185,64 @@ fn a_world_readable_config_with_a_literal_password_is_warned_about() {
         assert!(!err.contains("hunter2"), "the password is never printed: {err}");
     }
 }
+
+/// `GET path` on the admin endpoint: (status line, body).
+fn http_get(addr: &str, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    (head.lines().next().unwrap_or("").to_string(), body.to_string())
+}
+
+fn series(metrics: &str, name: &str) -> u64 {
+    let line = metrics.lines().find(|l| l.starts_with(&format!("{name}{{pipeline=\"gen\"}} "))).unwrap_or_else(|| panic!("no {name} in\n{metrics}"));
+    line.rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn the_admin_endpoint_serves_health_and_metrics_on_loopback() {
+    use std::io::BufRead;
+    let config = generate_config(1_000_000, "rate = 2000", "json") + "\n[admin]\nlisten = \"127.0.0.1:0\"\n";
+    let s = Scratch::new(&config);
+    let mut child = s.spawn(&["run"]);
+    // The log names the port the system picked.
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let addr = loop {
+        let line = rx.recv_timeout(Duration::from_secs(30)).expect("an `admin endpoint listening` line");
+        if line.contains("admin endpoint listening") {
+            break line.split("listen=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+        }
+    };
+    assert!(addr.starts_with("127.0.0.1:"), "{addr}");
+
+    let (status, body) = http_get(&addr, "/health");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{body}");
+    assert!(body.starts_with("{\"status\":\"ok\"") && body.contains("\"gen\":{"), "{body}");
+    let first = series(&http_get(&addr, "/metrics").1, "logferry_records_applied_total");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let metrics = loop {
+        let (status, metrics) = http_get(&addr, "/metrics");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        if series(&metrics, "logferry_records_applied_total") > first && series(&metrics, "logferry_checkpoint_seq") > 0 {
+            break metrics;
+        }
+        assert!(Instant::now() < deadline, "the applied count did not grow:\n{metrics}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(series(&metrics, "logferry_records_received_total") >= series(&metrics, "logferry_records_applied_total"));
+    assert_eq!(series(&metrics, "logferry_up"), 1);
+    assert_eq!(series(&metrics, "logferry_target_failing_lanes"), 0);
+    assert_eq!(http_get(&addr, "/").0, "HTTP/1.1 404 Not Found");
+
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+}

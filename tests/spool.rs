@@ -96,6 +96,7 @@ async fn run_spooled(
         shutdown,
         on_error: OnError::Stop,
         spool,
+        stats: Default::default(),
     })
     .await
 }

@@ -52,6 +52,8 @@ pub(crate) struct Lane {
     /// Turns true at shutdown: a lane waiting to retry an unavailable
     /// target gives its batch up (unacknowledged) instead of waiting on.
     pub stopping: watch::Receiver<bool>,
+    /// Figures for the admin endpoint (lanes retrying a target).
+    pub stats: Arc<crate::admin::PipelineStats>,
     /// With `on_error = "dead_letter"`: where refused records go instead
     /// of stopping the pipeline (see `dead_letter`).
     pub quarantine: Option<Arc<Quarantine>>,
@@ -165,6 +167,8 @@ impl Lane {
             // The first failure of this batch on this target (monotonic, and
             // wall clock for the log), so the logs say since when it fails.
             let mut failing_since: Option<(Instant, std::time::SystemTime)> = None;
+            // Counts this lane as retrying for /health until the loop ends.
+            let mut _failing: Option<crate::admin::FailingLane> = None;
             loop {
                 match sink.apply(batch).await {
                     Ok(()) => {
@@ -177,6 +181,9 @@ impl Lane {
                     Err(e) if e.is_transient() && self.settings.max_retries.is_none_or(|max| attempt < max) => {
                         attempt = attempt.saturating_add(1);
                         let (since, since_wall) = *failing_since.get_or_insert_with(|| (Instant::now(), std::time::SystemTime::now()));
+                        if _failing.is_none() {
+                            _failing = Some(self.stats.lane_failing());
+                        }
                         let delay = jitter(backoff, batch.records.first().map_or(0, |c| c.seq) ^ attempt as u64);
                         tracing::warn!(lane = self.index, target = sink.name(),
                             failing_since = %crate::record::format_utc(since_wall), failing_for_ms = since.elapsed().as_millis() as u64,

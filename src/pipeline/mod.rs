@@ -78,6 +78,7 @@ pub use ack::AckTracker;
 pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
 
+use crate::admin::PipelineStats;
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
@@ -114,6 +115,8 @@ pub struct PipelineRun {
     pub on_error: OnError,
     /// Spool records to disk between source and targets (see `spool`).
     pub spool: Option<SpoolConfig>,
+    /// Figures for the admin endpoint, updated as the run goes.
+    pub stats: Arc<PipelineStats>,
 }
 
 /// What a finished run did.
@@ -190,7 +193,7 @@ enum Barrier {
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
 pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
-    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error, spool } = run;
+    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error, spool, stats } = run;
     let started = Instant::now();
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
@@ -200,6 +203,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             source,
             store.spool(&name).map_err(err_cp)?,
             cfg.max_bytes,
+            stats.clone(),
             apply.retry_backoff,
             apply.retry_max_backoff,
         )),
@@ -277,6 +281,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             events: events_tx.clone(),
             cancel: cancel_rx.clone(),
             stopping: shutdown.clone(),
+            stats: stats.clone(),
             quarantine: quarantine.clone(),
         };
         let task = tokio::spawn(lane.run());
@@ -310,6 +315,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         records: 0,
         applied: 0,
         dead_lettered: 0,
+        stats: stats.clone(),
     };
 
     let mut barrier: Option<Barrier> = None;
@@ -353,6 +359,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 // source again from there.
                 if let (Some(Err(error)), Some(source)) = (source_result.take(), source_back.take()) {
                     co.restart_from_checkpoint().await.map_err(err_cp)?;
+                    stats.source_restarted();
                     let delay = reconnect.failed();
                     tracing::warn!(pipeline = %name, error = %error, attempt = reconnect.attempt,
                         failing_since = %crate::record::format_utc(reconnect.since), retry_in_ms = delay.as_millis() as u64,
@@ -562,6 +569,7 @@ struct Coordinator {
     /// Records acknowledged by the lanes (dead letters included).
     applied: u64,
     dead_lettered: u64,
+    stats: Arc<PipelineStats>,
 }
 
 impl Coordinator {
@@ -577,6 +585,7 @@ impl Coordinator {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.records += 1;
+        self.stats.received();
         change.seq = seq;
         if change.tx_end {
             if let Some(pos) = change.position.take() {
@@ -613,6 +622,7 @@ impl Coordinator {
         self.in_flight_records -= seqs.len();
         self.in_flight_bytes -= bytes;
         self.applied += seqs.len() as u64;
+        self.stats.applied(seqs.len() as u64, dead_lettered as u64);
         for &s in seqs {
             self.acked(s);
         }
@@ -653,6 +663,7 @@ impl Coordinator {
             .expect("checkpoint write does not panic")?;
         tracing::debug!(pipeline = %self.name, seq, position = %cp.position.display, "checkpoint saved");
         let _ = self.durable_tx.send(Some(cp.position.clone()));
+        self.stats.checkpointed(seq);
         self.saved = Some(cp);
         self.next_save = Instant::now() + self.interval;
         Ok(())

@@ -50,7 +50,8 @@ use crate::record::{Change, Position};
 use crate::sources::{stopped, Emitter, Source, SourceContext, SourceError};
 use crate::BoxFuture;
 use prost::Message;
-use std::sync::Mutex;
+use crate::admin::PipelineStats;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
@@ -142,6 +143,8 @@ struct Shared {
     source_durable: watch::Sender<Option<Position>>,
     /// The source side has finished for good.
     done: watch::Sender<bool>,
+    /// Spool figures for the admin endpoint.
+    stats: Arc<PipelineStats>,
 }
 
 impl Shared {
@@ -154,6 +157,7 @@ impl Shared {
         let committed = self.committed().committed;
         let freed = self.store.remove_after(committed)?;
         self.bytes.send_modify(|b| *b = b.saturating_sub(freed));
+        self.stats.spool_bytes(*self.bytes.borrow());
         self.flushed.send_replace(committed);
         Ok(committed)
     }
@@ -164,13 +168,21 @@ pub(crate) struct Spooled {
     inner: Box<dyn Source>,
     store: SpoolStore,
     max_bytes: u64,
+    stats: Arc<PipelineStats>,
     retry_backoff: Duration,
     retry_max_backoff: Duration,
 }
 
 impl Spooled {
-    pub(crate) fn new(inner: Box<dyn Source>, store: SpoolStore, max_bytes: u64, retry_backoff: Duration, retry_max_backoff: Duration) -> Self {
-        Spooled { inner, store, max_bytes, retry_backoff, retry_max_backoff }
+    pub(crate) fn new(
+        inner: Box<dyn Source>,
+        store: SpoolStore,
+        max_bytes: u64,
+        stats: Arc<PipelineStats>,
+        retry_backoff: Duration,
+        retry_max_backoff: Duration,
+    ) -> Self {
+        Spooled { inner, store, max_bytes, stats, retry_backoff, retry_max_backoff }
     }
 }
 
@@ -235,7 +247,9 @@ impl Spooled {
             source_durable: watch::channel(meta.position.clone()).0,
             committed: Mutex::new(meta),
             done: watch::channel(false).0,
+            stats: self.stats.clone(),
         };
+        shared.stats.spool_bytes(stats.bytes);
 
         let source_side = self.source_side(&shared, &pipeline, once, &shutdown);
         let reader = deliver(&shared, deliver_from, &emitter, shutdown.clone());
@@ -313,6 +327,7 @@ async fn write(shared: &Shared, mut rx: mpsc::Receiver<Change>, max_bytes: u64, 
                 tracing::warn!(pipeline = %shared.store_pipeline(), max_bytes, bytes = *bytes_rx.borrow(),
                     "spool is full; the source waits (and its server keeps the log) until targets take records");
                 full_since = Some(std::time::Instant::now());
+                shared.stats.spool_full(true);
             }
             let mut stop = shutdown.clone();
             tokio::select! {
@@ -322,6 +337,7 @@ async fn write(shared: &Shared, mut rx: mpsc::Receiver<Change>, max_bytes: u64, 
             continue;
         }
         if let Some(since) = full_since.take() {
+            shared.stats.spool_full(false);
             tracing::info!(pipeline = %shared.store_pipeline(), full_ms = since.elapsed().as_millis() as u64, "spool has room again");
         }
         let Some(first) = rx.recv().await else { return Ok(()) };
@@ -346,6 +362,7 @@ async fn write(shared: &Shared, mut rx: mpsc::Receiver<Change>, max_bytes: u64, 
         shared.store.write(&entries, commit.as_ref())?;
         shared.store.flush().await?;
         shared.bytes.send_modify(|b| *b += group_bytes as u64);
+        shared.stats.spool_bytes(*shared.bytes.borrow());
         if let Some((last, _)) = entries.last() {
             shared.flushed.send_replace(*last);
         }
@@ -460,6 +477,7 @@ async fn trim(shared: &Shared, mut durable: watch::Receiver<Option<Position>>) -
         if let Some(index) = index {
             let freed = shared.store.remove_through(index)?;
             shared.bytes.send_modify(|b| *b = b.saturating_sub(freed));
+            shared.stats.spool_bytes(*shared.bytes.borrow());
         }
     }
 }

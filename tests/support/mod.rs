@@ -281,6 +281,7 @@ pub async fn run_pipeline_on_error(
         shutdown,
         on_error,
         spool: None,
+        stats: Default::default(),
     })
     .await
 }
