@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use tokio::sync::watch;
 
 mod dead_letters;
+mod grants;
 
 pub use dead_letters::DeadLettersCommand;
 
@@ -326,6 +327,22 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
             p.apply.batch_max_rows,
             p.apply.ordering
         );
+        let source_grants = grants::source(&p.source);
+        if !source_grants.is_empty() {
+            println!("  least the source user needs:");
+            for line in source_grants {
+                println!("    {line}");
+            }
+        }
+        for (i, t) in p.targets.iter().enumerate() {
+            let target_grants = grants::target(t);
+            if !target_grants.is_empty() {
+                println!("  least target[{i}]'s user needs:");
+                for line in target_grants {
+                    println!("    {line}");
+                }
+            }
+        }
         let verdict = match &p.source {
             SourceConfig::Postgres(pg) => Some(crate::sources::postgres::check(pg).await),
             SourceConfig::Mysql(my) => Some(crate::sources::mysql::check(my).await),
