@@ -407,11 +407,33 @@ fn status(path: PathBuf) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Asks before forgetting a spool that has no checkpoint beside it.
+fn confirm_spool_reset(pipeline: &str) -> Result<bool, CliError> {
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!(
+            "reset of pipeline `{pipeline}` (it has a spool of undelivered records) needs confirmation: run it in a terminal, or add --yes"
+        )));
+    }
+    eprint!("Forget the spool of pipeline `{pipeline}` (records read but not yet delivered)? Type the pipeline name to confirm: ");
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok(answer.trim() == pipeline)
+}
+
 fn reset(path: PathBuf, pipeline: String, yes: bool) -> Result<(), CliError> {
     let cfg = Config::load(&path)?;
     let store = CheckpointStore::open(&cfg.state_dir)?;
     dead_letters::refuse_reset_with_dead_letters(&store, &pipeline)?;
     let Some(cp) = store.load(&pipeline)? else {
+        // A spooled run killed before its first checkpoint leaves a spool alone.
+        if store.has_spool(&pipeline)? {
+            if !yes && !confirm_spool_reset(&pipeline)? {
+                return Err(CliError::Usage("not confirmed; the spool is unchanged".into()));
+            }
+            store.reset(&pipeline)?;
+            println!("pipeline `{pipeline}` had no checkpoint; its spool is forgotten");
+            return Ok(());
+        }
         println!("pipeline `{pipeline}` has no checkpoint; nothing to reset");
         return Ok(());
     };

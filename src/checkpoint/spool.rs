@@ -253,6 +253,16 @@ mod tests {
     }
 
     #[test]
+    fn reset_forgets_the_spool_also_without_a_checkpoint() {
+        let store = CheckpointStore::temporary().unwrap();
+        store.spool("p").unwrap().write(&[(1, encode_entry(&rec(1)))], Some(&SpoolMeta { committed: 1, position: None })).unwrap();
+        assert!(store.has_spool("p").unwrap());
+        assert!(store.reset("p").unwrap(), "a spool alone counts as state to reset");
+        assert!(!store.has_spool("p").unwrap());
+        assert!(!store.reset("p").unwrap());
+    }
+
+    #[test]
     fn a_damaged_entry_is_an_error_naming_the_spool() {
         let store = CheckpointStore::temporary().unwrap();
         let spool = store.spool("p").unwrap();
