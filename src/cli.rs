@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::watch;
 
+mod bench;
 mod dead_letters;
 mod grants;
 
@@ -77,6 +78,9 @@ pub enum Command {
     /// List, replay or drop the records `on_error = "dead_letter"` set aside.
     #[command(subcommand)]
     DeadLetters(DeadLettersCommand),
+    /// Build a PostgreSQL backlog and time logferry catching it up, beside
+    /// pg_recvlogical and native logical replication (--compare).
+    Bench(bench::BenchArgs),
 }
 
 /// A failed command, by exit code.
@@ -106,6 +110,9 @@ pub enum CliError {
     /// A dead-letter command could not finish: exit 1.
     #[error("{0}")]
     DeadLetters(String),
+    /// `bench` could not finish: exit 1.
+    #[error("bench: {0}")]
+    Bench(String),
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -129,6 +136,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Status { config } => status(config),
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod bench;
 mod big_inputs;
 mod cli;
 mod hostile_names;
