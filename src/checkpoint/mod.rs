@@ -27,6 +27,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const CHECKPOINTS_TREE: &str = "checkpoints";
+/// sled's page cache (its default is 1 GiB). Checkpoints and dead letters
+/// are small, and the spool is written once and read once in order, so a
+/// small cache costs little and keeps a spooled run's memory flat.
+const SLED_CACHE_BYTES: u64 = 16 << 20;
 /// Encoding version byte at the start of every stored checkpoint, so a later
 /// layout can be told apart from this one.
 const FORMAT_V1: u8 = 1;
@@ -112,6 +116,7 @@ impl CheckpointStore {
         })?;
         let db = sled::Config::new()
             .path(state_dir.join("sled"))
+            .cache_capacity(SLED_CACHE_BYTES)
             .open()
             .map_err(|e| Self::map_open_error(&dir, e))?;
         Self::from_db(db, dir)

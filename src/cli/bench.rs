@@ -74,6 +74,9 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Run logferry with the durable spool on (`[pipeline.spool]`, 1 GiB).
+    #[arg(long)]
+    pub spool: bool,
     /// Prefix of the databases and slots the bench creates (and drops).
     #[arg(long, default_value = "lfbench")]
     pub prefix: String,
@@ -341,17 +344,19 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         }
         let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.3}"));
         println!(
-            "{{\"changes\":{changes},\"wal_bytes\":{wal_bytes},\"target\":\"{}\",\"lanes\":{},\"batch\":{},\"readers\":[{readers}],\"logferry_peak_rss_kib\":{rss_kib},\"logferry_cpu_seconds\":{cpu:.3},\"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{}}}",
+            "{{\"changes\":{changes},\"wal_bytes\":{wal_bytes},\"target\":\"{}\",\"lanes\":{},\"batch\":{},\"spool\":{},\"readers\":[{readers}],\"logferry_peak_rss_kib\":{rss_kib},\"logferry_cpu_seconds\":{cpu:.3},\"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{}}}",
             args.target,
             args.lanes,
             args.batch,
+            args.spool,
             opt(ratio_native),
             opt(ratio_recv)
         );
     } else {
         println!(
-            "backlog: {changes} changes ({} inserts in transactions of {tx_rows}, {} updates, {} deletes), {:.1} MB of WAL; logferry -> {} with {} lane(s), batches of {}",
-            args.rows, args.updates, args.deletes, mb, args.target, args.lanes, args.batch
+            "backlog: {changes} changes ({} inserts in transactions of {tx_rows}, {} updates, {} deletes), {:.1} MB of WAL; logferry -> {} with {} lane(s), batches of {}{}",
+            args.rows, args.updates, args.deletes, mb, args.target, args.lanes, args.batch,
+            if args.spool { ", through the spool" } else { "" }
         );
         println!("{:<32} {:>9} {:>12} {:>12}", "reader", "seconds", "rows/s", "WAL MB/s");
         for f in &figures {
@@ -448,11 +453,12 @@ fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str) 
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
     };
     format!(
-        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [\"public.items\"]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n",
+        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [\"public.items\"]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{spool}",
         state = work.join("state").display(),
         p = args.prefix,
         lanes = args.lanes,
         batch = args.batch,
+        spool = if args.spool { "[pipeline.spool]\n" } else { "" },
     )
 }
 
