@@ -22,5 +22,6 @@ mod postgres_sink;
 mod postgres_sink_mysql_types;
 mod postgres_source;
 mod reliability_outage;
+mod reliability_targets;
 mod spool;
 mod tls;
