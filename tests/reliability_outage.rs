@@ -9,41 +9,19 @@
 //! - Connections are reset (RST) in the middle of applies, several times:
 //!   the target still ends equal to the source.
 
-use crate::support::binary::{text, Scratch};
+use crate::support::binary::Scratch;
 use crate::support::pg::{self, fresh_db, TestDb};
 use crate::support::proxy::Proxy;
+use crate::support::outage::*;
 use crate::support::Rng;
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Lanes and the queue bound: small, so a short outage fills the queue
-/// many times over and the source is held back.
-const LANES: u64 = 2;
-const QUEUE_MAX_RECORDS: u64 = 200;
-/// Backoff: the first retry after ~50 ms, doubling to at most 400 ms. With
-/// the old default of 10 retries a lane gave up after at most ~3.2 s, well
-/// inside the outage below.
-const RETRY_BACKOFF_MS: u64 = 50;
-const RETRY_MAX_BACKOFF_MS: u64 = 400;
-
-const RETRYING: &str = "target unavailable; retrying";
-const RECOVERED: &str = "target is back; delivery resumed";
-
 /// The test server's address (`127.0.0.1:port` from `LOGFERRY_TEST_PG_URL`).
 fn server_addr() -> SocketAddr {
-    let url = pg::server_url();
-    let after_at = &url[url.rfind('@').expect("URL has user@host") + 1..];
-    let host_port = &after_at[..after_at.find('/').unwrap_or(after_at.len())];
-    host_port.parse().unwrap_or_else(|e| panic!("LOGFERRY_TEST_PG_URL host {host_port:?} is not 127.0.0.1:port: {e}"))
-}
-
-/// `db`'s URL with the server's address replaced by the proxy's.
-fn through(proxy: &Proxy, db: &TestDb) -> String {
-    let server = proxy.upstream().to_string();
-    assert!(db.url.contains(&server), "{} does not name {server}", db.url);
-    db.url.replacen(&server, &proxy.addr().to_string(), 1)
+    addr_of(&pg::server_url())
 }
 
 fn config(source: &TestDb, target_url: &str) -> String {
@@ -75,31 +53,6 @@ retry_max_backoff = "{RETRY_MAX_BACKOFF_MS}ms"
         src = source.url,
         slot = source.name,
     )
-}
-
-/// Starts `logferry run` with its log (stderr) going to `logferry.log` in
-/// the scratch folder: a pipe nobody reads would block it once full.
-fn start(s: &Scratch) -> Child {
-    let log = std::fs::File::create(s.path("logferry.log")).unwrap();
-    s.command(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
-}
-
-fn log_of(s: &Scratch) -> String {
-    text(&std::fs::read(s.path("logferry.log")).unwrap_or_default())
-}
-
-/// Asserts the process is still running (it must not give up on its own).
-fn assert_running(child: &mut Child, s: &Scratch, when: &str) {
-    if let Some(status) = child.try_wait().unwrap() {
-        panic!("logferry exited ({status}) {when}; its log:\n{}", log_of(s));
-    }
-}
-
-/// SIGTERM, then waits for the clean exit.
-fn stop(mut child: Child, s: &Scratch) {
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert!(status.success(), "logferry did not stop cleanly ({status}); its log:\n{}", log_of(s));
 }
 
 /// Resident memory of a process in KiB.
@@ -189,25 +142,12 @@ fn databases(rt: &tokio::runtime::Runtime, prefix: &str) -> (TestDb, TestDb) {
     })
 }
 
-fn count(log: &str, what: &str) -> usize {
-    log.lines().filter(|l| l.contains(what)).count()
-}
-
-/// The largest `down_ms=` among the recovery lines.
-fn longest_recovery_ms(log: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains(RECOVERED))
-        .filter_map(|l| l.split("down_ms=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-        .max()
-        .unwrap_or(0)
-}
-
 #[test]
 fn target_down_longer_than_the_queue_bound_loses_nothing_and_resumes_by_itself() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = databases(&rt, "out_down");
     let proxy = Proxy::start(server_addr());
-    let s = Scratch::new(&config(&source, &through(&proxy, &target)));
+    let s = Scratch::new(&config(&source, &through(&proxy, &target.url)));
     let mut child = start(&s);
     let pid = child.id();
 
@@ -319,7 +259,7 @@ fn connections_reset_mid_apply_still_end_equal() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = databases(&rt, "out_reset");
     let proxy = Proxy::start(server_addr());
-    let s = Scratch::new(&config(&source, &through(&proxy, &target)));
+    let s = Scratch::new(&config(&source, &through(&proxy, &target.url)));
     let mut child = start(&s);
     rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
 
@@ -380,7 +320,7 @@ fn with_the_spool_the_source_log_is_released_during_a_target_outage_and_all_arri
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = databases(&rt, "out_spool");
     let proxy = Proxy::start(server_addr());
-    let spooled = format!("{}[pipeline.spool]\nmax_bytes = \"256MiB\"\n", config(&source, &through(&proxy, &target)));
+    let spooled = format!("{}[pipeline.spool]\nmax_bytes = \"256MiB\"\n", config(&source, &through(&proxy, &target.url)));
     let s = Scratch::new(&spooled);
     let mut child = start(&s);
     rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));

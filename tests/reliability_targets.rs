@@ -16,46 +16,19 @@
 //! Rows are compared as text `id|v|note`, ordered by id: on MariaDB with
 //! SQL, on MongoDB from the documents (`_id` = the primary key `id`).
 
-use crate::support::binary::{text, Scratch};
+use crate::support::binary::Scratch;
 use crate::support::pg::{self, fresh_db, TestDb};
 use crate::support::proxy::Proxy;
+use crate::support::outage::*;
 use crate::support::{mariadb, mongodb, Rng};
 use bson::Bson;
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-/// Lanes and the queue bound: small, so a short outage fills the queue
-/// many times over.
-const LANES: u64 = 2;
-const QUEUE_MAX_RECORDS: u64 = 200;
-/// Backoff: first retry after ~50 ms, doubling to at most 400 ms;
-/// max_retries stays at its default (retry until the target is back).
-const RETRY_BACKOFF_MS: u64 = 50;
-const RETRY_MAX_BACKOFF_MS: u64 = 400;
-
-const RETRYING: &str = "target unavailable; retrying";
-const RECOVERED: &str = "target is back; delivery resumed";
-
-/// First id the workload writes (the seed rows are 1..=1000).
 const FIRST_WORKLOAD_ID: i64 = 1_000_000;
-
-/// `127.0.0.1:port` of a `scheme://[user:pass@]127.0.0.1:port[/…][?…]` URL.
-fn addr_of(url: &str) -> SocketAddr {
-    let rest = &url[url.find("://").expect("URL has a scheme") + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let host_port = &authority[authority.rfind('@').map_or(0, |at| at + 1)..];
-    host_port.parse().unwrap_or_else(|e| panic!("{host_port:?} is not 127.0.0.1:port: {e}"))
-}
-
-/// `url` with the proxy's upstream address replaced by the proxy's own.
-fn through(proxy: &Proxy, url: &str) -> String {
-    let server = proxy.upstream().to_string();
-    assert!(url.contains(&server), "{url} does not name {server}");
-    url.replacen(&server, &proxy.addr().to_string(), 1)
-}
 
 /// The target database, on the real server (the test reads it directly,
 /// not through the proxy).
@@ -204,55 +177,6 @@ retry_max_backoff = "{RETRY_MAX_BACKOFF_MS}ms"
     )
 }
 
-/// A running `logferry run`, killed if the test fails before [`stop`].
-struct Running(Child);
-
-impl std::ops::Deref for Running {
-    type Target = Child;
-    fn deref(&self) -> &Child {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for Running {
-    fn deref_mut(&mut self) -> &mut Child {
-        &mut self.0
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Already reaped after `stop`: then this does nothing.
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `logferry run` with its log (stderr) going to `logferry.log` in
-/// the scratch folder: a pipe nobody reads would block it once full.
-fn start(s: &Scratch) -> Running {
-    let log = std::fs::File::create(s.path("logferry.log")).unwrap();
-    Running(s.command(&["run"]).stdout(Stdio::null()).stderr(log).spawn().unwrap())
-}
-
-fn log_of(s: &Scratch) -> String {
-    text(&std::fs::read(s.path("logferry.log")).unwrap_or_default())
-}
-
-/// Asserts the process is still running (it must not give up on its own).
-fn assert_running(child: &mut Child, s: &Scratch, when: &str) {
-    if let Some(status) = child.try_wait().unwrap() {
-        panic!("logferry exited ({status}) {when}; its log:\n{}", log_of(s));
-    }
-}
-
-/// SIGTERM, then waits for the clean exit.
-fn stop(mut child: Running, s: &Scratch) {
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
-    let status = child.wait().unwrap();
-    assert!(status.success(), "logferry did not stop cleanly ({status}); its log:\n{}", log_of(s));
-}
-
 /// The source's rows as `id|v|note`, ordered by id (`items.id`: a bare
 /// `id` would sort by the output column, the text).
 async fn source_items(source: &TestDb) -> Vec<String> {
@@ -334,19 +258,6 @@ fn databases(rt: &tokio::runtime::Runtime, kind: Kind, prefix: &str) -> (TestDb,
             .unwrap();
         (s, Target::fresh(kind, &format!("{prefix}_dst")).await)
     })
-}
-
-fn count(log: &str, what: &str) -> usize {
-    log.lines().filter(|l| l.contains(what)).count()
-}
-
-/// The largest `down_ms=` among the recovery lines.
-fn longest_recovery_ms(log: &str) -> u64 {
-    log.lines()
-        .filter(|l| l.contains(RECOVERED))
-        .filter_map(|l| l.split("down_ms=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
-        .max()
-        .unwrap_or(0)
 }
 
 /// The target hangs, then is down, for longer than the queue bound lasts;

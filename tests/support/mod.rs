@@ -19,6 +19,7 @@ use tokio::sync::watch;
 pub mod binary;
 pub mod mariadb;
 pub mod mongodb;
+pub mod outage;
 pub mod pg;
 pub mod proxy;
 pub mod records;
