@@ -1,10 +1,13 @@
 //! Storage of the durable spool (`[pipeline.spool]`): one sled tree per
 //! pipeline, `spool/<pipeline>`, in the state dir's database.
 //!
-//! Keys: `e` + index (u64, big-endian) → `[version][Change protobuf]`, one
-//! entry per record in source order; `m` → the spool's [`SpoolMeta`]. An
-//! entry batch and the meta that commits it are written in one atomic sled
-//! batch, so after a crash the meta never names entries that are not there.
+//! Keys: `e` + the index (u64, big-endian) of a group's first entry → the
+//! group: the records one writer group took, in source order, each
+//! `[version][Change protobuf]` (one sled value per group: per-record values
+//! made sled copy its nodes for every insert, several times the cost of the
+//! rest of a spooled run); `m` → the spool's [`SpoolMeta`]. A group and the
+//! meta that commits it are written in one atomic sled batch, so after a
+//! crash the meta never names entries that are not there.
 //! The pipeline side (what is written when, what is delivered) is
 //! `pipeline::spool`.
 
@@ -16,6 +19,9 @@ use std::path::PathBuf;
 const ENTRY: u8 = b'e';
 const META: &[u8] = b"m";
 const FORMAT_V1: u8 = 1;
+/// A group of entries written together (one sled value per writer group:
+/// one insert per group instead of one per record).
+const FORMAT_GROUP: u8 = 2;
 
 /// The spool's commit point: everything up to entry `committed` is stored,
 /// and the source resumes after `position` (which comes after entry
@@ -73,6 +79,34 @@ fn index_of(k: &[u8]) -> Option<u64> {
     (k.len() == 9 && k[0] == ENTRY).then(|| u64::from_be_bytes(k[1..].try_into().expect("8 bytes")))
 }
 
+/// A group's value: `[2][count u32 BE]` then `[len u32 BE][entry]` per entry.
+fn pack<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = vec![FORMAT_GROUP, 0, 0, 0, 0];
+    let mut n = 0u32;
+    for e in entries {
+        out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+        out.extend_from_slice(e);
+        n += 1;
+    }
+    out[1..5].copy_from_slice(&n.to_be_bytes());
+    out
+}
+
+fn unpack(v: &[u8]) -> Option<Vec<Vec<u8>>> {
+    if v.len() < 5 || v[0] != FORMAT_GROUP {
+        return None;
+    }
+    let n = u32::from_be_bytes(v[1..5].try_into().ok()?) as usize;
+    let mut out = Vec::with_capacity(n.min(1 << 16));
+    let mut at = 5;
+    for _ in 0..n {
+        let len = u32::from_be_bytes(v.get(at..at + 4)?.try_into().ok()?) as usize;
+        out.push(v.get(at + 4..at + 4 + len)?.to_vec());
+        at += 4 + len;
+    }
+    (at == v.len() && n > 0).then_some(out)
+}
+
 /// Encodes a record for the spool.
 pub fn encode_entry(change: &Change) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + change.encoded_len());
@@ -110,12 +144,17 @@ impl SpoolStore {
         Ok(Some(SpoolMeta { committed, position }))
     }
 
-    /// Writes `entries` (index, [`encode_entry`] bytes) and, when given,
-    /// the meta that commits them, atomically. Not flushed: see [`Self::flush`].
-    pub fn write(&self, entries: &[(u64, Vec<u8>)], meta: Option<&SpoolMeta>) -> Result<(), CheckpointError> {
+    /// Writes `entries` (consecutive indexes, [`encode_entry`] bytes) as
+    /// one group and, when given, the meta that commits them, atomically.
+    /// Not flushed: see [`Self::flush`]. Returns the bytes stored.
+    pub fn write(&self, entries: &[(u64, Vec<u8>)], meta: Option<&SpoolMeta>) -> Result<u64, CheckpointError> {
         let mut batch = sled::Batch::default();
-        for (index, bytes) in entries {
-            batch.insert(&key(*index), bytes.as_slice());
+        let mut stored = 0;
+        if let Some((first, _)) = entries.first() {
+            debug_assert!(entries.windows(2).all(|w| w[1].0 == w[0].0 + 1), "consecutive indexes");
+            let group = pack(entries.iter().map(|(_, b)| b.as_slice()));
+            stored = group.len() as u64;
+            batch.insert(&key(*first), group);
         }
         if let Some(m) = meta {
             let mut out = vec![FORMAT_V1];
@@ -129,12 +168,40 @@ impl SpoolStore {
             }
             batch.insert(META, out);
         }
-        self.tree.apply_batch(batch).map_err(|e| self.err(e))
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        Ok(stored)
     }
 
     /// Makes every write so far durable (fsync).
     pub async fn flush(&self) -> Result<(), CheckpointError> {
         self.tree.flush_async().await.map(|_| ()).map_err(|e| self.err(e))
+    }
+
+    /// The groups from the one holding `from` up to the one holding `to`:
+    /// (first index, its entries).
+    /// Stops once the groups hold `max` entries at or after `from`.
+    fn groups(&self, from: u64, to: u64, max: usize) -> Result<Vec<(u64, Vec<Vec<u8>>)>, CheckpointError> {
+        let start = match self.tree.range(key(0)..=key(from)).next_back() {
+            Some(item) => item.map_err(|e| self.err(e))?.0,
+            None => key(from).to_vec().into(),
+        };
+        let mut out = Vec::new();
+        let mut held = 0usize;
+        for item in self.tree.range(start..=key(to).to_vec().into()) {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            let Some(first) = index_of(&k) else { continue };
+            let entries = self.unpack(first, &v)?;
+            held += entries.len().saturating_sub(from.saturating_sub(first) as usize);
+            out.push((first, entries));
+            if held >= max {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    fn unpack(&self, first: u64, v: &[u8]) -> Result<Vec<Vec<u8>>, CheckpointError> {
+        unpack(v).ok_or_else(|| self.corrupt(format!("group at entry {first}: malformed")))
     }
 
     /// Up to `max` entries with `from <= index <= to`, in index order.
@@ -143,36 +210,35 @@ impl SpoolStore {
         if from > to {
             return Ok(out);
         }
-        for item in self.tree.range(key(from)..=key(to)).take(max) {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            let index = index_of(&k).ok_or_else(|| self.corrupt(format!("unexpected key {k:?}")))?;
-            if v.first() != Some(&FORMAT_V1) {
-                return Err(self.corrupt(format!("entry {index}: version {:?}", v.first())));
+        for (first, entries) in self.groups(from, to, max)? {
+            for (i, bytes) in entries.iter().enumerate() {
+                let index = first + i as u64;
+                if index < from || index > to || out.len() >= max {
+                    continue;
+                }
+                if bytes.first() != Some(&FORMAT_V1) {
+                    return Err(self.corrupt(format!("entry {index}: version {:?}", bytes.first())));
+                }
+                let change = Change::decode(&bytes[1..]).map_err(|e| self.corrupt(format!("entry {index}: {e}")))?;
+                out.push((index, change));
             }
-            let change = Change::decode(&v[1..]).map_err(|e| self.corrupt(format!("entry {index}: {e}")))?;
-            out.push((index, change));
         }
         Ok(out)
     }
 
-    /// Removes the entries with index `<= last`; returns their bytes.
+    /// Removes the groups whose entries all have index `<= last` (a group
+    /// only partly covered stays until the rest is covered too); returns
+    /// their bytes.
     pub fn remove_through(&self, last: u64) -> Result<u64, CheckpointError> {
-        self.remove_range(key(0), key(last))
-    }
-
-    /// Removes the entries with index `> index`; returns their bytes.
-    pub fn remove_after(&self, index: u64) -> Result<u64, CheckpointError> {
-        match index.checked_add(1) {
-            Some(from) => self.remove_range(key(from), key(u64::MAX)),
-            None => Ok(0),
-        }
-    }
-
-    fn remove_range(&self, from: [u8; 9], to: [u8; 9]) -> Result<u64, CheckpointError> {
         let mut batch = sled::Batch::default();
         let mut freed = 0;
-        for item in self.tree.range(from..=to) {
+        for item in self.tree.range(key(0)..=key(last)) {
             let (k, v) = item.map_err(|e| self.err(e))?;
+            let Some(first) = index_of(&k) else { continue };
+            let n = self.unpack(first, &v)?.len() as u64;
+            if first + n - 1 > last {
+                break;
+            }
             freed += v.len() as u64;
             batch.remove(k);
         }
@@ -182,16 +248,45 @@ impl SpoolStore {
         Ok(freed)
     }
 
-    /// Entries and bytes held.
+    /// Removes the entries with index `> index` (cutting the group that
+    /// holds `index`); returns the bytes freed.
+    pub fn remove_after(&self, index: u64) -> Result<u64, CheckpointError> {
+        let mut batch = sled::Batch::default();
+        let mut freed = 0u64;
+        if let Some(item) = self.tree.range(key(0)..=key(index)).next_back() {
+            let (k, v) = item.map_err(|e| self.err(e))?;
+            if let Some(first) = index_of(&k) {
+                let entries = self.unpack(first, &v)?;
+                let keep = (index - first + 1) as usize;
+                if entries.len() > keep {
+                    let cut = pack(entries[..keep].iter().map(Vec::as_slice));
+                    freed += (v.len() - cut.len()) as u64;
+                    batch.insert(k, cut);
+                }
+            }
+        }
+        if let Some(from) = index.checked_add(1) {
+            for item in self.tree.range(key(from)..=key(u64::MAX)) {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                freed += v.len() as u64;
+                batch.remove(k);
+            }
+        }
+        self.tree.apply_batch(batch).map_err(|e| self.err(e))?;
+        Ok(freed)
+    }
+
+    /// Entries and bytes held (entries of partly trimmed groups included).
     pub fn stats(&self) -> Result<SpoolStats, CheckpointError> {
         let mut s = SpoolStats::default();
         for item in self.tree.range(key(0)..=key(u64::MAX)) {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            let index = index_of(&k);
-            s.entries += 1;
+            let Some(first) = index_of(&k) else { continue };
+            let n = self.unpack(first, &v)?.len() as u64;
+            s.entries += n;
             s.bytes += v.len() as u64;
-            s.first = s.first.or(index);
-            s.last = index.or(s.last);
+            s.first = s.first.or(Some(first));
+            s.last = Some(first + n - 1);
         }
         Ok(s)
     }
@@ -224,9 +319,11 @@ mod tests {
             assert!(!store.has_spool("p").unwrap());
             let spool = store.spool("p").unwrap();
             assert_eq!(spool.meta().unwrap(), None);
+            // Two writer groups: 1..=3 and 4..=6.
             let entries: Vec<_> = (1..=6).map(|i| (i as u64, encode_entry(&rec(i)))).collect();
+            spool.write(&entries[..3], None).unwrap();
             let meta = SpoolMeta { committed: 4, position: Some(pos("0/40")) };
-            spool.write(&entries, Some(&meta)).unwrap();
+            spool.write(&entries[3..], Some(&meta)).unwrap();
             spool.flush().await.unwrap();
         }
         let store = CheckpointStore::open(dir.path()).unwrap();
@@ -236,13 +333,24 @@ mod tests {
         assert_eq!(spool.meta().unwrap(), Some(SpoolMeta { committed: 4, position: Some(pos("0/40")) }));
         let all = spool.read(1, u64::MAX, 100).unwrap();
         assert_eq!(all.iter().map(|(i, c)| (*i, c.seq)).collect::<Vec<_>>(), (1..=6).map(|i| (i, i)).collect::<Vec<_>>());
-        assert_eq!(spool.read(3, 4, 100).unwrap().len(), 2);
+        assert_eq!(spool.read(3, 4, 100).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [3, 4], "across groups");
         assert_eq!(spool.read(2, 6, 3).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [2, 3, 4]);
-        let size = |from: i64, to: i64| (from..=to).map(|i| encode_entry(&rec(i)).len() as u64).sum::<u64>();
-        assert_eq!(spool.stats().unwrap(), SpoolStats { entries: 6, bytes: size(1, 6), first: Some(1), last: Some(6) });
-        assert_eq!(spool.remove_after(4).unwrap(), size(5, 6));
-        assert_eq!(spool.remove_through(2).unwrap(), size(1, 2));
-        assert_eq!(spool.stats().unwrap(), SpoolStats { entries: 2, bytes: size(3, 4), first: Some(3), last: Some(4) });
+        assert_eq!(spool.read(5, 5, 10).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [5], "inside a group");
+        let s0 = spool.stats().unwrap();
+        assert_eq!((s0.entries, s0.first, s0.last), (6, Some(1), Some(6)));
+        // Cutting after 4 shortens the second group.
+        let freed = spool.remove_after(4).unwrap();
+        assert!(freed > 0);
+        let s1 = spool.stats().unwrap();
+        assert_eq!((s1.entries, s1.bytes, s1.last), (4, s0.bytes - freed, Some(4)));
+        assert_eq!(spool.read(1, 10, 10).unwrap().iter().map(|e| e.0).collect::<Vec<_>>(), [1, 2, 3, 4]);
+        // A group goes only once all of it is covered.
+        assert_eq!(spool.remove_through(2).unwrap(), 0);
+        assert_eq!(spool.stats().unwrap().entries, 4);
+        let freed = spool.remove_through(3).unwrap();
+        assert!(freed > 0);
+        let s2 = spool.stats().unwrap();
+        assert_eq!((s2.entries, s2.bytes, s2.first, s2.last), (1, s1.bytes - freed, Some(4), Some(4)));
         // The meta is not an entry: range removals leave it.
         assert_eq!(spool.meta().unwrap().unwrap().committed, 4);
         spool.write(&[], Some(&SpoolMeta { committed: 4, position: None })).unwrap();

@@ -58,9 +58,9 @@ use tokio::sync::{mpsc, watch};
 /// Marks a position token as a spool position (`[magic][index u64 BE][source Position protobuf]`).
 const MAGIC: &[u8; 8] = b"lfspool1";
 /// Records the writer takes into one group (one batch, one fsync) at most.
-const GROUP_RECORDS: usize = 4096;
+const GROUP_RECORDS: usize = 1024;
 /// Bytes of one group at most.
-const GROUP_BYTES: usize = 8 << 20;
+const GROUP_BYTES: usize = 256 << 10;
 /// Entries the reader loads from the tree at a time.
 const READ_CHUNK: usize = 1024;
 /// Records the source may emit ahead of the writer.
@@ -354,14 +354,14 @@ async fn write(shared: &Shared, mut rx: mpsc::Receiver<Change>, max_bytes: u64, 
                 Err(_) => break,
             }
         }
-        let Group { entries, bytes: group_bytes, commit, open: still_open, next: after } = group;
+        let Group { entries, commit, open: still_open, next: after, .. } = group;
         if let Some(open_now) = still_open {
             open = open_now;
         }
         next = after;
-        shared.store.write(&entries, commit.as_ref())?;
+        let stored = shared.store.write(&entries, commit.as_ref())?;
         shared.store.flush().await?;
-        shared.bytes.send_modify(|b| *b += group_bytes as u64);
+        shared.bytes.send_modify(|b| *b += stored);
         shared.stats.spool_bytes(*shared.bytes.borrow());
         if let Some((last, _)) = entries.last() {
             shared.flushed.send_replace(*last);
@@ -405,7 +405,8 @@ impl Group {
             return;
         }
         let bytes = encode_entry(&change);
-        self.bytes += bytes.len();
+        // As stored: a length before each entry.
+        self.bytes += bytes.len() + 4;
         self.entries.push((self.next, bytes));
         if ends {
             self.commit = Some(SpoolMeta { committed: self.next, position: change.position });
