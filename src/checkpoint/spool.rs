@@ -79,6 +79,9 @@ fn index_of(k: &[u8]) -> Option<u64> {
     (k.len() == 9 && k[0] == ENTRY).then(|| u64::from_be_bytes(k[1..].try_into().expect("8 bytes")))
 }
 
+/// A stored group: its first index and its entries.
+type Group = (u64, Vec<Vec<u8>>);
+
 /// A group's value: `[2][count u32 BE]` then `[len u32 BE][entry]` per entry.
 fn pack<'a>(entries: impl Iterator<Item = &'a [u8]>) -> Vec<u8> {
     let mut out = vec![FORMAT_GROUP, 0, 0, 0, 0];
@@ -180,7 +183,7 @@ impl SpoolStore {
     /// The groups from the one holding `from` up to the one holding `to`:
     /// (first index, its entries).
     /// Stops once the groups hold `max` entries at or after `from`.
-    fn groups(&self, from: u64, to: u64, max: usize) -> Result<Vec<(u64, Vec<Vec<u8>>)>, CheckpointError> {
+    fn groups(&self, from: u64, to: u64, max: usize) -> Result<Vec<Group>, CheckpointError> {
         let start = match self.tree.range(key(0)..=key(from)).next_back() {
             Some(item) => item.map_err(|e| self.err(e))?.0,
             None => key(from).to_vec().into(),
