@@ -31,6 +31,8 @@ const CHECKPOINTS_TREE: &str = "checkpoints";
 /// are small, and the spool is written once and read once in order, so a
 /// small cache costs little and keeps a spooled run's memory flat.
 const SLED_CACHE_BYTES: u64 = 16 << 20;
+/// How long `open` retries a state dir that is locked (see there).
+const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// Encoding version byte at the start of every stored checkpoint, so a later
 /// layout can be told apart from this one.
 const FORMAT_V1: u8 = 1;
@@ -114,12 +116,25 @@ impl CheckpointStore {
             dir: dir.clone(),
             message: format!("cannot create it: {e}"),
         })?;
-        let db = sled::Config::new()
-            .path(state_dir.join("sled"))
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-            .map_err(|e| Self::map_open_error(&dir, e))?;
-        Self::from_db(db, dir)
+        // sled lets go of its lock a moment after the last handle is
+        // dropped (its flusher thread ends first): a store reopened in the
+        // same process right away may find it still held, so Locked is
+        // retried briefly before it is reported.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            let opened = sled::Config::new()
+                .path(state_dir.join("sled"))
+                .cache_capacity(SLED_CACHE_BYTES)
+                .open()
+                .map_err(|e| Self::map_open_error(&dir, e));
+            match opened {
+                Ok(db) => return Self::from_db(db, dir),
+                Err(CheckpointError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// A store in a temporary folder that is removed on drop (unit tests).
