@@ -371,38 +371,14 @@ fn resets_mid_apply(kind: Kind, prefix: &str) {
     // A little latency per chunk keeps applies in flight most of the time,
     // so the resets land inside them.
     proxy.delay(Duration::from_millis(3));
-    let mut rng = Rng(11);
-    let mut resets = 0;
-    for _ in 0..6 {
-        // Reset only once applies are flowing again since the last reset.
-        let before = proxy.stats().bytes_up;
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while proxy.stats().bytes_up < before + 4096 {
-            assert!(Instant::now() < deadline, "no apply traffic through the proxy since the last reset; log:\n{}", log_of(&s));
-            assert_running(&mut child, &s, "between resets");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(rng.below(300)));
-        proxy.reset();
-        resets += 1;
-        assert_running(&mut child, &s, "after a reset");
-    }
+    let resets = reset_while_applying(&proxy, &mut child, &s, 6, Duration::from_secs(20));
     proxy.pass();
     stop_tx.send(true).unwrap();
     let txs = rt.block_on(writer).unwrap();
     let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
     assert_running(&mut child, &s, "after catching up");
     stop(child, &s);
-    let log = log_of(&s);
-    let stats = proxy.stats();
-    eprintln!(
-        "{resets} resets killed {} connections; {txs} source transactions; {} retry warnings; {rows} rows equal",
-        stats.killed,
-        count(&log, RETRYING)
-    );
-    assert!(stats.killed >= resets, "resets killed only {} connections", stats.killed);
-    // At least one reset hit an apply in flight, which was then retried.
-    assert!(count(&log, RETRYING) >= 1, "no reset interrupted an apply:\n{log}");
+    assert_resets_were_retried(&proxy, &s, resets, txs, rows);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use super::binary::{text, Scratch};
 use super::proxy::Proxy;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
 
 /// Lanes and the queue bound: small, so a short outage fills the queue
 /// many times over.
@@ -97,4 +98,41 @@ pub fn longest_recovery_ms(log: &str) -> u64 {
         .filter_map(|l| l.split("down_ms=").nth(1)?.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
         .max()
         .unwrap_or(0)
+}
+
+/// Resets (RST) the proxied connections `times` times, each once at least
+/// 4 KiB of applies went through since the last one, after a random pause
+/// of up to 300 ms (so the resets land inside transactions). Returns how
+/// many were done.
+pub fn reset_while_applying(proxy: &Proxy, child: &mut Child, s: &Scratch, times: u32, within: Duration) -> u32 {
+    let mut rng = super::Rng(11);
+    let mut resets = 0;
+    for _ in 0..times {
+        let before = proxy.stats().bytes_up;
+        let deadline = Instant::now() + within;
+        while proxy.stats().bytes_up < before + 4096 {
+            assert!(Instant::now() < deadline, "no apply traffic through the proxy since the last reset; log:\n{}", log_of(s));
+            assert_running(child, s, "between resets");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(300)));
+        proxy.reset();
+        resets += 1;
+        assert_running(child, s, "after a reset");
+    }
+    resets
+}
+
+/// After [`reset_while_applying`] and a clean stop: every reset killed a
+/// connection, and at least one hit an apply in flight, which was retried.
+pub fn assert_resets_were_retried(proxy: &Proxy, s: &Scratch, resets: u32, txs: u64, rows: usize) {
+    let log = log_of(s);
+    let stats = proxy.stats();
+    eprintln!(
+        "{resets} resets killed {} connections; {txs} source transactions; {} retry warnings; {rows} rows equal",
+        stats.killed,
+        count(&log, RETRYING)
+    );
+    assert!(stats.killed >= u64::from(resets), "resets killed only {} connections", stats.killed);
+    assert!(count(&log, RETRYING) >= 1, "no reset interrupted an apply:\n{log}");
 }
