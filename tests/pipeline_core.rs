@@ -198,17 +198,7 @@ async fn a_stalled_target_holds_the_source_back_within_the_budget() {
         let sink = sink.clone();
         async move { run_pipeline("p", apply, source, vec![sink as Arc<dyn Sink>], &store, true, no_shutdown()).await }
     });
-    // Wait until the source stops making progress.
-    let mut last = u64::MAX;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = emitted.load(AtomicOrdering::SeqCst);
-        if now == last || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        last = now;
-    }
+    wait_until_still(&emitted, Duration::from_millis(100), Duration::from_secs(20)).await;
     let held = emitted.load(AtomicOrdering::SeqCst);
     // queue budget + the intake channel + one record in hand.
     assert!(held <= 2000 + 1024 + 1, "source ran {held} records ahead of a stalled target");

@@ -13,7 +13,6 @@ use crate::support::binary::Scratch;
 use crate::support::pg::{self, fresh_db, TestDb};
 use crate::support::proxy::Proxy;
 use crate::support::outage::*;
-use crate::support::Rng;
 use std::net::SocketAddr;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -94,39 +93,6 @@ async fn wait_until_equal(source: &TestDb, target: &TestDb, within: Duration, ch
     }
 }
 
-/// Source transactions until `stop` turns true: each inserts 50 rows with
-/// a 400-byte note, bumps `v` on 10 rows and deletes 2. Returns the number
-/// of transactions.
-fn spawn_writer(rt: &tokio::runtime::Runtime, url: String, first_id: i64, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<u64> {
-    rt.spawn(async move {
-        let mut stop = stop;
-        let client = pg::connect(&url).await;
-        let mut rng = Rng(first_id as u64);
-        let mut next = first_id;
-        let mut txs = 0u64;
-        while !*stop.borrow_and_update() {
-            let old = first_id - 1000 + rng.below(1000 + (next - first_id) as u64) as i64;
-            client
-                .batch_execute(&format!(
-                    "BEGIN;
-                     INSERT INTO items SELECT g, 0, repeat(md5(g::text), 12) || '-' || g FROM generate_series({next}, {last}) g;
-                     UPDATE items SET v = v + 1 WHERE id BETWEEN {old} AND {old} + 9;
-                     DELETE FROM items WHERE id IN ({d1}, {d2});
-                     COMMIT;",
-                    last = next + 49,
-                    d1 = old + 20,
-                    d2 = next - 3,
-                ))
-                .await
-                .unwrap();
-            next += 50;
-            txs += 1;
-            tokio::time::sleep(Duration::from_millis(15)).await;
-        }
-        txs
-    })
-}
-
 /// Two databases with `items` (1000 seed rows) on the source.
 fn databases(rt: &tokio::runtime::Runtime, prefix: &str) -> (TestDb, TestDb) {
     rt.block_on(async {
@@ -163,7 +129,7 @@ fn target_down_longer_than_the_queue_bound_loses_nothing_and_resumes_by_itself()
         .unwrap();
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    let writer = spawn_writer(&rt, source.url.clone(), Duration::from_millis(15), stop_rx);
     std::thread::sleep(Duration::from_millis(500));
 
     // The outage: first the target hangs (applies in flight get no answer),
@@ -264,7 +230,7 @@ fn connections_reset_mid_apply_still_end_equal() {
     rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    let writer = spawn_writer(&rt, source.url.clone(), Duration::from_millis(15), stop_rx);
     // A little latency per chunk keeps applies in flight most of the time,
     // so the resets land inside transactions (BEGIN … COMMIT).
     proxy.delay(Duration::from_millis(3));
@@ -305,7 +271,7 @@ fn with_the_spool_the_source_log_is_released_during_a_target_outage_and_all_arri
     proxy.refuse();
     proxy.cut();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let writer = spawn_writer(&rt, source.url.clone(), 1_000_000, stop_rx);
+    let writer = spawn_writer(&rt, source.url.clone(), Duration::from_millis(15), stop_rx);
     std::thread::sleep(Duration::from_secs(3));
     stop_tx.send(true).unwrap();
     let txs = rt.block_on(writer).unwrap();

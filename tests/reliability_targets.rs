@@ -20,7 +20,7 @@ use crate::support::binary::Scratch;
 use crate::support::pg::{self, fresh_db, TestDb};
 use crate::support::proxy::Proxy;
 use crate::support::outage::*;
-use crate::support::{mariadb, mongodb, Rng};
+use crate::support::{mariadb, mongodb};
 use bson::Bson;
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -28,7 +28,6 @@ use std::process::Child;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-const FIRST_WORKLOAD_ID: i64 = 1_000_000;
 
 /// The target database, on the real server (the test reads it directly,
 /// not through the proxy).
@@ -209,40 +208,6 @@ async fn wait_until_equal(source: &TestDb, target: &Target, within: Duration, ch
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-/// Source transactions until `stop` turns true, `pause` apart: each inserts
-/// 50 rows with a 400-byte note, bumps `v` on 10 rows and deletes 2.
-/// Returns the number of transactions.
-fn spawn_writer(rt: &tokio::runtime::Runtime, url: String, pause: Duration, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<u64> {
-    rt.spawn(async move {
-        let mut stop = stop;
-        let client = pg::connect(&url).await;
-        let first_id = FIRST_WORKLOAD_ID;
-        let mut rng = Rng(first_id as u64);
-        let mut next = first_id;
-        let mut txs = 0u64;
-        while !*stop.borrow_and_update() {
-            let old = first_id - 1000 + rng.below(1000 + (next - first_id) as u64) as i64;
-            client
-                .batch_execute(&format!(
-                    "BEGIN;
-                     INSERT INTO items SELECT g, 0, repeat(md5(g::text), 12) || '-' || g FROM generate_series({next}, {last}) g;
-                     UPDATE items SET v = v + 1 WHERE id BETWEEN {old} AND {old} + 9;
-                     DELETE FROM items WHERE id IN ({d1}, {d2});
-                     COMMIT;",
-                    last = next + 49,
-                    d1 = old + 20,
-                    d2 = next - 3,
-                ))
-                .await
-                .unwrap();
-            next += 50;
-            txs += 1;
-            tokio::time::sleep(pause).await;
-        }
-        txs
-    })
 }
 
 /// The source (`items` with 1000 seed rows) and an empty target.

@@ -181,16 +181,7 @@ async fn a_full_spool_holds_the_source_back_at_a_transaction_end() {
         let store = store.clone();
         async move { run_spooled(apply, source, Arc::new(sink), &store, spool(max_bytes), true, no_shutdown()).await }
     });
-    // Wait until the source stops making progress.
-    let mut last = u64::MAX;
-    loop {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        let now = emitted.load(AtomicOrdering::SeqCst);
-        if now == last {
-            break;
-        }
-        last = now;
-    }
+    let last = wait_until_still(&emitted, Duration::from_millis(200), Duration::from_secs(30)).await;
     let spooled = store.spool("p").unwrap().stats().unwrap();
     let held = durable.load(AtomicOrdering::SeqCst);
     assert!(last < 20_000, "the source was not held back");

@@ -300,6 +300,22 @@ where
     }
 }
 
+/// Waits until `counter` stops moving (equal at two looks `step` apart)
+/// or `within` has passed; returns its last value. For "the source is
+/// held back": progress stopping is the condition, not a fixed time.
+pub async fn wait_until_still(counter: &AtomicU64, step: Duration, within: Duration) -> u64 {
+    let deadline = tokio::time::Instant::now() + within;
+    let mut last = u64::MAX;
+    loop {
+        tokio::time::sleep(step).await;
+        let now = counter.load(AtomicOrdering::SeqCst);
+        if now == last || tokio::time::Instant::now() > deadline {
+            return now;
+        }
+        last = now;
+    }
+}
+
 /// Never-firing shutdown for once-mode runs.
 pub fn no_shutdown() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);

@@ -9,9 +9,13 @@ use super::proxy::Proxy;
 use std::net::SocketAddr;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// Lanes and the queue bound: small, so a short outage fills the queue
 /// many times over.
+/// First id the workload writers insert (the seed rows are 1..=1000).
+pub const FIRST_WORKLOAD_ID: i64 = 1_000_000;
+
 pub const LANES: u64 = 2;
 pub const QUEUE_MAX_RECORDS: u64 = 200;
 /// Backoff: first retry after ~50 ms, doubling to at most 400 ms;
@@ -135,4 +139,38 @@ pub fn assert_resets_were_retried(proxy: &Proxy, s: &Scratch, resets: u32, txs: 
     );
     assert!(stats.killed >= u64::from(resets), "resets killed only {} connections", stats.killed);
     assert!(count(&log, RETRYING) >= 1, "no reset interrupted an apply:\n{log}");
+}
+
+/// Source transactions until `stop` turns true, `pause` apart: each inserts
+/// 50 rows with a 400-byte note, bumps `v` on 10 rows and deletes 2.
+/// Returns the number of transactions.
+pub fn spawn_writer(rt: &tokio::runtime::Runtime, url: String, pause: Duration, stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<u64> {
+    rt.spawn(async move {
+        let mut stop = stop;
+        let client = super::pg::connect(&url).await;
+        let first_id = FIRST_WORKLOAD_ID;
+        let mut rng = super::Rng(first_id as u64);
+        let mut next = first_id;
+        let mut txs = 0u64;
+        while !*stop.borrow_and_update() {
+            let old = first_id - 1000 + rng.below(1000 + (next - first_id) as u64) as i64;
+            client
+                .batch_execute(&format!(
+                    "BEGIN;
+                     INSERT INTO items SELECT g, 0, repeat(md5(g::text), 12) || '-' || g FROM generate_series({next}, {last}) g;
+                     UPDATE items SET v = v + 1 WHERE id BETWEEN {old} AND {old} + 9;
+                     DELETE FROM items WHERE id IN ({d1}, {d2});
+                     COMMIT;",
+                    last = next + 49,
+                    d1 = old + 20,
+                    d2 = next - 3,
+                ))
+                .await
+                .unwrap();
+            next += 50;
+            txs += 1;
+            tokio::time::sleep(pause).await;
+        }
+        txs
+    })
 }
