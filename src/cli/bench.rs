@@ -116,14 +116,15 @@ fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
 }
 
 async fn connect(url: &str) -> Result<Client, CliError> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| fail("connecting to --pg-url", scrubbed(e)))?;
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| fail("connecting to --pg-url", describe(e)))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
     Ok(client)
 }
 
-fn scrubbed(e: tokio_postgres::Error) -> String {
+/// A driver error with its cause (it never holds the URL or password).
+fn describe(e: tokio_postgres::Error) -> String {
     let mut s = e.to_string();
     if let Some(src) = std::error::Error::source(&e) {
         s = format!("{s}: {src}");
@@ -188,19 +189,19 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let p = &args.prefix;
     let (src, dst, native) = (format!("{p}_src"), format!("{p}_dst"), format!("{p}_native"));
     let admin = connect(&args.pg_url).await?;
-    let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", scrubbed(e)))?.get(0);
+    let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", describe(e)))?.get(0);
     if wal_level != "logical" {
         return Err(CliError::Bench(format!("the server at --pg-url has wal_level = {wal_level}; the bench needs wal_level = logical")));
     }
     cleanup(&admin, &args.pg_url, p).await?;
     for db in [&src, &dst, &native] {
-        admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", scrubbed(e)))?;
+        admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", describe(e)))?;
     }
     let source = connect(&with_db(&args.pg_url, &src)).await?;
     source
         .batch_execute(&format!("{TABLE}; CREATE PUBLICATION {p}_native FOR TABLE items"))
         .await
-        .map_err(|e| fail("creating the source table", scrubbed(e)))?;
+        .map_err(|e| fail("creating the source table", describe(e)))?;
 
     let work = WorkDir::new(p)?;
     let config = pipeline_config(&args, work.path(), &with_db(&args.pg_url, &src), &with_db(&args.pg_url, &dst));
@@ -210,11 +211,11 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         source
             .batch_execute(&format!("SELECT pg_create_logical_replication_slot('{p}_{slot}', 'pgoutput')"))
             .await
-            .map_err(|e| fail("creating the comparison slots", scrubbed(e)))?;
+            .map_err(|e| fail("creating the comparison slots", describe(e)))?;
     }
     let native_client = connect(&with_db(&args.pg_url, &native)).await?;
     if args.compare && args.target == "postgres" {
-        native_client.batch_execute(TABLE).await.map_err(|e| fail("creating the subscriber table", scrubbed(e)))?;
+        native_client.batch_execute(TABLE).await.map_err(|e| fail("creating the subscriber table", describe(e)))?;
         let conninfo = conninfo(&with_db(&args.pg_url, &src));
         native_client
             .batch_execute(&format!(
@@ -222,11 +223,11 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                  WITH (create_slot = false, slot_name = '{p}_native', enabled = false, copy_data = false)"
             ))
             .await
-            .map_err(|e| fail("creating the subscription", scrubbed(e)))?;
+            .map_err(|e| fail("creating the subscription", describe(e)))?;
     }
 
     // The backlog.
-    let start_lsn: String = source.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.map_err(|e| fail("reading the WAL position", scrubbed(e)))?.get(0);
+    let start_lsn: String = source.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.map_err(|e| fail("reading the WAL position", describe(e)))?.get(0);
     let tx_rows = if args.tx_rows == 0 { args.rows } else { args.tx_rows };
     let mut first = 1u64;
     while first <= args.rows {
@@ -237,25 +238,25 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                 w = args.width
             ))
             .await
-            .map_err(|e| fail("writing the backlog", scrubbed(e)))?;
+            .map_err(|e| fail("writing the backlog", describe(e)))?;
         first = last + 1;
     }
     if args.updates > 0 {
         source
             .batch_execute(&format!("UPDATE items SET qty = qty + 1, updated_at = updated_at + interval '1 day' WHERE id <= {}", args.updates))
             .await
-            .map_err(|e| fail("writing the backlog", scrubbed(e)))?;
+            .map_err(|e| fail("writing the backlog", describe(e)))?;
     }
     if args.deletes > 0 {
         source
             .batch_execute(&format!("DELETE FROM items WHERE id <= {}", args.deletes))
             .await
-            .map_err(|e| fail("writing the backlog", scrubbed(e)))?;
+            .map_err(|e| fail("writing the backlog", describe(e)))?;
     }
     let row: tokio_postgres::Row = source
         .query_one("SELECT pg_current_wal_lsn()::text, (pg_current_wal_lsn() - $1::text::pg_lsn)::bigint", &[&start_lsn])
         .await
-        .map_err(|e| fail("reading the WAL position", scrubbed(e)))?;
+        .map_err(|e| fail("reading the WAL position", describe(e)))?;
     let (end_lsn, wal_bytes): (String, i64) = (row.get(0), row.get(1));
     let changes = args.rows + args.updates.min(args.rows) + args.deletes.min(args.rows);
 
@@ -292,8 +293,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let verified = if args.target == "postgres" {
         let dst_client = connect(&with_db(&args.pg_url, &dst)).await?;
         let digest = "SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || qty::text || price::text || note || updated_at::text))::text, '') FROM items";
-        let want: String = source.query_one(digest, &[]).await.map_err(|e| fail("checking the target", scrubbed(e)))?.get(0);
-        let got: String = dst_client.query_one(digest, &[]).await.map_err(|e| fail("checking the target", scrubbed(e)))?.get(0);
+        let want: String = source.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
+        let got: String = dst_client.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
         if want != got {
             return Err(CliError::Bench(format!("the target differs from the source after the run (source {want}, target {got})")));
         }
@@ -304,7 +305,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
 
     if args.compare && args.target == "postgres" {
         let t0 = Instant::now();
-        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native ENABLE")).await.map_err(|e| fail("enabling the subscription", scrubbed(e)))?;
+        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native ENABLE")).await.map_err(|e| fail("enabling the subscription", describe(e)))?;
         loop {
             let done: bool = admin
                 .query_one(
@@ -312,7 +313,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
                     &[&format!("{p}_native"), &end_lsn],
                 )
                 .await
-                .map_err(|e| fail("watching the subscription", scrubbed(e)))?
+                .map_err(|e| fail("watching the subscription", describe(e)))?
                 .get(0);
             if done {
                 break;
@@ -320,7 +321,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         figures.push(Figure { name: "native subscription (apply)", seconds: t0.elapsed().as_secs_f64() });
-        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native DISABLE")).await.map_err(|e| fail("disabling the subscription", scrubbed(e)))?;
+        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native DISABLE")).await.map_err(|e| fail("disabling the subscription", describe(e)))?;
     }
     drop(native_client);
     drop(source);
@@ -404,21 +405,21 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
     let native: bool = admin
         .query_one("SELECT count(*) > 0 FROM pg_database WHERE datname = $1", &[&format!("{p}_native")])
         .await
-        .map_err(|e| fail("cleaning up", scrubbed(e)))?
+        .map_err(|e| fail("cleaning up", describe(e)))?
         .get(0);
     if native {
         let c = connect(&with_db(url, &format!("{p}_native"))).await?;
         let exists: bool = c
             .query_one("SELECT count(*) > 0 FROM pg_subscription WHERE subname = $1", &[&format!("{p}_native")])
             .await
-            .map_err(|e| fail("cleaning up", scrubbed(e)))?
+            .map_err(|e| fail("cleaning up", describe(e)))?
             .get(0);
         if exists {
             c.batch_execute(&format!(
                 "ALTER SUBSCRIPTION {p}_native DISABLE; ALTER SUBSCRIPTION {p}_native SET (slot_name = NONE); DROP SUBSCRIPTION {p}_native"
             ))
             .await
-            .map_err(|e| fail("dropping the bench subscription", scrubbed(e)))?;
+            .map_err(|e| fail("dropping the bench subscription", describe(e)))?;
         }
     }
     // Slots may still be held for a moment by walsenders that are ending.
@@ -426,7 +427,7 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
         let left: i64 = admin
             .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE $1 AND active", &[&format!("{p}\\_%")])
             .await
-            .map_err(|e| fail("cleaning up", scrubbed(e)))?
+            .map_err(|e| fail("cleaning up", describe(e)))?
             .get(0);
         if left == 0 {
             break;
@@ -439,9 +440,9 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
             &[&format!("{p}\\_%")],
         )
         .await
-        .map_err(|e| fail("dropping the bench slots", scrubbed(e)))?;
+        .map_err(|e| fail("dropping the bench slots", describe(e)))?;
     for db in ["native", "dst", "src"] {
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {p}_{db} WITH (FORCE)")).await.map_err(|e| fail("dropping the bench databases", scrubbed(e)))?;
+        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {p}_{db} WITH (FORCE)")).await.map_err(|e| fail("dropping the bench databases", describe(e)))?;
     }
     Ok(())
 }
