@@ -272,7 +272,15 @@ fn with_the_spool_the_source_log_is_released_during_a_target_outage_and_all_arri
     proxy.cut();
     let (stop_tx, stop_rx) = watch::channel(false);
     let writer = spawn_writer(&rt, source.url.clone(), Duration::from_millis(15), stop_rx);
-    std::thread::sleep(Duration::from_secs(3));
+    // Write until far more than the queue holds is waiting for the target.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while rt.block_on(async {
+        let n: i64 = source.client.query_one("SELECT count(*) FROM items WHERE id >= $1", &[&FIRST_WORKLOAD_ID]).await.unwrap().get(0);
+        n <= 25 * QUEUE_MAX_RECORDS as i64
+    }) {
+        assert!(Instant::now() < deadline, "the writer did not get 25 queue bounds of rows written in 60 s");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     stop_tx.send(true).unwrap();
     let txs = rt.block_on(writer).unwrap();
     let written: i64 = rt.block_on(async {
