@@ -10,7 +10,11 @@
 //!   (`logferry_records_received_total`, `…_applied_total`,
 //!   `…_dead_letters_total`, `…_checkpoint_seq`,
 //!   `…_checkpoint_age_seconds`, `…_source_restarts_total`,
-//!   `…_target_failing_lanes`, `…_spool_bytes`, `logferry_up`).
+//!   `…_target_failing_lanes`, `…_spool_bytes`, `logferry_up`), time per
+//!   stage (`logferry_source_blocked_seconds_total`,
+//!   `…_route_seconds_total`, `…_apply_seconds_total`) and the
+//!   commit-to-apply latency per source transaction
+//!   (`logferry_commit_latency_seconds`, a summary with p50/p95/p99).
 //!
 //! It serves nothing else and reads nothing but the request line: no
 //! configuration, no secrets, no record contents. It has no
@@ -48,6 +52,132 @@ pub struct PipelineStats {
     spool_full: AtomicBool,
     /// Set when the pipeline stopped: `None` cleanly, else its error.
     stopped: Mutex<Option<Option<String>>>,
+    /// Source commit → every target applied, per source transaction.
+    latency: LatencyHistogram,
+    /// Nanoseconds the source waited for room in the pipeline's intake.
+    source_blocked_ns: AtomicU64,
+    /// Nanoseconds the coordinator spent numbering and routing records.
+    route_ns: AtomicU64,
+    /// Nanoseconds lanes spent in target applies (summed over lanes).
+    apply_ns: AtomicU64,
+}
+
+/// Upper bounds of the latency buckets in microseconds: 100 µs steps to
+/// 10 ms, 1 ms steps to 1 s, 100 ms steps to 60 s; one overflow bucket.
+fn bucket_bounds() -> &'static [u64] {
+    static BOUNDS: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    BOUNDS.get_or_init(|| {
+        let mut b: Vec<u64> = (1..=100).map(|i| i * 100).collect();
+        b.extend((11..=1000).map(|i| i * 1000));
+        b.extend((11..=600).map(|i| i * 100_000));
+        b
+    })
+}
+
+/// A fixed-bucket histogram of latencies, updated with atomics.
+#[derive(Debug)]
+struct LatencyHistogram {
+    /// One per bound, plus the overflow bucket.
+    counts: Box<[AtomicU64]>,
+    max_us: AtomicU64,
+    sum_us: AtomicU64,
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        LatencyHistogram {
+            counts: (0..=bucket_bounds().len()).map(|_| AtomicU64::new(0)).collect(),
+            max_us: AtomicU64::new(0),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl LatencyHistogram {
+    fn record(&self, us: u64) {
+        let i = bucket_bounds().partition_point(|&b| b < us);
+        self.counts[i].fetch_add(1, Relaxed);
+        self.max_us.fetch_max(us, Relaxed);
+        self.sum_us.fetch_add(us, Relaxed);
+    }
+
+    fn reset(&self) {
+        for c in self.counts.iter() {
+            c.store(0, Relaxed);
+        }
+        self.max_us.store(0, Relaxed);
+        self.sum_us.store(0, Relaxed);
+    }
+
+    fn summary(&self) -> LatencySummary {
+        let counts: Vec<u64> = self.counts.iter().map(|c| c.load(Relaxed)).collect();
+        let count: u64 = counts.iter().sum();
+        let max_ms = self.max_us.load(Relaxed) as f64 / 1000.0;
+        // The upper bound of the bucket holding the q-th value (never above the max).
+        let quantile = |q: f64| {
+            if count == 0 {
+                return 0.0;
+            }
+            let rank = ((q * count as f64).ceil() as u64).clamp(1, count);
+            let mut seen = 0;
+            for (i, c) in counts.iter().enumerate() {
+                seen += c;
+                if seen >= rank {
+                    let bound = bucket_bounds().get(i).map_or(f64::INFINITY, |&b| b as f64 / 1000.0);
+                    return bound.min(max_ms);
+                }
+            }
+            max_ms
+        };
+        let buckets = counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| (bucket_bounds().get(i).map_or(max_ms, |&b| b as f64 / 1000.0), c))
+            .collect();
+        LatencySummary {
+            count,
+            mean_ms: if count == 0 { 0.0 } else { self.sum_us.load(Relaxed) as f64 / count as f64 / 1000.0 },
+            p50_ms: quantile(0.50),
+            p95_ms: quantile(0.95),
+            p99_ms: quantile(0.99),
+            max_ms,
+            buckets,
+        }
+    }
+}
+
+/// Commit-to-apply latency figures: from the source's commit timestamp of a
+/// transaction to the moment every target had applied all of it. Quantiles
+/// are the upper bound of their bucket (0.1 ms wide up to 10 ms, 1 ms up to
+/// 1 s, 100 ms up to 60 s), never above the maximum seen.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LatencySummary {
+    /// Transactions measured.
+    pub count: u64,
+    /// Mean in milliseconds.
+    pub mean_ms: f64,
+    /// Median in milliseconds.
+    pub p50_ms: f64,
+    /// 95th percentile in milliseconds.
+    pub p95_ms: f64,
+    /// 99th percentile in milliseconds.
+    pub p99_ms: f64,
+    /// Largest in milliseconds.
+    pub max_ms: f64,
+    /// Non-empty buckets: (upper bound in ms, transactions).
+    pub buckets: Vec<(f64, u64)>,
+}
+
+/// Where a pipeline spent its time: seconds, summed since it started.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StageTimes {
+    /// The source waited for room in the pipeline (it was faster than the rest).
+    pub source_blocked_s: f64,
+    /// The coordinator numbered and routed records to lanes.
+    pub route_s: f64,
+    /// Lanes applied batches to targets (summed over lanes, so it can exceed the wall time).
+    pub apply_s: f64,
 }
 
 fn now_ms() -> u64 {
@@ -99,6 +229,49 @@ impl PipelineStats {
     /// The spool is full (the source waits for room) or has room again.
     pub fn spool_full(&self, full: bool) {
         self.spool_full.store(full, Relaxed);
+    }
+
+    /// A source transaction committed at `commit_time` is now applied by
+    /// every target.
+    pub fn transaction_applied(&self, commit_time: SystemTime) {
+        let us = SystemTime::now().duration_since(commit_time).map_or(0, |d| d.as_micros() as u64);
+        self.latency.record(us);
+    }
+
+    /// The commit-to-apply latencies recorded so far.
+    pub fn latency(&self) -> LatencySummary {
+        self.latency.summary()
+    }
+
+    /// Forgets the latencies recorded so far (a bench's warm-up).
+    pub fn reset_latency(&self) {
+        self.latency.reset();
+    }
+
+    /// The source waited `d` for room in the pipeline.
+    pub fn source_blocked(&self, d: Duration) {
+        self.source_blocked_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// The coordinator spent `d` routing.
+    pub fn routed(&self, d: Duration) {
+        self.route_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// A lane spent `d` in one target apply.
+    pub fn apply_time(&self, d: Duration) {
+        self.apply_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// Time per stage so far.
+    pub fn stages(&self) -> StageTimes {
+        let s = |a: &AtomicU64| a.load(Relaxed) as f64 / 1e9;
+        StageTimes { source_blocked_s: s(&self.source_blocked_ns), route_s: s(&self.route_ns), apply_s: s(&self.apply_ns) }
+    }
+
+    /// Records received and applied so far.
+    pub fn counts(&self) -> (u64, u64) {
+        (self.records.load(Relaxed), self.applied.load(Relaxed))
     }
 
     /// The pipeline ended: cleanly (`None`) or with an error.
@@ -202,6 +375,21 @@ impl Registry {
         family("logferry_up", "gauge", "1 while the pipeline runs, 0 once it stopped.", &|p| {
             Some(if p.stopped.lock().expect("not poisoned").is_some() { "0" } else { "1" }.to_string())
         });
+        let secs = |a: &AtomicU64| format!("{:.6}", a.load(Relaxed) as f64 / 1e9);
+        family("logferry_source_blocked_seconds_total", "counter", "Seconds the source waited for room in the pipeline (the rest was slower).", &|p| Some(secs(&p.source_blocked_ns)));
+        family("logferry_route_seconds_total", "counter", "Seconds spent numbering and routing records to lanes.", &|p| Some(secs(&p.route_ns)));
+        family("logferry_apply_seconds_total", "counter", "Seconds lanes spent in target applies, summed over lanes.", &|p| Some(secs(&p.apply_ns)));
+        let name = "logferry_commit_latency_seconds";
+        let _ = writeln!(out, "# HELP {name} Source commit to applied by every target, per source transaction (bucket upper bounds).\n# TYPE {name} summary");
+        for p in &self.pipelines {
+            let l = p.latency();
+            let label = json_string(&p.name);
+            for (q, v) in [("0.5", l.p50_ms), ("0.95", l.p95_ms), ("0.99", l.p99_ms)] {
+                let _ = writeln!(out, "{name}{{pipeline={label},quantile=\"{q}\"}} {:.6}", v / 1000.0);
+            }
+            let _ = writeln!(out, "{name}_sum{{pipeline={label}}} {:.6}", l.mean_ms * l.count as f64 / 1000.0);
+            let _ = writeln!(out, "{name}_count{{pipeline={label}}} {}", l.count);
+        }
         out
     }
 }
@@ -360,6 +548,37 @@ mod tests {
         a.stopped(None);
         let text = reg.metrics();
         assert!(text.contains("logferry_spool_bytes{pipeline=\"shop\"} 1234") && text.contains("logferry_up{pipeline=\"shop\"} 0"), "{text}");
+    }
+
+    #[test]
+    fn latency_quantiles_come_from_the_recorded_values() {
+        let h = LatencyHistogram::default();
+        assert_eq!(h.summary().count, 0);
+        // 1..=1000 ms, one each: p50 is 500 ms, p95 950, p99 990, max 1000.
+        for ms in 1..=1000u64 {
+            h.record(ms * 1000);
+        }
+        let l = h.summary();
+        assert_eq!((l.count, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms), (1000, 500.0, 950.0, 990.0, 1000.0), "{l:?}");
+        assert!((l.mean_ms - 500.5).abs() < 1e-9, "{l:?}");
+        // Fine buckets below 10 ms, coarse ones above 1 s, overflow past 60 s.
+        h.reset();
+        h.record(250);
+        h.record(2_345_000);
+        h.record(90_000_000);
+        let l = h.summary();
+        assert_eq!(l.buckets, vec![(0.3, 1), (2400.0, 1), (90_000.0, 1)], "{l:?}");
+        assert_eq!((l.p50_ms, l.p99_ms), (2400.0, 90_000.0), "{l:?}");
+        let stats = PipelineStats::new("shop");
+        stats.transaction_applied(SystemTime::now() - Duration::from_millis(40));
+        stats.transaction_applied(SystemTime::now() + Duration::from_secs(5));
+        let l = stats.latency();
+        assert_eq!(l.count, 2);
+        assert!((40.0..41.0).contains(&l.max_ms), "{l:?}");
+        assert_eq!(l.p50_ms, 0.1, "a commit time ahead of this clock counts as 0: {l:?}");
+        let text = Registry::new(vec![Arc::new(stats)]).metrics();
+        assert!(text.contains("logferry_commit_latency_seconds_count{pipeline=\"shop\"} 2"), "{text}");
+        assert!(text.contains("logferry_commit_latency_seconds{pipeline=\"shop\",quantile=\"0.99\"} 0.04"), "{text}");
     }
 
     #[tokio::test]

@@ -170,7 +170,10 @@ impl Lane {
             // Counts this lane as retrying for /health until the loop ends.
             let mut _failing: Option<crate::admin::FailingLane> = None;
             loop {
-                match sink.apply(batch).await {
+                let began = std::time::Instant::now();
+                let applied = sink.apply(batch).await;
+                self.stats.apply_time(began.elapsed());
+                match applied {
                     Ok(()) => {
                         if let Some((since, _)) = failing_since {
                             tracing::info!(lane = self.index, target = sink.name(), down_ms = since.elapsed().as_millis() as u64,

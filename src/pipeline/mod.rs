@@ -246,7 +246,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             pipeline: name.clone(),
             resume,
             once,
-            emitter: Emitter::new(intake_tx),
+            emitter: Emitter::new(intake_tx).timed(stats.clone()),
             durable: durable_tx.subscribe(),
             shutdown: stop_tx.subscribe(),
         };
@@ -445,9 +445,11 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             change = intake.recv(), if can_read => match change {
                 None => intake_open = false,
                 Some(change) => {
+                    let began = std::time::Instant::now();
                     if let Some(b) = co.route(change, lanes, &lane_tx, settings.whole_transactions) {
                         barrier = Some(Barrier::Draining(Box::new(b)));
                     }
+                    stats.routed(began.elapsed());
                 }
             },
         }
@@ -494,6 +496,14 @@ fn lane_of(change: &Change, lanes: usize) -> usize {
 }
 
 /// True for records that must be applied alone, after everything before them.
+/// A record's commit timestamp as a time (none for special values).
+fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
+    if t.special != 0 || t.seconds < 0 {
+        return None;
+    }
+    Some(SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.clamp(0, 999_999_999) as u32))
+}
+
 fn is_barrier(change: &Change) -> bool {
     matches!(change.op(), Op::Truncate | Op::SchemaChange) || change.changes_key()
 }
@@ -552,8 +562,9 @@ struct Coordinator {
     store: CheckpointStore,
     next_seq: u64,
     tracker: AckTracker,
-    /// Transaction ends routed but not yet under the watermark, in seq order.
-    tx_ends: VecDeque<(u64, Position)>,
+    /// Transaction ends routed but not yet under the watermark, in seq
+    /// order, with their source commit time (for the latency figures).
+    tx_ends: VecDeque<(u64, Position, Option<SystemTime>)>,
     /// The newest transaction end under the watermark, not yet saved.
     candidate: Option<(u64, Position)>,
     /// The last checkpoint written.
@@ -589,7 +600,8 @@ impl Coordinator {
         change.seq = seq;
         if change.tx_end {
             if let Some(pos) = change.position.take() {
-                self.tx_ends.push_back((seq, pos.clone()));
+                let committed = if change.is_heartbeat() { None } else { change.commit_time.as_ref().and_then(commit_instant) };
+                self.tx_ends.push_back((seq, pos.clone(), committed));
                 // Targets see the source's position, also behind a spool.
                 change.position = Some(unwrap_position(pos));
             }
@@ -633,8 +645,12 @@ impl Coordinator {
             return;
         }
         let w = self.tracker.watermark();
-        while self.tx_ends.front().is_some_and(|(s, _)| *s <= w) {
-            self.candidate = self.tx_ends.pop_front();
+        while self.tx_ends.front().is_some_and(|(s, _, _)| *s <= w) {
+            let (seq, position, committed) = self.tx_ends.pop_front().expect("checked");
+            if let Some(at) = committed {
+                self.stats.transaction_applied(at);
+            }
+            self.candidate = Some((seq, position));
         }
     }
 

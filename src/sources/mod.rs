@@ -138,6 +138,8 @@ impl SourceContext {
 #[derive(Clone)]
 pub struct Emitter {
     tx: mpsc::Sender<Change>,
+    /// Counts the time spent waiting for room (the pipeline's stage figures).
+    stats: Option<std::sync::Arc<crate::admin::PipelineStats>>,
 }
 
 /// The pipeline has stopped taking records (it failed or is shutting down).
@@ -148,12 +150,30 @@ pub struct PipelineClosed;
 impl Emitter {
     /// Wraps the sending half of the pipeline's intake channel.
     pub fn new(tx: mpsc::Sender<Change>) -> Self {
-        Emitter { tx }
+        Emitter { tx, stats: None }
+    }
+
+    /// Adds the time spent waiting for room to `stats`.
+    pub fn timed(mut self, stats: std::sync::Arc<crate::admin::PipelineStats>) -> Self {
+        self.stats = Some(stats);
+        self
     }
 
     /// Emits one record; waits while the pipeline is full.
     pub async fn emit(&self, change: Change) -> Result<(), PipelineClosed> {
-        self.tx.send(change).await.map_err(|_| PipelineClosed)
+        let Some(stats) = &self.stats else {
+            return self.tx.send(change).await.map_err(|_| PipelineClosed);
+        };
+        match self.tx.try_send(change) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PipelineClosed),
+            Err(mpsc::error::TrySendError::Full(change)) => {
+                let began = std::time::Instant::now();
+                let sent = self.tx.send(change).await.map_err(|_| PipelineClosed);
+                stats.source_blocked(began.elapsed());
+                sent
+            }
+        }
     }
 }
 
