@@ -31,19 +31,30 @@
 //! system time during the run (the database servers' CPU is not counted).
 //! No timing is asserted anywhere: the figures are printed, nothing more.
 
+mod mariadb;
+
 use super::CliError;
+use crate::admin::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_postgres::{Client, NoTls};
 
 /// Options of `logferry bench` (see the module docs).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
+    /// Where the backlog is written and read from: PostgreSQL (`--pg-url`) or MariaDB/MySQL (`--mariadb-url`).
+    #[arg(long, value_parser = ["postgres", "mariadb"], default_value = "postgres")]
+    pub source: String,
     /// A PostgreSQL superuser URL (wal_level = logical); its database is used to create the bench databases.
+    /// The source with `--source postgres`; the target with `--target postgres`.
     #[arg(long)]
-    pub pg_url: String,
+    pub pg_url: Option<String>,
+    /// A MariaDB/MySQL root URL (binlog_format = ROW), for `--source mariadb`.
+    #[arg(long)]
+    pub mariadb_url: Option<String>,
     /// Rows inserted into the backlog.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: u64,
@@ -83,17 +94,17 @@ pub struct BenchArgs {
 }
 
 /// A scratch folder for the bench's state dir and file target, removed on drop.
-struct WorkDir(PathBuf);
+pub(super) struct WorkDir(PathBuf);
 
 impl WorkDir {
-    fn new(prefix: &str) -> Result<Self, CliError> {
+    pub(super) fn new(prefix: &str) -> Result<Self, CliError> {
         let dir = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| fail(&format!("creating {}", dir.display()), e))?;
         Ok(WorkDir(dir))
     }
 
-    fn path(&self) -> &Path {
+    pub(super) fn path(&self) -> &Path {
         &self.0
     }
 }
@@ -111,11 +122,11 @@ struct Figure {
     seconds: f64,
 }
 
-fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
+pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
     CliError::Bench(format!("{what}: {e}"))
 }
 
-async fn connect(url: &str) -> Result<Client, CliError> {
+pub(super) async fn connect(url: &str) -> Result<Client, CliError> {
     let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| fail("connecting to --pg-url", describe(e)))?;
     tokio::spawn(async move {
         let _ = conn.await;
@@ -124,7 +135,7 @@ async fn connect(url: &str) -> Result<Client, CliError> {
 }
 
 /// A driver error with its cause (it never holds the URL or password).
-fn describe(e: tokio_postgres::Error) -> String {
+pub(super) fn describe(e: tokio_postgres::Error) -> String {
     let mut s = e.to_string();
     if let Some(src) = std::error::Error::source(&e) {
         s = format!("{s}: {src}");
@@ -133,7 +144,7 @@ fn describe(e: tokio_postgres::Error) -> String {
 }
 
 /// `url` with its database replaced by `db`.
-fn with_db(url: &str, db: &str) -> String {
+pub(super) fn with_db(url: &str, db: &str) -> String {
     let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
     let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
@@ -146,7 +157,7 @@ fn with_db(url: &str, db: &str) -> String {
 }
 
 /// Finds a PostgreSQL client program: PATH, then the Debian layout.
-fn pg_program(name: &str) -> Option<PathBuf> {
+pub(super) fn pg_program(name: &str) -> Option<PathBuf> {
     let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect();
@@ -158,7 +169,7 @@ fn pg_program(name: &str) -> Option<PathBuf> {
 
 /// This process's CPU seconds (user + system, all threads), from
 /// /proc/self/stat in clock ticks of 1/100 s (Linux's USER_HZ).
-fn cpu_seconds() -> f64 {
+pub(super) fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at state.
     let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
@@ -169,7 +180,7 @@ fn cpu_seconds() -> f64 {
 }
 
 /// This process's peak RSS in KiB (VmHWM).
-fn peak_rss_kib() -> u64 {
+pub(super) fn peak_rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok())
@@ -186,37 +197,43 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if !args.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(CliError::Usage("bench: --prefix takes lowercase letters, digits and _".into()));
     }
+    if args.source == "mariadb" {
+        return mariadb::run(&args).await;
+    }
+    let Some(pg_url) = args.pg_url.as_deref() else {
+        return Err(CliError::Usage("bench: --source postgres needs --pg-url (a superuser URL of a server with wal_level = logical)".into()));
+    };
     let p = &args.prefix;
     let (src, dst, native) = (format!("{p}_src"), format!("{p}_dst"), format!("{p}_native"));
-    let admin = connect(&args.pg_url).await?;
+    let admin = connect(pg_url).await?;
     let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", describe(e)))?.get(0);
     if wal_level != "logical" {
         return Err(CliError::Bench(format!("the server at --pg-url has wal_level = {wal_level}; the bench needs wal_level = logical")));
     }
-    cleanup(&admin, &args.pg_url, p).await?;
+    cleanup(&admin, pg_url, p).await?;
     for db in [&src, &dst, &native] {
         admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", describe(e)))?;
     }
-    let source = connect(&with_db(&args.pg_url, &src)).await?;
+    let source = connect(&with_db(pg_url, &src)).await?;
     source
         .batch_execute(&format!("{TABLE}; CREATE PUBLICATION {p}_native FOR TABLE items"))
         .await
         .map_err(|e| fail("creating the source table", describe(e)))?;
 
     let work = WorkDir::new(p)?;
-    let config = pipeline_config(&args, work.path(), &with_db(&args.pg_url, &src), &with_db(&args.pg_url, &dst));
+    let config = pipeline_config(&args, work.path(), &with_db(pg_url, &src), &with_db(pg_url, &dst));
     // logferry's slot and publication: a first run over the empty table.
-    run_logferry(&config, work.path()).await?;
+    run_logferry(&config, work.path(), Default::default()).await?;
     for slot in ["native", "recv"] {
         source
             .batch_execute(&format!("SELECT pg_create_logical_replication_slot('{p}_{slot}', 'pgoutput')"))
             .await
             .map_err(|e| fail("creating the comparison slots", describe(e)))?;
     }
-    let native_client = connect(&with_db(&args.pg_url, &native)).await?;
+    let native_client = connect(&with_db(pg_url, &native)).await?;
     if args.compare && args.target == "postgres" {
         native_client.batch_execute(TABLE).await.map_err(|e| fail("creating the subscriber table", describe(e)))?;
-        let conninfo = conninfo(&with_db(&args.pg_url, &src));
+        let conninfo = conninfo(&with_db(pg_url, &src));
         native_client
             .batch_execute(&format!(
                 "CREATE SUBSCRIPTION {p}_native CONNECTION '{conninfo}' PUBLICATION {p}_native \
@@ -266,7 +283,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             None => eprintln!("bench: pg_recvlogical not found (PATH, /usr/lib/postgresql/*/bin); its figure is left out"),
             Some(prog) => {
                 let mut cmd = std::process::Command::new(prog);
-                cmd.args(["-d", &conninfo(&with_db(&args.pg_url, &src)), "--slot", &format!("{p}_recv"), "--start"])
+                cmd.args(["-d", &conninfo(&with_db(pg_url, &src)), "--slot", &format!("{p}_recv"), "--start"])
                     .args(["-o", "proto_version=1", "-o", &format!("publication_names={p}_native"), "-E", &end_lsn, "-f", "/dev/null"]);
                 let t0 = Instant::now();
                 let status = tokio::task::spawn_blocking(move || cmd.status())
@@ -285,13 +302,13 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    run_logferry(&config, work.path()).await?;
+    run_logferry(&config, work.path(), Default::default()).await?;
     let lf_seconds = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     let rss_kib = peak_rss_kib();
     figures.push(Figure { name: "logferry run --once", seconds: lf_seconds });
     let verified = if args.target == "postgres" {
-        let dst_client = connect(&with_db(&args.pg_url, &dst)).await?;
+        let dst_client = connect(&with_db(pg_url, &dst)).await?;
         let digest = "SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || qty::text || price::text || note || updated_at::text))::text, '') FROM items";
         let want: String = source.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
         let got: String = dst_client.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
@@ -325,7 +342,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     drop(native_client);
     drop(source);
-    cleanup(&admin, &args.pg_url, p).await?;
+    cleanup(&admin, pg_url, p).await?;
 
     let seconds = |name: &str| figures.iter().find(|f| f.name.starts_with(name)).map(|f| f.seconds);
     let ratio_native = seconds("native").map(|n| n / lf_seconds);
@@ -377,7 +394,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
 
 /// A libpq key/value conninfo for a `postgres://` URL (pg_recvlogical and
 /// CREATE SUBSCRIPTION take it).
-fn conninfo(url: &str) -> String {
+pub(super) fn conninfo(url: &str) -> String {
     let cfg: Result<tokio_postgres::Config, _> = url.parse();
     let Ok(cfg) = cfg else { return url.to_string() };
     let mut parts = Vec::new();
@@ -463,8 +480,9 @@ fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str) 
     )
 }
 
-/// `run --once` of the bench pipeline, in this process.
-async fn run_logferry(config: &str, work: &Path) -> Result<(), CliError> {
+/// `run --once` of the bench pipeline, in this process; `stats` collects
+/// its figures (counts, time per stage, commit-to-apply latency).
+pub(super) async fn run_logferry(config: &str, work: &Path, stats: Arc<PipelineStats>) -> Result<(), CliError> {
     let path = work.join("bench.toml");
     let cfg = Config::parse(config, &path, &|_| None)?;
     let p = &cfg.pipelines[0];
@@ -480,7 +498,7 @@ async fn run_logferry(config: &str, work: &Path) -> Result<(), CliError> {
         shutdown: stop,
         on_error: p.on_error,
         spool: p.spool,
-        stats: Default::default(),
+        stats,
     })
     .await?;
     Ok(())
