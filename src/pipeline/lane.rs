@@ -10,6 +10,7 @@ use super::dead_letter::Quarantine;
 use super::LaneEvent;
 use crate::record::Change;
 use crate::sinks::{Batch, Sink, SinkError};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -43,7 +44,11 @@ pub(crate) struct LaneSettings {
 
 pub(crate) struct Lane {
     pub index: usize,
-    pub rx: mpsc::UnboundedReceiver<Queued>,
+    /// Records in chunks: the router sends what one intake round gave this
+    /// lane at once (one wake-up per lane per round, not per record).
+    pub rx: mpsc::UnboundedReceiver<Vec<Queued>>,
+    /// Received but not yet in a batch (a chunk can overrun a batch).
+    pub carry: VecDeque<Queued>,
     pub sinks: Arc<[Arc<dyn Sink>]>,
     pub settings: LaneSettings,
     pub events: mpsc::UnboundedSender<LaneEvent>,
@@ -98,13 +103,15 @@ impl Lane {
     /// Collects the next batch. Returns false when the lane must stop
     /// (cancelled, or the queue closed with nothing left).
     async fn fill(&mut self, batch: &mut Batch, bytes: &mut usize) -> bool {
+        if self.carry.is_empty() {
+            let chunk = tokio::select! {
+                biased;
+                _ = self.cancel.changed() => return false,
+                q = self.rx.recv() => match q { Some(q) => q, None => return false },
+            };
+            self.carry.extend(chunk);
+        }
         let s = &self.settings;
-        let first = tokio::select! {
-            biased;
-            _ = self.cancel.changed() => return false,
-            q = self.rx.recv() => match q { Some(q) => q, None => return false },
-        };
-        push(batch, bytes, first);
         let deadline = Instant::now() + s.batch_max_wait;
         loop {
             let at_boundary = !s.whole_transactions || batch.records.last().is_some_and(|c| c.tx_end);
@@ -117,14 +124,28 @@ impl Lane {
                     "transaction is larger than the queue bound allows to hold; applying this part of it now");
                 return true;
             }
-            // Take what is already queued without waiting.
+            // Take what is already here or queued without waiting.
+            if let Some(q) = self.carry.pop_front() {
+                push(batch, bytes, q);
+                continue;
+            }
             match self.rx.try_recv() {
-                Ok(q) => {
-                    push(batch, bytes, q);
+                Ok(chunk) => {
+                    self.carry.extend(chunk);
                     continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return !batch.records.is_empty(),
                 Err(mpsc::error::TryRecvError::Empty) => {}
+            }
+            if batch.records.is_empty() {
+                // Only empty chunks so far: wait for records as at the start.
+                let chunk = tokio::select! {
+                    biased;
+                    _ = self.cancel.changed() => return false,
+                    q = self.rx.recv() => match q { Some(q) => q, None => return false },
+                };
+                self.carry.extend(chunk);
+                continue;
             }
             // Queue empty: linger until the deadline (at a boundary), or wait
             // for the rest of the transaction.
@@ -149,7 +170,7 @@ impl Lane {
                 }
             };
             match next {
-                Some(q) => push(batch, bytes, q),
+                Some(chunk) => self.carry.extend(chunk),
                 None => return true,
             }
         }

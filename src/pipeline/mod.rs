@@ -95,6 +95,10 @@ use tokio::time::Instant;
 /// bound on memory is the lane budget; this only smooths hand-over.
 const INTAKE_CAPACITY: usize = 1024;
 
+/// Most changes the router takes from the intake in one round before it
+/// hands them to the lanes and looks at acknowledgements again.
+const ROUTE_ROUND: usize = 256;
+
 /// Everything one pipeline run needs.
 pub struct PipelineRun {
     /// Pipeline name (checkpoint key, copied into records).
@@ -276,6 +280,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         let lane = Lane {
             index,
             rx,
+            carry: Default::default(),
             sinks: sinks.clone(),
             settings: settings.clone(),
             events: events_tx.clone(),
@@ -312,6 +317,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         next_save: Instant::now() + apply.checkpoint_interval,
         in_flight_records: 0,
         in_flight_bytes: 0,
+        pending: Vec::new(),
         records: 0,
         applied: 0,
         dead_lettered: 0,
@@ -338,7 +344,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 let Some(Barrier::Draining(q)) = barrier.take() else { unreachable!() };
                 let seq = q.change.seq;
                 co.in_flight(q.size);
-                let _ = lane_tx[lane_of(&q.change, lanes)].send(*q);
+                let _ = lane_tx[lane_of(&q.change, lanes)].send(vec![*q]);
                 barrier = Some(Barrier::Applying(seq));
             }
         }
@@ -445,10 +451,26 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             change = intake.recv(), if can_read => match change {
                 None => intake_open = false,
                 Some(change) => {
+                    // Route this change and whatever else is already queued
+                    // (up to a round's worth, within the budgets), then hand
+                    // each lane its share in one send.
                     let began = std::time::Instant::now();
-                    if let Some(b) = co.route(change, lanes, &lane_tx, settings.whole_transactions) {
-                        barrier = Some(Barrier::Draining(Box::new(b)));
+                    let mut next = Some(change);
+                    let mut round = 0;
+                    while let Some(change) = next.take() {
+                        if let Some(b) = co.route(change, lanes, settings.whole_transactions) {
+                            barrier = Some(Barrier::Draining(Box::new(b)));
+                            break;
+                        }
+                        round += 1;
+                        if round < ROUTE_ROUND
+                            && co.in_flight_records < apply.queue_max_records
+                            && co.in_flight_bytes < apply.queue_max_bytes
+                        {
+                            next = intake.try_recv().ok();
+                        }
                     }
+                    co.flush(&lane_tx);
                     stats.routed(began.elapsed());
                 }
             },
@@ -576,6 +598,8 @@ struct Coordinator {
     next_save: Instant,
     in_flight_records: usize,
     in_flight_bytes: usize,
+    /// Routed records per lane, not yet sent (see `flush`).
+    pending: Vec<Vec<Queued>>,
     records: u64,
     /// Records acknowledged by the lanes (dead letters included).
     applied: u64,
@@ -590,7 +614,6 @@ impl Coordinator {
         &mut self,
         mut change: Change,
         lanes: usize,
-        lane_tx: &[mpsc::UnboundedSender<Queued>],
         whole_transactions: bool,
     ) -> Option<Queued> {
         let seq = self.next_seq;
@@ -618,10 +641,22 @@ impl Coordinator {
         }
         self.in_flight(size);
         let l = lane_of(&q.change, lanes);
-        // A lane's queue only closes after a failure cancelled it; the
-        // record then stays unacknowledged, which is what we want.
-        let _ = lane_tx[l].send(q);
+        if self.pending.len() < lanes {
+            self.pending.resize_with(lanes, Vec::new);
+        }
+        self.pending[l].push(q);
         None
+    }
+
+    /// Sends each lane the records routed to it since the last flush.
+    fn flush(&mut self, lane_tx: &[mpsc::UnboundedSender<Vec<Queued>>]) {
+        for (l, pending) in self.pending.iter_mut().enumerate() {
+            if !pending.is_empty() {
+                // A lane's queue only closes after a failure cancelled it; the
+                // records then stay unacknowledged, which is what we want.
+                let _ = lane_tx[l].send(std::mem::take(pending));
+            }
+        }
     }
 
     fn in_flight(&mut self, size: usize) {
