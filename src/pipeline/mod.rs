@@ -523,7 +523,7 @@ fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
     if t.special != 0 || t.seconds < 0 {
         return None;
     }
-    Some(SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.clamp(0, 999_999_999) as u32))
+    Some(SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.min(999_999_999)))
 }
 
 fn is_barrier(change: &Change) -> bool {
