@@ -332,7 +332,7 @@ pub struct ApplyConfig {
     pub ordering: Ordering,
     /// Records queued (not yet acknowledged) across all lanes, at most; bounds memory.
     pub queue_max_records: usize,
-    /// Bytes queued (approximate encoded size) across all lanes, at most; bounds memory.
+    /// Memory the queued records take (approximate: structs and heap blocks) across all lanes, at most.
     pub queue_max_bytes: usize,
     /// Retries of a transiently failing batch (target unreachable, timeout)
     /// before the pipeline stops; `None` (`"unlimited"`, the default): retry
