@@ -85,7 +85,7 @@ impl Change {
             + heap(self.source.len())
             + heap(self.tx_id.len())
             + self.table.as_ref().map_or(0, |t| heap(t.schema.len()) + heap(t.name.len()))
-            + heap(self.key_columns.len() * std::mem::size_of::<String>())
+            + heap(std::mem::size_of_val(self.key_columns.as_slice()))
             + self.key_columns.iter().map(|k| heap(k.len())).sum::<usize>()
             + self.before.as_ref().map_or(0, row_size)
             + self.after.as_ref().map_or(0, row_size)
@@ -114,7 +114,7 @@ fn row_size(r: &Row) -> usize {
 }
 
 fn columns_size(cols: &[Column]) -> usize {
-    heap(cols.len() * std::mem::size_of::<Column>())
+    heap(std::mem::size_of_val(cols))
         + cols.iter().map(|c| heap(c.name.len()) + c.value.as_ref().map_or(0, value_heap)).sum::<usize>()
 }
 
@@ -124,10 +124,10 @@ fn value_heap(v: &Value) -> usize {
     match &v.kind {
         Some(Kind::Decimal(s) | Kind::Text(s) | Kind::Json(s) | Kind::EnumLabel(s) | Kind::Decimal128(s)) => heap(s.len()),
         Some(Kind::Bytes(b) | Kind::Uuid(b) | Kind::ObjectId(b)) => heap(b.len()),
-        Some(Kind::Set(l)) => heap(l.labels.len() * std::mem::size_of::<String>()) + l.labels.iter().map(|s| heap(s.len())).sum::<usize>(),
+        Some(Kind::Set(l)) => heap(std::mem::size_of_val(l.labels.as_slice())) + l.labels.iter().map(|s| heap(s.len())).sum::<usize>(),
         Some(Kind::Array(a)) => {
             heap(a.element_type.len())
-                + heap(a.elements.len() * std::mem::size_of::<Value>())
+                + heap(std::mem::size_of_val(a.elements.as_slice()))
                 + a.elements.iter().map(value_heap).sum::<usize>()
         }
         Some(Kind::Document(d)) => columns_size(&d.fields),
