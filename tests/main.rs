@@ -5,6 +5,7 @@
 mod support;
 
 mod bench;
+mod bench_mariadb;
 mod big_inputs;
 mod cli;
 mod hostile_names;
