@@ -1,45 +1,107 @@
-//! `logferry bench`: builds a PostgreSQL backlog, catches it up with
-//! logferry in this process, and (with `--compare`) reads or applies the
-//! same backlog with PostgreSQL's own tools in the same run, printing
-//! rows/s, WAL MB/s, peak RSS, CPU seconds and the ratios.
+//! `logferry bench`: measures logferry on PostgreSQL in this process, beside
+//! PostgreSQL's own tools, and prints the figures.
 //!
 //! ```text
 //! logferry bench --pg-url postgres://postgres:pw@127.0.0.1:5432/postgres \
 //!     [--rows 1000000] [--tx-rows 0] [--width 100] [--updates 0] [--deletes 0] \
-//!     [--target postgres|file] [--lanes 8] [--batch 1000] [--compare] [--json] [--prefix lfbench]
+//!     [--tables 1] [--indexes 0] [--target postgres|file] [--lanes 8] [--batch 1000] \
+//!     [--compare] [--spool] [--json | --csv] [--svg FILE] [--prefix lfbench] \
+//!     [--rate R --duration S] [--sweep lanes=1,2,4,8 [batch=100,1000,5000]]
 //! ```
 //!
 //! Databases `<prefix>_src`, `<prefix>_dst` and `<prefix>_native` and slots
 //! `<prefix>_*` are created on the given server (dropped first if they
-//! exist, dropped again at the end). The backlog is made after every slot
-//! exists, so each reader sees exactly the same changes: `--rows` inserts
-//! (in transactions of `--tx-rows`, 0 = one), then `--updates` updates and
-//! `--deletes` deletes of the first rows, one transaction each.
+//! exist, dropped again at the end). The source table is `items`, or
+//! `items_1` … `items_N` with `--tables N` (same shape; row `g` goes to
+//! table `(g − 1) mod N + 1`, so every transaction touches every table), all
+//! in the publication and in logferry's `tables`. `--indexes N` puts N
+//! secondary indexes on each target table, on `qty`, `price`, `updated_at`,
+//! `note` in turn (N > 4 repeats columns): logferry's `<prefix>_dst` tables
+//! are then created up front by the bench (logferry's sink keeps an
+//! existing table of the same shape), and the native subscriber's tables
+//! get the same indexes, so the comparison stays fair.
 //!
-//! Readers, one after another:
+//! # Backlog mode (the default)
+//!
+//! The backlog is made after every slot exists, so each reader sees exactly
+//! the same changes: `--rows` inserts (in transactions of `--tx-rows`, 0 =
+//! one), then `--updates` updates and `--deletes` deletes of the first rows,
+//! one transaction each. Readers, one after another:
 //! - `pg_recvlogical` (`--compare`): pgoutput from its own slot to
 //!   /dev/null up to the backlog's end LSN — the read floor;
 //! - logferry (`run --once` in this process): its PostgreSQL source into the
 //!   target (`postgres`: `<prefix>_dst`; `file`: protobuf in a temp dir);
-//!   the target is checked against the source afterwards;
+//!   every target table is checked against its source table afterwards;
 //! - native logical replication (`--compare`, `--target postgres`):
 //!   `CREATE SUBSCRIPTION` in `<prefix>_native` over its own slot, timed
 //!   until the subscriber has applied the end LSN.
 //!
+//! For logferry it also prints, from its [`PipelineStats`]:
+//! - stage seconds: *source waiting* (the source blocked on a full
+//!   pipeline: backpressure), *route* (the coordinator numbering and
+//!   routing), *apply* (target applies, summed over lanes, so it can exceed
+//!   the wall time) and *read+decode ≈ wall − source waiting*, an estimate
+//!   that also counts connecting and the drain after the last read; each
+//!   with the rows/s and WAL MB/s per second of that stage;
+//! - `peak rows/s over 1 s`: the applied count is sampled every 100 ms;
+//! - commit-to-apply latency per source transaction (count, p50, p95, p99,
+//!   max; bucket upper bounds). In a backlog the transactions waited in the
+//!   backlog, so these are large by construction.
+//!
+//! # Steady mode (`--rate R --duration S`)
+//!
+//! No backlog: logferry runs continuously (`run` without `--once`) while
+//! the bench writes R rows/s for S seconds (S ≥ 2) into the source tables:
+//! every 10 ms one transaction with the rows due by then (R/100 when on
+//! time). The ticks use `MissedTickBehavior::Delay` and the rows due are
+//! computed from the elapsed time, so a late tick writes one larger
+//! transaction instead of a burst of small ones, and the requested rate
+//! holds on average as long as the writer keeps up (the achieved rate is
+//! printed). Latencies of the first second (the warm-up) are discarded.
+//! After the last write the bench waits (at most 60 s, else it fails) until
+//! logferry has applied every row written, then stops the pipeline and
+//! prints the achieved rate, the latency count/p50/p95/p99/max and the
+//! stages. Inserts only: `--updates`, `--deletes`, `--compare` and
+//! `--sweep` do not combine with it.
+//!
+//! # Sweep (`--sweep lanes=1,2,4,8 batch=100,1000,5000`)
+//!
+//! For each combination (either key may be left out: `--lanes` / `--batch`
+//! then) the whole backlog is rebuilt and logferry alone runs over it; one
+//! row per combination (lanes, batch, seconds, rows/s), then
+//! `best: lanes=X batch=Y (N rows/s)`.
+//!
+//! # Output
+//!
+//! A table by default; `--json` one JSON object; `--csv` a header line and
+//! then, in backlog mode, one line per reader with the run's settings
+//! repeated on each line and logferry's own figures (stages, latency, RSS,
+//! CPU) filled only on logferry's line; in steady mode one line; in a sweep
+//! one line per combination with a `best` column. `--svg FILE` writes a
+//! standalone chart (not with `--sweep`): applied rows/s over time (1 s
+//! moving average of the 100 ms samples) and the latency histogram.
+//!
 //! Peak RSS is this process's high-water mark, reset just before logferry
 //! starts (`/proc/self/clear_refs`); CPU seconds are this process's user +
-//! system time during the run (the database servers' CPU is not counted).
-//! No timing is asserted anywhere: the figures are printed, nothing more.
+//! system time during the run (the database servers' CPU is not counted; in
+//! steady mode the bench's own writer is). No timing is asserted anywhere:
+//! the figures are printed, nothing more.
 
 mod mariadb;
+mod report;
+mod steady;
+mod svg;
+mod sweep;
 
 use super::CliError;
 use crate::admin::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
+use report::LfFigures;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 
 /// Options of `logferry bench` (see the module docs).
@@ -70,6 +132,12 @@ pub struct BenchArgs {
     /// Rows deleted after the updates (one transaction).
     #[arg(long, default_value_t = 0)]
     pub deletes: u64,
+    /// Spread the rows over this many tables (items_1 … items_N).
+    #[arg(long, default_value_t = 1)]
+    pub tables: usize,
+    /// Secondary indexes on each target table (logferry's and the native subscriber's).
+    #[arg(long, default_value_t = 0)]
+    pub indexes: usize,
     /// Where logferry applies the backlog.
     #[arg(long, value_parser = ["postgres", "file"], default_value = "postgres")]
     pub target: String,
@@ -82,9 +150,24 @@ pub struct BenchArgs {
     /// Also run pg_recvlogical and native logical replication on the same backlog.
     #[arg(long)]
     pub compare: bool,
+    /// Steady mode: rows per second the bench writes while logferry runs (with --duration).
+    #[arg(long, requires = "duration")]
+    pub rate: Option<u64>,
+    /// Steady mode: seconds of writing at --rate (at least 2; the first is a warm-up).
+    #[arg(long, requires = "rate")]
+    pub duration: Option<u64>,
+    /// Run a grid of settings, e.g. `--sweep lanes=1,2,4,8 batch=100,1000,5000`; prints the best.
+    #[arg(long, num_args = 1..=2, value_name = "KEY=V1,V2,...")]
+    pub sweep: Vec<String>,
     /// Print one JSON object instead of the table.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "csv")]
     pub json: bool,
+    /// Print CSV (a header line, then one line per reader, run or setting) instead of the table.
+    #[arg(long)]
+    pub csv: bool,
+    /// Also write an SVG chart (throughput over time, latency histogram) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
     /// Run logferry with the durable spool on (`[pipeline.spool]`, 1 GiB).
     #[arg(long)]
     pub spool: bool,
@@ -189,10 +272,58 @@ pub(super) fn peak_rss_kib() -> u64 {
 
 const TABLE: &str = "CREATE TABLE items (id bigint PRIMARY KEY, qty int NOT NULL, price numeric(12,2) NOT NULL, note text, updated_at timestamptz NOT NULL)";
 
+/// Columns the `--indexes` secondary indexes go on, in turn.
+const INDEXED: [&str; 4] = ["qty", "price", "updated_at", "note"];
+
+/// The bench's source tables: `items`, or `items_1` … `items_n`.
+fn table_names(n: usize) -> Vec<String> {
+    if n <= 1 {
+        vec!["items".to_string()]
+    } else {
+        (1..=n).map(|i| format!("items_{i}")).collect()
+    }
+}
+
+/// `CREATE TABLE` for one bench table, plus its `indexes` secondary indexes.
+fn table_ddl(table: &str, indexes: usize) -> String {
+    let mut sql = TABLE.replacen("CREATE TABLE items", &format!("CREATE TABLE {table}"), 1);
+    for i in 0..indexes {
+        sql.push_str(&format!("; CREATE INDEX {table}_ix{i} ON {table} ({})", INDEXED[i % INDEXED.len()]));
+    }
+    sql
+}
+
+/// One transaction inserting rows `first..=last`, row `g` into table
+/// `(g - 1) mod n` of `tables`.
+fn insert_sql(tables: &[String], first: u64, last: u64, width: usize) -> String {
+    let n = tables.len() as u64;
+    let select = |t: &str, filter: String| {
+        format!(
+            "INSERT INTO {t} SELECT g, g % 100, (g % 10000) / 100.0, rpad('note ' || g, {width}, '.'), timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series({first}, {last}) g{filter}"
+        )
+    };
+    if n == 1 {
+        return select(&tables[0], String::new());
+    }
+    let mut sql = String::from("BEGIN");
+    for (i, t) in tables.iter().enumerate() {
+        sql.push_str("; ");
+        sql.push_str(&select(t, format!(" WHERE (g - 1) % {n} = {i}")));
+    }
+    sql.push_str("; COMMIT");
+    sql
+}
+
+/// One statement per table, in one transaction.
+fn each_table(tables: &[String], stmt: impl Fn(&str) -> String) -> String {
+    let body: Vec<String> = tables.iter().map(|t| stmt(t)).collect();
+    format!("BEGIN; {}; COMMIT", body.join("; "))
+}
+
 /// Runs the bench; prints the result.
 pub async fn run(args: BenchArgs) -> Result<(), CliError> {
-    if args.rows == 0 || args.lanes == 0 || args.batch == 0 {
-        return Err(CliError::Usage("bench: --rows, --lanes and --batch must be at least 1".into()));
+    if args.rows == 0 || args.lanes == 0 || args.batch == 0 || args.tables == 0 {
+        return Err(CliError::Usage("bench: --rows, --lanes, --batch and --tables must be at least 1".into()));
     }
     if !args.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(CliError::Usage("bench: --prefix takes lowercase letters, digits and _".into()));
@@ -203,79 +334,32 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     let Some(pg_url) = args.pg_url.as_deref() else {
         return Err(CliError::Usage("bench: --source postgres needs --pg-url (a superuser URL of a server with wal_level = logical)".into()));
     };
+    let steady = args.rate.is_some() || args.duration.is_some();
+    if steady {
+        let (rate, duration) = (args.rate.unwrap_or(0), args.duration.unwrap_or(0));
+        if rate == 0 || duration < 2 {
+            return Err(CliError::Usage("bench: --rate must be at least 1 and --duration at least 2 (the first second is a warm-up)".into()));
+        }
+        if args.compare || args.updates > 0 || args.deletes > 0 || !args.sweep.is_empty() {
+            return Err(CliError::Usage("bench: --rate/--duration write inserts while logferry runs; leave out --compare, --updates, --deletes and --sweep".into()));
+        }
+        return steady::run(&args, pg_url).await;
+    }
+    if !args.sweep.is_empty() {
+        let grid = sweep::parse(&args.sweep, args.lanes, args.batch)?;
+        if args.compare || args.svg.is_some() {
+            return Err(CliError::Usage("bench: --sweep runs logferry alone, once per setting; leave out --compare and --svg".into()));
+        }
+        return sweep::run(&args, pg_url, &grid).await;
+    }
+    backlog(&args, pg_url).await
+}
+
+/// Backlog mode: one backlog, every reader over it.
+async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
     let p = &args.prefix;
-    let (src, dst, native) = (format!("{p}_src"), format!("{p}_dst"), format!("{p}_native"));
-    let admin = connect(pg_url).await?;
-    let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", describe(e)))?.get(0);
-    if wal_level != "logical" {
-        return Err(CliError::Bench(format!("the server at --pg-url has wal_level = {wal_level}; the bench needs wal_level = logical")));
-    }
-    cleanup(&admin, pg_url, p).await?;
-    for db in [&src, &dst, &native] {
-        admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", describe(e)))?;
-    }
-    let source = connect(&with_db(pg_url, &src)).await?;
-    source
-        .batch_execute(&format!("{TABLE}; CREATE PUBLICATION {p}_native FOR TABLE items"))
-        .await
-        .map_err(|e| fail("creating the source table", describe(e)))?;
-
-    let work = WorkDir::new(p)?;
-    let config = pipeline_config(&args, work.path(), &with_db(pg_url, &src), &with_db(pg_url, &dst));
-    // logferry's slot and publication: a first run over the empty table.
-    run_logferry(&config, work.path(), Default::default()).await?;
-    for slot in ["native", "recv"] {
-        source
-            .batch_execute(&format!("SELECT pg_create_logical_replication_slot('{p}_{slot}', 'pgoutput')"))
-            .await
-            .map_err(|e| fail("creating the comparison slots", describe(e)))?;
-    }
-    let native_client = connect(&with_db(pg_url, &native)).await?;
-    if args.compare && args.target == "postgres" {
-        native_client.batch_execute(TABLE).await.map_err(|e| fail("creating the subscriber table", describe(e)))?;
-        let conninfo = conninfo(&with_db(pg_url, &src));
-        native_client
-            .batch_execute(&format!(
-                "CREATE SUBSCRIPTION {p}_native CONNECTION '{conninfo}' PUBLICATION {p}_native \
-                 WITH (create_slot = false, slot_name = '{p}_native', enabled = false, copy_data = false)"
-            ))
-            .await
-            .map_err(|e| fail("creating the subscription", describe(e)))?;
-    }
-
-    // The backlog.
-    let start_lsn: String = source.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.map_err(|e| fail("reading the WAL position", describe(e)))?.get(0);
-    let tx_rows = if args.tx_rows == 0 { args.rows } else { args.tx_rows };
-    let mut first = 1u64;
-    while first <= args.rows {
-        let last = (first + tx_rows - 1).min(args.rows);
-        source
-            .batch_execute(&format!(
-                "INSERT INTO items SELECT g, g % 100, (g % 10000) / 100.0, rpad('note ' || g, {w}, '.'), timestamptz '2024-01-01' + g * interval '1 second' FROM generate_series({first}, {last}) g",
-                w = args.width
-            ))
-            .await
-            .map_err(|e| fail("writing the backlog", describe(e)))?;
-        first = last + 1;
-    }
-    if args.updates > 0 {
-        source
-            .batch_execute(&format!("UPDATE items SET qty = qty + 1, updated_at = updated_at + interval '1 day' WHERE id <= {}", args.updates))
-            .await
-            .map_err(|e| fail("writing the backlog", describe(e)))?;
-    }
-    if args.deletes > 0 {
-        source
-            .batch_execute(&format!("DELETE FROM items WHERE id <= {}", args.deletes))
-            .await
-            .map_err(|e| fail("writing the backlog", describe(e)))?;
-    }
-    let row: tokio_postgres::Row = source
-        .query_one("SELECT pg_current_wal_lsn()::text, (pg_current_wal_lsn() - $1::text::pg_lsn)::bigint", &[&start_lsn])
-        .await
-        .map_err(|e| fail("reading the WAL position", describe(e)))?;
-    let (end_lsn, wal_bytes): (String, i64) = (row.get(0), row.get(1));
-    let changes = args.rows + args.updates.min(args.rows) + args.deletes.min(args.rows);
+    let bench = Bench::prepare(args, pg_url, args.lanes, args.batch).await?;
+    let backlog = bench.write_backlog(args).await?;
 
     let mut figures = Vec::new();
     if args.compare {
@@ -283,8 +367,8 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             None => eprintln!("bench: pg_recvlogical not found (PATH, /usr/lib/postgresql/*/bin); its figure is left out"),
             Some(prog) => {
                 let mut cmd = std::process::Command::new(prog);
-                cmd.args(["-d", &conninfo(&with_db(pg_url, &src)), "--slot", &format!("{p}_recv"), "--start"])
-                    .args(["-o", "proto_version=1", "-o", &format!("publication_names={p}_native"), "-E", &end_lsn, "-f", "/dev/null"]);
+                cmd.args(["-d", &conninfo(&bench.src_url), "--slot", &format!("{p}_recv"), "--start"])
+                    .args(["-o", "proto_version=1", "-o", &format!("publication_names={p}_native"), "-E", &backlog.end_lsn, "-f", "/dev/null"]);
                 let t0 = Instant::now();
                 let status = tokio::task::spawn_blocking(move || cmd.status())
                     .await
@@ -298,36 +382,19 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         }
     }
 
-    // logferry.
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-    let cpu0 = cpu_seconds();
-    let t0 = Instant::now();
-    run_logferry(&config, work.path(), Default::default()).await?;
-    let lf_seconds = t0.elapsed().as_secs_f64();
-    let cpu = cpu_seconds() - cpu0;
-    let rss_kib = peak_rss_kib();
-    figures.push(Figure { name: "logferry run --once", seconds: lf_seconds });
-    let verified = if args.target == "postgres" {
-        let dst_client = connect(&with_db(pg_url, &dst)).await?;
-        let digest = "SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || qty::text || price::text || note || updated_at::text))::text, '') FROM items";
-        let want: String = source.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
-        let got: String = dst_client.query_one(digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
-        if want != got {
-            return Err(CliError::Bench(format!("the target differs from the source after the run (source {want}, target {got})")));
-        }
-        true
-    } else {
-        false
-    };
+    let lf = bench.timed_logferry().await?;
+    figures.push(Figure { name: "logferry run --once", seconds: lf.seconds });
+    let verified = bench.verify().await?;
 
-    if args.compare && args.target == "postgres" {
+    if let Some(native_client) = &bench.native {
         let t0 = Instant::now();
         native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native ENABLE")).await.map_err(|e| fail("enabling the subscription", describe(e)))?;
         loop {
-            let done: bool = admin
+            let done: bool = bench
+                .admin
                 .query_one(
                     "SELECT coalesce((SELECT confirmed_flush_lsn >= $2::text::pg_lsn FROM pg_replication_slots WHERE slot_name = $1), false)",
-                    &[&format!("{p}_native"), &end_lsn],
+                    &[&format!("{p}_native"), &backlog.end_lsn],
                 )
                 .await
                 .map_err(|e| fail("watching the subscription", describe(e)))?
@@ -340,56 +407,234 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         figures.push(Figure { name: "native subscription (apply)", seconds: t0.elapsed().as_secs_f64() });
         native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native DISABLE")).await.map_err(|e| fail("disabling the subscription", describe(e)))?;
     }
-    drop(native_client);
-    drop(source);
-    cleanup(&admin, pg_url, p).await?;
+    bench.finish().await?;
 
-    let seconds = |name: &str| figures.iter().find(|f| f.name.starts_with(name)).map(|f| f.seconds);
-    let ratio_native = seconds("native").map(|n| n / lf_seconds);
-    let ratio_recv = seconds("pg_recvlogical").map(|r| lf_seconds / r);
-    let mb = wal_bytes as f64 / 1e6;
-    if args.json {
-        let mut readers = String::new();
-        for (i, f) in figures.iter().enumerate() {
-            readers.push_str(&format!(
-                "{}{{\"reader\":\"{}\",\"seconds\":{:.3},\"rows_per_s\":{:.0},\"wal_mb_per_s\":{:.2}}}",
-                if i > 0 { "," } else { "" },
-                f.name,
-                f.seconds,
-                changes as f64 / f.seconds,
-                mb / f.seconds
-            ));
-        }
-        let opt = |v: Option<f64>| v.map_or("null".to_string(), |v| format!("{v:.3}"));
-        println!(
-            "{{\"changes\":{changes},\"wal_bytes\":{wal_bytes},\"target\":\"{}\",\"lanes\":{},\"batch\":{},\"spool\":{},\"readers\":[{readers}],\"logferry_peak_rss_kib\":{rss_kib},\"logferry_cpu_seconds\":{cpu:.3},\"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{}}}",
-            args.target,
-            args.lanes,
-            args.batch,
-            args.spool,
-            opt(ratio_native),
-            opt(ratio_recv)
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "logferry bench: {} changes ({} inserts, {} updates, {} deletes), {} target, {} lane(s), batches of {}, {} table(s), {} index(es)",
+            backlog.changes, args.rows, args.updates, args.deletes, args.target, args.lanes, args.batch, args.tables, args.indexes
         );
-    } else {
-        println!(
-            "backlog: {changes} changes ({} inserts in transactions of {tx_rows}, {} updates, {} deletes), {:.1} MB of WAL; logferry -> {} with {} lane(s), batches of {}{}",
-            args.rows, args.updates, args.deletes, mb, args.target, args.lanes, args.batch,
-            if args.spool { ", through the spool" } else { "" }
-        );
-        println!("{:<32} {:>9} {:>12} {:>12}", "reader", "seconds", "rows/s", "WAL MB/s");
-        for f in &figures {
-            println!("{:<32} {:>9.2} {:>12.0} {:>12.2}", f.name, f.seconds, changes as f64 / f.seconds, mb / f.seconds);
-        }
-        println!("logferry: peak RSS {:.1} MiB, {cpu:.2} CPU s (this process){}", rss_kib as f64 / 1024.0,
-            if verified { "; target checked equal to the source" } else { "" });
-        if let Some(r) = ratio_native {
-            println!("logferry vs native subscription: {r:.2}x the rows/s");
-        }
-        if let Some(r) = ratio_recv {
-            println!("logferry time / pg_recvlogical time: {r:.2} (pg_recvlogical rows/s / logferry rows/s)");
-        }
+        svg::write(path, &svg::render(&title, &lf.samples, &lf.latency))?;
     }
+    report::print_backlog(args, &backlog, &figures, &lf, verified);
     Ok(())
+}
+
+/// What the backlog holds.
+pub(super) struct Backlog {
+    end_lsn: String,
+    wal_bytes: i64,
+    changes: u64,
+    tx_rows: u64,
+}
+
+/// The bench's databases, tables, slots and pipeline config for one run.
+struct Bench {
+    admin: Client,
+    source: Client,
+    /// The native subscriber's database, with its (disabled) subscription (`--compare`, `--target postgres`).
+    native: Option<Client>,
+    pg_url: String,
+    src_url: String,
+    dst_url: String,
+    prefix: String,
+    target: String,
+    tables: Vec<String>,
+    config: String,
+    work: WorkDir,
+}
+
+impl Bench {
+    /// Drops what an earlier bench left, creates the databases, the source
+    /// tables and publication, target tables with `--indexes`, logferry's
+    /// slot (a first `--once` run over the empty tables) and, with
+    /// `--compare`, the comparison slots and the subscriber.
+    async fn prepare(args: &BenchArgs, pg_url: &str, lanes: usize, batch: usize) -> Result<Bench, CliError> {
+        let p = &args.prefix;
+        let (src, dst, native) = (format!("{p}_src"), format!("{p}_dst"), format!("{p}_native"));
+        let admin = connect(pg_url).await?;
+        let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", describe(e)))?.get(0);
+        if wal_level != "logical" {
+            return Err(CliError::Bench(format!("the server at --pg-url has wal_level = {wal_level}; the bench needs wal_level = logical")));
+        }
+        cleanup(&admin, pg_url, p).await?;
+        for db in [&src, &dst, &native] {
+            admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", describe(e)))?;
+        }
+        let tables = table_names(args.tables);
+        let (src_url, dst_url) = (with_db(pg_url, &src), with_db(pg_url, &dst));
+        let source = connect(&src_url).await?;
+        let ddl: Vec<String> = tables.iter().map(|t| table_ddl(t, 0)).collect();
+        source
+            .batch_execute(&format!("{}; CREATE PUBLICATION {p}_native FOR TABLE {}", ddl.join("; "), tables.join(", ")))
+            .await
+            .map_err(|e| fail("creating the source tables", describe(e)))?;
+        let target_ddl: Vec<String> = tables.iter().map(|t| table_ddl(t, args.indexes)).collect();
+        if args.target == "postgres" && args.indexes > 0 {
+            // logferry's sink creates a missing table without secondary
+            // indexes, and keeps an existing one of the same shape.
+            let dst_client = connect(&dst_url).await?;
+            dst_client.batch_execute(&target_ddl.join("; ")).await.map_err(|e| fail("creating the target tables", describe(e)))?;
+        }
+
+        let work = WorkDir::new(p)?;
+        let config = pipeline_config_with(args, work.path(), &src_url, &dst_url, lanes, batch);
+        // logferry's slot and publication: a first run over the empty tables.
+        run_logferry(&config, work.path(), Default::default()).await?;
+        if args.compare {
+            for slot in ["native", "recv"] {
+                source
+                    .batch_execute(&format!("SELECT pg_create_logical_replication_slot('{p}_{slot}', 'pgoutput')"))
+                    .await
+                    .map_err(|e| fail("creating the comparison slots", describe(e)))?;
+            }
+        }
+        let native_client = if args.compare && args.target == "postgres" {
+            let c = connect(&with_db(pg_url, &native)).await?;
+            c.batch_execute(&target_ddl.join("; ")).await.map_err(|e| fail("creating the subscriber tables", describe(e)))?;
+            let conninfo = conninfo(&src_url);
+            c.batch_execute(&format!(
+                "CREATE SUBSCRIPTION {p}_native CONNECTION '{conninfo}' PUBLICATION {p}_native \
+                 WITH (create_slot = false, slot_name = '{p}_native', enabled = false, copy_data = false)"
+            ))
+            .await
+            .map_err(|e| fail("creating the subscription", describe(e)))?;
+            Some(c)
+        } else {
+            None
+        };
+        Ok(Bench {
+            admin,
+            source,
+            native: native_client,
+            pg_url: pg_url.to_string(),
+            src_url,
+            dst_url,
+            prefix: p.clone(),
+            target: args.target.clone(),
+            tables,
+            config,
+            work,
+        })
+    }
+
+    /// Writes the backlog: `--rows` inserts in transactions of `--tx-rows`,
+    /// then `--updates` and `--deletes` of the first rows, one transaction each.
+    async fn write_backlog(&self, args: &BenchArgs) -> Result<Backlog, CliError> {
+        let err = |e| fail("writing the backlog", describe(e));
+        let start_lsn: String = self.source.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.map_err(|e| fail("reading the WAL position", describe(e)))?.get(0);
+        let tx_rows = if args.tx_rows == 0 { args.rows } else { args.tx_rows };
+        let mut first = 1u64;
+        while first <= args.rows {
+            let last = (first + tx_rows - 1).min(args.rows);
+            self.source.batch_execute(&insert_sql(&self.tables, first, last, args.width)).await.map_err(err)?;
+            first = last + 1;
+        }
+        if args.updates > 0 {
+            let sql = each_table(&self.tables, |t| {
+                format!("UPDATE {t} SET qty = qty + 1, updated_at = updated_at + interval '1 day' WHERE id <= {}", args.updates)
+            });
+            self.source.batch_execute(&sql).await.map_err(err)?;
+        }
+        if args.deletes > 0 {
+            let sql = each_table(&self.tables, |t| format!("DELETE FROM {t} WHERE id <= {}", args.deletes));
+            self.source.batch_execute(&sql).await.map_err(err)?;
+        }
+        let row: tokio_postgres::Row = self
+            .source
+            .query_one("SELECT pg_current_wal_lsn()::text, (pg_current_wal_lsn() - $1::text::pg_lsn)::bigint", &[&start_lsn])
+            .await
+            .map_err(|e| fail("reading the WAL position", describe(e)))?;
+        Ok(Backlog {
+            end_lsn: row.get(0),
+            wal_bytes: row.get(1),
+            changes: args.rows + args.updates.min(args.rows) + args.deletes.min(args.rows),
+            tx_rows,
+        })
+    }
+
+    /// `run --once` over the backlog, timed, with its stats and samples.
+    async fn timed_logferry(&self) -> Result<LfFigures, CliError> {
+        let stats = Arc::new(PipelineStats::new("bench"));
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let cpu0 = cpu_seconds();
+        let sampler = Sampler::start(stats.clone());
+        let t0 = Instant::now();
+        let result = run_logferry(&self.config, self.work.path(), stats.clone()).await;
+        let seconds = t0.elapsed().as_secs_f64();
+        let samples = sampler.finish().await;
+        result?;
+        Ok(LfFigures::new(&stats, seconds, cpu_seconds() - cpu0, peak_rss_kib(), samples))
+    }
+
+    /// Checks every target table equal to its source table (`postgres`
+    /// target; `false` for a file target, which is not checked).
+    async fn verify(&self) -> Result<bool, CliError> {
+        if self.target != "postgres" {
+            return Ok(false);
+        }
+        let dst = connect(&self.dst_url).await?;
+        for t in &self.tables {
+            let digest = format!(
+                "SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || qty::text || price::text || note || updated_at::text))::text, '') FROM {t}"
+            );
+            let want: String = self.source.query_one(&digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
+            let got: String = dst.query_one(&digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
+            if want != got {
+                return Err(CliError::Bench(format!("target table {t} differs from the source after the run (source {want}, target {got})")));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Rows in the target tables (`postgres` target).
+    async fn target_rows(&self, dst: &Client) -> Result<i64, CliError> {
+        let sum: Vec<String> = self.tables.iter().map(|t| format!("(SELECT count(*) FROM {t})")).collect();
+        let row = dst.query_one(&format!("SELECT ({})::bigint", sum.join(" + ")), &[]).await.map_err(|e| fail("counting the target rows", describe(e)))?;
+        Ok(row.get(0))
+    }
+
+    /// Drops everything the bench created.
+    async fn finish(self) -> Result<(), CliError> {
+        let Bench { admin, source, native, pg_url, prefix, work, .. } = self;
+        drop(native);
+        drop(source);
+        drop(work);
+        cleanup(&admin, &pg_url, &prefix).await
+    }
+}
+
+/// Samples the applied-record count every 100 ms while a pipeline runs:
+/// `(seconds since start, applied)`.
+struct Sampler {
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<Vec<(f64, u64)>>,
+}
+
+impl Sampler {
+    fn start(stats: Arc<PipelineStats>) -> Sampler {
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            let t0 = Instant::now();
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut samples = Vec::new();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => samples.push((t0.elapsed().as_secs_f64(), stats.counts().1)),
+                    _ = stopped.changed() => break,
+                }
+            }
+            samples.push((t0.elapsed().as_secs_f64(), stats.counts().1));
+            samples
+        });
+        Sampler { stop, task }
+    }
+
+    async fn finish(self) -> Vec<(f64, u64)> {
+        let _ = self.stop.send(true);
+        self.task.await.unwrap_or_default()
+    }
 }
 
 /// A libpq key/value conninfo for a `postgres://` URL (pg_recvlogical and
@@ -464,18 +709,18 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The pipeline's config text.
-fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str) -> String {
+/// The pipeline's config text with these lanes and batch size.
+fn pipeline_config_with(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str, lanes: usize, batch: usize) -> String {
     let target = match args.target.as_str() {
         "file" => format!("kind = \"file\"\npath = \"{}\"\nformat = \"protobuf\"", work.join("out.pb").display()),
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
     };
+    let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();
     format!(
-        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [\"public.items\"]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{spool}",
+        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [{tables}]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{spool}",
         state = work.join("state").display(),
+        tables = tables.join(", "),
         p = args.prefix,
-        lanes = args.lanes,
-        batch = args.batch,
         spool = if args.spool { "[pipeline.spool]\n" } else { "" },
     )
 }
@@ -483,19 +728,32 @@ fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str) 
 /// `run --once` of the bench pipeline, in this process; `stats` collects
 /// its figures (counts, time per stage, commit-to-apply latency).
 pub(super) async fn run_logferry(config: &str, work: &Path, stats: Arc<PipelineStats>) -> Result<(), CliError> {
+    let (_stop_tx, stop) = watch::channel(false);
+    run_logferry_with(config, work, stats, true, stop).await
+}
+
+/// The bench pipeline in this process: `once` catches up and stops (as
+/// `run --once`); otherwise it runs (as `run`) until `shutdown` turns true,
+/// then applies what it read, checkpoints and returns.
+pub(super) async fn run_logferry_with(
+    config: &str,
+    work: &Path,
+    stats: Arc<PipelineStats>,
+    once: bool,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), CliError> {
     let path = work.join("bench.toml");
     let cfg = Config::parse(config, &path, &|_| None)?;
     let p = &cfg.pipelines[0];
     let store = crate::checkpoint::CheckpointStore::open(&cfg.state_dir)?;
-    let (_stop_tx, stop) = tokio::sync::watch::channel(false);
     pipeline::run(PipelineRun {
         name: p.name.clone(),
         apply: p.apply.clone(),
         source: super::open_source(&p.source)?,
         sinks: super::open_sinks(&p.targets, p.apply.lanes, false).await?,
         store,
-        once: true,
-        shutdown: stop,
+        once,
+        shutdown,
         on_error: p.on_error,
         spool: p.spool,
         stats,
@@ -514,5 +772,21 @@ mod tests {
         assert_eq!(with_db("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
         assert_eq!(with_db("postgres://u@h:1", "x"), "postgres://u@h:1/x");
         assert_eq!(conninfo("postgres://u:pw@127.0.0.1:5432/db"), "host=127.0.0.1 port=5432 dbname=db user=u password=pw");
+    }
+
+    #[test]
+    fn tables_indexes_and_inserts() {
+        assert_eq!(table_names(1), ["items"]);
+        assert_eq!(table_names(3), ["items_1", "items_2", "items_3"]);
+        let ddl = table_ddl("items_2", 5);
+        assert!(ddl.starts_with("CREATE TABLE items_2 (id bigint PRIMARY KEY"), "{ddl}");
+        for (i, col) in ["qty", "price", "updated_at", "note", "qty"].iter().enumerate() {
+            assert!(ddl.contains(&format!("CREATE INDEX items_2_ix{i} ON items_2 ({col})")), "{ddl}");
+        }
+        let one = insert_sql(&table_names(1), 1, 10, 20);
+        assert!(one.starts_with("INSERT INTO items SELECT") && one.ends_with("generate_series(1, 10) g"), "{one}");
+        let three = insert_sql(&table_names(3), 11, 20, 20);
+        assert!(three.starts_with("BEGIN; INSERT INTO items_1 ") && three.ends_with("; COMMIT"), "{three}");
+        assert!(three.contains("items_3 SELECT") && three.contains("WHERE (g - 1) % 3 = 2"), "{three}");
     }
 }
