@@ -363,7 +363,7 @@ impl Default for ApplyConfig {
             batch_max_wait: Duration::from_millis(20),
             ordering: Ordering::Key,
             queue_max_records: 100_000,
-            queue_max_bytes: 64 << 20,
+            queue_max_bytes: 32 << 20,
             max_retries: None,
             retry_backoff: Duration::from_millis(100),
             retry_max_backoff: Duration::from_secs(30),
