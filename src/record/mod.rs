@@ -147,11 +147,23 @@ fn key_values_in<'a>(key: &[String], row: Option<&'a Row>) -> Vec<&'a Value> {
 }
 
 fn hash_value<H: Hasher>(v: &Value, h: &mut H) {
-    // Hash the encoded bytes: every kind, floats included, hashes without
-    // needing `Hash` on generated types.
-    let mut buf = Vec::with_capacity(16);
-    prost::Message::encode(v, &mut buf).expect("Vec grows as needed");
-    buf.hash(h);
+    use value::Kind;
+    // Common key kinds hash directly (tag, then value); the rest hash their
+    // encoded bytes, so every kind, floats included, hashes without needing
+    // `Hash` on generated types.
+    match &v.kind {
+        Some(Kind::Int64(i)) => (3u8, *i).hash(h),
+        Some(Kind::Int32(i)) => (23u8, *i).hash(h),
+        Some(Kind::Uint64(i)) => (4u8, *i).hash(h),
+        Some(Kind::Text(s)) => (8u8, s.as_str()).hash(h),
+        Some(Kind::Decimal(s)) => (7u8, s.as_str()).hash(h),
+        Some(Kind::Uuid(b)) => (15u8, &b[..]).hash(h),
+        _ => {
+            let mut buf = Vec::with_capacity(16);
+            prost::Message::encode(v, &mut buf).expect("Vec grows as needed");
+            (0u8, buf).hash(h);
+        }
+    }
 }
 
 impl Value {
@@ -245,6 +257,29 @@ mod tests {
             after: Some(Row { columns: vec![col("id", Value::int64(1)), col("note", Value::text(note))] }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn route_hash_is_stable_per_key_and_spreads_keys() {
+        let keyed = |v: Value| {
+            let mut c = row_change("x");
+            c.after.as_mut().unwrap().columns[0].value = Some(v);
+            c
+        };
+        assert_eq!(keyed(Value::int64(7)).route_hash(), keyed(Value::int64(7)).route_hash());
+        assert_ne!(keyed(Value::int64(7)).route_hash(), keyed(Value::int64(8)).route_hash());
+        assert_eq!(keyed(Value::text("k")).route_hash(), keyed(Value::text("k")).route_hash());
+        // A key of another kind with the same digits is another key.
+        assert_ne!(keyed(Value::int64(7)).route_hash(), keyed(Value::text("7")).route_hash());
+        let mut lanes = [0u32; 8];
+        for k in 0..8000 {
+            lanes[(keyed(Value::int64(k)).route_hash() % 8) as usize] += 1;
+        }
+        assert!(lanes.iter().all(|&n| (800..1200).contains(&n)), "{lanes:?}");
+        // Kinds hashed through their encoding are stable too.
+        let f = |x: f64| keyed(Value::of(value::Kind::Float64(x))).route_hash();
+        assert_eq!(f(1.5), f(1.5));
+        assert_ne!(f(1.5), f(2.5));
     }
 
     #[test]
