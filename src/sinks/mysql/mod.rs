@@ -218,9 +218,12 @@
 //! on the target, and MySQL's `SRID` column attribute.
 
 mod error;
-mod schema;
-mod sql;
-mod value;
+#[doc(hidden)]
+pub mod schema;
+#[doc(hidden)]
+pub mod sql;
+#[doc(hidden)]
+pub mod value;
 
 pub use sql::quote_ident;
 
@@ -588,7 +591,8 @@ impl MysqlSink {
 
 /// A row's key for messages: `` `id` = 42 ``, `` `a` = 'x', `b` = 2 ``
 /// (values cut short).
-fn key_text<'c>(names: &[&str], cells: impl Iterator<Item = &'c Cell>) -> String {
+#[doc(hidden)]
+pub fn key_text<'c>(names: &[&str], cells: impl Iterator<Item = &'c Cell>) -> String {
     let mut out = String::new();
     for (i, (name, cell)) in names.iter().zip(cells).enumerate() {
         if i > 0 {

@@ -121,9 +121,12 @@
 
 mod error;
 mod plan;
-mod schema;
-mod sql;
-mod value;
+#[doc(hidden)]
+pub mod schema;
+#[doc(hidden)]
+pub mod sql;
+#[doc(hidden)]
+pub mod value;
 
 pub use sql::quote_ident;
 
