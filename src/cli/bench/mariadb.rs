@@ -572,7 +572,8 @@ fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: Option
     format!(
         "state_dir = {state}\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"mysql\"\nurl = {src}\n\
          tables = [\"{p}_src.items\"]\nserver_id = {id}\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\n\
-         batch_max_rows = {batch}\n{spool}",
+         batch_max_rows = {batch}\n{extra}{spool}",
+        extra = super::apply_extras(args),
         state = toml_str(&work.join("state").display().to_string()),
         src = toml_str(src_url),
         p = args.prefix,

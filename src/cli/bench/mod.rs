@@ -147,6 +147,12 @@ pub struct BenchArgs {
     /// `[pipeline.apply] batch_max_rows`.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
+    /// `[pipeline.apply] batch_max_wait` (e.g. `5ms`; default: the config's default).
+    #[arg(long)]
+    pub batch_wait: Option<String>,
+    /// `[pipeline.apply] queue_max_bytes` (e.g. `32MiB`; default: the config's default).
+    #[arg(long)]
+    pub queue_bytes: Option<String>,
     /// Also run pg_recvlogical and native logical replication on the same backlog.
     #[arg(long)]
     pub compare: bool,
@@ -717,12 +723,26 @@ fn pipeline_config_with(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &
     };
     let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();
     format!(
-        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [{tables}]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{spool}",
+        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [{tables}]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{extra}{spool}",
         state = work.join("state").display(),
         tables = tables.join(", "),
+        extra = apply_extras(args),
         p = args.prefix,
         spool = if args.spool { "[pipeline.spool]\n" } else { "" },
     )
+}
+
+/// The optional `[pipeline.apply]` settings of the command line, as TOML lines.
+pub(super) fn apply_extras(args: &BenchArgs) -> String {
+    let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+    let mut out = String::new();
+    if let Some(w) = &args.batch_wait {
+        out.push_str(&format!("batch_max_wait = \"{}\"\n", quote(w)));
+    }
+    if let Some(b) = &args.queue_bytes {
+        out.push_str(&format!("queue_max_bytes = \"{}\"\n", quote(b)));
+    }
+    out
 }
 
 /// `run --once` of the bench pipeline, in this process; `stats` collects
@@ -765,6 +785,27 @@ pub(super) async fn run_logferry_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn batch_wait_and_queue_bytes_reach_the_pipeline_config() {
+        use clap::Parser;
+        let parse = |extra: &[&str]| {
+            let args = Cmd::parse_from(["bench", "--pg-url", "postgres://u@h/db"].iter().chain(extra)).args;
+            let text = pipeline_config_with(&args, Path::new("/tmp/x"), "postgres://u@h/s", "postgres://u@h/d", 2, 10);
+            Config::parse(&text, Path::new("/tmp/x/bench.toml"), &|_| None).unwrap().pipelines[0].apply.clone()
+        };
+        let set = parse(&["--batch-wait", "5ms", "--queue-bytes", "8MiB"]);
+        assert_eq!((set.batch_max_wait, set.queue_max_bytes), (Duration::from_millis(5), 8 << 20));
+        let default = parse(&[]);
+        let defaults = crate::config::ApplyConfig::default();
+        assert_eq!((default.batch_max_wait, default.queue_max_bytes), (defaults.batch_max_wait, defaults.queue_max_bytes));
+    }
 
     #[test]
     fn urls_and_conninfo() {
