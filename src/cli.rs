@@ -80,7 +80,7 @@ pub enum Command {
     DeadLetters(DeadLettersCommand),
     /// Build a PostgreSQL backlog and time logferry catching it up, beside
     /// pg_recvlogical and native logical replication (--compare).
-    Bench(bench::BenchArgs),
+    Bench(Box<bench::BenchArgs>),
 }
 
 /// A failed command, by exit code.
@@ -136,7 +136,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Status { config } => status(config),
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
-        Command::Bench(args) => bench::run(args).await,
+        Command::Bench(args) => bench::run(*args).await,
     }
 }
 
