@@ -360,7 +360,7 @@ impl Default for ApplyConfig {
         ApplyConfig {
             lanes: 8,
             batch_max_rows: 1000,
-            batch_max_wait: Duration::from_millis(20),
+            batch_max_wait: Duration::from_millis(10),
             ordering: Ordering::Key,
             queue_max_records: 100_000,
             queue_max_bytes: 32 << 20,
