@@ -73,3 +73,17 @@ fn bench_mariadb_without_its_url_exits_2_naming_the_flag() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("--mariadb-url"), "{stderr}");
 }
+
+#[test]
+fn bench_mariadb_refuses_the_postgres_only_options_by_name() {
+    for flag in [["--tables", "3"], ["--rate", "100"], ["--sweep", "lanes=1,2"], ["--svg", "/tmp/x.svg"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
+            .args(["bench", "--source", "mariadb", "--mariadb-url", "mysql://root@127.0.0.1:1", "--rows", "10"])
+            .args(flag)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{flag:?}: {stderr}");
+        assert!(stderr.contains(flag[0]) && stderr.contains("--source postgres only"), "{flag:?}: {stderr}");
+    }
+}

@@ -335,6 +335,18 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         return Err(CliError::Usage("bench: --prefix takes lowercase letters, digits and _".into()));
     }
     if args.source == "mariadb" {
+        let pg_only = [
+            ("--tables", args.tables != 1),
+            ("--indexes", args.indexes != 0),
+            ("--rate", args.rate.is_some()),
+            ("--duration", args.duration.is_some()),
+            ("--sweep", !args.sweep.is_empty()),
+            ("--csv", args.csv),
+            ("--svg", args.svg.is_some()),
+        ];
+        if let Some((flag, _)) = pg_only.iter().find(|(_, set)| *set) {
+            return Err(CliError::Usage(format!("bench: {flag} works with --source postgres only (not yet with --source mariadb)")));
+        }
         return mariadb::run(&args).await;
     }
     let Some(pg_url) = args.pg_url.as_deref() else {
