@@ -76,7 +76,7 @@ fn bench_mariadb_without_its_url_exits_2_naming_the_flag() {
 
 #[test]
 fn bench_mariadb_refuses_the_postgres_only_options_by_name() {
-    for flag in [["--tables", "3"], ["--rate", "100"], ["--sweep", "lanes=1,2"], ["--svg", "/tmp/x.svg"]] {
+    for flag in [["--tables", "3"], ["--indexes", "2"], ["--sweep", "lanes=1,2"], ["--svg", "/tmp/x.svg"]] {
         let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
             .args(["bench", "--source", "mariadb", "--mariadb-url", "mysql://root@127.0.0.1:1", "--rows", "10"])
             .args(flag)
