@@ -64,15 +64,7 @@ fn bench_compare_runs_every_reader_on_one_backlog_and_cleans_up() {
     assert!(v["ratio_vs_native_subscription"].as_f64().unwrap() > 0.0 && v["time_ratio_vs_pg_recvlogical"].as_f64().unwrap() > 0.0, "{v}");
 
     // Its databases, slots and subscription are gone.
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(async {
-        let c = pg::connect(&pg::server_url()).await;
-        let like = format!("{prefix}\\_%");
-        let dbs: i64 = c.query_one("SELECT count(*) FROM pg_database WHERE datname LIKE $1", &[&like]).await.unwrap().get(0);
-        let slots: i64 = c.query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE $1", &[&like]).await.unwrap().get(0);
-        let subs: i64 = c.query_one("SELECT count(*) FROM pg_subscription WHERE subname LIKE $1", &[&like]).await.unwrap().get(0);
-        assert_eq!((dbs, slots, subs), (0, 0, 0), "the bench left databases/slots/subscriptions behind");
-    });
+    assert_cleaned_up(&prefix);
 }
 
 #[test]
