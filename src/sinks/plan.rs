@@ -90,6 +90,17 @@ pub trait PlanTable {
     fn column_count(&self) -> usize;
     /// The index of the column a record's column `name` goes to.
     fn column_index(&self, name: &str) -> Option<usize>;
+    /// [`column_index`](Self::column_index), first trying `hint` (the
+    /// column's position in the record: usually the same table shape), so
+    /// the common case is one string comparison instead of a lookup. An
+    /// exact name match at `hint` is what any lookup would find too.
+    fn column_index_hint(&self, hint: usize, name: &str) -> Option<usize> {
+        if hint < self.column_count() && self.column_name(hint) == name {
+            Some(hint)
+        } else {
+            self.column_index(name)
+        }
+    }
     /// The target name of column `i`.
     fn column_name(&self, i: usize) -> &str;
     /// `v` rendered for column `i`; the error names the table and column.
@@ -217,10 +228,15 @@ pub fn key_of<T: PlanTable>(info: &T, key: &[usize], row: &Row, what: &str) -> R
 /// The value of target column `i` in `row` (matched the way the target
 /// matches names).
 fn row_value<'r, T: PlanTable>(info: &T, row: &'r Row, i: usize) -> Option<&'r Value> {
+    // Usually the record's column i is the target's column i.
+    if let Some(c) = row.columns.get(i).filter(|c| c.name == info.column_name(i)) {
+        return c.value.as_ref();
+    }
     row.columns
         .iter()
-        .find(|c| info.column_index(&c.name) == Some(i))
-        .and_then(|c| c.value.as_ref())
+        .enumerate()
+        .find(|(pos, c)| info.column_index_hint(*pos, &c.name) == Some(i))
+        .and_then(|(_, c)| c.value.as_ref())
 }
 
 impl<T: PlanTable> TablePlan<T> {
@@ -268,8 +284,8 @@ impl<T: PlanTable> TablePlan<T> {
                 let row = c.after.as_ref().ok_or_else(|| format!("table {}: an insert or update without an after image", info.display()))?;
                 let key = key_of(&*info, &self.key, row, "after")?;
                 let mut image: Vec<Slot<T::Cell>> = vec![Slot::Absent; info.column_count()];
-                for col in &row.columns {
-                    let i = info.column_index(&col.name).ok_or_else(|| {
+                for (pos, col) in row.columns.iter().enumerate() {
+                    let i = info.column_index_hint(pos, &col.name).ok_or_else(|| {
                         format!(
                             "table {}: column {} is not on the target table; it was added on the source without a \
                              schema change reaching the target — add the column on the target (or enable create_tables and \
@@ -427,6 +443,21 @@ mod tests {
         assert_eq!(w.groups[0].len(), 2);
         assert_eq!(w.groups[1].columns, vec![0, 2]);
         assert_eq!(w.groups[1].arrays, vec![vec![s("3")], vec![s("only b")]]);
+    }
+
+    #[test]
+    fn records_whose_columns_are_in_another_order_than_the_target_land_by_name() {
+        // (b, id, a) against the target's (id, a, b): no column at its
+        // target's position; the key is found by name too.
+        let w = plan(&[
+            rec(Op::Insert, vec![("b", Value::text("y")), ("id", Value::int64(1)), ("a", Value::text("x"))]),
+            rec(Op::Insert, vec![("id", Value::int64(2)), ("b", Value::text("q")), ("a", Value::text("p"))]),
+            rec(Op::Delete, vec![("a", Value::text("gone")), ("id", Value::int64(3))]),
+        ]);
+        assert_eq!(w.groups.len(), 1);
+        assert_eq!(w.groups[0].columns, vec![0, 1, 2]);
+        assert_eq!(w.groups[0].arrays, vec![vec![s("1"), s("2")], vec![s("x"), s("p")], vec![s("y"), s("q")]]);
+        assert_eq!(w.deletes, vec![vec![s("3")]]);
     }
 
     #[test]
