@@ -103,7 +103,7 @@ impl Lane {
     /// Collects the next batch. Returns false when the lane must stop
     /// (cancelled, or the queue closed with nothing left).
     async fn fill(&mut self, batch: &mut Batch, bytes: &mut usize) -> bool {
-        if self.carry.is_empty() {
+        while self.carry.is_empty() {
             let chunk = tokio::select! {
                 biased;
                 _ = self.cancel.changed() => return false,
@@ -134,18 +134,8 @@ impl Lane {
                     self.carry.extend(chunk);
                     continue;
                 }
-                Err(mpsc::error::TryRecvError::Disconnected) => return !batch.records.is_empty(),
+                Err(mpsc::error::TryRecvError::Disconnected) => return true,
                 Err(mpsc::error::TryRecvError::Empty) => {}
-            }
-            if batch.records.is_empty() {
-                // Only empty chunks so far: wait for records as at the start.
-                let chunk = tokio::select! {
-                    biased;
-                    _ = self.cancel.changed() => return false,
-                    q = self.rx.recv() => match q { Some(q) => q, None => return false },
-                };
-                self.carry.extend(chunk);
-                continue;
             }
             // Queue empty: linger until the deadline (at a boundary), or wait
             // for the rest of the transaction.

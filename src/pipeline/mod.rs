@@ -323,7 +323,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         next_save: Instant::now() + apply.checkpoint_interval,
         in_flight_records: 0,
         in_flight_bytes: 0,
-        pending: Vec::new(),
+        pending: (0..lanes).map(|_| Vec::new()).collect(),
         records: 0,
         applied: 0,
         dead_lettered: 0,
@@ -523,7 +523,6 @@ fn lane_of(change: &Change, lanes: usize) -> usize {
     }
 }
 
-/// True for records that must be applied alone, after everything before them.
 /// A record's commit timestamp as a time (none for special values).
 fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
     if t.special != 0 || t.seconds < 0 {
@@ -532,6 +531,7 @@ fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
     Some(SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.min(999_999_999)))
 }
 
+/// True for records that must be applied alone, after everything before them.
 fn is_barrier(change: &Change) -> bool {
     matches!(change.op(), Op::Truncate | Op::SchemaChange) || change.changes_key()
 }
@@ -646,11 +646,7 @@ impl Coordinator {
             return Some(q);
         }
         self.in_flight(size);
-        let l = lane_of(&q.change, lanes);
-        if self.pending.len() < lanes {
-            self.pending.resize_with(lanes, Vec::new);
-        }
-        self.pending[l].push(q);
+        self.pending[lane_of(&q.change, lanes)].push(q);
         None
     }
 
