@@ -105,6 +105,23 @@ pub(super) fn latency_json(l: &LatencySummary) -> String {
 }
 
 /// `{"source_waiting_s":…,"route_s":…,"apply_s_summed_over_lanes":…,"read_decode_s_estimate":…}`.
+/// The run's settings and logferry's own figures, as JSON fields (no braces):
+/// the part the backlog and steady objects share.
+pub(super) fn run_json_fields(args: &BenchArgs, lf: &LfFigures) -> String {
+    format!(
+        "\"target\":{},\"lanes\":{},\"batch\":{},\"tables\":{},\"indexes\":{},\"spool\":{},\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"svg\":{}",
+        json_str(&args.target),
+        args.lanes,
+        args.batch,
+        args.tables,
+        args.indexes,
+        args.spool,
+        lf.rss_kib,
+        num(lf.cpu_s, 3),
+        args.svg.as_ref().map_or("null".to_string(), |p| json_str(&p.display().to_string()))
+    )
+}
+
 pub(super) fn stages_json(f: &LfFigures) -> String {
     format!(
         "{{\"source_waiting_s\":{},\"route_s\":{},\"apply_s_summed_over_lanes\":{},\"read_decode_s_estimate\":{}}}",
@@ -201,24 +218,15 @@ pub(super) fn print_backlog(args: &BenchArgs, backlog: &Backlog, figures: &[Figu
         }
         let opt = |v: Option<f64>, d: usize| v.map_or("null".to_string(), |v| num(v, d));
         println!(
-            "{{\"changes\":{changes},\"wal_bytes\":{},\"target\":{},\"lanes\":{},\"batch\":{},\"tables\":{},\"indexes\":{},\"spool\":{},\"readers\":[{readers}],\
-             \"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"logferry_peak_rows_per_s_1s\":{},\"logferry_stages\":{},\"logferry_latency\":{},\
-             \"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{},\"svg\":{}}}",
+            "{{\"changes\":{changes},\"wal_bytes\":{},{},\"readers\":[{readers}],\"logferry_peak_rows_per_s_1s\":{},\"logferry_stages\":{},\
+             \"logferry_latency\":{},\"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{}}}",
             backlog.wal_bytes,
-            json_str(&args.target),
-            args.lanes,
-            args.batch,
-            args.tables,
-            args.indexes,
-            args.spool,
-            lf.rss_kib,
-            num(lf.cpu_s, 3),
+            run_json_fields(args, lf),
             opt(peak, 0),
             stages_json(lf),
             latency_json(&lf.latency),
             opt(ratio_native, 3),
             opt(ratio_recv, 3),
-            args.svg.as_ref().map_or("null".to_string(), |p| json_str(&p.display().to_string()))
         );
     } else if args.csv {
         println!("{}", csv_line(&BACKLOG_CSV));

@@ -2,7 +2,7 @@
 //! the bench writes R rows/s into the source; commit-to-apply latency after
 //! a 1 s warm-up. See the module docs of `bench`.
 
-use super::report::{self, csv_line, json_str, latency_json, latency_text, num, stages_json, LfFigures};
+use super::report::{self, csv_line, latency_json, latency_text, num, stages_json, LfFigures};
 use super::{connect, cpu_seconds, describe, fail, insert_sql, peak_rss_kib, run_logferry_with, svg, BenchArgs, Bench, Sampler};
 use crate::admin::PipelineStats;
 use crate::cli::CliError;
@@ -231,7 +231,7 @@ fn print(args: &BenchArgs, rate: u64, duration: u64, s: &Steady, lf: &LfFigures,
         println!(
             "{{\"mode\":\"steady\",\"rate\":{rate},\"duration_s\":{duration},\"warm_up_s\":{},\"tick_ms\":{},\"rows_written\":{},\"transactions\":{},\"write_seconds\":{},\
              \"achieved_rows_per_s\":{},\"applied_rows_per_s\":{},\"peak_rows_per_s_1s\":{},\"caught_up_after_s\":{},\"wal_bytes\":{},\"latency\":{},\"stages\":{},\
-             \"target\":{},\"lanes\":{},\"batch\":{},\"tables\":{},\"indexes\":{},\"spool\":{},\"target_verified\":{verified},\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"svg\":{}}}",
+             {},\"target_verified\":{verified}}}",
             WARM_UP.as_secs(),
             TICK.as_millis(),
             s.rows,
@@ -244,15 +244,7 @@ fn print(args: &BenchArgs, rate: u64, duration: u64, s: &Steady, lf: &LfFigures,
             s.wal_bytes,
             latency_json(l),
             stages_json(lf),
-            json_str(&args.target),
-            args.lanes,
-            args.batch,
-            args.tables,
-            args.indexes,
-            args.spool,
-            lf.rss_kib,
-            num(lf.cpu_s, 3),
-            args.svg.as_ref().map_or("null".to_string(), |p| json_str(&p.display().to_string()))
+            report::run_json_fields(args, lf),
         );
     } else if args.csv {
         println!("{}", csv_line(&STEADY_CSV));
