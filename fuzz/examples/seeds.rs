@@ -114,6 +114,7 @@ fn change(
         tx_end: seq.is_multiple_of(2),
         schema_change: None,
         message: None,
+        documents: false,
     }
 }
 
@@ -416,6 +417,7 @@ fn main() {
                 nullable: false,
             }],
             key_columns: vec!["id".into()],
+            documents: false,
         }),
         ddl: "ALTER TABLE shop.items ADD COLUMN note text".into(),
     });

@@ -2020,14 +2020,16 @@ pub(crate) mod fixtures {
                 schema: Some(TableSchema {
                     table: Some(TableRef { schema: "public".into(), name: "orders".into() }),
                     columns: vec![
-                        ColumnSchema { name: "id".into(), source_type: "bigint".into(), nullable: false },
-                        ColumnSchema { name: "note".into(), source_type: "text".into(), nullable: true },
+                        ColumnSchema { name: "id".into(), source_type: "bigint".into(), nullable: false, logical: None, type_dialect: String::new() },
+                        ColumnSchema { name: "note".into(), source_type: "text".into(), nullable: true, logical: None, type_dialect: String::new() },
                     ],
                     key_columns: vec!["id".into()],
+                    documents: false,
                 }),
                 ddl: "ALTER TABLE orders ADD note text".into(),
             }),
             message: Some(LogicalMessage { prefix: "app".into(), content: Bytes::from_static(b"hi\0"), transactional: true }),
+            documents: false,
         }
     }
 

@@ -102,11 +102,12 @@ pub fn is_document(c: &Change) -> bool {
 /// The table schema of a collection: `_id` (key, not null) and `document`,
 /// both JSON, in schema `public` (see the module docs).
 pub fn document_schema(s: &TableSchema) -> TableSchema {
-    let column = |name: &str, nullable: bool| ColumnSchema { name: name.into(), source_type: JSON_TYPE.into(), nullable };
+    let column = |name: &str, nullable: bool| ColumnSchema { name: name.into(), source_type: JSON_TYPE.into(), nullable, logical: None, type_dialect: String::new() };
     TableSchema {
         table: s.table.as_ref().map(in_public),
         columns: vec![column(ID, false), column(DOCUMENT, true)],
         key_columns: vec![ID.into()],
+        documents: false,
     }
 }
 
@@ -152,6 +153,7 @@ pub fn to_table_row(c: &Change) -> Result<Option<Change>, String> {
         tx_end: c.tx_end,
         schema_change: None,
         message: c.message.clone(),
+        documents: false,
     };
     match c.op() {
         Op::SchemaChange => {
@@ -664,8 +666,9 @@ mod tests {
         c.schema_change = Some(SchemaChange {
             schema: Some(TableSchema {
                 table: c.table.clone(),
-                columns: vec![ColumnSchema { name: "_id".into(), source_type: "bson".into(), nullable: false }],
+                columns: vec![ColumnSchema { name: "_id".into(), source_type: "bson".into(), nullable: false, logical: None, type_dialect: String::new() }],
                 key_columns: vec!["_id".into()],
+                documents: false,
             }),
             ddl: String::new(),
         });
@@ -675,8 +678,8 @@ mod tests {
         assert_eq!(
             s.columns,
             vec![
-                ColumnSchema { name: "_id".into(), source_type: "jsonb".into(), nullable: false },
-                ColumnSchema { name: "document".into(), source_type: "jsonb".into(), nullable: true },
+                ColumnSchema { name: "_id".into(), source_type: "jsonb".into(), nullable: false, logical: None, type_dialect: String::new() },
+                ColumnSchema { name: "document".into(), source_type: "jsonb".into(), nullable: true, logical: None, type_dialect: String::new() },
             ]
         );
         assert_eq!(s.key_columns, ["_id"]);

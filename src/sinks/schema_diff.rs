@@ -100,13 +100,13 @@ mod tests {
     use super::*;
 
     fn col(name: &str, ty: &str, nullable: bool) -> ColumnSchema {
-        ColumnSchema { name: name.into(), source_type: ty.into(), nullable }
+        ColumnSchema { name: name.into(), source_type: ty.into(), nullable, logical: None, type_dialect: String::new() }
     }
 
     #[test]
     fn diffs() {
-        let prev = TableSchema { table: None, columns: vec![col("id", "int", false), col("a", "text", true)], key_columns: vec!["id".into()] };
-        let new = TableSchema { table: None, columns: vec![col("id", "int", true), col("b", "text", true)], key_columns: vec!["id".into()] };
+        let prev = TableSchema { table: None, columns: vec![col("id", "int", false), col("a", "text", true)], key_columns: vec!["id".into()], documents: false };
+        let new = TableSchema { table: None, columns: vec![col("id", "int", true), col("b", "text", true)], key_columns: vec!["id".into()], documents: false };
         assert_eq!(dropped(Some(&prev), &new).map(|c| c.name.as_str()), Some("a"));
         assert!(dropped(None, &new).is_none());
         assert!(previous(Some(&prev), "b").is_none());

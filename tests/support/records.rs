@@ -20,9 +20,10 @@ pub fn schema_change(source: &str, schema: &str, name: &str, cols: &[(&str, &str
                 table: table(schema, name),
                 columns: cols
                     .iter()
-                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable })
+                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable, logical: None, type_dialect: String::new() })
                     .collect(),
                 key_columns: key.iter().map(|k| k.to_string()).collect(),
+                documents: false,
             }),
             ddl: String::new(),
         }),

@@ -178,8 +178,9 @@ impl Coll {
     pub fn schema(&self) -> TableSchema {
         TableSchema {
             table: Some(self.table()),
-            columns: vec![ColumnSchema { name: "_id".into(), source_type: "bson".into(), nullable: false }],
+            columns: vec![ColumnSchema { name: "_id".into(), source_type: "bson".into(), nullable: false, logical: None, type_dialect: String::new() }],
             key_columns: vec!["_id".into()],
+            documents: false,
         }
     }
 }

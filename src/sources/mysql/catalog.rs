@@ -40,9 +40,10 @@ impl Table {
                 .columns
                 .iter()
                 .zip(&self.nullable)
-                .map(|(c, n)| ColumnSchema { name: c.name.clone(), source_type: c.source_type(), nullable: *n })
+                .map(|(c, n)| ColumnSchema { name: c.name.clone(), source_type: c.source_type(), nullable: *n, logical: None, type_dialect: String::new() })
                 .collect(),
             key_columns: self.key.clone(),
+            documents: false,
         }
     }
 }

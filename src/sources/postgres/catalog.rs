@@ -188,9 +188,10 @@ pub fn table_schema(table: &Table, cols: &[CatalogColumn], key: &[String]) -> Ta
         table: Some(table.table_ref()),
         columns: cols
             .iter()
-            .map(|c| ColumnSchema { name: c.name.clone(), source_type: c.type_text.clone(), nullable: !c.not_null })
+            .map(|c| ColumnSchema { name: c.name.clone(), source_type: c.type_text.clone(), nullable: !c.not_null, logical: None, type_dialect: String::new() })
             .collect(),
         key_columns: key.to_vec(),
+        documents: false,
     }
 }
 

@@ -222,7 +222,7 @@ impl<'a> Streamer<'a> {
         for c in &r.columns {
             types.push(self.resolver.resolve(client, c.type_oid, &source).await?);
             let source_type = self.resolver.type_text(client, c.type_oid, c.type_modifier, &source).await?;
-            columns.push(ColumnSchema { name: c.name.clone(), source_type, nullable: true });
+            columns.push(ColumnSchema { name: c.name.clone(), source_type, nullable: true, logical: None, type_dialect: String::new() });
         }
         let table = TableRef { schema: r.namespace.clone(), name: r.name.clone() };
         // Key: the replica identity columns; for tables we selected, the
@@ -251,7 +251,7 @@ impl<'a> Streamer<'a> {
             ));
         }
         let key_idx = key.iter().filter_map(|k| r.columns.iter().position(|c| &c.name == k)).collect();
-        let schema = TableSchema { table: Some(table.clone()), columns, key_columns: key.clone() };
+        let schema = TableSchema { table: Some(table.clone()), columns, key_columns: key.clone(), documents: false };
         if self.emitted_schema.get(&table.qualified()) != Some(&schema) {
             let mut rec = self.base(Op::SchemaChange, None);
             rec.table = Some(table.clone());
