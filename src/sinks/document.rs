@@ -26,9 +26,9 @@
 //!
 //! # Where conversion happens
 //!
-//! A record is a document when its `source` is `"mongodb"` ([`is_document`]);
-//! the shape of those records is fixed by the MongoDB source (see
-//! `record::bson`). Each SQL target converts a batch's records with
+//! A record is a document when it says so (`Change.documents`, set by a
+//! source whose rows are documents, today the MongoDB source;
+//! [`is_document`]); the shape of those records is fixed by `record::bson`. Each SQL target converts a batch's records with
 //! [`to_table_records`] before anything else and then applies the result
 //! exactly like rows from any other source; records from other sources
 //! pass through untouched. [`to_table_row`] does one record:
@@ -58,21 +58,18 @@
 //! MongoDB databases therefore share one table unless the target or a
 //! transform keeps them apart.
 //!
-//! Conversion happens once, at the target: a converted record still says
-//! `source = "mongodb"`, so it must not be converted again.
+//! Conversion happens once, at the target: a converted record has
+//! `documents = false`, so it is never converted again.
 
 use crate::record::bson::UPDATE_DESCRIPTION;
 use crate::record::{
-    calendar, json::format_timestamptz, value::Kind, Change, ColumnSchema, Date, Op, Row, SchemaChange, Special,
+    LogicalKind, LogicalType, calendar, json::format_timestamptz, value::Kind, Change, ColumnSchema, Date, Op, Row, SchemaChange, Special,
     TableRef, TableSchema, Time, Timestamp, Value,
 };
 use crate::sinks::json_text::{hex, is_json_number, json_labels, json_str};
 use base64::Engine as _;
 use std::borrow::Cow;
 use std::fmt::Write as _;
-
-/// The `source` of records that carry MongoDB documents.
-pub const MONGODB_SOURCE: &str = "mongodb";
 
 /// The key column of a document table.
 pub const ID: &str = "_id";
@@ -84,9 +81,13 @@ pub const DOCUMENT: &str = "document";
 /// the target sets its own `schema`.
 pub const DOCUMENT_SCHEMA: &str = "public";
 
-/// The source type of both columns (PostgreSQL `jsonb`; MySQL `json`,
-/// narrowed to a bounded `varchar` for the key).
+/// The type of both columns in PostgreSQL's spelling (`jsonb`, which unlike
+/// `json` can be a key); other targets map the logical type JSON (MySQL:
+/// `json`, narrowed to a bounded `varchar` for the key).
 const JSON_TYPE: &str = "jsonb";
+
+/// The type dialect `JSON_TYPE` is written in.
+const POSTGRESQL_DIALECT: &str = "postgresql";
 
 /// Decimal128 holds at most 34 significant digits ...
 const DECIMAL128_DIGITS: usize = 34;
@@ -96,13 +97,19 @@ const DECIMAL128_EXPONENTS: std::ops::RangeInclusive<i64> = -6176..=6111;
 /// True for a record that carries a MongoDB document (or one of its
 /// collection's control records).
 pub fn is_document(c: &Change) -> bool {
-    c.source == MONGODB_SOURCE
+    c.documents
 }
 
 /// The table schema of a collection: `_id` (key, not null) and `document`,
 /// both JSON, in schema `public` (see the module docs).
 pub fn document_schema(s: &TableSchema) -> TableSchema {
-    let column = |name: &str, nullable: bool| ColumnSchema { name: name.into(), source_type: JSON_TYPE.into(), nullable, logical: None, type_dialect: String::new() };
+    let column = |name: &str, nullable: bool| ColumnSchema {
+        name: name.into(),
+        source_type: JSON_TYPE.into(),
+        nullable,
+        logical: Some(LogicalType { kind: LogicalKind::LogicalJson as i32, ..Default::default() }),
+        type_dialect: POSTGRESQL_DIALECT.into(),
+    };
     TableSchema {
         table: s.table.as_ref().map(in_public),
         columns: vec![column(ID, false), column(DOCUMENT, true)],
@@ -613,9 +620,24 @@ mod tests {
         assert!(canonical_extjson(&Value::default(), &mut s).is_err());
     }
 
+    fn json_type() -> LogicalType {
+        LogicalType { kind: LogicalKind::LogicalJson as i32, ..Default::default() }
+    }
+
+    #[test]
+    fn only_the_documents_flag_makes_a_document() {
+        let mut c = mongo(Op::Insert, None, Some(Row::from_pairs([("_id", oid(1))])));
+        assert!(is_document(&c));
+        c.documents = false;
+        c.source = "mongodb".into();
+        assert!(!is_document(&c), "the source name must not matter");
+    }
+
     fn mongo(op: Op, before: Option<Row>, after: Option<Row>) -> Change {
         Change {
-            source: MONGODB_SOURCE.into(),
+            // Any source name: only `documents` makes a record a document.
+            source: "no-such-source".into(),
+            documents: true,
             seq: 7,
             op: op as i32,
             table: Some(TableRef { schema: "shop".into(), name: "orders".into() }),
@@ -640,7 +662,7 @@ mod tests {
             assert_eq!(r.op(), op);
             assert_eq!(r.table, Some(TableRef { schema: "public".into(), name: "orders".into() }));
             assert_eq!(r.key_columns, ["_id"]);
-            assert_eq!((r.seq, r.tx_end, r.source.as_str()), (7, true, "mongodb"));
+            assert_eq!((r.seq, r.tx_end, r.source.as_str(), r.documents), (7, true, "no-such-source", false));
             assert!(r.before.is_none());
             let after = r.after.unwrap();
             assert_eq!(after.get("_id"), Some(&json(r#"{"$oid":"010101010101010101010101"}"#.into())));
@@ -678,8 +700,8 @@ mod tests {
         assert_eq!(
             s.columns,
             vec![
-                ColumnSchema { name: "_id".into(), source_type: "jsonb".into(), nullable: false, logical: None, type_dialect: String::new() },
-                ColumnSchema { name: "document".into(), source_type: "jsonb".into(), nullable: true, logical: None, type_dialect: String::new() },
+                ColumnSchema { name: "_id".into(), source_type: "jsonb".into(), nullable: false, logical: Some(json_type()), type_dialect: "postgresql".into() },
+                ColumnSchema { name: "document".into(), source_type: "jsonb".into(), nullable: true, logical: Some(json_type()), type_dialect: "postgresql".into() },
             ]
         );
         assert_eq!(s.key_columns, ["_id"]);

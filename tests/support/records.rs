@@ -9,8 +9,17 @@ pub fn table(schema: &str, name: &str) -> Option<TableRef> {
 }
 
 /// A schema change for `schema.name` as `source` sends it: columns (name,
-/// source type, nullable) and key.
+/// source type, nullable) and key. The type text is in the dialect of that
+/// source's engine (`postgres…` → PostgreSQL's spelling, `mysql` /
+/// `mariadb` → MySQL's); the targets read the dialect, never the source.
 pub fn schema_change(source: &str, schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
+    let dialect = if source.starts_with("postgres") {
+        "postgresql"
+    } else if source.starts_with("mysql") || source.starts_with("mariadb") {
+        "mysql"
+    } else {
+        ""
+    };
     Change {
         op: Op::SchemaChange as i32,
         source: source.into(),
@@ -20,7 +29,7 @@ pub fn schema_change(source: &str, schema: &str, name: &str, cols: &[(&str, &str
                 table: table(schema, name),
                 columns: cols
                     .iter()
-                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable, logical: None, type_dialect: String::new() })
+                    .map(|(n, t, nullable)| ColumnSchema { name: n.to_string(), source_type: t.to_string(), nullable: *nullable, logical: None, type_dialect: dialect.into() })
                     .collect(),
                 key_columns: key.iter().map(|k| k.to_string()).collect(),
                 documents: false,

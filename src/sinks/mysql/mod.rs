@@ -15,7 +15,7 @@
 //! SQL. Column names are matched exactly, else case-insensitively (MySQL
 //! column names are case-insensitive).
 //!
-//! A MongoDB collection (records with `source = "mongodb"`) lands as one
+//! A table of documents (records with `documents` set, e.g. a MongoDB collection) lands as one
 //! table with `_id varchar(768)` (the primary key) and `document json`,
 //! both canonical Extended JSON; see [`crate::sinks::document`].
 //!
@@ -163,8 +163,8 @@
 //!
 //! Source type names are mapped as below (`schema.rs`). Names that mean
 //! different things in the two engines (`text`, `point`, `polygon`,
-//! `bit(n)`) follow the record's `source` field: PostgreSQL when it starts
-//! with `postgres`, else MySQL.
+//! `bit(n)`) follow the column's `type_dialect`: PostgreSQL's spelling when
+//! it is `postgresql`, else MySQL's.
 //!
 //! | source type | target type | values |
 //! |---|---|---|
@@ -1093,11 +1093,10 @@ impl Tx<'_> {
             tracing::debug!(target_name = %self.sink.name, table = %shown, "schema change without columns: nothing to do");
             return Ok(());
         }
-        let dialect = Dialect::of(&c.source);
         let mut types = Vec::with_capacity(schema.columns.len());
         for col in &schema.columns {
             check_identifier(&col.name).map_err(|m| self.sink.definite(format!("table {shown}: {m}")))?;
-            let m = schema::resolve(&col.source_type, dialect, &self.sink.server).map_err(|e| {
+            let m = schema::resolve(&col.source_type, Dialect::of(col), &self.sink.server).map_err(|e| {
                 self.sink.definite(format!("table {shown} column {} ({}): {e}", quote_ident(&col.name), col.source_type))
             })?;
             if m.fallback {

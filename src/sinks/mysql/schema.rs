@@ -253,19 +253,19 @@ pub async fn database_exists(conn: &mut mysql_async::Conn, database: &str) -> Re
 
 /// Which engine's spelling a source type name is in. Only four names mean
 /// different things in the two engines (`text`, `point`, `polygon`, `bit(n)`);
-/// the record's `source` field decides those.
+/// the column's `type_dialect` decides those (never the record's source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dialect {
-    /// A PostgreSQL source (`source` starts with `postgres`).
+    /// `type_dialect = "postgresql"`: `format_type` spelling.
     Postgres,
     /// Anything else: MySQL / MariaDB spelling.
     Mysql,
 }
 
 impl Dialect {
-    /// The dialect of a record's `source` field.
-    pub fn of(source: &str) -> Dialect {
-        if source.starts_with("postgres") {
+    /// The spelling of a column's type text.
+    pub fn of(column: &crate::record::ColumnSchema) -> Dialect {
+        if column.type_dialect == "postgresql" {
             Dialect::Postgres
         } else {
             Dialect::Mysql

@@ -10,7 +10,7 @@
 //! names with capitals, spaces, quotes, unicode or keywords are kept exactly
 //! and cannot inject SQL. Values never appear in SQL text.
 //!
-//! A MongoDB collection (records with `source = "mongodb"`) lands as one
+//! A table of documents (records with `documents` set, e.g. a MongoDB collection) lands as one
 //! table `"<schema>"."<collection>"` (`public` unless `schema` is set) with
 //! `_id jsonb PRIMARY KEY, document jsonb`, both canonical Extended JSON;
 //! see [`crate::sinks::document`].
