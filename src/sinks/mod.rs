@@ -41,6 +41,7 @@ pub mod mysql;
 pub mod plan;
 pub mod postgres;
 pub mod schema_diff;
+pub mod sql;
 pub mod stdout;
 
 use crate::record::Change;

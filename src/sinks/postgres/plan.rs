@@ -7,9 +7,10 @@ use super::value::render;
 use crate::record::Value;
 use crate::sinks::plan::PlanTable;
 
-pub use crate::sinks::plan::{key_indices, key_of};
+
 
 /// One table's plan (see [`crate::sinks::plan::TablePlan`]).
+#[cfg(test)]
 pub type TablePlan = crate::sinks::plan::TablePlan<TableInfo>;
 /// What one table's records reduce to: text arrays.
 pub type TableWork = crate::sinks::plan::TableWork<Option<String>>;

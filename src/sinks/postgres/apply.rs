@@ -1,0 +1,306 @@
+//! The PostgreSQL dialect of the SQL engine: statements over `text[]`
+//! parameters (prepared once per connection), the type mapping with its
+//! catalog look-ups, and the probe that names the column whose value did
+//! not fit after a data error.
+
+use super::error::{self, classify, excerpt};
+use super::plan::TableWork;
+use super::schema::{self, Resolved, TableInfo};
+use super::sql::{self, quote_ident, Col};
+use super::Postgres;
+use crate::record::{ColumnSchema, TableRef, TableSchema};
+use crate::sinks::schema_diff;
+use crate::sinks::sql::{Dialect, Failure, Mapped, SqlTable, TableKey};
+use crate::sinks::SinkError;
+use std::collections::HashMap;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Statement};
+
+/// Prepared statements kept per connection; past this the cache is cleared
+/// (a pipeline with many tables and row shapes should not grow it forever).
+const MAX_CACHED_STATEMENTS: usize = 512;
+
+/// One lane's connection.
+pub struct PgConn {
+    client: Client,
+    /// Prepared statements by SQL text (they belong to `client`).
+    statements: HashMap<String, Statement>,
+}
+
+/// A data error (SQLSTATE class 22) in a row statement: after the rollback,
+/// each column's values are cast alone to name the culprit.
+pub struct CastProbe {
+    table: String,
+    /// (column, target type, the values sent).
+    columns: Vec<(String, String, Vec<Option<String>>)>,
+}
+
+type PgFailure = Failure<Postgres>;
+
+impl SqlTable for TableInfo {
+    fn source(&self) -> Option<&TableSchema> {
+        self.source.as_ref()
+    }
+    fn set_source(&mut self, schema: Option<TableSchema>) {
+        self.source = schema;
+    }
+    fn column_type(&self, i: usize) -> &str {
+        &self.columns[i].sql_type
+    }
+    fn not_null(&self, i: usize) -> bool {
+        self.columns[i].not_null
+    }
+}
+
+fn col(info: &TableInfo, i: usize) -> Col<'_> {
+    Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type }
+}
+
+impl Postgres {
+    pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
+        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new() })
+    }
+
+    fn db(&self, context: &str, e: tokio_postgres::Error) -> PgFailure {
+        let lost = error::connection_lost(&e);
+        Failure { error: classify(&self.name, context, &e), lost, diagnosis: None }
+    }
+
+    async fn exec(&self, conn: &PgConn, context: &str, sql: &str) -> Result<(), PgFailure> {
+        conn.client.batch_execute(sql).await.map_err(|e| self.db(context, e))
+    }
+
+    async fn prepare(&self, conn: &mut PgConn, context: &str, sql: &str, types: &[Type]) -> Result<Statement, PgFailure> {
+        if let Some(st) = conn.statements.get(sql) {
+            return Ok(st.clone());
+        }
+        if conn.statements.len() >= MAX_CACHED_STATEMENTS {
+            conn.statements.clear();
+        }
+        let st = conn.client.prepare_typed(sql, types).await.map_err(|e| self.db(context, e))?;
+        conn.statements.insert(sql.to_string(), st.clone());
+        Ok(st)
+    }
+
+    /// Runs a prepared row statement over text arrays.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_arrays(
+        &self,
+        conn: &mut PgConn,
+        info: &TableInfo,
+        what: &str,
+        sql: &str,
+        cols: &[usize],
+        arrays: Vec<Vec<Option<String>>>,
+        unchanged: &[usize],
+    ) -> Result<(), PgFailure> {
+        let context = format!("table {}: {what}", info.display());
+        let st = self.prepare(conn, &context, sql, &vec![Type::TEXT_ARRAY; arrays.len()]).await?;
+        let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
+        let result = conn.client.execute(&st, &params).await;
+        drop(params);
+        let Err(e) = result else { return Ok(()) };
+        let lost = error::connection_lost(&e);
+        let mut error = classify(&self.name, &context, &e);
+        let Some(db) = e.as_db_error() else { return Err(Failure { error, lost, diagnosis: None }) };
+        let code = db.code().code();
+        if code == "23502" {
+            if let Some(col) = db.column().filter(|c| unchanged.iter().any(|&i| info.columns[i].name == *c)) {
+                error = self.definite(format!(
+                    "table {} column {}: the source did not send this column's value (an unchanged TOASTed value) for a row \
+                     that does not exist on the target, and the column is NOT NULL, so there is no value to keep — the \
+                     target is missing rows: re-snapshot the table (or make the column nullable on the target)",
+                    info.display(),
+                    quote_ident(col)
+                ));
+            }
+        }
+        if code.starts_with("22") {
+            let columns = cols
+                .iter()
+                .zip(arrays)
+                .map(|(&i, a)| (info.columns[i].name.clone(), info.columns[i].sql_type.clone(), a))
+                .collect();
+            return Err(Failure { error, lost, diagnosis: Some(CastProbe { table: info.display().to_string(), columns }) });
+        }
+        Err(Failure { error, lost, diagnosis: None })
+    }
+}
+
+impl Dialect for Postgres {
+    type Conn = PgConn;
+    type Table = TableInfo;
+    type Diagnosis = CastProbe;
+
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn create_tables(&self) -> bool {
+        self.create_tables
+    }
+
+    fn scrub(&self, e: SinkError) -> SinkError {
+        crate::sinks::sql::scrub_error(e, self.password.as_deref())
+    }
+
+    fn check_identifier(&self, name: &str) -> Result<(), String> {
+        super::check_name_length(name)
+    }
+
+    fn target_table(&self, t: &TableRef) -> Result<TableKey, String> {
+        self.table_of(t)
+    }
+
+    fn shown(&self, key: &TableKey) -> String {
+        sql::qualified(&key.0, &key.1)
+    }
+
+    fn quote(&self, name: &str) -> String {
+        quote_ident(name)
+    }
+
+    async fn open(&self) -> Result<PgConn, SinkError> {
+        self.open_conn().await
+    }
+
+    async fn usable(&self, conn: &mut PgConn) -> bool {
+        !conn.client.is_closed()
+    }
+
+    async fn begin(&self, conn: &mut PgConn, _steps: usize) -> Result<(), PgFailure> {
+        self.exec(conn, "BEGIN", "BEGIN").await
+    }
+
+    async fn commit(&self, conn: &mut PgConn) -> Result<(), PgFailure> {
+        self.exec(conn, "COMMIT (the batch is not applied)", "COMMIT").await
+    }
+
+    async fn rollback(&self, conn: &mut PgConn) -> bool {
+        !conn.client.is_closed() && conn.client.batch_execute("ROLLBACK").await.is_ok()
+    }
+
+    /// Finds the column whose values the server refused by casting each
+    /// column's values alone.
+    async fn explain(&self, conn: &mut PgConn, error: SinkError, probe: CastProbe) -> SinkError {
+        for (name, sql_type, values) in probe.columns {
+            let Ok(st) = conn.client.prepare_typed(&sql::cast_probe(&sql_type), &[Type::TEXT_ARRAY]).await else { continue };
+            if let Err(e) = conn.client.execute(&st, &[&values]).await {
+                if let Some(db) = e.as_db_error() {
+                    return self.definite(format!(
+                        "table {} column {} ({sql_type}): {} (SQLSTATE {}) — the value does not fit the target column type: \
+                         change the column type on the target or map the value with a transform",
+                        probe.table,
+                        quote_ident(&name),
+                        excerpt(db.message(), 200),
+                        db.code().code()
+                    ));
+                }
+            }
+        }
+        error
+    }
+
+    async fn close(&self, conn: PgConn) {
+        drop(conn);
+    }
+
+    async fn load_table(&self, conn: &mut PgConn, key: &TableKey) -> Result<Option<TableInfo>, PgFailure> {
+        let context = format!("table {}: reading the target catalog", self.shown(key));
+        schema::load_table(&conn.client, &key.0, &key.1).await.map_err(|e| self.db(&context, e))
+    }
+
+    async fn table_work(&self, conn: &mut PgConn, info: &TableInfo, work: TableWork) -> Result<(), PgFailure> {
+        if !work.deletes.is_empty() {
+            let key: Vec<Col<'_>> = work.key.iter().map(|&i| col(info, i)).collect();
+            let sql = sql::delete_by_keys(&info.sql_name, &key);
+            self.run_arrays(conn, info, "delete", &sql, &work.key, work.deletes, &[]).await?;
+        }
+        for g in work.groups {
+            let cols: Vec<Col<'_>> = g.columns.iter().map(|&i| col(info, i)).collect();
+            let key_pos: Vec<usize> =
+                work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key columns are always present")).collect();
+            let sql = if g.unchanged.is_empty() {
+                sql::upsert(&info.sql_name, &cols, &key_pos)
+            } else {
+                sql::update_then_insert(&info.sql_name, &cols, &key_pos)
+            };
+            self.run_arrays(conn, info, "upsert", &sql, &g.columns, g.arrays, &g.unchanged).await?;
+        }
+        Ok(())
+    }
+
+    async fn move_key(
+        &self,
+        conn: &mut PgConn,
+        info: &TableInfo,
+        key: &[usize],
+        old: &[Option<String>],
+        _new: &[Option<String>],
+        set: &[(usize, Option<String>)],
+    ) -> Result<(), PgFailure> {
+        let set_cols: Vec<Col<'_>> = set.iter().map(|(i, _)| col(info, *i)).collect();
+        let key_cols: Vec<Col<'_>> = key.iter().map(|&i| col(info, i)).collect();
+        let new_key: Vec<usize> =
+            key.iter().map(|k| set.iter().position(|(i, _)| i == k).expect("the engine checked the new key")).collect();
+        let sql = sql::move_key(&info.sql_name, &key_cols, &set_cols, &new_key);
+        let context = format!("table {}: key change", info.display());
+        let st = self.prepare(conn, &context, &sql, &vec![Type::TEXT; old.len() + set.len()]).await?;
+        let params: Vec<&(dyn ToSql + Sync)> =
+            old.iter().chain(set.iter().map(|(_, v)| v)).map(|v| v as &(dyn ToSql + Sync)).collect();
+        let result = conn.client.execute(&st, &params).await;
+        drop(params);
+        result.map(|_| ()).map_err(|e| self.db(&context, e))
+    }
+
+    async fn truncate(&self, conn: &mut PgConn, info: &TableInfo, _alone: bool) -> Result<(), PgFailure> {
+        self.exec(conn, &format!("table {}: truncate", info.display()), &sql::truncate(&info.sql_name)).await
+    }
+
+    /// The target type for a source column (see `schema.rs`).
+    async fn column_type(&self, conn: &mut PgConn, shown: &str, column: &ColumnSchema) -> Result<Mapped, PgFailure> {
+        let (found, array) = match schema::resolve(&column.source_type) {
+            Resolved::Type(t) => return Ok(Mapped { sql_type: t, fallback: false }),
+            Resolved::Lookup { name, array } => {
+                let context = format!("table {shown}: looking up type {name}");
+                let found = schema::lookup_type(&conn.client, &name).await.map_err(|e| self.db(&context, e))?;
+                (found, array)
+            }
+            Resolved::Unknown { array } => (None, array),
+        };
+        Ok(match found {
+            Some(t) => Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false },
+            None => Mapped { sql_type: schema::fallback(array), fallback: true },
+        })
+    }
+
+    async fn create_table(&self, conn: &mut PgConn, key: &TableKey, schema: &TableSchema, types: &[String]) -> Result<(), PgFailure> {
+        let context = format!("table {}: schema change", self.shown(key));
+        let exists = schema::schema_exists(&conn.client, &key.0).await.map_err(|e| self.db(&context, e))?;
+        if !exists {
+            self.exec(conn, &context, &sql::create_schema(&key.0)).await?;
+        }
+        let defs = schema_diff::column_defs(schema, types);
+        self.exec(conn, &context, &sql::create_table(&self.shown(key), &defs, &schema.key_columns)).await
+    }
+
+    async fn ddl(&self, conn: &mut PgConn, context: &str, sql: String) -> Result<(), PgFailure> {
+        self.exec(conn, context, &sql).await
+    }
+
+    fn add_column_sql(&self, info: &TableInfo, name: &str, sql_type: &str) -> String {
+        sql::add_column(&info.sql_name, name, sql_type)
+    }
+
+    fn same_type(&self, info: &TableInfo, i: usize, sql_type: &str) -> bool {
+        info.columns[i].sql_type == sql_type
+    }
+
+    fn alter_type_sql(&self, info: &TableInfo, i: usize, sql_type: &str) -> String {
+        format!("ALTER TABLE {} ALTER COLUMN {} TYPE {sql_type}", info.display(), quote_ident(&info.columns[i].name))
+    }
+
+    fn drop_not_null_sql(&self, info: &TableInfo, i: usize) -> Result<String, String> {
+        Ok(sql::drop_not_null(&info.sql_name, &info.columns[i].name))
+    }
+}

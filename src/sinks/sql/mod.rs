@@ -1,0 +1,357 @@
+//! The SQL target engine: everything the PostgreSQL and MySQL/MariaDB
+//! targets do alike, written once and generic over a [`Dialect`], which
+//! holds only what differs (connections, SQL text, type mapping, value
+//! encoding, error classes). A third SQL target is a new dialect.
+//!
+//! # What the engine does
+//!
+//! - **Lanes.** Each lane has its own connection (lane 0's is opened at
+//!   connect to check the URL and credentials; the others on first use) and
+//!   applies its batches one at a time. A connection found broken before a
+//!   batch (closed by the server, or not answering after being idle) is
+//!   replaced; one left mid-batch by a cancelled apply is dropped.
+//! - **One transaction per batch.** `apply` returns `Ok` only after COMMIT
+//!   succeeded. A failure rolls the whole batch back, so nothing of it is
+//!   visible, and the dialect may then explain the failure (name the column
+//!   whose value did not fit). A lost connection is dropped and the error is
+//!   transient, so the pipeline retries the same batch.
+//! - **Documents.** Records of a table whose rows are documents
+//!   (`Change.documents`) become `_id` + `document` rows first
+//!   ([`crate::sinks::document`]).
+//! - **Row changes.** Records are grouped by table and reduced per key to
+//!   the key's final state ([`crate::sinks::plan`]); the dialect turns each
+//!   table's reduced work into statements. Key-changing updates (alone in a
+//!   batch) move the row in place when no row has the new key yet, then
+//!   delete the old key and upsert the new image, which gives the same
+//!   result when replayed. Records of tables without a key are refused:
+//!   without a key a change cannot be applied or replayed safely.
+//! - **Table cache.** Target tables are read from the catalog lazily and
+//!   after every CREATE / ALTER; a batch's own changes wait in its overlay
+//!   and join the shared cache only when it commits. After a failure the
+//!   cache is dropped (the catalog may have changed by hand), but the last
+//!   applied source schema per table is kept, to tell a column dropped on
+//!   the source (refused) from one that only ever existed on the target.
+//! - **Schema changes.** Column types come from the dialect's mapping (the
+//!   engine warns once when a type falls back to text). With
+//!   `create_tables` a missing table is created (NOT NULL where the source
+//!   has it, a primary key on the key columns), missing columns are added
+//!   (nullable) and a column that became nullable on the source follows;
+//!   without it no DDL runs and a missing table or column is a definite
+//!   error. A column whose type changed or that was dropped on the source is
+//!   a definite error naming the table, the column and the fix: stored data
+//!   is never converted or dropped.
+//! - **Truncates** empty the table (a table that does not exist is skipped).
+
+mod tx;
+
+use super::plan::{PlanTable, TableWork};
+use super::{document, plan, Batch, Sink, SinkError};
+use crate::record::{ColumnSchema, Op, TableRef, TableSchema};
+use crate::BoxFuture;
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// A target table's identity: (schema or database, table name).
+pub type TableKey = (String, String);
+
+/// A target table as a dialect's catalog describes it.
+pub trait SqlTable: PlanTable<Cell: Send + Sync> + Clone + Send + Sync + 'static {
+    /// The last source schema this process applied to the table.
+    fn source(&self) -> Option<&TableSchema>;
+    /// Sets it (after a schema change, or from the engine's memory).
+    fn set_source(&mut self, schema: Option<TableSchema>);
+    /// The target type of column `i`, as the catalog prints it.
+    fn column_type(&self, i: usize) -> &str;
+    /// Column `i` is NOT NULL on the target.
+    fn not_null(&self, i: usize) -> bool;
+}
+
+/// A target type chosen for a source column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    /// The type for DDL.
+    pub sql_type: String,
+    /// The source type has no counterpart on the target: the column keeps
+    /// the values' text (warned once).
+    pub fallback: bool,
+}
+
+/// Why a batch failed, with what the rollback step needs.
+pub struct Failure<D: Dialect> {
+    /// What the caller sees.
+    pub error: SinkError,
+    /// The connection is gone (or unusable): drop it instead of rolling back.
+    pub lost: bool,
+    /// What the dialect needs after the rollback to explain the error.
+    pub diagnosis: Option<D::Diagnosis>,
+}
+
+impl<D: Dialect> From<SinkError> for Failure<D> {
+    fn from(error: SinkError) -> Self {
+        Failure { error, lost: false, diagnosis: None }
+    }
+}
+
+/// What an engine-neutral SQL target needs from its database. Every method
+/// that talks to the server runs inside the batch's transaction unless it
+/// says otherwise; errors are classified by the dialect.
+pub trait Dialect: Send + Sync + Sized + 'static {
+    /// A lane's connection and what belongs to it (prepared statements,
+    /// statements waiting to be sent, the round-trip budget).
+    type Conn: Send;
+    /// A target table as the catalog describes it.
+    type Table: SqlTable;
+    /// What a failure keeps for [`Dialect::explain`].
+    type Diagnosis: Send;
+
+    /// The sink's name for logs and errors (no credentials).
+    fn name(&self) -> &str;
+    /// Create missing tables and columns.
+    fn create_tables(&self) -> bool;
+    /// Removes secrets from an error before it leaves the target.
+    fn scrub(&self, e: SinkError) -> SinkError {
+        e
+    }
+    /// Why `name` cannot be an identifier on this target, if it cannot.
+    fn check_identifier(&self, name: &str) -> Result<(), String>;
+    /// The target table for a source table.
+    fn target_table(&self, t: &TableRef) -> Result<TableKey, String>;
+    /// A target table as SQL and messages show it.
+    fn shown(&self, key: &TableKey) -> String;
+    /// An identifier quoted the target's way.
+    fn quote(&self, name: &str) -> String;
+
+    /// Opens and sets up a connection.
+    fn open(&self) -> impl Future<Output = Result<Self::Conn, SinkError>> + Send;
+    /// False when a connection must be replaced before use (closed by the
+    /// server, or not answering after being idle).
+    fn usable(&self, conn: &mut Self::Conn) -> impl Future<Output = bool> + Send;
+    /// Starts a batch of `steps` steps (see [`plan::steps`]).
+    fn begin(&self, conn: &mut Self::Conn, steps: usize) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Commits the batch; only then is it durable.
+    fn commit(&self, conn: &mut Self::Conn) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Rolls back a failed batch; false when the connection must be dropped.
+    fn rollback(&self, conn: &mut Self::Conn) -> impl Future<Output = bool> + Send;
+    /// After the rollback: a better error, from `diagnosis`.
+    fn explain(&self, conn: &mut Self::Conn, error: SinkError, diagnosis: Self::Diagnosis) -> impl Future<Output = SinkError> + Send;
+    /// Closes a connection at shutdown.
+    fn close(&self, conn: Self::Conn) -> impl Future<Output = ()> + Send;
+
+    /// Reads a table from the catalog; `None` when it does not exist.
+    fn load_table(&self, conn: &mut Self::Conn, key: &TableKey) -> impl Future<Output = Result<Option<Self::Table>, Failure<Self>>> + Send;
+    /// Why upserts by `key` (column indices) would be wrong on `table`.
+    fn check_key(&self, _table: &Self::Table, _key: &[usize]) -> Result<(), String> {
+        Ok(())
+    }
+    /// Applies one table's reduced rows: deletes, then upserts.
+    fn table_work(
+        &self,
+        conn: &mut Self::Conn,
+        table: &Self::Table,
+        work: TableWork<<Self::Table as PlanTable>::Cell>,
+    ) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Moves the row with key `old` to key `new` in place when no row has
+    /// `new` yet, setting the `set` columns (table order) of the new image.
+    fn move_key(&self, conn: &mut Self::Conn, table: &Self::Table, key: &[usize], old: &[Cell<Self>], new: &[Cell<Self>], set: &[(usize, Cell<Self>)])
+        -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Empties `table`; `alone` when the batch holds nothing else.
+    fn truncate(&self, conn: &mut Self::Conn, table: &Self::Table, alone: bool) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+
+    /// The target type for a source column of table `shown`.
+    fn column_type(&self, conn: &mut Self::Conn, shown: &str, column: &ColumnSchema) -> impl Future<Output = Result<Mapped, Failure<Self>>> + Send;
+    /// Adjusts a new table's column types together (e.g. bounded key types).
+    fn adjust_types(&self, _types: &mut [String], _key: &[usize]) {}
+    /// Creates a table (and its schema or database when missing).
+    fn create_table(&self, conn: &mut Self::Conn, key: &TableKey, schema: &TableSchema, types: &[String]) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Runs DDL (`context` names it in errors).
+    fn ddl(&self, conn: &mut Self::Conn, context: &str, sql: String) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// `ALTER TABLE … ADD COLUMN` for a new, nullable column.
+    fn add_column_sql(&self, table: &Self::Table, name: &str, sql_type: &str) -> String;
+    /// True when target column `i` already has the mapped type `sql_type`.
+    fn same_type(&self, table: &Self::Table, i: usize, sql_type: &str) -> bool;
+    /// The statement that changes column `i`'s type, for a refusal message.
+    fn alter_type_sql(&self, table: &Self::Table, i: usize, sql_type: &str) -> String;
+    /// The statement that drops column `i`'s NOT NULL, or why not (a
+    /// warning logged once instead).
+    fn drop_not_null_sql(&self, table: &Self::Table, i: usize) -> Result<String, String>;
+}
+
+/// A rendered value of a dialect's tables.
+pub type Cell<D> = <<D as Dialect>::Table as PlanTable>::Cell;
+
+/// One lane's connection.
+struct Lane<C> {
+    conn: Option<C>,
+    /// Set from BEGIN until COMMIT or ROLLBACK finished: still set at the
+    /// start of an apply means a previous apply was cancelled mid-batch, and
+    /// the connection (maybe inside a transaction) is dropped, not reused.
+    in_txn: bool,
+}
+
+/// A SQL target: the engine around one dialect. See the module docs.
+pub struct SqlSink<D: Dialect> {
+    dialect: D,
+    lanes: Vec<tokio::sync::Mutex<Lane<D::Conn>>>,
+    /// Target tables, shared by the lanes. Only committed state goes in.
+    tables: Mutex<HashMap<TableKey, Arc<D::Table>>>,
+    /// The last source schema applied per table (committed), kept apart
+    /// from `tables` so that dropping the catalog cache after an error does
+    /// not forget which columns the source had (drop detection).
+    sources: Mutex<HashMap<TableKey, TableSchema>>,
+    /// Things already warned about (text fallback, no key).
+    warned: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl<D: Dialect> SqlSink<D> {
+    /// The engine around `dialect` with `lanes` lanes; lane 0 gets `first`,
+    /// the connection the dialect opened to check the settings.
+    pub fn new(dialect: D, lanes: usize, first: D::Conn) -> Self {
+        let lanes: Vec<_> = (0..lanes.max(1))
+            .map(|_| tokio::sync::Mutex::new(Lane { conn: None, in_txn: false }))
+            .collect();
+        let sink = SqlSink { dialect, lanes, tables: Default::default(), sources: Default::default(), warned: Default::default() };
+        sink.lanes[0].try_lock().expect("new lanes are free").conn = Some(first);
+        sink
+    }
+
+    /// The dialect (its settings and server facts).
+    pub fn dialect(&self) -> &D {
+        &self.dialect
+    }
+
+    fn definite(&self, message: String) -> SinkError {
+        SinkError::Definite { target: self.dialect.name().to_string(), message }
+    }
+
+    fn warn_once(&self, key: String, f: impl FnOnce()) {
+        if lock(&self.warned).insert(key) {
+            f();
+        }
+    }
+
+    async fn apply_batch(&self, batch: &Batch) -> Result<(), SinkError> {
+        if !batch.records.iter().any(|c| !matches!(c.op(), Op::Heartbeat | Op::Message)) {
+            return Ok(());
+        }
+        let records = document::to_table_records(&batch.records).map_err(|m| self.definite(m))?;
+        let steps = plan::steps(&records).map_err(|m| self.definite(m))?;
+        let mut lane = self.lanes[batch.lane % self.lanes.len()].lock().await;
+        if lane.in_txn {
+            lane.conn = None;
+            lane.in_txn = false;
+        }
+        if let Some(conn) = lane.conn.as_mut() {
+            if !self.dialect.usable(conn).await {
+                lane.conn = None;
+            }
+        }
+        if lane.conn.is_none() {
+            lane.conn = Some(self.dialect.open().await.map_err(|e| self.dialect.scrub(e))?);
+        }
+        lane.in_txn = true;
+        let lane = &mut *lane;
+        let conn = lane.conn.as_mut().expect("connected above");
+        let mut tx = tx::Tx { sink: self, conn, overlay: HashMap::new() };
+        let result = tx.run(steps).await;
+        let overlay = std::mem::take(&mut tx.overlay);
+        match result {
+            Ok(()) => {
+                lane.in_txn = false;
+                let mut sources = lock(&self.sources);
+                for (key, info) in &overlay {
+                    if let Some(schema) = info.source() {
+                        sources.insert(key.clone(), schema.clone());
+                    }
+                }
+                drop(sources);
+                lock(&self.tables).extend(overlay);
+                Ok(())
+            }
+            Err(failure) => {
+                // The catalog may differ from what we cached (DDL that
+                // committed, an ALTER by hand): reload next time.
+                lock(&self.tables).clear();
+                let Failure { error, lost, diagnosis } = failure;
+                let conn = lane.conn.as_mut().expect("connected above");
+                if lost || !self.dialect.rollback(conn).await {
+                    lane.conn = None;
+                    lane.in_txn = false;
+                    return Err(self.dialect.scrub(error));
+                }
+                lane.in_txn = false;
+                let error = match diagnosis {
+                    Some(d) => self.dialect.explain(conn, error, d).await,
+                    None => error,
+                };
+                Err(self.dialect.scrub(error))
+            }
+        }
+    }
+}
+
+impl<D: Dialect> Sink for SqlSink<D> {
+    fn name(&self) -> &str {
+        self.dialect.name()
+    }
+
+    fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.apply_batch(batch))
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move {
+            for lane in &self.lanes {
+                let conn = lane.lock().await.conn.take();
+                if let Some(conn) = conn {
+                    self.dialect.close(conn).await;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// The password of a `scheme://user:password@…` URL, if any (for scrubbing
+/// messages about a URL that did not parse).
+pub fn password_in_url(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let userinfo = rest.rsplit_once('@')?.0;
+    let pw = userinfo.split_once(':')?.1;
+    (!pw.is_empty()).then(|| pw.to_string())
+}
+
+/// `message` with every occurrence of `password` replaced by `***`.
+pub fn scrub(message: &str, password: Option<&str>) -> String {
+    match password {
+        Some(p) if !p.is_empty() => message.replace(p, "***"),
+        _ => message.to_string(),
+    }
+}
+
+/// `e` with the password scrubbed from its message.
+pub fn scrub_error(e: SinkError, password: Option<&str>) -> SinkError {
+    match e {
+        SinkError::Transient { target, message } => SinkError::Transient { target, message: scrub(&message, password) },
+        SinkError::Definite { target, message } => SinkError::Definite { target, message: scrub(&message, password) },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_found_and_scrubbed() {
+        assert_eq!(password_in_url("postgres://u:s3cret@h/db").as_deref(), Some("s3cret"));
+        assert_eq!(password_in_url("mysql://u:s3cret@h:3306/db").as_deref(), Some("s3cret"));
+        assert_eq!(password_in_url("postgres://u@h/db"), None);
+        assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
+        let e = scrub_error(SinkError::Transient { target: "t".into(), message: "x s3cret".into() }, Some("s3cret"));
+        assert!(e.is_transient() && e.to_string().ends_with("x ***"), "{e}");
+    }
+}
