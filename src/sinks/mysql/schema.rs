@@ -273,15 +273,7 @@ impl Dialect {
     }
 }
 
-/// A source type mapped to a target type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapped {
-    /// The type for DDL, lowercase, e.g. `decimal(12,2)`, `datetime(6)`.
-    pub sql_type: String,
-    /// The source type has no counterpart and the column keeps the values'
-    /// text in `longtext` (warned once).
-    pub fallback: bool,
-}
+pub use crate::sinks::sql::Mapped;
 
 fn mapped(t: impl Into<String>) -> Result<Mapped, String> {
     Ok(Mapped { sql_type: t.into(), fallback: false })
