@@ -35,22 +35,32 @@ fn other(bson_type: &str, text: &str) -> Value {
     v(Kind::Other(Other { type_name: format!("bson:{bson_type}"), text: text.into() }))
 }
 
+/// A record of a table whose rows are documents, as the MongoDB source
+/// marks every record it sends (the targets read the mark, not the source).
+fn documents(mut c: Change) -> Change {
+    c.documents = true;
+    if let Some(s) = c.schema_change.as_mut().and_then(|s| s.schema.as_mut()) {
+        s.documents = true;
+    }
+    c
+}
+
 /// The collection's schema record, as the source sends it once per collection.
 fn coll_schema(name: &str) -> Change {
-    schema_change(MONGO, DB, name, &[("_id", "bson", false)], &["_id"])
+    documents(schema_change(MONGO, DB, name, &[("_id", "bson", false)], &["_id"]))
 }
 
 fn ins(name: &str, fields: Vec<(&str, Value)>) -> Change {
-    row_change(MONGO, Op::Insert, DB, name, &["_id"], None, row(fields))
+    documents(row_change(MONGO, Op::Insert, DB, name, &["_id"], None, row(fields)))
 }
 
 /// A full-document update (or replace): documentKey before, whole document after.
 fn upd(name: &str, id: Value, fields: Vec<(&str, Value)>) -> Change {
-    row_change(MONGO, Op::Update, DB, name, &["_id"], row(vec![("_id", id)]), row(fields))
+    documents(row_change(MONGO, Op::Update, DB, name, &["_id"], row(vec![("_id", id)]), row(fields)))
 }
 
 fn del(name: &str, id: Value) -> Change {
-    row_change(MONGO, Op::Delete, DB, name, &["_id"], row(vec![("_id", id)]), None)
+    documents(row_change(MONGO, Op::Delete, DB, name, &["_id"], row(vec![("_id", id)]), None))
 }
 
 /// An update without the full document: documentKey + `$updateDescription`.
@@ -61,11 +71,11 @@ fn partial(name: &str, id: Value, full_document_missing: bool) -> Change {
         ("truncatedArrays", arr(vec![])),
         ("fullDocumentMissing", v(Kind::Bool(full_document_missing))),
     ]);
-    row_change(MONGO, Op::Update, DB, name, &["_id"], None, row(vec![("_id", id), (UPDATE_DESCRIPTION, desc)]))
+    documents(row_change(MONGO, Op::Update, DB, name, &["_id"], None, row(vec![("_id", id), (UPDATE_DESCRIPTION, desc)])))
 }
 
 fn truncate(name: &str) -> Change {
-    Change { op: Op::Truncate as i32, source: MONGO.into(), table: table(DB, name), ..Default::default() }
+    documents(Change { op: Op::Truncate as i32, source: MONGO.into(), table: table(DB, name), ..Default::default() })
 }
 
 /// A document with every BSON-derived kind (fields deliberately not in
@@ -290,12 +300,13 @@ mod postgres {
     }
 
     #[tokio::test]
-    async fn rows_from_other_sources_are_untouched() {
+    async fn rows_without_the_documents_mark_are_untouched() {
         let db = fresh_db("mongo_pg_other").await;
         let s = sink(&db, None).await;
-        // A PostgreSQL table whose key happens to be called _id.
+        // A plain table whose key happens to be called _id, from a source
+        // that even calls itself "mongodb": without `documents` it is rows.
         let ddl = schema_change("postgres", "public", "plain", &[("_id", "bigint", false), ("v", "text", true)], &["_id"]);
-        let ins = row_change("postgres", Op::Insert, "public", "plain", &["_id"], None, row(vec![("_id", Value::int64(1)), ("v", Value::text("x"))]));
+        let ins = row_change(MONGO, Op::Insert, "public", "plain", &["_id"], None, row(vec![("_id", Value::int64(1)), ("v", Value::text("x"))]));
         apply(&s, vec![ddl]).await.unwrap();
         apply(&s, vec![ins]).await.unwrap();
         assert_eq!(rows(&db, "SELECT _id, v FROM public.plain").await, ["1|x"]);

@@ -9,7 +9,7 @@ use super::sql::{self, quote_ident, Chunks};
 use super::value::Cell;
 use super::{check_identifier, key_text, Mysql, CONNECT_TIMEOUT, HARMLESS_WARNINGS, IDLE_PING, MAX_ROUND_TRIP_BYTES, PACKET_MARGIN, SESSION_SETUP, SESSION_TIMESTAMPS};
 use crate::record::{ColumnSchema, TableRef, TableSchema};
-use crate::sinks::plan::{PlanTable, TableWork};
+use crate::sinks::plan::TableWork;
 use crate::sinks::schema_diff;
 use crate::sinks::sql::{Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
@@ -21,7 +21,7 @@ type MyFailure = Failure<Mysql>;
 
 /// One lane's connection, and the statements of its batch not sent yet.
 pub struct MyConn {
-    conn: Conn,
+    pub(super) conn: Conn,
     /// Largest round trip for this connection (from `max_allowed_packet`).
     budget: usize,
     /// When the connection last answered; after [`IDLE_PING`] it is pinged
@@ -267,7 +267,7 @@ impl Session<'_> {
         for r in 0..rows {
             if let Err(size) = chunks.push(|out| write(r, out)) {
                 return Err(self
-                    .sink
+                    .d
                     .definite(format!(
                         "table {}: the row with key {} is {size} bytes as SQL, more than the server's max_allowed_packet \
                          allows: raise max_allowed_packet on the target",

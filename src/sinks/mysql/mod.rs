@@ -235,7 +235,7 @@ use self::value::Cell;
 use super::sql::{password_in_url, scrub, scrub_error, SqlSink};
 use super::SinkError;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder};
+use mysql_async::{Opts, OptsBuilder};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
