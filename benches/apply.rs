@@ -125,7 +125,7 @@ fn pg_table() -> Arc<pg_schema::TableInfo> {
         })
         .collect();
     let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-    Arc::new(pg_schema::TableInfo { sql_name: pg_sql::qualified("public", "orders"), columns, by_name, source: None })
+    Arc::new(pg_schema::TableInfo { sql_name: pg_sql::qualified("public", "orders"), columns, by_name })
 }
 
 /// One statement as the sink would execute it: SQL text and encoded parameters.

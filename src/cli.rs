@@ -188,7 +188,7 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                 TargetConfig::Mysql(m) => Arc::new(
                     MysqlSink::connect(MysqlSinkConfig {
                         url: m.url.expose().to_string(),
-                        database: m.database.clone(),
+                        namespace: m.database.clone(),
                         create_tables: m.create_tables,
                         lanes,
                     })
@@ -197,7 +197,7 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                 TargetConfig::Postgres(p) => Arc::new(
                     PostgresSink::connect(PostgresSinkConfig {
                         url: p.url.expose().to_string(),
-                        schema: p.schema.clone(),
+                        namespace: p.schema.clone(),
                         create_tables: p.create_tables,
                         lanes,
                     })

@@ -214,7 +214,7 @@ mod postgres {
     use crate::support::pg::{fresh_db, rows, TestDb};
 
     async fn sink(db: &TestDb, schema: Option<&str>) -> PostgresSink {
-        PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), schema: schema.map(Into::into), create_tables: true, lanes: 1 })
+        PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), namespace: schema.map(Into::into), create_tables: true, lanes: 1 })
             .await
             .expect("connect")
     }
@@ -318,7 +318,7 @@ mod mariadb {
     use crate::support::mariadb::{fresh_db, TestDb};
 
     async fn sink(db: &TestDb) -> MysqlSink {
-        MysqlSink::connect(MysqlSinkConfig { url: db.url.clone(), database: None, create_tables: true, lanes: 1 }).await.expect("connect")
+        MysqlSink::connect(MysqlSinkConfig { url: db.url.clone(), namespace: None, create_tables: true, lanes: 1 }).await.expect("connect")
     }
 
     /// (_id, document) exactly as stored, sorted by _id text.

@@ -20,7 +20,7 @@ async fn sink(db: &TestDb, lanes: usize) -> MysqlSink {
 }
 
 async fn sink_with(db: &TestDb, lanes: usize, create_tables: bool) -> MysqlSink {
-    MysqlSink::connect(MysqlSinkConfig { url: db.url.clone(), database: None, create_tables, lanes }).await.expect("connect")
+    MysqlSink::connect(MysqlSinkConfig { url: db.url.clone(), namespace: None, create_tables, lanes }).await.expect("connect")
 }
 
 /// A schema change for `schema.name` from `source`: columns (name, source type, nullable) and key.
@@ -324,13 +324,13 @@ async fn without_create_tables_no_ddl_runs_and_hand_made_tables_are_checked() {
     // A missing database is an error without create_tables ...
     let url = db.url.rsplit_once('/').unwrap().0.to_string();
     let missing = format!("{}_nodb", db.name);
-    let err = MysqlSink::connect(MysqlSinkConfig { url: url.clone(), database: Some(missing.clone()), create_tables: false, lanes: 1 })
+    let err = MysqlSink::connect(MysqlSinkConfig { url: url.clone(), namespace: Some(missing.clone()), create_tables: false, lanes: 1 })
         .await
         .err()
         .unwrap();
     assert!(!err.is_transient() && err.to_string().contains("does not exist"), "{err}");
     // ... and created with it.
-    let s3 = MysqlSink::connect(MysqlSinkConfig { url, database: Some(missing.clone()), create_tables: true, lanes: 1 }).await.unwrap();
+    let s3 = MysqlSink::connect(MysqlSinkConfig { url, namespace: Some(missing.clone()), create_tables: true, lanes: 1 }).await.unwrap();
     apply(&s3, vec![simple_ddl("t"), ins("t", simple(1, "a", 1))]).await.unwrap();
     assert_eq!(rows(&db, &format!("SELECT id FROM `{missing}`.t")).await, ["1"]);
     db.exec(&format!("DROP DATABASE `{missing}`")).await;
@@ -807,7 +807,7 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
 async fn wrong_password_is_definite_and_not_echoed() {
     let db = fresh_db("mysink_auth").await;
     let url = db.url.replace("logferry-test", "wrong-secret-pw");
-    let err = MysqlSink::connect(MysqlSinkConfig { url, database: None, create_tables: true, lanes: 1 }).await.err().unwrap();
+    let err = MysqlSink::connect(MysqlSinkConfig { url, namespace: None, create_tables: true, lanes: 1 }).await.err().unwrap();
     assert!(!err.is_transient(), "{err}");
     assert!(!err.to_string().contains("wrong-secret-pw"), "{err}");
     assert!(err.to_string().contains("1045"), "{err}");

@@ -14,7 +14,7 @@ async fn sink(db: &TestDb, lanes: usize) -> PostgresSink {
 }
 
 async fn sink_with(db: &TestDb, lanes: usize, schema: Option<&str>, create_tables: bool) -> PostgresSink {
-    PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), schema: schema.map(Into::into), create_tables, lanes })
+    PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), namespace: schema.map(Into::into), create_tables, lanes })
         .await
         .expect("connect")
 }
@@ -548,7 +548,7 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
 async fn wrong_password_is_definite_and_not_echoed() {
     let db = fresh_db("pgsink_auth").await;
     let url = db.url.replace("logferry-test", "wrong-secret-pw");
-    let err = PostgresSink::connect(PostgresSinkConfig { url, schema: None, create_tables: true, lanes: 1 }).await.err().unwrap();
+    let err = PostgresSink::connect(PostgresSinkConfig { url, namespace: None, create_tables: true, lanes: 1 }).await.err().unwrap();
     assert!(!err.is_transient(), "{err}");
     assert!(!err.to_string().contains("wrong-secret-pw"), "{err}");
 }

@@ -13,7 +13,7 @@ use logferry::sinks::SinkError;
 const DB: &str = "shop";
 
 async fn sink(db: &TestDb) -> PostgresSink {
-    PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), schema: None, create_tables: true, lanes: 1 })
+    PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), namespace: None, create_tables: true, lanes: 1 })
         .await
         .expect("connect")
 }

@@ -11,7 +11,7 @@ use super::{check_identifier, key_text, Mysql, CONNECT_TIMEOUT, HARMLESS_WARNING
 use crate::record::{ColumnSchema, TableRef, TableSchema};
 use crate::sinks::plan::TableWork;
 use crate::sinks::schema_diff;
-use crate::sinks::sql::{Dialect, Failure, Mapped, SqlTable, TableKey};
+use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -76,17 +76,8 @@ impl Stmt {
 
 
 impl SqlTable for TableInfo {
-    fn source(&self) -> Option<&TableSchema> {
-        self.source.as_ref()
-    }
-    fn set_source(&mut self, schema: Option<TableSchema>) {
-        self.source = schema;
-    }
-    fn column_type(&self, i: usize) -> &str {
-        &self.columns[i].column_type
-    }
-    fn not_null(&self, i: usize) -> bool {
-        self.columns[i].not_null
+    fn column_facts(&self, i: usize) -> (&str, bool) {
+        (&self.columns[i].column_type, self.columns[i].not_null)
     }
 }
 
@@ -96,26 +87,26 @@ impl Mysql {
     }
 
     pub(super) async fn open_conn(&self) -> Result<(MyConn, Server), SinkError> {
-        let fail = |what: &str, e: &mysql_async::Error| self.scrubbed(classify(&self.name, what, e).error);
+        let fail = |what: &str, e: &mysql_async::Error| self.scrubbed(classify(&self.common.name, what, e).error);
         let mut conn = match tokio::time::timeout(CONNECT_TIMEOUT, self.endpoint.connect()).await {
             Ok(Ok(c)) => c,
             Ok(Err(crate::tls::mysql::ConnectError::Driver(e))) => return Err(fail("cannot connect", &e)),
             Ok(Err(crate::tls::mysql::ConnectError::Network(m))) => {
-                return Err(SinkError::Transient { target: self.name.clone(), message: format!("cannot connect: {m}") })
+                return Err(SinkError::Transient { target: self.common.name.clone(), message: format!("cannot connect: {m}") })
             }
             Ok(Err(crate::tls::mysql::ConnectError::Tls(m))) => {
-                return Err(SinkError::Definite { target: self.name.clone(), message: format!("cannot connect: {m}") })
+                return Err(SinkError::Definite { target: self.common.name.clone(), message: format!("cannot connect: {m}") })
             }
             Err(_) => {
                 return Err(SinkError::Transient {
-                    target: self.name.clone(),
+                    target: self.common.name.clone(),
                     message: format!("cannot connect: no answer within {CONNECT_TIMEOUT:?}; retrying"),
                 })
             }
         };
         conn.query_drop(SESSION_SETUP).await.map_err(|e| fail("cannot set up the session", &e))?;
         if let Err(e) = conn.query_drop(SESSION_TIMESTAMPS).await {
-            tracing::debug!(target_name = %self.name, error = %e, "explicit_defaults_for_timestamp not set");
+            tracing::debug!(target_name = %self.common.name, error = %e, "explicit_defaults_for_timestamp not set");
         }
         let row: Option<(String, u64)> = conn
             .query_first("SELECT VERSION(), @@max_allowed_packet")
@@ -136,7 +127,7 @@ struct Session<'a> {
 
 impl Session<'_> {
     fn fail(&self, context: &str, e: &mysql_async::Error) -> MyFailure {
-        let c = classify(&self.d.name, context, e);
+        let c = classify(&self.d.common.name, context, e);
         Failure { error: c.error, lost: c.lost, diagnosis: None }
     }
 
@@ -223,7 +214,7 @@ impl Session<'_> {
     }
 
     fn stmt_failure(&self, stmt: &Stmt, e: &mysql_async::Error) -> MyFailure {
-        let c = classify(&self.d.name, &stmt.context, e);
+        let c = classify(&self.d.common.name, &stmt.context, e);
         let error = match c.error {
             SinkError::Definite { target, message } => SinkError::Definite { target, message: stmt.with_row(message) },
             transient => transient,
@@ -350,40 +341,40 @@ impl Session<'_> {
         }
         Ok(())
     }
-
 }
 
 impl Dialect for Mysql {
-    type Conn = MyConn;
-    type Table = TableInfo;
+    /// A statement that raised warnings, run again after the rollback.
     type Diagnosis = Stmt;
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn create_tables(&self) -> bool {
-        self.create_tables
-    }
-
-    fn scrub(&self, e: SinkError) -> SinkError {
-        self.scrubbed(e)
-    }
+    type Table = TableInfo;
+    type Conn = MyConn;
+    const QUOTE: char = '`';
 
     fn check_identifier(&self, name: &str) -> Result<(), String> {
         check_identifier(name)
     }
 
+    fn common(&self) -> &Common {
+        &self.common
+    }
+
+    /// Every table in the one database; two source tables of one name are refused.
     fn target_table(&self, t: &TableRef) -> Result<TableKey, String> {
-        self.table_of(t)
-    }
-
-    fn shown(&self, key: &TableKey) -> String {
-        sql::qualified(&key.0, &key.1)
-    }
-
-    fn quote(&self, name: &str) -> String {
-        quote_ident(name)
+        check_identifier(&t.name).map_err(|m| format!("table {}: {m}", t.qualified()))?;
+        let origin = t.qualified();
+        let mut origins = self.origins.lock().unwrap_or_else(|p| p.into_inner());
+        match origins.get(&t.name) {
+            Some(o) if *o != origin => Err(format!(
+                "source tables {o} and {origin} both map to {} (the mysql target puts every table into one database): \
+                 rename one of them with a transform",
+                sql::qualified(&self.database, &t.name)
+            )),
+            Some(_) => Ok((self.database.clone(), t.name.clone())),
+            None => {
+                origins.insert(t.name.clone(), origin);
+                Ok((self.database.clone(), t.name.clone()))
+            }
+        }
     }
 
     async fn open(&self) -> Result<MyConn, SinkError> {
@@ -391,7 +382,7 @@ impl Dialect for Mysql {
     }
 
     async fn usable(&self, c: &mut MyConn) -> bool {
-        !c.last_used.is_some_and(|t| t.elapsed() > IDLE_PING) || c.conn.ping().await.is_ok()
+        c.last_used.is_none_or(|t| t.elapsed() <= IDLE_PING) || c.conn.ping().await.is_ok()
     }
 
     async fn begin(&self, c: &mut MyConn, _steps: usize) -> Result<(), MyFailure> {

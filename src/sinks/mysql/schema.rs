@@ -14,7 +14,7 @@
 
 use super::sql::{quote_ident, string_literal};
 use super::value::Class;
-use crate::record::TableSchema;
+
 use crate::sinks::plan::PlanTable;
 use mysql_async::prelude::Queryable;
 use std::collections::HashMap;
@@ -87,9 +87,6 @@ pub struct TableInfo {
     by_lower: HashMap<String, usize>,
     /// Unique indexes (PRIMARY included): name and column indices.
     pub unique: Vec<(String, Vec<usize>)>,
-    /// The last source schema this process applied to the table (drop
-    /// detection, see `mod.rs`).
-    pub source: Option<TableSchema>,
 }
 
 /// One target column.
@@ -118,7 +115,7 @@ impl TableInfo {
         for (i, c) in columns.iter().enumerate() {
             by_lower.entry(c.name.to_lowercase()).or_insert(i);
         }
-        TableInfo { sql_name, columns, by_name, by_lower, unique, source: None }
+        TableInfo { sql_name, columns, by_name, by_lower, unique }
     }
 
     /// The column called `name` (exactly, else case-insensitively).

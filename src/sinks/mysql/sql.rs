@@ -13,16 +13,7 @@ use std::fmt::Write as _;
 
 /// `` `name` `` with backquotes doubled.
 pub fn quote_ident(name: &str) -> String {
-    let mut s = String::with_capacity(name.len() + 2);
-    s.push('`');
-    for ch in name.chars() {
-        if ch == '`' {
-            s.push('`');
-        }
-        s.push(ch);
-    }
-    s.push('`');
-    s
+    crate::sinks::sql::quote_with(name, '`')
 }
 
 /// `` `database`.`table` ``.

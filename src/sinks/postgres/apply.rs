@@ -10,7 +10,7 @@ use super::sql::{self, quote_ident, Col};
 use super::Postgres;
 use crate::record::{ColumnSchema, TableRef, TableSchema};
 use crate::sinks::schema_diff;
-use crate::sinks::sql::{Dialect, Failure, Mapped, SqlTable, TableKey};
+use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
 use std::collections::HashMap;
 use tokio_postgres::types::{ToSql, Type};
@@ -38,17 +38,8 @@ pub struct CastProbe {
 type PgFailure = Failure<Postgres>;
 
 impl SqlTable for TableInfo {
-    fn source(&self) -> Option<&TableSchema> {
-        self.source.as_ref()
-    }
-    fn set_source(&mut self, schema: Option<TableSchema>) {
-        self.source = schema;
-    }
-    fn column_type(&self, i: usize) -> &str {
-        &self.columns[i].sql_type
-    }
-    fn not_null(&self, i: usize) -> bool {
-        self.columns[i].not_null
+    fn column_facts(&self, i: usize) -> (&str, bool) {
+        (&self.columns[i].sql_type, self.columns[i].not_null)
     }
 }
 
@@ -63,7 +54,7 @@ impl Postgres {
 
     fn db(&self, context: &str, e: tokio_postgres::Error) -> PgFailure {
         let lost = error::connection_lost(&e);
-        Failure { error: classify(&self.name, context, &e), lost, diagnosis: None }
+        Failure { error: classify(&self.common.name, context, &e), lost, diagnosis: None }
     }
 
     async fn exec(&self, conn: &PgConn, context: &str, sql: &str) -> Result<(), PgFailure> {
@@ -101,7 +92,7 @@ impl Postgres {
         drop(params);
         let Err(e) = result else { return Ok(()) };
         let lost = error::connection_lost(&e);
-        let mut error = classify(&self.name, &context, &e);
+        let mut error = classify(&self.common.name, &context, &e);
         let Some(db) = e.as_db_error() else { return Err(Failure { error, lost, diagnosis: None }) };
         let code = db.code().code();
         if code == "23502" {
@@ -132,32 +123,22 @@ impl Dialect for Postgres {
     type Table = TableInfo;
     type Diagnosis = CastProbe;
 
-    fn name(&self) -> &str {
-        &self.name
-    }
+    const QUOTE: char = '"';
 
-    fn create_tables(&self) -> bool {
-        self.create_tables
-    }
-
-    fn scrub(&self, e: SinkError) -> SinkError {
-        crate::sinks::sql::scrub_error(e, self.password.as_deref())
+    fn common(&self) -> &Common {
+        &self.common
     }
 
     fn check_identifier(&self, name: &str) -> Result<(), String> {
         super::check_name_length(name)
     }
 
+    /// The configured `schema`, else the source schema, else `public`.
     fn target_table(&self, t: &TableRef) -> Result<TableKey, String> {
-        self.table_of(t)
-    }
-
-    fn shown(&self, key: &TableKey) -> String {
-        sql::qualified(&key.0, &key.1)
-    }
-
-    fn quote(&self, name: &str) -> String {
-        quote_ident(name)
+        let schema = self.schema.clone().unwrap_or_else(|| if t.schema.is_empty() { "public".into() } else { t.schema.clone() });
+        super::check_name_length(&schema)?;
+        super::check_name_length(&t.name)?;
+        Ok((schema, t.name.clone()))
     }
 
     async fn open(&self) -> Result<PgConn, SinkError> {

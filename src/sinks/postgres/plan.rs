@@ -73,7 +73,7 @@ mod tests {
             })
             .collect();
         let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        Arc::new(TableInfo { sql_name: "\"s\".\"t\"".into(), columns, by_name, source: None })
+        Arc::new(TableInfo { sql_name: "\"s\".\"t\"".into(), columns, by_name })
     }
 
     fn rec(op: Op, pairs: Vec<(&str, Value)>) -> Change {

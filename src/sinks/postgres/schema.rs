@@ -79,7 +79,7 @@
 //! source or map the value with a transform.
 
 use super::value::{Target, TypeClass};
-use crate::record::TableSchema;
+
 use std::collections::HashMap;
 use tokio_postgres::Client;
 
@@ -92,10 +92,6 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Column name → index in `columns`.
     pub by_name: HashMap<String, usize>,
-    /// The last source schema this process applied to the table. Kept so a
-    /// later schema change can tell a column dropped on the source (refused)
-    /// from a column that only ever existed on the target (left alone).
-    pub source: Option<TableSchema>,
 }
 
 /// One target column.
@@ -177,7 +173,6 @@ pub async fn load_table(client: &Client, schema: &str, name: &str) -> Result<Opt
         sql_name: super::sql::qualified(schema, name),
         columns,
         by_name,
-        source: None,
     }))
 }
 

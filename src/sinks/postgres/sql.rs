@@ -15,16 +15,7 @@ use std::fmt::Write as _;
 
 /// `"name"` with every `"` doubled: a safe SQL identifier for any name.
 pub fn quote_ident(name: &str) -> String {
-    let mut s = String::with_capacity(name.len() + 2);
-    s.push('"');
-    for ch in name.chars() {
-        if ch == '"' {
-            s.push('"');
-        }
-        s.push(ch);
-    }
-    s.push('"');
-    s
+    crate::sinks::sql::quote_with(name, '"')
 }
 
 /// `"schema"."table"`.

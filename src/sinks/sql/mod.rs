@@ -56,15 +56,23 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub type TableKey = (String, String);
 
 /// A target table as a dialect's catalog describes it.
-pub trait SqlTable: PlanTable<Cell: Send + Sync> + Clone + Send + Sync + 'static {
-    /// The last source schema this process applied to the table.
-    fn source(&self) -> Option<&TableSchema>;
-    /// Sets it (after a schema change, or from the engine's memory).
-    fn set_source(&mut self, schema: Option<TableSchema>);
-    /// The target type of column `i`, as the catalog prints it.
-    fn column_type(&self, i: usize) -> &str;
-    /// Column `i` is NOT NULL on the target.
-    fn not_null(&self, i: usize) -> bool;
+pub trait SqlTable: PlanTable<Cell: Send + Sync> + Send + Sync + 'static {
+    /// Column `i`'s type as the catalog prints it, and whether it is NOT NULL.
+    fn column_facts(&self, i: usize) -> (&str, bool);
+}
+
+/// A cached target table and the last source schema this process applied
+/// to it (which tells a column dropped on the source from one that only
+/// ever existed on the target).
+pub struct Cached<T> {
+    table: Arc<T>,
+    source: Option<TableSchema>,
+}
+
+impl<T> Clone for Cached<T> {
+    fn clone(&self) -> Self {
+        Cached { table: self.table.clone(), source: self.source.clone() }
+    }
 }
 
 /// A target type chosen for a source column.
@@ -93,6 +101,59 @@ impl<D: Dialect> From<SinkError> for Failure<D> {
     }
 }
 
+/// Settings of a SQL target (the validated form of a `[[pipeline.target]]`
+/// of kind `postgres` or `mysql`).
+#[derive(Clone)]
+pub struct SqlSinkConfig {
+    /// Full connection URL, password included. Never logged.
+    pub url: String,
+    /// Where every table goes: the PostgreSQL `schema` (`None` keeps the
+    /// source schema name, `public` when the record has none) or the MySQL
+    /// `database` (`None` uses the URL's database).
+    pub namespace: Option<String>,
+    /// Create missing schemas or databases, tables and columns from
+    /// schema-change records.
+    pub create_tables: bool,
+    /// Number of lanes (one connection each).
+    pub lanes: usize,
+}
+
+impl std::fmt::Debug for SqlSinkConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlSinkConfig")
+            .field("url", &"***")
+            .field("namespace", &self.namespace)
+            .field("create_tables", &self.create_tables)
+            .field("lanes", &self.lanes)
+            .finish()
+    }
+}
+
+/// The settings every dialect has.
+pub struct Common {
+    /// The sink's name for logs and errors (no credentials).
+    pub name: String,
+    /// To scrub from any error text that might echo it.
+    pub password: Option<String>,
+    /// Create missing tables and columns.
+    pub create_tables: bool,
+}
+
+/// `name` between `quote` characters, embedded ones doubled: a safe SQL
+/// identifier for any name.
+pub fn quote_with(name: &str, quote: char) -> String {
+    let mut s = String::with_capacity(name.len() + 2);
+    s.push(quote);
+    for ch in name.chars() {
+        if ch == quote {
+            s.push(quote);
+        }
+        s.push(ch);
+    }
+    s.push(quote);
+    s
+}
+
 /// What an engine-neutral SQL target needs from its database. Every method
 /// that talks to the server runs inside the batch's transaction unless it
 /// says otherwise; errors are classified by the dialect.
@@ -105,22 +166,34 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// What a failure keeps for [`Dialect::explain`].
     type Diagnosis: Send;
 
+    /// The character that quotes identifiers (doubled inside them).
+    const QUOTE: char;
+    /// The settings every dialect has.
+    fn common(&self) -> &Common;
     /// The sink's name for logs and errors (no credentials).
-    fn name(&self) -> &str;
+    fn name(&self) -> &str {
+        &self.common().name
+    }
     /// Create missing tables and columns.
-    fn create_tables(&self) -> bool;
-    /// Removes secrets from an error before it leaves the target.
+    fn create_tables(&self) -> bool {
+        self.common().create_tables
+    }
+    /// Removes the password from an error before it leaves the target.
     fn scrub(&self, e: SinkError) -> SinkError {
-        e
+        scrub_error(e, self.common().password.as_deref())
+    }
+    /// An identifier quoted the target's way.
+    fn quote(&self, name: &str) -> String {
+        quote_with(name, Self::QUOTE)
+    }
+    /// A target table as SQL and messages show it: `schema.table`, quoted.
+    fn shown(&self, key: &TableKey) -> String {
+        format!("{}.{}", self.quote(&key.0), self.quote(&key.1))
     }
     /// Why `name` cannot be an identifier on this target, if it cannot.
     fn check_identifier(&self, name: &str) -> Result<(), String>;
     /// The target table for a source table.
     fn target_table(&self, t: &TableRef) -> Result<TableKey, String>;
-    /// A target table as SQL and messages show it.
-    fn shown(&self, key: &TableKey) -> String;
-    /// An identifier quoted the target's way.
-    fn quote(&self, name: &str) -> String;
 
     /// Opens and sets up a connection.
     fn open(&self) -> impl Future<Output = Result<Self::Conn, SinkError>> + Send;
@@ -194,7 +267,7 @@ pub struct SqlSink<D: Dialect> {
     dialect: D,
     lanes: Vec<tokio::sync::Mutex<Lane<D::Conn>>>,
     /// Target tables, shared by the lanes. Only committed state goes in.
-    tables: Mutex<HashMap<TableKey, Arc<D::Table>>>,
+    tables: Mutex<HashMap<TableKey, Cached<D::Table>>>,
     /// The last source schema applied per table (committed), kept apart
     /// from `tables` so that dropping the catalog cache after an error does
     /// not forget which columns the source had (drop detection).
@@ -263,8 +336,8 @@ impl<D: Dialect> SqlSink<D> {
             Ok(()) => {
                 lane.in_txn = false;
                 let mut sources = lock(&self.sources);
-                for (key, info) in &overlay {
-                    if let Some(schema) = info.source() {
+                for (key, cached) in &overlay {
+                    if let Some(schema) = &cached.source {
                         sources.insert(key.clone(), schema.clone());
                     }
                 }
@@ -344,6 +417,41 @@ pub fn scrub_error(e: SinkError, password: Option<&str>) -> SinkError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_debug_hides_the_password() {
+        let dbg = format!("{:?}", SqlSinkConfig { url: "mysql://u:s3cret@h/db".into(), namespace: None, create_tables: true, lanes: 1 });
+        assert!(!dbg.contains("s3cret"), "{dbg}");
+    }
+
+    /// Connects with `url` through each dialect's `connect`.
+    async fn connect_each(url: &str) -> Vec<SinkError> {
+        let config = SqlSinkConfig { url: url.into(), namespace: None, create_tables: false, lanes: 1 };
+        let pg = crate::sinks::postgres::PostgresSink::connect(config.clone()).await.err();
+        let my = crate::sinks::mysql::MysqlSink::connect(config).await.err();
+        [pg, my].into_iter().map(|e| e.expect("the connect must fail")).collect()
+    }
+
+    #[tokio::test]
+    async fn bad_urls_are_definite_and_never_echo_the_password() {
+        for url in ["postgres://u:s3cret@host:notaport/db", "mysql://u:s3cret@host:notaport/db", "http://u:s3cret@h/db"] {
+            for e in connect_each(url).await {
+                assert!(!e.is_transient(), "{url}: {e}");
+                assert!(!e.to_string().contains("s3cret"), "{url}: {e}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn unreachable_servers_are_transient() {
+        // Port 1 on loopback: nothing listens there.
+        let pg = connect_each("postgres://u:s3cret@127.0.0.1:1/db").await;
+        let my = connect_each("mysql://u:s3cret@127.0.0.1:1/db").await;
+        for e in [&pg[0], &my[1]] {
+            assert!(e.is_transient(), "{e}");
+            assert!(!e.to_string().contains("s3cret"), "{e}");
+        }
+    }
 
     #[test]
     fn passwords_are_found_and_scrubbed() {

@@ -2,7 +2,7 @@
 //! (row runs, schema changes, truncates, key changes) applied through the
 //! dialect, with the batch's own view of the target tables (its overlay).
 
-use super::{Cell, Dialect, Failure, SqlSink, SqlTable, TableKey};
+use super::{Cached, Cell, Dialect, Failure, SqlSink, SqlTable, TableKey};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::sinks::plan::{key_indices, key_of, PlanTable, Step, TablePlan};
 use crate::sinks::schema_diff;
@@ -14,7 +14,7 @@ pub(super) struct Tx<'a, D: Dialect> {
     pub conn: &'a mut D::Conn,
     /// Tables created, altered or first read by this batch; they join the
     /// shared cache only when the batch commits.
-    pub overlay: HashMap<TableKey, Arc<D::Table>>,
+    pub overlay: HashMap<TableKey, Cached<D::Table>>,
 }
 
 impl<D: Dialect> Tx<'_, D> {
@@ -47,7 +47,7 @@ impl<D: Dialect> Tx<'_, D> {
     }
 
     /// The target table: this batch's view, the shared cache, or the catalog.
-    async fn table(&mut self, key: &TableKey) -> Result<Option<Arc<D::Table>>, Failure<D>> {
+    async fn table(&mut self, key: &TableKey) -> Result<Option<Cached<D::Table>>, Failure<D>> {
         if let Some(t) = self.overlay.get(key) {
             return Ok(Some(t.clone()));
         }
@@ -57,24 +57,23 @@ impl<D: Dialect> Tx<'_, D> {
         self.reload(key).await
     }
 
-    async fn reload(&mut self, key: &TableKey) -> Result<Option<Arc<D::Table>>, Failure<D>> {
+    async fn reload(&mut self, key: &TableKey) -> Result<Option<Cached<D::Table>>, Failure<D>> {
         let sink = self.sink;
         let info = sink.dialect.load_table(self.conn, key).await?;
-        Ok(info.map(|mut info| {
+        Ok(info.map(|info| {
             let source = match self.overlay.get(key) {
-                Some(t) => t.source().cloned(),
+                Some(t) => t.source.clone(),
                 None => super::lock(&sink.sources).get(key).cloned(),
             };
-            info.set_source(source);
-            let info = Arc::new(info);
-            self.overlay.insert(key.clone(), info.clone());
-            info
+            let cached = Cached { table: Arc::new(info), source };
+            self.overlay.insert(key.clone(), cached.clone());
+            cached
         }))
     }
 
     async fn existing_table(&mut self, key: &TableKey) -> Result<Arc<D::Table>, Failure<D>> {
         match self.table(key).await? {
-            Some(t) => Ok(t),
+            Some(t) => Ok(t.table),
             None => Err(self.definite(format!(
                 "table {} does not exist on the target: create it, or set create_tables = true (tables are created \
                  from the source's schema-change records, so replay the table from its start or re-snapshot it)",
@@ -160,9 +159,9 @@ impl<D: Dialect> Tx<'_, D> {
     async fn truncate(&mut self, c: &Change, alone: bool) -> Result<(), Failure<D>> {
         let key = self.target_table(c.table.as_ref())?;
         match self.table(&key).await? {
-            Some(info) => {
+            Some(cached) => {
                 let sink = self.sink;
-                sink.dialect.truncate(self.conn, &info, alone).await
+                sink.dialect.truncate(self.conn, &cached.table, alone).await
             }
             None => {
                 tracing::debug!(target_name = %self.dialect().name(), table = %self.dialect().shown(&key),
@@ -214,13 +213,12 @@ impl<D: Dialect> Tx<'_, D> {
                     });
                 }
             }
-            Some(info) => self.evolve(&info, schema, &types, &context).await?,
+            Some(cached) => self.evolve(&cached, schema, &types, &context).await?,
         }
         match self.reload(&key).await? {
-            Some(info) => {
-                let mut info = (*info).clone();
-                info.set_source(Some(schema.clone()));
-                self.overlay.insert(key, Arc::new(info));
+            Some(mut cached) => {
+                cached.source = Some(schema.clone());
+                self.overlay.insert(key, cached);
                 Ok(())
             }
             None => Err(self.definite(schema_diff::vanished(&shown))),
@@ -229,26 +227,28 @@ impl<D: Dialect> Tx<'_, D> {
 
     /// Brings an existing table in line with a source schema: adds missing
     /// columns, refuses type changes and drops.
-    async fn evolve(&mut self, info: &D::Table, schema: &TableSchema, types: &[String], context: &str) -> Result<(), Failure<D>> {
+    async fn evolve(&mut self, cached: &Cached<D::Table>, schema: &TableSchema, types: &[String], context: &str) -> Result<(), Failure<D>> {
         let sink = self.sink;
         let dialect = &sink.dialect;
+        let info = &*cached.table;
         let shown = info.display();
-        if let Some(gone) = schema_diff::dropped(info.source(), schema) {
+        if let Some(gone) = schema_diff::dropped(cached.source.as_ref(), schema) {
             return Err(self.definite(schema_diff::dropped_message(shown, &dialect.quote(&gone.name))));
         }
         for (col, ty) in schema.columns.iter().zip(types) {
-            let prev = schema_diff::previous(info.source(), &col.name);
+            let prev = schema_diff::previous(cached.source.as_ref(), &col.name);
             let column = dialect.quote(&col.name);
             match info.column_index(&col.name) {
                 None if dialect.create_tables() => dialect.ddl(self.conn, context, dialect.add_column_sql(info, &col.name, ty)).await?,
                 None => return Err(self.definite(schema_diff::missing_message(shown, &column, ty))),
                 Some(i) => {
+                    let (target_type, not_null) = info.column_facts(i);
                     if schema_diff::type_changed(prev, col, || !dialect.same_type(info, i, ty)) {
                         let fix = dialect.alter_type_sql(info, i, ty);
-                        let m = schema_diff::changed_message(shown, &column, &col.source_type, ty, info.column_type(i), &fix);
+                        let m = schema_diff::changed_message(shown, &column, &col.source_type, ty, target_type, &fix);
                         return Err(self.definite(m));
                     }
-                    if schema_diff::relax_not_null(dialect.create_tables(), schema, col, info.not_null(i)) {
+                    if schema_diff::relax_not_null(dialect.create_tables(), schema, col, not_null) {
                         match dialect.drop_not_null_sql(info, i) {
                             Ok(sql) => dialect.ddl(self.conn, context, sql).await?,
                             Err(why) => sink.warn_once(format!("nullable {shown}.{}", col.name), || {
