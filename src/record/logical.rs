@@ -176,13 +176,19 @@ impl LogicalType {
             K::LogicalBool => "boolean".into(),
             K::LogicalInteger => {
                 let sign = if self.unsigned { "unsigned " } else { "" };
-                let size = match self.width {
-                    0 => String::new(),
-                    1 => "(1 byte)".into(),
-                    n => format!("({n} bytes)"),
-                };
-                let truth = if self.boolean_like { ", boolean-like" } else { "" };
-                format!("{sign}integer{size}{truth}")
+                let mut notes = Vec::new();
+                match self.width {
+                    0 => {}
+                    1 => notes.push("1 byte".to_string()),
+                    n => notes.push(format!("{n} bytes")),
+                }
+                if self.boolean_like {
+                    notes.push("boolean-like".into());
+                }
+                match notes.is_empty() {
+                    true => format!("{sign}integer"),
+                    false => format!("{sign}integer({})", notes.join(", ")),
+                }
             }
             K::LogicalDecimal if self.precision == 0 => "decimal".into(),
             K::LogicalDecimal => format!("decimal({},{})", self.precision, self.scale),
