@@ -3,7 +3,8 @@
 //! exactly, MongoDB → PostgreSQL as canonical Extended JSON, PostgreSQL →
 //! MongoDB, partial updates, transactions, drops, SIGKILLs during a
 //! workload, and — on the scripted mock server — a lost resume point and a
-//! stream cut mid-batch.
+//! stream cut mid-batch. The `documents` flag on every record is checked
+//! through the library (the JSON form does not carry it).
 
 use crate::support::binary::{read_json_lines, text, Scratch};
 use crate::support::mongodb::{all_docs, fresh_db, MockMongo, TestMongo};

@@ -1,6 +1,7 @@
 //! The mysql source against the real MariaDB: snapshot then binlog without
 //! gap or duplicate, GTID restarts, rotation, multi-table transactions, key
-//! changes, DDL, preflight errors, a purged position.
+//! changes, DDL, preflight errors, a purged position, and the logical type
+//! of every column in schema records.
 
 use crate::support::mariadb::{fresh_db, TestDb};
 use crate::support::*;

@@ -1,5 +1,6 @@
 //! The postgres source against the real server: snapshot, stream, TOAST,
-//! keys, truncates, preflight errors, slot safety and heartbeats.
+//! keys, truncates, preflight errors, slot safety, heartbeats, and the
+//! logical type of every column in schema records.
 
 use crate::support::pg::{connect, fresh_db, url_for, TestDb};
 use crate::support::*;
