@@ -3,7 +3,8 @@
 //! exactly, MongoDB → PostgreSQL as canonical Extended JSON, PostgreSQL →
 //! MongoDB, partial updates, transactions, drops, SIGKILLs during a
 //! workload, and — on the scripted mock server — a lost resume point and a
-//! stream cut mid-batch.
+//! stream cut mid-batch. The `documents` flag on every record is checked
+//! through the library (the JSON form does not carry it).
 
 use crate::support::binary::{read_json_lines, text, Scratch};
 use crate::support::mongodb::{all_docs, fresh_db, MockMongo, TestMongo};
@@ -485,4 +486,57 @@ fn a_standalone_server_or_a_selector_without_database_is_refused_by_check() {
     let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
     assert!(out.status.success(), "{all}");
     assert!(all.contains(&format!("{}.a", source.name)), "check lists the selected collections: {all}");
+}
+
+#[test]
+fn every_record_of_a_collection_says_documents() {
+    use crate::support::{fast_apply, no_shutdown, run_pipeline, Faults, RecordingSink};
+    use logferry::checkpoint::CheckpointStore;
+    use logferry::config::{DatabaseSourceConfig, FullDocument, MongodbSourceConfig, OnInvalidate, SecretUrl, SnapshotMode};
+    use logferry::record::{Change, LogicalType};
+    use logferry::sinks::Sink;
+    use logferry::sources::mongodb::MongodbSource;
+    use std::sync::{Arc, Mutex};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let source = fresh_db("msrc_docs").await;
+        source.coll("items").insert_many((1..=3).map(|i| doc! { "_id": i, "n": i })).await.unwrap();
+        let cfg = MongodbSourceConfig {
+            db: DatabaseSourceConfig {
+                url: SecretUrl::new(&source.url),
+                tables: vec![format!("{}.items", source.name)],
+                snapshot: SnapshotMode::Initial,
+            },
+            full_document: FullDocument::UpdateLookup,
+            on_invalidate: OnInvalidate::Stop,
+            snapshot_chunk_docs: 2,
+            max_await: Duration::from_millis(200),
+        };
+        let store = CheckpointStore::temporary().unwrap();
+        let run = || async {
+            let log = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
+            run_pipeline("mongo", fast_apply(2), MongodbSource::new(cfg.clone()), vec![sink as Arc<dyn Sink>], &store, true, no_shutdown())
+                .await
+                .unwrap();
+            let records: Vec<Change> = log.lock().unwrap().iter().flat_map(|a| a.records.clone()).collect();
+            records
+        };
+        let copied = run().await;
+        source.coll("items").insert_one(doc! { "_id": 4, "n": 4 }).await.unwrap();
+        source.coll("items").update_one(doc! { "_id": 1 }, doc! { "$set": { "n": 10 } }).await.unwrap();
+        source.coll("items").delete_one(doc! { "_id": 2 }).await.unwrap();
+        let streamed = run().await;
+        let ops = |rs: &[Change]| rs.iter().filter(|c| !c.is_heartbeat()).map(|c| c.op()).collect::<Vec<_>>();
+        assert!(ops(&copied).contains(&Op::SchemaChange) && ops(&copied).contains(&Op::SnapshotRead), "{copied:#?}");
+        assert!([Op::Insert, Op::Update, Op::Delete].iter().all(|op| ops(&streamed).contains(op)), "{streamed:#?}");
+        for c in copied.iter().chain(&streamed).filter(|c| !c.is_heartbeat()) {
+            assert!(c.documents, "a record of a collection without documents = true: {c:?}");
+        }
+        let schema = copied.iter().find_map(|c| c.schema_change.as_ref()?.schema.as_ref()).unwrap();
+        assert!(schema.documents);
+        assert_eq!(schema.columns[0].type_dialect, "bson");
+        assert_eq!(schema.columns[0].logical, Some(LogicalType::other("bson")));
+    });
 }

@@ -1,6 +1,7 @@
 //! The mysql source against the real MariaDB: snapshot then binlog without
 //! gap or duplicate, GTID restarts, rotation, multi-table transactions, key
-//! changes, DDL, preflight errors, a purged position.
+//! changes, DDL, preflight errors, a purged position, and the logical type
+//! of every column in schema records.
 
 use crate::support::mariadb::{fresh_db, TestDb};
 use crate::support::*;
@@ -231,4 +232,75 @@ async fn the_mysql_flavor_path_copies_under_a_brief_lock_and_resumes_by_file_and
     let pos = MyPosition::from_position(&store.load("my").unwrap().unwrap().position).unwrap();
     assert!(pos.gtid.is_none(), "no MySQL GTID set on a MariaDB server: {pos:?}");
     assert!(rows(&run_once(&cfg, &store).await.unwrap()).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_types_of_every_column_from_information_schema() {
+    use logferry::record::LogicalType as L;
+    let db = fresh_db("mysrc_types").await;
+    db.exec(
+        "CREATE TABLE t (
+           id INT PRIMARY KEY, flag TINYINT(1), tiny TINYINT, small SMALLINT UNSIGNED, medium MEDIUMINT,
+           big BIGINT UNSIGNED, amount DECIMAL(12,2), f FLOAT, d DOUBLE, ch CHAR(3), vc VARCHAR(20),
+           tt TINYTEXT, tx TEXT, mt MEDIUMTEXT, lt LONGTEXT, bin BINARY(16), vb VARBINARY(20), bl BLOB,
+           lb LONGBLOB, dt DATE, dtm DATETIME, dtm6 DATETIME(6), ts TIMESTAMP(3) NULL, tm TIME, tm2 TIME(2),
+           yr YEAR, e ENUM('small','it''s','x,y'), s SET('r','w','x'), j JSON, bits BIT(12), g GEOMETRY,
+           p POINT, u UUID, ip4 INET4, ip6 INET6
+         )",
+    )
+    .await;
+    db.exec("INSERT INTO t (id) VALUES (1)").await;
+    let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let want = [
+        ("id", L::integer(4, false)),
+        ("flag", L::boolean_like(false)),
+        ("tiny", L::integer(1, false)),
+        ("small", L::integer(2, true)),
+        ("medium", L::integer(3, false)),
+        ("big", L::integer(8, true)),
+        ("amount", L::decimal(12, 2)),
+        ("f", L::float(4)),
+        ("d", L::float(8)),
+        ("ch", L::text(3, true)),
+        ("vc", L::text(20, false)),
+        ("tt", L::text(255, false)),
+        ("tx", L::text(65_535, false)),
+        ("mt", L::text(16_777_215, false)),
+        ("lt", L::text(0, false)),
+        ("bin", L::binary(16, true)),
+        ("vb", L::binary(20, false)),
+        ("bl", L::binary(65_535, false)),
+        ("lb", L::binary(0, false)),
+        ("dt", L::date()),
+        ("dtm", L::timestamp(Some(0), false)),
+        ("dtm6", L::timestamp(Some(6), false)),
+        ("ts", L::timestamp(Some(3), true)),
+        ("tm", L::interval(Some(0))),
+        ("tm2", L::interval(Some(2))),
+        ("yr", L::year()),
+        ("e", L::enumeration("", labels(&["small", "it's", "x,y"]))),
+        ("s", L::set(labels(&["r", "w", "x"]))),
+        // MariaDB: LONGTEXT with a json_valid CHECK.
+        ("j", L::json()),
+        ("bits", L::bit(12, true)),
+        ("g", L::geometry("geometry")),
+        ("p", L::geometry("point")),
+        ("u", L::uuid()),
+        ("ip4", L::inet()),
+        ("ip6", L::inet()),
+    ];
+    let cfg = source_config(&db, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let records = run_once(&cfg, &store).await.unwrap();
+    let schema = records
+        .iter()
+        .filter(|c| c.op() == Op::SchemaChange && c.table.as_ref().is_some_and(|t| t.name == "t"))
+        .find_map(|c| c.schema_change.as_ref()?.schema.as_ref())
+        .unwrap_or_else(|| panic!("no schema record: {records:#?}"));
+    for (c, (name, w)) in schema.columns.iter().zip(&want) {
+        let got = c.logical.as_ref().expect("logical set");
+        assert_eq!((c.name.as_str(), got), (*name, w), "column {name}: got {}, want {}", got.describe(), w.describe());
+        assert_eq!(c.type_dialect, "mysql", "{name}");
+    }
+    assert_eq!(schema.columns.len(), want.len());
 }

@@ -1,5 +1,6 @@
 //! The postgres source against the real server: snapshot, stream, TOAST,
-//! keys, truncates, preflight errors, slot safety and heartbeats.
+//! keys, truncates, preflight errors, slot safety, heartbeats, and the
+//! logical type of every column in schema records.
 
 use crate::support::pg::{connect, fresh_db, url_for, TestDb};
 use crate::support::*;
@@ -313,4 +314,103 @@ async fn a_restart_waits_for_a_slot_still_held_by_the_previous_session() {
     a.await.unwrap().unwrap();
     let records = b.await.unwrap().expect("the second session waits for the slot");
     assert!(records.iter().all(|c| c.op() != Op::SnapshotRead), "it resumed, it did not copy again");
+}
+
+/// The schema records of `records` for table `name`.
+fn schemas_of<'a>(records: &'a [Change], name: &str) -> Vec<&'a logferry::record::TableSchema> {
+    records
+        .iter()
+        .filter(|c| c.op() == Op::SchemaChange && c.table.as_ref().is_some_and(|t| t.name == name))
+        .filter_map(|c| c.schema_change.as_ref()?.schema.as_ref())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logical_types_of_every_column_from_snapshot_and_stream() {
+    use logferry::record::LogicalType as L;
+    let db = db_with(
+        r#"CREATE EXTENSION citext;
+         CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+         ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok';
+         CREATE SCHEMA "Odd";
+         CREATE TYPE "Odd"."Kind" AS ENUM ('a b');
+         CREATE DOMAIN short_code AS varchar(8);
+         CREATE DOMAIN cents AS numeric(12,2);
+         CREATE TABLE t (
+           id int PRIMARY KEY, b bool, s smallint, big bigint, amount numeric(12,2), free numeric,
+           r real, d double precision, tx text, vc varchar(20), ch char(3), nm name, ci citext,
+           raw bytea, dt date, tm time(3), tmz timetz, ts timestamp(0), tstz timestamptz,
+           iv interval, iv3 interval(3), u uuid, j json, jb jsonb, m mood, k "Odd"."Kind",
+           ints int[], codes varchar(5)[], moods mood[], bt bit(8), vb varbit(16), ip inet, net cidr,
+           code short_code, price cents, cash money, words tsvector, span int4range
+         );
+         INSERT INTO t (id) VALUES (1);"#,
+    )
+    .await;
+    let labels = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let mood = L::enumeration("public.mood", labels(&["sad", "meh", "ok", "happy"]));
+    let want = [
+        ("id", L::integer(4, false)),
+        ("b", L::boolean()),
+        ("s", L::integer(2, false)),
+        ("big", L::integer(8, false)),
+        ("amount", L::decimal(12, 2)),
+        ("free", L::decimal(0, 0)),
+        ("r", L::float(4)),
+        ("d", L::float(8)),
+        ("tx", L::text(0, false)),
+        ("vc", L::text(20, false)),
+        ("ch", L::text(3, true)),
+        ("nm", L::text(63, false)),
+        ("ci", L::text(0, false)),
+        ("raw", L::binary(0, false)),
+        ("dt", L::date()),
+        ("tm", L::time(Some(3), false)),
+        ("tmz", L::time(None, true)),
+        ("ts", L::timestamp(Some(0), false)),
+        ("tstz", L::timestamp(None, true)),
+        ("iv", L::interval(None)),
+        ("iv3", L::interval(Some(3))),
+        ("u", L::uuid()),
+        ("j", L::json()),
+        ("jb", L::json()),
+        ("m", mood.clone()),
+        ("k", L::enumeration(r#""Odd"."Kind""#, labels(&["a b"]))),
+        ("ints", L::array(L::integer(4, false))),
+        ("codes", L::array(L::text(5, false))),
+        ("moods", L::array(mood)),
+        ("bt", L::bit(8, true)),
+        ("vb", L::bit(16, false)),
+        ("ip", L::inet()),
+        ("net", L::inet()),
+        ("code", L::text(8, false)),
+        ("price", L::decimal(12, 2)),
+        ("cash", L::other("money")),
+        ("words", L::other("tsvector")),
+        ("span", L::other("int4range")),
+    ];
+    let check = |schema: &logferry::record::TableSchema, path: &str| {
+        let got: Vec<(&str, &L)> = schema.columns.iter().map(|c| (c.name.as_str(), c.logical.as_ref().expect("logical set"))).collect();
+        let want: Vec<(&str, &L)> = want.iter().map(|(n, l)| (*n, l)).collect();
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "{path}: column {}: got {}, want {}", w.0, g.1.describe(), w.1.describe());
+        }
+        assert_eq!(got.len(), want.len(), "{path}");
+        assert!(schema.columns.iter().all(|c| c.type_dialect == "postgresql"), "{path}");
+        let code = schema.columns.iter().find(|c| c.name == "code").unwrap();
+        assert_eq!(code.source_type, "short_code", "a domain keeps its own name as the type text");
+    };
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    let first = run_once(&cfg, &store).await.unwrap();
+    let snapshot = schemas_of(&first, "t");
+    assert_eq!(snapshot.len(), 1, "{first:#?}");
+    check(snapshot[0], "snapshot (catalog)");
+
+    // The stream's schema comes from the Relation message.
+    db.client.batch_execute("INSERT INTO t (id) VALUES (2)").await.unwrap();
+    let second = run_once(&cfg, &store).await.unwrap();
+    let streamed = schemas_of(&second, "t");
+    assert_eq!(streamed.len(), 1, "{second:#?}");
+    check(streamed[0], "stream (relation)");
 }

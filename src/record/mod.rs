@@ -11,12 +11,15 @@
 //! - [`proto`]: length-delimited protobuf, as written by the file target.
 //! - [`json`]: the canonical JSON form (JSON lines in files, stdout, HTTP).
 //!
+//! [`logical`] builds the engine-neutral column types of schema records.
+//!
 //! Values are typed so that nothing is lost: see [`value::Kind`] and the
 //! comments in the `.proto` file for what each kind holds.
 
 pub mod bson;
 pub mod calendar;
 pub mod json;
+pub mod logical;
 pub mod proto;
 
 #[allow(clippy::all, missing_docs)]

@@ -17,7 +17,7 @@
 
 use super::{Source, SourceContext, SourceError};
 use crate::config::GenerateConfig;
-use crate::record::{value, Change, Op, Position, Row, TableRef, Timestamp, Value};
+use crate::record::{value, Change, ColumnSchema, LogicalType, Op, Position, Row, TableRef, TableSchema, Timestamp, Value};
 use crate::BoxFuture;
 use std::time::Duration;
 
@@ -145,6 +145,33 @@ impl Generator {
     /// Whether `key` of `table` exists after the changes produced so far.
     pub fn is_live(&self, table: u32, key: u64) -> bool {
         self.live[table as usize][key as usize]
+    }
+
+    /// The schema of table `gen.t<table>`: the columns [`row`](Self::row)
+    /// writes. Its types belong to no engine, so `type_dialect` is empty
+    /// and `source_type` is the logical type's description; targets map
+    /// from `logical`. (The source does not emit it: its records are
+    /// numbered by change, see the module docs.)
+    pub fn schema(&self, table: u32) -> TableSchema {
+        let column = |name: &str, logical: LogicalType| ColumnSchema {
+            name: name.into(),
+            source_type: logical.describe(),
+            nullable: name != "id",
+            logical: Some(logical),
+            type_dialect: String::new(),
+        };
+        TableSchema {
+            table: Some(TableRef { schema: "gen".into(), name: format!("t{table}") }),
+            columns: vec![
+                column("id", LogicalType::integer(8, false)),
+                column("n", LogicalType::integer(8, false)),
+                // index / 100 of a u64 index has at most 18 digits, then 2 decimals.
+                column("amount", LogicalType::decimal(20, 2)),
+                column("payload", LogicalType::text(0, false)),
+            ],
+            key_columns: vec!["id".into()],
+            documents: false,
+        }
     }
 
     /// The row image a change writes (the `after` image; deletes carry only the key).
@@ -308,6 +335,20 @@ mod tests {
             ops[(c.op as usize) - 1] += 1;
         }
         assert!(ops.iter().all(|&n| n > 300), "mix is too skewed: {ops:?}");
+    }
+
+    #[test]
+    fn logical_schema_names_the_row_columns() {
+        let mut g = Generator::new(cfg());
+        let c = g.next_change();
+        let row = g.row(&GeneratedChange { op: Op::Insert, ..c });
+        let s = g.schema(c.table);
+        let names: Vec<&str> = s.columns.iter().map(|c| c.name.as_str()).collect();
+        let row_names: Vec<&str> = row.columns.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, row_names);
+        assert_eq!(s.columns[2].source_type, "decimal(20,2)");
+        assert!(s.columns.iter().all(|c| c.logical.is_some() && c.type_dialect.is_empty()));
+        assert_eq!(s.table, g.record("p", &c).table);
     }
 
     #[test]

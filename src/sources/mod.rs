@@ -70,11 +70,13 @@ impl SourceContext {
     /// Emits one snapshot chunk of `table`: every row as SNAPSHOT_READ, the
     /// last one ending the "transaction" with `position` (the snapshot
     /// progress after this chunk), or a position marker for an empty chunk.
+    /// `documents`: the rows are documents (`Change.documents`).
     pub async fn emit_chunk(
         &self,
         source: &str,
         table: &TableRef,
         key: &[String],
+        documents: bool,
         rows: Vec<Row>,
         position: Position,
     ) -> Result<(), PipelineClosed> {
@@ -94,6 +96,7 @@ impl SourceContext {
                     after: Some(row),
                     tx_end: last,
                     position: last.then(|| position.clone()),
+                    documents,
                     ..Default::default()
                 })
                 .await?;
@@ -101,7 +104,8 @@ impl SourceContext {
         Ok(())
     }
 
-    /// Emits the schema of a table about to be copied or streamed.
+    /// Emits the schema of a table about to be copied or streamed (a
+    /// table of documents marks the record too).
     pub async fn emit_schema(&self, source: &str, schema: TableSchema) -> Result<(), PipelineClosed> {
         self.emitter
             .emit(Change {
@@ -110,6 +114,7 @@ impl SourceContext {
                 op: crate::record::Op::SchemaChange as i32,
                 table: schema.table.clone(),
                 key_columns: schema.key_columns.clone(),
+                documents: schema.documents,
                 schema_change: Some(crate::record::SchemaChange { schema: Some(schema), ddl: String::new() }),
                 ..Default::default()
             })

@@ -42,7 +42,7 @@ mod stream;
 
 use super::{glob_match, Source, SourceContext, SourceError};
 use crate::config::{MongodbSourceConfig, SnapshotMode};
-use crate::record::{ColumnSchema, TableRef, TableSchema};
+use crate::record::{logical::BSON, ColumnSchema, LogicalType, TableRef, TableSchema};
 use crate::BoxFuture;
 use mongodb::bson::{doc, Document};
 use mongodb::error::ErrorKind;
@@ -174,13 +174,25 @@ impl Coll {
     }
 
     /// The schema record of a collection: documents have no fixed columns,
-    /// only the key `_id`.
+    /// only the key `_id`, and `documents` is set (as on every record of
+    /// the collection; see `Change.documents` in change.proto).
+    ///
+    /// `_id` is in the `bson` dialect with logical type OTHER named
+    /// "bson", not DOCUMENT: it holds one BSON value of any type but an
+    /// array (an ObjectId most often, also strings, numbers, dates or a
+    /// whole document), and DOCUMENT would promise a nested document.
     pub fn schema(&self) -> TableSchema {
         TableSchema {
             table: Some(self.table()),
-            columns: vec![ColumnSchema { name: "_id".into(), source_type: "bson".into(), nullable: false, logical: None, type_dialect: String::new() }],
+            columns: vec![ColumnSchema {
+                name: "_id".into(),
+                source_type: BSON.into(),
+                nullable: false,
+                logical: Some(LogicalType::other(BSON)),
+                type_dialect: BSON.into(),
+            }],
             key_columns: vec!["_id".into()],
-            documents: false,
+            documents: true,
         }
     }
 }

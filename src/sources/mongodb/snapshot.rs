@@ -64,7 +64,7 @@ pub(super) async fn copy(
                 p.chunk_emitted(&q, !more, if more { vec![last_id.clone().into_canonical_extjson().to_string()] } else { vec![] });
                 pos.snapshot = Some(p);
                 let n = rows.len();
-                ctx.emit_chunk(SOURCE_KIND, &c.table(), &key, std::mem::take(&mut rows), pos.to_position()).await?;
+                ctx.emit_chunk(SOURCE_KIND, &c.table(), &key, true, std::mem::take(&mut rows), pos.to_position()).await?;
                 tracing::debug!(source, collection = %q, rows = n, done = !more, "snapshot chunk");
                 if !more {
                     break;
@@ -149,6 +149,9 @@ mod tests {
     fn collections_have_an_id_key_schema() {
         let s = Coll { db: "shop".into(), coll: "items".into() }.schema();
         assert_eq!(s.key_columns, ["_id"]);
+        assert!(s.documents);
+        assert_eq!(s.columns[0].type_dialect, "bson");
+        assert_eq!(s.columns[0].logical, Some(crate::record::LogicalType::other("bson")));
         assert_eq!(s.table.unwrap().name, "items");
     }
 }

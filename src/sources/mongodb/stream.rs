@@ -265,6 +265,7 @@ fn records_of(
             RecTimestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as u32, special: 0 }
         }),
         tx_end: txn_id.is_none(),
+        documents: true,
         ..Default::default()
     };
     match &ev.operation_type {

@@ -3,7 +3,7 @@
 
 use super::decode::ColumnInfo;
 use super::SourceResult;
-use crate::record::{ColumnSchema, TableRef, TableSchema};
+use crate::record::{logical::MYSQL, ColumnSchema, TableRef, TableSchema};
 use crate::sources::glob_match;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -40,7 +40,13 @@ impl Table {
                 .columns
                 .iter()
                 .zip(&self.nullable)
-                .map(|(c, n)| ColumnSchema { name: c.name.clone(), source_type: c.source_type(), nullable: *n, logical: None, type_dialect: String::new() })
+                .map(|(c, n)| ColumnSchema {
+                    name: c.name.clone(),
+                    source_type: c.source_type(),
+                    nullable: *n,
+                    logical: Some(super::logical::logical(c)),
+                    type_dialect: MYSQL.into(),
+                })
                 .collect(),
             key_columns: self.key.clone(),
             documents: false,

@@ -48,6 +48,7 @@
 pub mod catalog;
 pub mod decode;
 pub mod gtid;
+pub mod logical;
 mod snapshot;
 mod stream;
 

@@ -138,7 +138,7 @@ pub(super) async fn copy(
             }
             progress.chunk_emitted(&name, done, last_key.iter().map(|k| hex(k)).collect());
             let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
-            ctx.emit_chunk("mysql", &t.table_ref(), &t.key, records, position).await?;
+            ctx.emit_chunk("mysql", &t.table_ref(), &t.key, false, records, position).await?;
             if done {
                 break;
             }

@@ -4,7 +4,7 @@
 use super::types::{builtin_oid, PgType};
 use crate::sources::glob_match;
 use super::SourceResult;
-use crate::record::{ColumnSchema, TableRef, TableSchema};
+use crate::record::{logical::POSTGRESQL, ColumnSchema, LogicalType, TableRef, TableSchema};
 use std::collections::HashMap;
 use tokio_postgres::Client;
 
@@ -182,13 +182,21 @@ pub async fn columns(client: &Client, table: &Table, source: &str) -> SourceResu
         .collect())
 }
 
-/// The canonical schema record payload of a table.
-pub fn table_schema(table: &Table, cols: &[CatalogColumn], key: &[String]) -> TableSchema {
+/// The canonical schema record payload of a table; `logical`: each
+/// column's logical type, in order (`LogicalResolver::columns`).
+pub fn table_schema(table: &Table, cols: &[CatalogColumn], logical: Vec<LogicalType>, key: &[String]) -> TableSchema {
     TableSchema {
         table: Some(table.table_ref()),
         columns: cols
             .iter()
-            .map(|c| ColumnSchema { name: c.name.clone(), source_type: c.type_text.clone(), nullable: !c.not_null, logical: None, type_dialect: String::new() })
+            .zip(logical)
+            .map(|(c, l)| ColumnSchema {
+                name: c.name.clone(),
+                source_type: c.type_text.clone(),
+                nullable: !c.not_null,
+                logical: Some(l),
+                type_dialect: POSTGRESQL.into(),
+            })
             .collect(),
         key_columns: key.to_vec(),
         documents: false,
@@ -203,6 +211,8 @@ pub struct TypeResolver {
     cache: HashMap<u32, PgType>,
     /// `format_type(oid, typmod)` results.
     names: HashMap<(u32, i32), String>,
+    /// Logical column types, cached per type oid the same way.
+    pub logical: super::logical::LogicalResolver,
 }
 
 impl TypeResolver {

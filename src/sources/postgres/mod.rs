@@ -51,6 +51,7 @@
 
 pub mod catalog;
 pub mod decode;
+pub mod logical;
 pub mod position;
 mod snapshot;
 mod stream;

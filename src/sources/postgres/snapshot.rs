@@ -97,7 +97,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
                 let t = &tables[table];
                 progress.chunk_emitted(&t.qualified(), done, last_key);
                 let position = PgPosition { lsn: stream_lsn, snapshot: Some(progress.clone()) }.to_position();
-                ctx.emit_chunk("postgres", &t.table_ref(), &t.key, rows, position).await?;
+                ctx.emit_chunk("postgres", &t.table_ref(), &t.key, false, rows, position).await?;
             }
         }
     }
@@ -152,7 +152,8 @@ impl Reader {
         for c in &cols {
             types.push(resolver.resolve(&self.client, c.type_oid, source).await?);
         }
-        let schema = catalog::table_schema(t, &cols, &t.key);
+        let logical = resolver.logical.columns(&self.client, &cols, source).await?;
+        let schema = catalog::table_schema(t, &cols, logical, &t.key);
         if self.tx.send(Ok(Piece::Schema { schema })).await.is_err() {
             return Ok(());
         }

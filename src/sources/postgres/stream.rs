@@ -15,6 +15,7 @@ use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
 use super::position::PgPosition;
 use super::types::{self, PgType};
 use super::{definite, repl_error, sql_error, SourceResult};
+use crate::record::logical::POSTGRESQL;
 use crate::record::{
     ColumnSchema, Change, Column, LogicalMessage, Op, Row, SchemaChange, TableRef, TableSchema, Timestamp, Value,
 };
@@ -222,7 +223,8 @@ impl<'a> Streamer<'a> {
         for c in &r.columns {
             types.push(self.resolver.resolve(client, c.type_oid, &source).await?);
             let source_type = self.resolver.type_text(client, c.type_oid, c.type_modifier, &source).await?;
-            columns.push(ColumnSchema { name: c.name.clone(), source_type, nullable: true, logical: None, type_dialect: String::new() });
+            let logical = Some(self.resolver.logical.resolve(client, c.type_oid, c.type_modifier, &source).await?);
+            columns.push(ColumnSchema { name: c.name.clone(), source_type, nullable: true, logical, type_dialect: POSTGRESQL.into() });
         }
         let table = TableRef { schema: r.namespace.clone(), name: r.name.clone() };
         // Key: the replica identity columns; for tables we selected, the
