@@ -9,7 +9,8 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
-use crate::admin::{PipelineStats, Registry};
+use crate::admin::Registry;
+use crate::pipeline::PipelineStats;
 use crate::sinks::deferred::{connect_or_defer, Connect};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};

@@ -77,19 +77,22 @@
 
 mod ack;
 mod dead_letter;
+mod deliver;
 mod lane;
 mod spool;
+mod stats;
 
 pub use ack::AckTracker;
 pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
+pub use stats::{LatencySummary, PipelineStats, StageTimes, StatsSnapshot};
 
-use crate::admin::PipelineStats;
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
+use deliver::{Delivery, Retry};
 use lane::{Lane, LaneSettings, Queued};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -242,10 +245,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         whole_transactions: apply.ordering == Ordering::Transaction,
         split_rows: (apply.queue_max_records / 2).max(1),
         split_bytes: (apply.queue_max_bytes / 2).max(1),
-        max_retries: apply.max_retries,
-        retry_backoff: apply.retry_backoff,
-        retry_max_backoff: apply.retry_max_backoff,
     };
+    let retry = Retry { max_retries: apply.max_retries, backoff: apply.retry_backoff, max_backoff: apply.retry_max_backoff };
 
     // Source task.
     let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
@@ -256,7 +257,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             pipeline: name.clone(),
             resume,
             once,
-            emitter: Emitter::new(intake_tx).timed(stats.clone()),
+            emitter: Emitter::new(intake_tx).timed(stats.source.clone()),
             durable: durable_tx.subscribe(),
             shutdown: stop_tx.subscribe(),
         };
@@ -287,12 +288,18 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             index,
             rx,
             carry: Default::default(),
-            sinks: sinks.clone(),
             settings: settings.clone(),
             events: events_tx.clone(),
             cancel: cancel_rx.clone(),
             stopping: shutdown.clone(),
-            stats: stats.clone(),
+            delivery: Delivery {
+                lane: index,
+                sinks: sinks.clone(),
+                retry: retry.clone(),
+                cancel: cancel_rx.clone(),
+                stopping: shutdown.clone(),
+                stats: stats.targets.clone(),
+            },
             quarantine: quarantine.clone(),
         };
         let task = tokio::spawn(lane.run());
@@ -569,7 +576,7 @@ impl Reconnect {
             self.since = SystemTime::now();
         }
         self.attempt += 1;
-        let d = lane::jitter(self.next, self.attempt as u64);
+        let d = deliver::jitter(self.next, self.attempt as u64);
         self.next = (self.next * 2).min(self.max);
         d
     }

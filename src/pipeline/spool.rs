@@ -49,8 +49,8 @@ use crate::checkpoint::{encode_entry, Checkpoint, CheckpointError, CheckpointSto
 use crate::record::{Change, Position};
 use crate::sources::{stopped, Emitter, Source, SourceContext, SourceError};
 use crate::BoxFuture;
+use super::PipelineStats;
 use prost::Message;
-use crate::admin::PipelineStats;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};

@@ -34,6 +34,9 @@ pub mod postgres;
 
 use crate::record::{Change, Position, Row, TableRef, TableSchema};
 use crate::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Everything a source gets from the pipeline when it starts.
@@ -134,12 +137,35 @@ impl SourceContext {
     }
 }
 
+/// What a source reports about itself: the pipeline creates one per
+/// pipeline, hands it to the source inside its [`Emitter`], and the admin
+/// endpoint and `logferry bench` read it. Updated with atomics, so reading
+/// it never slows the source.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Nanoseconds the source waited for room in the pipeline's intake.
+    blocked_ns: AtomicU64,
+}
+
+impl SourceStats {
+    /// The source waited `d` for room in the pipeline (it was faster than
+    /// the stages after it).
+    pub fn blocked(&self, d: Duration) {
+        self.blocked_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// Time spent waiting for room so far.
+    pub fn blocked_time(&self) -> Duration {
+        Duration::from_nanos(self.blocked_ns.load(Relaxed))
+    }
+}
+
 /// Sends records into the pipeline, waiting while its queues are full.
 #[derive(Clone)]
 pub struct Emitter {
     tx: mpsc::Sender<Change>,
     /// Counts the time spent waiting for room (the pipeline's stage figures).
-    stats: Option<std::sync::Arc<crate::admin::PipelineStats>>,
+    stats: Option<Arc<SourceStats>>,
 }
 
 /// The pipeline has stopped taking records (it failed or is shutting down).
@@ -154,7 +180,7 @@ impl Emitter {
     }
 
     /// Adds the time spent waiting for room to `stats`.
-    pub fn timed(mut self, stats: std::sync::Arc<crate::admin::PipelineStats>) -> Self {
+    pub fn timed(mut self, stats: Arc<SourceStats>) -> Self {
         self.stats = Some(stats);
         self
     }
@@ -170,7 +196,7 @@ impl Emitter {
             Err(mpsc::error::TrySendError::Full(change)) => {
                 let began = std::time::Instant::now();
                 let sent = self.tx.send(change).await.map_err(|_| PipelineClosed);
-                stats.source_blocked(began.elapsed());
+                stats.blocked(began.elapsed());
                 sent
             }
         }

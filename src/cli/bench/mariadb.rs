@@ -50,7 +50,7 @@
 //! more.
 
 use super::{connect, cpu_seconds, describe, fail, peak_rss_kib, run_logferry, with_db, BenchArgs, WorkDir};
-use crate::admin::{PipelineStats, StageTimes};
+use crate::pipeline::{PipelineStats, StageTimes};
 use crate::cli::CliError;
 use crate::tls::mysql::MysqlEndpoint;
 use mysql_async::prelude::Queryable;

@@ -94,7 +94,7 @@ mod svg;
 mod sweep;
 
 use super::CliError;
-use crate::admin::PipelineStats;
+use crate::pipeline::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
 use report::LfFigures;
