@@ -229,7 +229,7 @@ impl Quarantine {
         let n = letters.len();
         if n > 0 {
             q.write(letters).await.map_err(|e| {
-                Some(SinkError::Definite { target: "dead-letter store".into(), message: e.to_string() })
+                Some(SinkError::Definite { target: "dead-letter store".into(), message: crate::ErrorChain(&e).to_string() })
             })?;
         }
         Ok(n)

@@ -151,11 +151,12 @@ pub struct RunSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// The source failed.
-    #[error("pipeline `{pipeline}`: {error}")]
+    #[error("pipeline `{pipeline}`")]
     Source {
         /// Pipeline name.
         pipeline: String,
         /// The source's error.
+        #[source]
         error: SourceError,
     },
     /// A target refused a batch (definitely, or after all retries).
@@ -164,23 +165,26 @@ pub enum PipelineError {
         /// Pipeline name.
         pipeline: String,
         /// The target's error.
+        #[source]
         error: SinkError,
     },
     /// The state dir failed.
-    #[error("pipeline `{pipeline}`: {error}")]
+    #[error("pipeline `{pipeline}`")]
     Checkpoint {
         /// Pipeline name.
         pipeline: String,
         /// The store's error.
+        #[source]
         error: CheckpointError,
     },
     /// The source task panicked or was cancelled (a bug).
-    #[error("pipeline `{pipeline}`: the source task ended abnormally: {message}")]
+    #[error("pipeline `{pipeline}`: the source task ended abnormally")]
     SourceTask {
         /// Pipeline name.
         pipeline: String,
         /// The join error.
-        message: String,
+        #[source]
+        error: tokio::task::JoinError,
     },
 }
 
@@ -222,11 +226,12 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         )),
         None => {
             if let Some(cp) = resume.take() {
-                resume = Some(spool::resume_without_spool(&store, &name, cp).await.map_err(|message| {
-                    PipelineError::Source {
+                resume = Some(spool::resume_without_spool(&store, &name, cp).await.map_err(|e| match e {
+                    spool::SpoolOffError::Store(error) => err_cp(error),
+                    spool::SpoolOffError::Undelivered(message) => PipelineError::Source {
                         pipeline: name.clone(),
-                        error: SourceError::Definite { source_name: source.name().to_string(), message },
-                    }
+                        error: SourceError::definite(source.name(), message),
+                    },
                 })?);
             }
             source
@@ -380,7 +385,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     co.restart_from_checkpoint().await.map_err(err_cp)?;
                     stats.source_restarted();
                     let delay = reconnect.failed();
-                    tracing::warn!(pipeline = %name, error = %error, attempt = reconnect.attempt,
+                    tracing::warn!(pipeline = %name, error = %crate::ErrorChain(&error), attempt = reconnect.attempt,
                         failing_since = %crate::record::format_utc(reconnect.since), retry_in_ms = delay.as_millis() as u64,
                         "source failed; reconnecting from the last checkpoint");
                     tokio::select! {
@@ -457,7 +462,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     }
                     Err(e) => {
                         let _ = cancel_tx.send(true);
-                        return Err(PipelineError::SourceTask { pipeline: name.clone(), message: e.to_string() });
+                        return Err(PipelineError::SourceTask { pipeline: name.clone(), error: e });
                     }
                 });
             }

@@ -387,7 +387,7 @@ fn endpoint(url: &str) -> Result<MysqlEndpoint, CliError> {
 }
 
 async fn my_connect(my: &MysqlEndpoint) -> Result<Conn, CliError> {
-    my.connect().await.map_err(|e| fail("connecting to --mariadb-url", e))
+    my.connect().await.map_err(|e| fail("connecting to --mariadb-url", e.to_string()))
 }
 
 /// The binary log is on, in ROW format with full row images.

@@ -211,8 +211,9 @@ struct Figure {
     seconds: f64,
 }
 
-pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::Bench(format!("{what}: {e}"))
+/// A failed bench step, keeping its error (or a described one) as the cause.
+pub(super) fn fail(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> CliError {
+    CliError::BenchStep { what: what.to_string(), cause: e.into() }
 }
 
 pub(super) async fn connect(url: &str) -> Result<Client, CliError> {
