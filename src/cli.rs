@@ -9,7 +9,8 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
-use crate::admin::{PipelineStats, Registry};
+use crate::admin::Registry;
+use crate::pipeline::PipelineStats;
 use crate::sinks::deferred::{connect_or_defer, Connect};
 use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
@@ -89,6 +90,9 @@ pub enum CliError {
     /// Bad usage: exit 2.
     #[error("{0}")]
     Usage(String),
+    /// The answer to a confirmation prompt could not be read: exit 2.
+    #[error("cannot read the answer from stdin")]
+    Prompt(#[source] std::io::Error),
     /// Bad config: exit 2.
     #[error(transparent)]
     Config(#[from] ConfigError),
@@ -113,6 +117,15 @@ pub enum CliError {
     /// `bench` could not finish: exit 1.
     #[error("bench: {0}")]
     Bench(String),
+    /// A step of `bench` failed: exit 1.
+    #[error("bench: {what}")]
+    BenchStep {
+        /// The step.
+        what: String,
+        /// Why.
+        #[source]
+        cause: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -122,7 +135,7 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::Config(_) => 2,
+            CliError::Usage(_) | CliError::Prompt(_) | CliError::Config(_) => 2,
             _ => 1,
         }
     }
@@ -237,7 +250,7 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
         };
         runs.push(tokio::spawn(async move {
             let result = pipeline::run(run).await;
-            stats.stopped(result.as_ref().err().map(|e| e.to_string()));
+            stats.stopped(result.as_ref().err().map(|e| crate::ErrorChain(e).to_string()));
             result
         }));
     }
@@ -424,7 +437,7 @@ fn confirm_spool_reset(pipeline: &str) -> Result<bool, CliError> {
     }
     eprint!("Forget the spool of pipeline `{pipeline}` (records read but not yet delivered)? Type the pipeline name to confirm: ");
     let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+    std::io::stdin().lock().read_line(&mut answer).map_err(CliError::Prompt)?;
     Ok(answer.trim() == pipeline)
 }
 
@@ -456,7 +469,7 @@ fn reset(path: PathBuf, pipeline: String, yes: bool) -> Result<(), CliError> {
             cp.position.display, cp.seq
         );
         let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+        std::io::stdin().lock().read_line(&mut answer).map_err(CliError::Prompt)?;
         if answer.trim() != pipeline {
             return Err(CliError::Usage("not confirmed; the checkpoint is unchanged".into()));
         }

@@ -1,4 +1,57 @@
-//! logferry: change-data-capture replication.
+//! logferry: change-data-capture replication. Changes are read from a
+//! database's log, turned into one canonical record, and applied to every
+//! target in order per key; progress is checkpointed only once it is durable.
+//!
+//! # How a record travels
+//!
+//! ```text
+//!  sources ─emit─► pipeline intake ─► router ─hash(table,key)─► lanes ─► targets (sinks)
+//!                                                                  │ durable ack
+//!            checkpoint ◄─ last tx end ≤ watermark ◄─ ack tracker ◄┘
+//! ```
+//!
+//! 1. A **source** ([`sources`]) reads the log (after an initial snapshot)
+//!    and hands each change to its `Emitter`, which blocks while the
+//!    pipeline is full.
+//! 2. The **pipeline intake** ([`pipeline`]) numbers records gap-free; the
+//!    **router** sends each to the **lane** its key hashes to (barriers,
+//!    such as key changes and DDL, wait for every lane to drain).
+//! 3. A lane cuts batches and applies them to every **target** ([`sinks`]),
+//!    retrying transient failures; with `on_error = "dead_letter"` refused
+//!    rows are set aside in the state dir.
+//! 4. The **ack tracker** keeps the watermark below which every record is
+//!    durable everywhere; the **checkpointer** saves the last transaction
+//!    end under it ([`checkpoint`]) and only that position goes back to
+//!    the source server.
+//!
+//! # The modules
+//!
+//! - [`record`]: the canonical `Change`/`Value` (protobuf types), key
+//!   hashing, positions, the JSON and protobuf encodings.
+//! - [`config`]: TOML parsed into raw structs (unknown keys refused), then
+//!   validated types; secrets from the environment or files.
+//! - [`sources`]: the `Source` contract, its stats handle and errors, and
+//!   the readers: `postgres` (pgoutput), `mysql` (binlog), `mongodb`
+//!   (change streams), `generate` (synthetic load).
+//! - [`sinks`]: the `Sink` contract, its stats handle and errors, and the
+//!   targets: postgres, mysql, mongodb, file, stdout (+ shared planning).
+//! - [`pipeline`]: router, lanes, delivery with retries, dead letters, ack
+//!   tracker, checkpointer, spool, and the run's figures (`PipelineStats`).
+//! - [`checkpoint`]: the sled store in the state dir: checkpoints, dead
+//!   letters, the spool.
+//! - [`tls`]: rustls set-up shared by the PostgreSQL and MySQL connections.
+//! - [`admin`]: `/health` and `/metrics`; it only reads `PipelineStats`.
+//! - [`cli`]: the commands (`run`, `check`, `status`, `reset`,
+//!   `dead-letters`, `bench`); `main.rs` only parses, logs and prints
+//!   errors with [`ErrorChain`].
+//!
+//! # Which way the imports run
+//!
+//! `cli` → `config`, `pipeline`, `admin` → `sources`/`sinks` contracts →
+//! `record`. `record` imports nothing of ours; `config` at most `record`.
+//! Sources and sinks never import each other, `pipeline`, `cli` or `admin`:
+//! they report through their contract's stats handle, which the pipeline
+//! hands them. Inside `pipeline`, `lane` → `dead_letter` → `deliver`.
 pub mod admin;
 pub mod checkpoint;
 pub mod cli;
@@ -12,3 +65,45 @@ pub mod tls;
 /// A boxed, sendable future: what the object-safe `Source` and `Sink`
 /// traits return.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// Displays an error with its causes, `outer: inner: innermost`, each text
+/// once: a cause whose text the output already holds (an error that also
+/// prints its source, or is `transparent`) is not repeated. The binary's
+/// `error: …` line and log lines of boundary errors use it.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(e) = cause {
+            let text = e.to_string();
+            if !text.is_empty() && !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            cause = e.source();
+        }
+        f.write_str(&out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorChain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the log")]
+    struct Outer(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("wrapped: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[test]
+    fn the_chain_is_printed_once() {
+        let io = || std::io::Error::other("connection reset");
+        assert_eq!(ErrorChain(&Outer(io())).to_string(), "reading the log: connection reset");
+        assert_eq!(ErrorChain(&Repeats(io())).to_string(), "wrapped: connection reset");
+    }
+}

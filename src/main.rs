@@ -23,7 +23,8 @@ fn main() {
         }
     };
     if let Err(e) = runtime.block_on(execute(cli)) {
-        eprintln!("error: {e}");
+        // The whole chain of causes, each once.
+        eprintln!("error: {}", logferry::ErrorChain(&e));
         std::process::exit(e.exit_code());
     }
 }

@@ -36,7 +36,7 @@ async fn run_once(cfg: &MysqlSourceConfig, store: &CheckpointStore) -> Result<Ve
     let sink = Arc::new(RecordingSink::new(0, log.clone(), Faults::default()));
     run_pipeline("my", fast_apply(4), MysqlSource::new(cfg.clone()), vec![sink as Arc<dyn Sink>], store, true, no_shutdown())
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| logferry::ErrorChain(&e).to_string())?;
     let mut records: Vec<Change> = log.lock().unwrap().iter().flat_map(|a| a.records.clone()).collect();
     records.sort_by_key(|c| c.seq);
     Ok(records)

@@ -264,7 +264,7 @@ impl logferry::sources::Source for FlakySource {
                 c.position = Some(position(i as u64 + 1));
                 ctx.emitter.emit(c).await?;
             }
-            Err(logferry::sources::SourceError::Transient { source_name: "flaky".into(), message: "connection reset by peer".into() })
+            Err(logferry::sources::SourceError::transient("flaky", "connection reset by peer"))
         })
     }
 }

@@ -233,8 +233,9 @@ async fn turning_the_spool_off_resumes_from_its_source_position_only_when_it_is_
     let sink = Arc::new(RecordingSink::new(1, log.clone(), Faults::default()));
     let err = run_spooled(fast_apply(2), ScriptSource::new(first.clone()), sink, &store, None, true, no_shutdown())
         .await
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    // The cause is the error's source; ErrorChain prints the whole chain.
+    let err = logferry::ErrorChain(&err).to_string();
     assert!(err.contains("spool still holds records") && err.contains("[pipeline.spool] back on") && err.contains("logferry reset"), "{err}");
 
     // With the spool on, the rest is delivered; then, spool off, the source

@@ -66,13 +66,23 @@ pub enum CheckpointError {
         /// The state dir.
         dir: PathBuf,
     },
+    /// The state dir cannot be created.
+    #[error("state dir {dir}: cannot create it")]
+    Create {
+        /// The state dir.
+        dir: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// I/O or corruption in sled.
-    #[error("state dir {dir}: {message}")]
+    #[error("state dir {dir}")]
     Store {
         /// The state dir.
         dir: PathBuf,
         /// What sled said.
-        message: String,
+        #[source]
+        source: sled::Error,
     },
     /// A stored checkpoint could not be decoded.
     #[error("state dir {dir}: checkpoint of pipeline `{pipeline}` is unreadable ({message}); `logferry reset --pipeline {pipeline}` forgets it (the next run starts over)")]
@@ -112,10 +122,7 @@ impl CheckpointStore {
     /// Opens (creating if needed) the store in `state_dir`.
     pub fn open(state_dir: &Path) -> Result<Self, CheckpointError> {
         let dir = state_dir.to_path_buf();
-        std::fs::create_dir_all(state_dir).map_err(|e| CheckpointError::Store {
-            dir: dir.clone(),
-            message: format!("cannot create it: {e}"),
-        })?;
+        std::fs::create_dir_all(state_dir).map_err(|source| CheckpointError::Create { dir: dir.clone(), source })?;
         // sled lets go of its lock a moment after the last handle is
         // dropped (its flusher thread ends first): a store reopened in the
         // same process right away may find it still held, so Locked is
@@ -220,7 +227,7 @@ impl CheckpointStore {
 }
 
 fn store_err(dir: &Path, e: sled::Error) -> CheckpointError {
-    CheckpointError::Store { dir: dir.to_path_buf(), message: e.to_string() }
+    CheckpointError::Store { dir: dir.to_path_buf(), source: e }
 }
 
 /// `[version][seq u64 BE][updated_at millis u64 BE][Position protobuf]`.

@@ -430,7 +430,7 @@ fn drop_letters(path: PathBuf, pipeline: Option<String>, seqs: Vec<u64>, all: bo
                 p.name
             );
             let mut answer = String::new();
-            std::io::stdin().lock().read_line(&mut answer).map_err(|e| CliError::Usage(e.to_string()))?;
+            std::io::stdin().lock().read_line(&mut answer).map_err(CliError::Prompt)?;
             if answer.trim() != p.name {
                 return Err(CliError::Usage("not confirmed; the dead letters are unchanged".into()));
             }

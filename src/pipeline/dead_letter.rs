@@ -37,7 +37,7 @@
 //! table, a revoked privilege) sends every record to the store; fix the
 //! target and replay them (`logferry dead-letters replay --all`).
 
-use super::lane::Lane;
+use super::deliver::Delivery;
 use crate::checkpoint::{CheckpointError, CheckpointStore, DeadLetter, DeadLetters};
 use crate::record::{Change, Op};
 use crate::sinks::{Batch, SinkError};
@@ -156,19 +156,19 @@ struct Piece {
     failed: Option<SinkError>,
 }
 
-impl Lane {
-    /// Applies `batch` to every target, setting aside records that a target
-    /// refuses definitely (alone) and records of keys that have dead letters.
-    /// Returns how many records were set aside; they are durable in the store
-    /// when this returns. `Err(Some(_))`: a transient error outlasted the
-    /// retries, a control record was refused, or the store failed; the
-    /// pipeline stops. `Err(None)`: cancelled.
-    pub(super) async fn apply_or_set_aside(&mut self, batch: &Batch) -> Result<usize, Option<SinkError>> {
-        let q = self.quarantine.clone().expect("called only with on_error = dead_letter");
+impl Quarantine {
+    /// Applies `batch` to every target through `delivery`, setting aside
+    /// records that a target refuses definitely (alone) and records of keys
+    /// that have dead letters. Returns how many records were set aside; they
+    /// are durable in the store when this returns. `Err(Some(_))`: a
+    /// transient error outlasted the retries, a control record was refused,
+    /// or the store failed; the pipeline stops. `Err(None)`: cancelled.
+    pub(super) async fn apply_or_set_aside(&self, delivery: &mut Delivery, batch: &Batch) -> Result<usize, Option<SinkError>> {
+        let q = self;
         let mut first = Piece { records: Vec::new(), failed: None };
         if !batch.records.iter().any(|c| q.held_by(c).is_some()) {
             // The common case: nothing held back, try the batch as it is.
-            match self.apply_everywhere(batch).await {
+            match delivery.apply_everywhere(batch).await {
                 Ok(()) => return Ok(0),
                 Err(Some(e)) if !e.is_transient() => first.failed = Some(e),
                 Err(e) => return Err(e),
@@ -193,7 +193,7 @@ impl Lane {
                         continue;
                     }
                     let piece = Batch { lane: batch.lane, records };
-                    match self.apply_everywhere(&piece).await {
+                    match delivery.apply_everywhere(&piece).await {
                         Ok(()) => continue,
                         Err(Some(e)) if !e.is_transient() => {
                             records = piece.records;
@@ -220,7 +220,7 @@ impl Lane {
                     (target.clone(), message.clone())
                 }
             };
-            tracing::warn!(lane = self.index, seq = change.seq, table = %change.table.clone().unwrap_or_default(),
+            tracing::warn!(lane = delivery.lane, seq = change.seq, table = %change.table.clone().unwrap_or_default(),
                 target = %target, error = %message,
                 "a target refused the record; set aside as a dead letter (later changes of its key follow it there)");
             q.mark(&change);
@@ -229,7 +229,7 @@ impl Lane {
         let n = letters.len();
         if n > 0 {
             q.write(letters).await.map_err(|e| {
-                Some(SinkError::Definite { target: "dead-letter store".into(), message: e.to_string() })
+                Some(SinkError::Definite { target: "dead-letter store".into(), message: crate::ErrorChain(&e).to_string() })
             })?;
         }
         Ok(n)

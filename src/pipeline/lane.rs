@@ -4,12 +4,14 @@
 //! Each lane is one task. It applies one batch at a time, so records in a
 //! lane (all records of the keys that hash to it) reach the targets in the
 //! order the router sent them. A batch is acknowledged to the coordinator
-//! only after *every* target returned `Ok` for it.
+//! only after *every* target returned `Ok` for it. Applying with retries is
+//! `deliver`'s; setting refused records aside is `dead_letter`'s.
 
 use super::dead_letter::Quarantine;
+use super::deliver::Delivery;
 use super::LaneEvent;
 use crate::record::Change;
-use crate::sinks::{Batch, Sink, SinkError};
+use crate::sinks::Batch;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,10 +38,6 @@ pub(crate) struct LaneSettings {
     /// stop the router from ever delivering its end).
     pub split_rows: usize,
     pub split_bytes: usize,
-    /// `None`: retry transient failures until the target is back.
-    pub max_retries: Option<u32>,
-    pub retry_backoff: Duration,
-    pub retry_max_backoff: Duration,
 }
 
 pub(crate) struct Lane {
@@ -49,7 +47,6 @@ pub(crate) struct Lane {
     pub rx: mpsc::UnboundedReceiver<Vec<Queued>>,
     /// Received but not yet in a batch (a chunk can overrun a batch).
     pub carry: VecDeque<Queued>,
-    pub sinks: Arc<[Arc<dyn Sink>]>,
     pub settings: LaneSettings,
     pub events: mpsc::UnboundedSender<LaneEvent>,
     /// Turns true when the pipeline failed: stop without applying more.
@@ -57,8 +54,8 @@ pub(crate) struct Lane {
     /// Turns true at shutdown: a lane waiting to retry an unavailable
     /// target gives its batch up (unacknowledged) instead of waiting on.
     pub stopping: watch::Receiver<bool>,
-    /// Figures for the admin endpoint (lanes retrying a target).
-    pub stats: Arc<crate::admin::PipelineStats>,
+    /// Applies batches to every target, with retries.
+    pub delivery: Delivery,
     /// With `on_error = "dead_letter"`: where refused records go instead
     /// of stopping the pipeline (see `dead_letter`).
     pub quarantine: Option<Arc<Quarantine>>,
@@ -77,9 +74,9 @@ impl Lane {
                 return;
             }
             let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
-            let applied = match self.quarantine {
-                None => self.apply_everywhere(&batch).await.map(|()| 0),
-                Some(_) => self.apply_or_set_aside(&batch).await,
+            let applied = match &self.quarantine {
+                None => self.delivery.apply_everywhere(&batch).await.map(|()| 0),
+                Some(q) => q.apply_or_set_aside(&mut self.delivery, &batch).await,
             };
             match applied {
                 Ok(dead_lettered) => {
@@ -165,76 +162,9 @@ impl Lane {
             }
         }
     }
-
-    /// Applies `batch` to every target, retrying transient errors with
-    /// exponential backoff and jitter: without limit by default (the target
-    /// is down; the lane waits for it while the queue bound holds the source
-    /// back), else up to `max_retries` times. One warning per retry, one
-    /// info line when the target is back. `Err(None)` means cancelled.
-    pub(super) async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
-        for sink in self.sinks.iter() {
-            let mut attempt = 0u32;
-            let mut backoff = self.settings.retry_backoff;
-            // The first failure of this batch on this target (monotonic, and
-            // wall clock for the log), so the logs say since when it fails.
-            let mut failing_since: Option<(Instant, std::time::SystemTime)> = None;
-            // Counts this lane as retrying for /health until the loop ends.
-            let mut _failing: Option<crate::admin::FailingLane> = None;
-            loop {
-                let began = std::time::Instant::now();
-                let applied = sink.apply(batch).await;
-                self.stats.apply_time(began.elapsed());
-                match applied {
-                    Ok(()) => {
-                        if let Some((since, _)) = failing_since {
-                            tracing::info!(lane = self.index, target = sink.name(), down_ms = since.elapsed().as_millis() as u64,
-                                retries = attempt, "target is back; delivery resumed");
-                        }
-                        break;
-                    }
-                    Err(e) if e.is_transient() && self.settings.max_retries.is_none_or(|max| attempt < max) => {
-                        attempt = attempt.saturating_add(1);
-                        let (since, since_wall) = *failing_since.get_or_insert_with(|| (Instant::now(), std::time::SystemTime::now()));
-                        if _failing.is_none() {
-                            _failing = Some(self.stats.lane_failing());
-                        }
-                        let delay = jitter(backoff, batch.records.first().map_or(0, |c| c.seq) ^ attempt as u64);
-                        tracing::warn!(lane = self.index, target = sink.name(),
-                            failing_since = %crate::record::format_utc(since_wall), failing_for_ms = since.elapsed().as_millis() as u64,
-                            attempt, retry_in_ms = delay.as_millis() as u64, error = %e, "target unavailable; retrying");
-                        let mut stopping = self.stopping.clone();
-                        tokio::select! {
-                            biased;
-                            _ = self.cancel.changed() => return Err(None),
-                            _ = crate::sources::stopped(&mut stopping) => return Err(None),
-                            _ = tokio::time::sleep(delay) => {}
-                        }
-                        backoff = backoff.saturating_mul(2).min(self.settings.retry_max_backoff);
-                    }
-                    Err(e) => return Err(Some(e)),
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 fn push(batch: &mut Batch, bytes: &mut usize, q: Queued) {
     *bytes += q.size;
     batch.records.push(q.change);
-}
-
-/// Spreads retries of many lanes over [d/2, d) so they do not hammer a
-/// recovering target in step. `salt` varies per batch and attempt.
-pub(crate) fn jitter(d: Duration, salt: u64) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .subsec_nanos() as u64;
-    let mut x = nanos ^ salt.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    x ^= x >> 33;
-    x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    x ^= x >> 33;
-    let frac = (x % 1000) as u32; // 0..999 thousandths
-    d / 2 + d / 2 * frac / 1000
 }

@@ -77,19 +77,22 @@
 
 mod ack;
 mod dead_letter;
+mod deliver;
 mod lane;
 mod spool;
+mod stats;
 
 pub use ack::AckTracker;
 pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
+pub use stats::{LatencySummary, PipelineStats, StageTimes, StatsSnapshot};
 
-use crate::admin::PipelineStats;
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
+use deliver::{Delivery, Retry};
 use lane::{Lane, LaneSettings, Queued};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -148,11 +151,12 @@ pub struct RunSummary {
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
     /// The source failed.
-    #[error("pipeline `{pipeline}`: {error}")]
+    #[error("pipeline `{pipeline}`")]
     Source {
         /// Pipeline name.
         pipeline: String,
         /// The source's error.
+        #[source]
         error: SourceError,
     },
     /// A target refused a batch (definitely, or after all retries).
@@ -161,23 +165,26 @@ pub enum PipelineError {
         /// Pipeline name.
         pipeline: String,
         /// The target's error.
+        #[source]
         error: SinkError,
     },
     /// The state dir failed.
-    #[error("pipeline `{pipeline}`: {error}")]
+    #[error("pipeline `{pipeline}`")]
     Checkpoint {
         /// Pipeline name.
         pipeline: String,
         /// The store's error.
+        #[source]
         error: CheckpointError,
     },
     /// The source task panicked or was cancelled (a bug).
-    #[error("pipeline `{pipeline}`: the source task ended abnormally: {message}")]
+    #[error("pipeline `{pipeline}`: the source task ended abnormally")]
     SourceTask {
         /// Pipeline name.
         pipeline: String,
         /// The join error.
-        message: String,
+        #[source]
+        error: tokio::task::JoinError,
     },
 }
 
@@ -219,11 +226,12 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         )),
         None => {
             if let Some(cp) = resume.take() {
-                resume = Some(spool::resume_without_spool(&store, &name, cp).await.map_err(|message| {
-                    PipelineError::Source {
+                resume = Some(spool::resume_without_spool(&store, &name, cp).await.map_err(|e| match e {
+                    spool::SpoolOffError::Store(error) => err_cp(error),
+                    spool::SpoolOffError::Undelivered(message) => PipelineError::Source {
                         pipeline: name.clone(),
-                        error: SourceError::Definite { source_name: source.name().to_string(), message },
-                    }
+                        error: SourceError::definite(source.name(), message),
+                    },
                 })?);
             }
             source
@@ -242,10 +250,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         whole_transactions: apply.ordering == Ordering::Transaction,
         split_rows: (apply.queue_max_records / 2).max(1),
         split_bytes: (apply.queue_max_bytes / 2).max(1),
-        max_retries: apply.max_retries,
-        retry_backoff: apply.retry_backoff,
-        retry_max_backoff: apply.retry_max_backoff,
     };
+    let retry = Retry { max_retries: apply.max_retries, backoff: apply.retry_backoff, max_backoff: apply.retry_max_backoff };
 
     // Source task.
     let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
@@ -256,7 +262,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             pipeline: name.clone(),
             resume,
             once,
-            emitter: Emitter::new(intake_tx).timed(stats.clone()),
+            emitter: Emitter::new(intake_tx).timed(stats.source.clone()),
             durable: durable_tx.subscribe(),
             shutdown: stop_tx.subscribe(),
         };
@@ -287,12 +293,18 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             index,
             rx,
             carry: Default::default(),
-            sinks: sinks.clone(),
             settings: settings.clone(),
             events: events_tx.clone(),
             cancel: cancel_rx.clone(),
             stopping: shutdown.clone(),
-            stats: stats.clone(),
+            delivery: Delivery {
+                lane: index,
+                sinks: sinks.clone(),
+                retry: retry.clone(),
+                cancel: cancel_rx.clone(),
+                stopping: shutdown.clone(),
+                stats: stats.targets.clone(),
+            },
             quarantine: quarantine.clone(),
         };
         let task = tokio::spawn(lane.run());
@@ -373,7 +385,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     co.restart_from_checkpoint().await.map_err(err_cp)?;
                     stats.source_restarted();
                     let delay = reconnect.failed();
-                    tracing::warn!(pipeline = %name, error = %error, attempt = reconnect.attempt,
+                    tracing::warn!(pipeline = %name, error = %crate::ErrorChain(&error), attempt = reconnect.attempt,
                         failing_since = %crate::record::format_utc(reconnect.since), retry_in_ms = delay.as_millis() as u64,
                         "source failed; reconnecting from the last checkpoint");
                     tokio::select! {
@@ -450,7 +462,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     }
                     Err(e) => {
                         let _ = cancel_tx.send(true);
-                        return Err(PipelineError::SourceTask { pipeline: name.clone(), message: e.to_string() });
+                        return Err(PipelineError::SourceTask { pipeline: name.clone(), error: e });
                     }
                 });
             }
@@ -569,7 +581,7 @@ impl Reconnect {
             self.since = SystemTime::now();
         }
         self.attempt += 1;
-        let d = lane::jitter(self.next, self.attempt as u64);
+        let d = deliver::jitter(self.next, self.attempt as u64);
         self.next = (self.next * 2).min(self.max);
         d
     }

@@ -49,8 +49,8 @@ use crate::checkpoint::{encode_entry, Checkpoint, CheckpointError, CheckpointSto
 use crate::record::{Change, Position};
 use crate::sources::{stopped, Emitter, Source, SourceContext, SourceError};
 use crate::BoxFuture;
+use super::PipelineStats;
 use prost::Message;
-use crate::admin::PipelineStats;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -98,35 +98,46 @@ pub fn unwrap_position(p: Position) -> Position {
 }
 
 fn store_error(source_name: &str, e: CheckpointError) -> SourceError {
-    SourceError::Definite { source_name: source_name.to_string(), message: format!("spool: {e}") }
+    SourceError::definite(source_name, "spool").caused_by(e)
+}
+
+/// Why a run with the spool off cannot take over a spooled checkpoint.
+#[derive(Debug, thiserror::Error)]
+pub enum SpoolOffError {
+    /// The state dir failed.
+    #[error(transparent)]
+    Store(#[from] CheckpointError),
+    /// The spool still holds records no target has received, or is gone.
+    #[error("{0}")]
+    Undelivered(String),
 }
 
 /// A checkpoint written while the spool was on, for a run with the spool
 /// off: if every spooled record was delivered, the checkpoint is rewritten
 /// to the spool's source position (saved, then the spool is cleared); else
 /// an error saying what to do. Other checkpoints pass unchanged.
-pub async fn resume_without_spool(store: &CheckpointStore, pipeline: &str, checkpoint: Checkpoint) -> Result<Checkpoint, String> {
+pub async fn resume_without_spool(store: &CheckpointStore, pipeline: &str, checkpoint: Checkpoint) -> Result<Checkpoint, SpoolOffError> {
     let Some((index, _)) = parse_spool_position(&checkpoint.position) else { return Ok(checkpoint) };
-    let spool = store.spool(pipeline).map_err(|e| e.to_string())?;
-    match spool.meta().map_err(|e| e.to_string())? {
+    let spool = store.spool(pipeline)?;
+    match spool.meta()? {
         Some(SpoolMeta { committed, position: Some(position) }) if committed == index => {
             let translated = Checkpoint { position, ..checkpoint };
-            store.save(pipeline, &translated).map_err(|e| e.to_string())?;
-            spool.clear().await.map_err(|e| e.to_string())?;
+            store.save(pipeline, &translated)?;
+            spool.clear().await?;
             tracing::info!(pipeline, position = %translated.position.display,
                 "the spool is off and was fully delivered; resuming from its source position");
             Ok(translated)
         }
-        Some(SpoolMeta { committed, .. }) => Err(format!(
+        Some(SpoolMeta { committed, .. }) => Err(SpoolOffError::Undelivered(format!(
             "pipeline `{pipeline}` ran with [pipeline.spool] and its spool still holds records {}..={committed} \
              that no target has received; turn [pipeline.spool] back on so that the next run delivers them \
              (then it may be turned off), or `logferry reset --pipeline {pipeline}` to start over",
             index + 1
-        )),
-        None => Err(format!(
+        ))),
+        None => Err(SpoolOffError::Undelivered(format!(
             "pipeline `{pipeline}`'s checkpoint is a spool position but its spool is gone from the state dir; \
              turn [pipeline.spool] back on, or `logferry reset --pipeline {pipeline}` to start over"
-        )),
+        ))),
     }
 }
 
@@ -206,13 +217,13 @@ impl Spooled {
         // Where delivery starts and what the source resumes after.
         let (deliver_from, meta) = match resume.as_ref().map(|p| (p, parse_spool_position(p))) {
             Some((_, Some((index, _)))) => {
-                let meta = store.meta().map_err(err)?.ok_or_else(|| SourceError::Definite {
-                    source_name: name.clone(),
-                    message: format!(
+                let meta = store.meta().map_err(err)?.ok_or_else(|| SourceError::definite(
+                    &name,
+                    format!(
                         "the checkpoint is spool entry {index} but the spool has no record of the source position; \
                          `logferry reset --pipeline {pipeline}` starts over"
                     ),
-                })?;
+                ))?;
                 store.remove_through(index).map_err(err)?;
                 (index + 1, meta)
             }
@@ -302,7 +313,7 @@ impl Spooled {
             };
             let resume_index = shared.truncate_uncommitted().map_err(|e| store_error(&name, e))?;
             let delay = reconnect.failed();
-            tracing::warn!(pipeline, error = %error, attempt = reconnect.attempt, resume_index,
+            tracing::warn!(pipeline, error = %crate::ErrorChain(&error), attempt = reconnect.attempt, resume_index,
                 retry_in_ms = delay.as_millis() as u64,
                 "source failed; reconnecting from the spool's last transaction (delivery from the spool goes on)");
             let mut stop = shutdown.clone();
@@ -451,10 +462,10 @@ async fn deliver(shared: &Shared, mut next: u64, emitter: &Emitter, mut shutdown
                 continue;
             }
             Some((first, _)) if *first != next => {
-                return Err(SourceError::Definite {
-                    source_name: "spool".into(),
-                    message: format!("spool entry {next} is missing (next is {first}); `logferry reset` starts over"),
-                });
+                return Err(SourceError::definite(
+                    "spool",
+                    format!("spool entry {next} is missing (next is {first}); `logferry reset` starts over"),
+                ));
             }
             Some(_) => {}
         }

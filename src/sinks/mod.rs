@@ -57,6 +57,62 @@ pub struct Batch {
     pub records: Vec<Change>,
 }
 
+/// What the pipeline measures of its targets: time spent in
+/// [`Sink::apply`] and lanes retrying an unavailable target. The pipeline
+/// creates one per pipeline and updates it around every `apply` call of
+/// its lanes; the admin endpoint and `logferry bench` read it. Atomics
+/// only, so reading it never slows a lane.
+#[derive(Debug, Default)]
+pub struct SinkStats {
+    /// Nanoseconds lanes spent in target applies (summed over lanes).
+    apply_ns: std::sync::atomic::AtomicU64,
+    /// Lanes retrying an unavailable target now.
+    failing_lanes: std::sync::atomic::AtomicU64,
+    /// Unix millis since when the first of them has been retrying.
+    failing_since_ms: std::sync::atomic::AtomicU64,
+}
+
+impl SinkStats {
+    /// A lane spent `d` in one target apply.
+    pub fn apply_time(&self, d: std::time::Duration) {
+        self.apply_ns.fetch_add(d.as_nanos() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Time spent in target applies so far, summed over lanes.
+    pub fn total_apply_time(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.apply_ns.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    /// A lane started retrying an unavailable target; dropping the guard ends it.
+    pub fn lane_failing(self: &std::sync::Arc<Self>) -> FailingLane {
+        use std::sync::atomic::Ordering::Relaxed;
+        if self.failing_lanes.fetch_add(1, Relaxed) == 0 {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+            self.failing_since_ms.store(now, Relaxed);
+        }
+        FailingLane(self.clone())
+    }
+
+    /// Lanes retrying an unavailable target now, and since when the first
+    /// of them has been (`None`: no lane is retrying).
+    pub fn failing(&self) -> (u64, Option<std::time::SystemTime>) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let lanes = self.failing_lanes.load(Relaxed);
+        let since = std::time::UNIX_EPOCH + std::time::Duration::from_millis(self.failing_since_ms.load(Relaxed));
+        (lanes, (lanes > 0).then_some(since))
+    }
+}
+
+/// Held while a lane retries an unavailable target (see [`SinkStats::lane_failing`]).
+#[derive(Debug)]
+pub struct FailingLane(std::sync::Arc<SinkStats>);
+
+impl Drop for FailingLane {
+    fn drop(&mut self) {
+        self.0.failing_lanes.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// A target that applies batches durably. See the module docs for the contract.
 pub trait Sink: Send + Sync {
     /// Short name for logs and errors, e.g. `file:/var/out/shop.jsonl`.

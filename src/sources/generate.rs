@@ -234,7 +234,7 @@ impl Source for GenerateSource {
 
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move {
-            let definite = |message: String| SourceError::Definite { source_name: self.name.clone(), message };
+            let definite = |message: String| SourceError::definite(&self.name, message);
             if ctx.once && self.cfg.total.is_none() {
                 return Err(definite(
                     "--once needs an end: set `total` in [pipeline.source] for the generate source".into(),

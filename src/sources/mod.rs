@@ -34,6 +34,9 @@ pub mod postgres;
 
 use crate::record::{Change, Position, Row, TableRef, TableSchema};
 use crate::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Everything a source gets from the pipeline when it starts.
@@ -139,12 +142,35 @@ impl SourceContext {
     }
 }
 
+/// What a source reports about itself: the pipeline creates one per
+/// pipeline, hands it to the source inside its [`Emitter`], and the admin
+/// endpoint and `logferry bench` read it. Updated with atomics, so reading
+/// it never slows the source.
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    /// Nanoseconds the source waited for room in the pipeline's intake.
+    blocked_ns: AtomicU64,
+}
+
+impl SourceStats {
+    /// The source waited `d` for room in the pipeline (it was faster than
+    /// the stages after it).
+    pub fn blocked(&self, d: Duration) {
+        self.blocked_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// Time spent waiting for room so far.
+    pub fn blocked_time(&self) -> Duration {
+        Duration::from_nanos(self.blocked_ns.load(Relaxed))
+    }
+}
+
 /// Sends records into the pipeline, waiting while its queues are full.
 #[derive(Clone)]
 pub struct Emitter {
     tx: mpsc::Sender<Change>,
     /// Counts the time spent waiting for room (the pipeline's stage figures).
-    stats: Option<std::sync::Arc<crate::admin::PipelineStats>>,
+    stats: Option<Arc<SourceStats>>,
 }
 
 /// The pipeline has stopped taking records (it failed or is shutting down).
@@ -159,7 +185,7 @@ impl Emitter {
     }
 
     /// Adds the time spent waiting for room to `stats`.
-    pub fn timed(mut self, stats: std::sync::Arc<crate::admin::PipelineStats>) -> Self {
+    pub fn timed(mut self, stats: Arc<SourceStats>) -> Self {
         self.stats = Some(stats);
         self
     }
@@ -175,7 +201,7 @@ impl Emitter {
             Err(mpsc::error::TrySendError::Full(change)) => {
                 let began = std::time::Instant::now();
                 let sent = self.tx.send(change).await.map_err(|_| PipelineClosed);
-                stats.source_blocked(began.elapsed());
+                stats.blocked(began.elapsed());
                 sent
             }
         }
@@ -226,8 +252,8 @@ pub struct SnapshotProgress {
 pub fn note_problem<T: Default>(problems: &mut Vec<String>, r: Result<T, SourceError>) -> Result<T, SourceError> {
     match r {
         Ok(t) => Ok(t),
-        Err(SourceError::Definite { message, .. }) => {
-            problems.push(message);
+        Err(e @ SourceError::Definite { .. }) => {
+            problems.push(e.detail());
             Ok(T::default())
         }
         Err(e) => Err(e),
@@ -239,7 +265,7 @@ pub fn fail_on_problems(source: &str, problems: Vec<String>) -> Result<(), Sourc
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(SourceError::Definite { source_name: source.to_string(), message: problems.join("\n") })
+        Err(SourceError::definite(source, problems.join("\n")))
     }
 }
 
@@ -315,6 +341,10 @@ pub trait Source: Send {
 }
 
 /// Why a source stopped, classified by what the caller must do.
+///
+/// `message` says what failed in the source's words; `cause`, when there
+/// is one, is the driver's error underneath, kept as the error's source
+/// (print the whole chain with [`crate::ErrorChain`]).
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
     /// Connection lost or server busy: reconnecting and resuming from the
@@ -325,6 +355,9 @@ pub enum SourceError {
         source_name: String,
         /// What failed.
         message: String,
+        /// The underlying error, if any.
+        #[source]
+        cause: Option<Cause>,
     },
     /// Misconfiguration, missing grants, lost log position, unsupported
     /// data: an operator must act; the message says how.
@@ -334,15 +367,79 @@ pub enum SourceError {
         source_name: String,
         /// What failed and how to fix it.
         message: String,
+        /// The underlying error, if any.
+        #[source]
+        cause: Option<Cause>,
     },
     /// The pipeline stopped taking records (its own error is reported).
     #[error(transparent)]
     Closed(#[from] PipelineClosed),
 }
 
+/// The error underneath a [`SourceError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
 impl SourceError {
     /// True when reconnecting may help.
     pub fn is_transient(&self) -> bool {
         matches!(self, SourceError::Transient { .. })
+    }
+
+    /// A failure reconnecting may cure, with no underlying error.
+    pub fn transient(source: &str, message: impl Into<String>) -> Self {
+        SourceError::Transient { source_name: source.to_string(), message: message.into(), cause: None }
+    }
+
+    /// A failure an operator must fix, with no underlying error.
+    pub fn definite(source: &str, message: impl Into<String>) -> Self {
+        SourceError::Definite { source_name: source.to_string(), message: message.into(), cause: None }
+    }
+
+    /// Keeps `cause` as this error's source (`Closed` has its own).
+    pub fn caused_by(mut self, e: impl Into<Cause>) -> Self {
+        if let SourceError::Transient { cause, .. } | SourceError::Definite { cause, .. } = &mut self {
+            *cause = Some(e.into());
+        }
+        self
+    }
+
+    /// `message`, then the texts of the causes (for lists of problems,
+    /// where the source's name is said once for all).
+    pub fn detail(&self) -> String {
+        match self {
+            SourceError::Transient { message, cause, .. } | SourceError::Definite { message, cause, .. } => match cause {
+                Some(c) => format!("{message}: {}", crate::ErrorChain(&**c)),
+                None => message.clone(),
+            },
+            SourceError::Closed(e) => e.to_string(),
+        }
+    }
+}
+
+/// A borrowed driver error's chain, copied level by level (text and
+/// source), for classifiers that only see `&E` and drivers whose errors
+/// cannot be cloned. Keeps what an operator reads; not downcastable.
+#[derive(Debug)]
+pub struct CauseText {
+    text: String,
+    source: Option<Box<CauseText>>,
+}
+
+impl CauseText {
+    /// Copies `e` and its sources.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Self {
+        CauseText { text: e.to_string(), source: e.source().map(|s| Box::new(CauseText::of(s))) }
+    }
+}
+
+impl std::fmt::Display for CauseText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for CauseText {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
     }
 }

@@ -50,7 +50,7 @@
 //! more.
 
 use super::{connect, cpu_seconds, describe, fail, peak_rss_kib, run_logferry, with_db, BenchArgs, WorkDir};
-use crate::admin::{PipelineStats, StageTimes};
+use crate::pipeline::{PipelineStats, StageTimes};
 use crate::cli::CliError;
 use crate::tls::mysql::MysqlEndpoint;
 use mysql_async::prelude::Queryable;
@@ -387,7 +387,7 @@ fn endpoint(url: &str) -> Result<MysqlEndpoint, CliError> {
 }
 
 async fn my_connect(my: &MysqlEndpoint) -> Result<Conn, CliError> {
-    my.connect().await.map_err(|e| fail("connecting to --mariadb-url", e))
+    my.connect().await.map_err(|e| fail("connecting to --mariadb-url", e.to_string()))
 }
 
 /// The binary log is on, in ROW format with full row images.

@@ -94,7 +94,7 @@ mod svg;
 mod sweep;
 
 use super::CliError;
-use crate::admin::PipelineStats;
+use crate::pipeline::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
 use report::LfFigures;
@@ -211,8 +211,9 @@ struct Figure {
     seconds: f64,
 }
 
-pub(super) fn fail(what: &str, e: impl std::fmt::Display) -> CliError {
-    CliError::Bench(format!("{what}: {e}"))
+/// A failed bench step, keeping its error (or a described one) as the cause.
+pub(super) fn fail(what: &str, e: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> CliError {
+    CliError::BenchStep { what: what.to_string(), cause: e.into() }
 }
 
 pub(super) async fn connect(url: &str) -> Result<Client, CliError> {

@@ -2,7 +2,7 @@
 //! the steady and sweep modes share.
 
 use super::{BenchArgs, Backlog, Figure};
-use crate::admin::{LatencySummary, PipelineStats, StageTimes};
+use crate::pipeline::{LatencySummary, PipelineStats, StageTimes};
 
 /// logferry's figures from one timed run.
 pub(super) struct LfFigures {

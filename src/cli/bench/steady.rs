@@ -4,7 +4,7 @@
 
 use super::report::{self, csv_line, latency_json, latency_text, num, stages_json, LfFigures};
 use super::{connect, cpu_seconds, describe, fail, insert_sql, peak_rss_kib, run_logferry_with, svg, BenchArgs, Bench, Sampler};
-use crate::admin::PipelineStats;
+use crate::pipeline::PipelineStats;
 use crate::cli::CliError;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

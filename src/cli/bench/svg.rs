@@ -8,7 +8,7 @@
 //!   p50 and p99 marked.
 
 use super::{fail, report};
-use crate::admin::LatencySummary;
+use crate::pipeline::LatencySummary;
 use crate::cli::CliError;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -167,7 +167,7 @@ fn linear_ticks(s: &mut String, top: f64, x_top: f64, x_step: f64, y_top: f64, y
 }
 
 /// The lower bound of the latency bucket with upper bound `ub` ms, from
-/// the bucket layout of [`crate::admin`]: 0.1 ms wide up to 10 ms, 1 ms up
+/// the bucket layout of [`crate::pipeline::LatencySummary`]: 0.1 ms wide up to 10 ms, 1 ms up
 /// to 1 s, 100 ms up to 60 s, then one overflow bucket (`ub` is the max).
 fn bucket_lower(ub: f64) -> f64 {
     if ub <= 10.0 + 1e-9 {

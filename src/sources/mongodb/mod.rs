@@ -79,11 +79,11 @@ impl Source for MongodbSource {
 }
 
 pub(crate) fn definite(source: &str, message: impl Into<String>) -> SourceError {
-    SourceError::Definite { source_name: source.to_string(), message: message.into() }
+    SourceError::definite(source, message)
 }
 
 pub(crate) fn transient(source: &str, message: impl Into<String>) -> SourceError {
-    SourceError::Transient { source_name: source.to_string(), message: message.into() }
+    SourceError::transient(source, message)
 }
 
 /// Server error codes that mean the resume point is gone from the oplog.
@@ -134,12 +134,12 @@ pub(crate) fn mongo_error(source: &str, what: &str, e: &mongodb::error::Error) -
             }
         }
         ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } => {
-            transient(source, format!("{what}: {e}"))
+            transient(source, what).caused_by(e.clone())
         }
         _ if e.contains_label("ResumableChangeStreamError") || e.contains_label("RetryableWriteError") => {
-            transient(source, format!("{what}: {e}"))
+            transient(source, what).caused_by(e.clone())
         }
-        _ => definite(source, format!("{what}: {e}")),
+        _ => definite(source, what).caused_by(e.clone()),
     }
 }
 
@@ -148,9 +148,9 @@ pub(crate) fn mongo_error(source: &str, what: &str, e: &mongodb::error::Error) -
 pub(crate) async fn connect(cfg: &MongodbSourceConfig, source: &str) -> SourceResult<Client> {
     let mut opts = mongodb::options::ClientOptions::parse(cfg.db.url.expose())
         .await
-        .map_err(|e| definite(source, format!("url: {e}")))?;
+        .map_err(|e| definite(source, "url").caused_by(e))?;
     opts.app_name = Some("logferry".to_string());
-    Client::with_options(opts).map_err(|e| definite(source, format!("url: {e}")))
+    Client::with_options(opts).map_err(|e| definite(source, "url").caused_by(e))
 }
 
 /// One selected collection.
@@ -300,8 +300,8 @@ pub(crate) async fn preflight(client: &Client, cfg: &MongodbSourceConfig, source
 /// What `logferry check` says about a mongodb source.
 pub async fn check(cfg: &MongodbSourceConfig) -> Result<String, String> {
     let source = MongodbSource::new(cfg.clone()).name;
-    let client = connect(cfg, &source).await.map_err(|e| e.to_string())?;
-    let sel = preflight(&client, cfg, &source).await.map_err(|e| e.to_string())?;
+    let client = connect(cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let sel = preflight(&client, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
     let names: Vec<String> = sel.existing.iter().map(Coll::qualified).collect();
     Ok(format!("{source}: ready; {} collection(s): {}", names.len(), names.join(", ")))
 }

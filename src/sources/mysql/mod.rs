@@ -116,23 +116,23 @@ impl MysqlSource {
 }
 
 pub(crate) fn definite(source: &str, message: impl Into<String>) -> SourceError {
-    SourceError::Definite { source_name: source.to_string(), message: message.into() }
+    SourceError::definite(source, message)
 }
 
 /// Classifies a client error: I/O and connection-level server errors are
 /// transient, the rest definite. Never includes the URL.
 pub(crate) fn mysql_error(source: &str, what: &str, e: &mysql_async::Error) -> SourceError {
     use mysql_async::Error as E;
-    let message = format!("{what}: {e}");
+    let cause = crate::sources::CauseText::of(e);
     let transient = match e {
         E::Io(_) | E::Driver(_) => true,
         E::Server(s) => matches!(s.code, 1040 | 1053 | 1205 | 1213 | 2006 | 2013),
         _ => false,
     };
     if transient {
-        SourceError::Transient { source_name: source.to_string(), message }
+        SourceError::transient(source, what).caused_by(cause)
     } else {
-        SourceError::Definite { source_name: source.to_string(), message }
+        SourceError::definite(source, what).caused_by(cause)
     }
 }
 
@@ -161,7 +161,7 @@ pub(crate) fn opts(url: &str, source: &str) -> SourceResult<MysqlEndpoint> {
 pub(crate) async fn connect(opts: &MysqlEndpoint, source: &str) -> SourceResult<Conn> {
     opts.connect().await.map_err(|e| match e {
         ConnectError::Driver(e) => mysql_error(source, "connecting", &e),
-        ConnectError::Network(m) => SourceError::Transient { source_name: source.to_string(), message: format!("connecting: {m}") },
+        ConnectError::Network(m) => SourceError::transient(source, format!("connecting: {m}")),
         ConnectError::Tls(m) => definite(source, format!("connecting: {m}")),
     })
 }
@@ -228,9 +228,9 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
 /// What `logferry check` says about a mysql source.
 pub async fn check(cfg: &MysqlSourceConfig) -> Result<String, String> {
     let source = MysqlSource::new(cfg.clone()).name;
-    let opts = opts(cfg.db.url.expose(), &source).map_err(|e| e.to_string())?;
-    let mut conn = connect(&opts, &source).await.map_err(|e| e.to_string())?;
-    let (flavor, tables) = preflight(&mut conn, cfg, &source).await.map_err(|e| e.to_string())?;
+    let opts = opts(cfg.db.url.expose(), &source).map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let mut conn = connect(&opts, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let (flavor, tables) = preflight(&mut conn, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
     let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
     Ok(format!("{source}: ready ({flavor:?}); {} table(s): {}", names.len(), names.join(", ")))
 }

@@ -176,10 +176,7 @@ impl Streamer {
             };
             let event = match next {
                 None => {
-                    return Err(SourceError::Transient {
-                        source_name: self.source().to_string(),
-                        message: "the binlog stream ended".into(),
-                    })
+                    return Err(SourceError::transient(self.source(), "the binlog stream ended"))
                 }
                 Some(Err(e)) => return Err(stream_error(self.source(), &e)),
                 Some(Ok(ev)) => ev,

@@ -153,7 +153,7 @@ impl ConnInfo {
     pub(crate) async fn connect(&self, source: &str) -> SourceResult<Client> {
         let (client, conn) = self.config.connect(self.tls.connector()).await.map_err(|e| match self.tls.connect_problem(&e) {
             Some(f) if f.definite => definite(source, format!("connecting: {}", f.message)),
-            Some(f) => SourceError::Transient { source_name: source.to_string(), message: format!("connecting: {}", f.message) },
+            Some(f) => SourceError::transient(source, format!("connecting: {}", f.message)),
             None => sql_error(source, "connecting", &e),
         })?;
         tokio::spawn(async move {
@@ -170,7 +170,7 @@ impl ConnInfo {
         let host = match self.tls.replication_route(&self.host, self.port).await {
             Ok(ReplicationRoute::Direct) => self.host.clone(),
             Ok(ReplicationRoute::Relay { socket_dir }) => socket_dir,
-            Err(e) if e.transient => return Err(SourceError::Transient { source_name: source.to_string(), message: format!("replication session: {}", e.message) }),
+            Err(e) if e.transient => return Err(SourceError::transient(source, format!("replication session: {}", e.message))),
             Err(e) => return Err(definite(source, format!("replication session: {}", e.message))),
         };
         Ok(pgwire_replication::ReplicationConfig::new(
@@ -191,34 +191,36 @@ impl ConnInfo {
 }
 
 pub(crate) fn definite(source: &str, message: impl Into<String>) -> SourceError {
-    SourceError::Definite { source_name: source.to_string(), message: message.into() }
+    SourceError::definite(source, message)
 }
 
-/// Classifies a SQL error: connection problems are transient, the rest definite.
+/// Classifies a SQL error: connection problems are transient, the rest
+/// definite. A server's error is told by its message and SQLSTATE; any
+/// other error is kept as the cause.
 pub(crate) fn sql_error(source: &str, what: &str, e: &tokio_postgres::Error) -> SourceError {
-    let message = match e.as_db_error() {
-        Some(db) => format!("{what}: {} (SQLSTATE {})", db.message(), db.code().code()),
-        None => format!("{what}: {e}"),
+    let (message, cause) = match e.as_db_error() {
+        Some(db) => (format!("{what}: {} (SQLSTATE {})", db.message(), db.code().code()), None),
+        None => (what.to_string(), Some(crate::sources::CauseText::of(e))),
     };
     let transient = e.is_closed()
         || e.as_db_error().is_none_or(|db| {
             let c = db.code().code();
             c.starts_with("08") || c.starts_with("57P") || c.starts_with("53") || c == "40001" || c == "40P01"
         });
-    if transient {
-        SourceError::Transient { source_name: source.to_string(), message }
-    } else {
-        SourceError::Definite { source_name: source.to_string(), message }
+    let err = if transient { SourceError::transient(source, message) } else { SourceError::definite(source, message) };
+    match cause {
+        Some(c) => err.caused_by(c),
+        None => err,
     }
 }
 
 pub(crate) fn repl_error(source: &str, what: &str, e: &pgwire_replication::PgWireError) -> SourceError {
     use pgwire_replication::PgWireError as E;
-    let message = format!("{what}: {e}");
-    match e {
-        E::Io(_) | E::Task(_) => SourceError::Transient { source_name: source.to_string(), message },
-        _ => SourceError::Definite { source_name: source.to_string(), message },
-    }
+    let err = match e {
+        E::Io(_) | E::Task(_) => SourceError::transient(source, what),
+        _ => SourceError::definite(source, what),
+    };
+    err.caused_by(crate::sources::CauseText::of(e))
 }
 
 impl Source for PostgresSource {
@@ -273,10 +275,10 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
 /// preflight, and describes the slot; `Err` lists every problem.
 pub async fn check(cfg: &PostgresSourceConfig) -> Result<String, String> {
     let source = format!("postgres:{}", display_url(cfg.db.url.expose()));
-    let conn = ConnInfo::parse(cfg.db.url.expose(), &source).map_err(|e| e.to_string())?;
-    let client = conn.connect(&source).await.map_err(|e| e.to_string())?;
-    let Preflight { tables } = preflight(&client, cfg, &source).await.map_err(|e| e.to_string())?;
-    let slot = slot_state(&client, &cfg.slot, &source).await.map_err(|e| e.to_string())?;
+    let conn = ConnInfo::parse(cfg.db.url.expose(), &source).map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let client = conn.connect(&source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let Preflight { tables } = preflight(&client, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let slot = slot_state(&client, &cfg.slot, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
     let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
     let slot = match slot {
         None => format!("slot `{}` will be created on the first run", cfg.slot),

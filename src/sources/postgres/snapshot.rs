@@ -103,7 +103,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
     }
     while let Some(r) = readers.join_next().await {
         if let Err(e) = r {
-            return Err(super::definite(source, format!("a snapshot reader failed: {e}")));
+            return Err(super::definite(source, "a snapshot reader failed").caused_by(e));
         }
     }
     // Snapshot complete: from here on the position is the stream's.

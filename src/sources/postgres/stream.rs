@@ -116,10 +116,7 @@ impl<'a> Streamer<'a> {
                 ev = self.setup.repl.recv() => {
                     let ev = ev.map_err(|e| repl_error(&self.setup.source, "reading the replication stream", &e))?;
                     let Some(ev) = ev else {
-                        return Err(crate::sources::SourceError::Transient {
-                            source_name: self.setup.source.clone(),
-                            message: "the replication stream ended".into(),
-                        });
+                        return Err(crate::sources::SourceError::transient(&self.setup.source, "the replication stream ended"));
                     };
                     if self.handle(ev, &ctx).await? {
                         let _ = self.setup.repl.shutdown().await;
