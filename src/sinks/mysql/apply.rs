@@ -8,6 +8,7 @@ use super::schema::{self, Dialect as Spelling, Server, TableInfo};
 use super::sql::{self, quote_ident, Chunks};
 use super::value::Cell;
 use super::{check_identifier, key_text, Mysql, CONNECT_TIMEOUT, HARMLESS_WARNINGS, IDLE_PING, MAX_ROUND_TRIP_BYTES, PACKET_MARGIN, SESSION_SETUP, SESSION_TIMESTAMPS};
+use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, TableRef, TableSchema};
 use crate::sinks::plan::TableWork;
 use crate::sinks::schema_diff;
@@ -478,8 +479,15 @@ impl Dialect for Mysql {
         }
     }
 
-    async fn column_type(&self, _c: &mut MyConn, shown: &str, col: &ColumnSchema) -> Result<Mapped, MyFailure> {
-        schema::resolve(&col.source_type, Spelling::of(col), &self.server).map_err(|e| {
+    /// MySQL's own type text, else the logical type (see `logical.rs`); a
+    /// record from before logical types is read by its type text.
+    async fn column_type(&self, _c: &mut MyConn, key: &TableKey, col: &ColumnSchema) -> Result<Mapped, MyFailure> {
+        let shown = self.shown(key);
+        let mapped = match &col.logical {
+            Some(l) if col.type_dialect != dialects::MYSQL => super::logical::resolve(l, &self.server),
+            _ => schema::resolve(&col.source_type, Spelling::of(col), &self.server),
+        };
+        mapped.map_err(|e| {
             self.definite(format!("table {shown} column {} ({}): {e}", quote_ident(&col.name), col.source_type)).into()
         })
     }

@@ -220,6 +220,7 @@
 
 mod apply;
 mod error;
+mod logical;
 #[doc(hidden)]
 pub mod schema;
 #[doc(hidden)]

@@ -13,6 +13,7 @@
 //! cannot inject SQL.
 
 use super::sql::{quote_ident, string_literal};
+use super::logical::labels_sql;
 use super::value::Class;
 
 use crate::sinks::plan::PlanTable;
@@ -366,10 +367,6 @@ pub fn parse_labels(inner: &str) -> Option<Vec<String>> {
     }
 }
 
-fn labels_sql(kind: &str, labels: &[String]) -> String {
-    let quoted: Vec<String> = labels.iter().map(|l| format!("'{}'", l.replace('\\', "\\\\").replace('\'', "''"))).collect();
-    format!("{kind}({})", quoted.join(","))
-}
 
 fn with_mods(name: &str, mods: &[i64]) -> String {
     if mods.is_empty() {

@@ -8,7 +8,8 @@ use super::plan::TableWork;
 use super::schema::{self, Resolved, TableInfo};
 use super::sql::{self, quote_ident, Col};
 use super::Postgres;
-use crate::record::{ColumnSchema, TableRef, TableSchema};
+use crate::record::logical as dialects;
+use crate::record::{ColumnSchema, LogicalKind, TableRef, TableSchema};
 use crate::sinks::schema_diff;
 use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
@@ -47,7 +48,86 @@ fn col(info: &TableInfo, i: usize) -> Col<'_> {
     Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type }
 }
 
+/// `schema.name`, `"Odd"."Name"` or `name` split into its unquoted parts;
+/// `None` for anything else.
+fn split_qualified(name: &str) -> Option<(Option<String>, String)> {
+    let mut parts = Vec::new();
+    let mut chars = name.chars().peekable();
+    loop {
+        let mut part = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next()? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        part.push('"');
+                    }
+                    '"' => break,
+                    c => part.push(c),
+                }
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == '.' {
+                    break;
+                }
+                if !(c.is_alphanumeric() || c == '_' || c == '$') {
+                    return None;
+                }
+                part.push(c);
+                chars.next();
+            }
+        }
+        if part.is_empty() {
+            return None;
+        }
+        parts.push(part);
+        match chars.next() {
+            None => break,
+            Some('.') => continue,
+            Some(_) => return None,
+        }
+    }
+    match parts.len() {
+        1 => Some((None, parts.pop()?)),
+        2 => {
+            let name = parts.pop()?;
+            Some((parts.pop(), name))
+        }
+        _ => None,
+    }
+}
+
 impl Postgres {
+    /// The enum type `schema.name` with `labels`, created (with its schema)
+    /// when missing and tables are managed; else the text fallback.
+    async fn enum_type(
+        &self,
+        conn: &mut PgConn,
+        key: &TableKey,
+        (schema, name): (&str, &str),
+        labels: &[String],
+        array: bool,
+    ) -> Result<Mapped, PgFailure> {
+        let qualified = sql::qualified(schema, name);
+        let context = format!("table {}: enum type {qualified}", self.shown(key));
+        let found = schema::lookup_type(&conn.client, &qualified).await.map_err(|e| self.db(&context, e))?;
+        let found = match found {
+            Some(t) => Some(t),
+            None if self.common.create_tables => {
+                self.exec(conn, &context, &sql::create_schema(schema)).await?;
+                self.exec(conn, &context, &sql::create_enum(&qualified, labels)).await?;
+                schema::lookup_type(&conn.client, &qualified).await.map_err(|e| self.db(&context, e))?
+            }
+            None => None,
+        };
+        Ok(match found {
+            Some(t) => Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false },
+            None => Mapped { sql_type: schema::fallback(array), fallback: true },
+        })
+    }
+
     pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
         Ok(PgConn { client: self.open_client().await?, statements: HashMap::new() })
     }
@@ -238,21 +318,32 @@ impl Dialect for Postgres {
         self.exec(conn, &format!("table {}: truncate", info.display()), &sql::truncate(&info.sql_name)).await
     }
 
-    /// The target type for a source column (see `schema.rs`).
-    async fn column_type(&self, conn: &mut PgConn, shown: &str, column: &ColumnSchema) -> Result<Mapped, PgFailure> {
-        let (found, array) = match schema::resolve(&column.source_type) {
-            Resolved::Type(t) => return Ok(Mapped { sql_type: t, fallback: false }),
-            Resolved::Lookup { name, array } => {
-                let context = format!("table {shown}: looking up type {name}");
-                let found = schema::lookup_type(&conn.client, &name).await.map_err(|e| self.db(&context, e))?;
-                (found, array)
-            }
-            Resolved::Unknown { array } => (None, array),
+    /// The target type for a source column (see `schema.rs` and `logical.rs`).
+    async fn column_type(&self, conn: &mut PgConn, key: &TableKey, column: &ColumnSchema) -> Result<Mapped, PgFailure> {
+        let logical = column.logical.as_ref();
+        let resolved = match logical {
+            Some(l) if column.type_dialect != dialects::POSTGRESQL => super::logical::resolve(l, &key.1, &column.name),
+            // PostgreSQL's own type text, or a record from before logical types.
+            _ => schema::resolve(&column.source_type),
         };
-        Ok(match found {
-            Some(t) => Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false },
-            None => Mapped { sql_type: schema::fallback(array), fallback: true },
-        })
+        let (name, array) = match resolved {
+            Resolved::Type(t) => return Ok(Mapped { sql_type: t, fallback: false }),
+            Resolved::Enum { name, labels } => return self.enum_type(conn, key, (&key.0, &name), &labels, false).await,
+            Resolved::Lookup { name, array } => (name, array),
+            Resolved::Unknown { array } => return Ok(Mapped { sql_type: schema::fallback(array), fallback: true }),
+        };
+        let context = format!("table {}: looking up type {name}", self.shown(key));
+        if let Some(t) = schema::lookup_type(&conn.client, &name).await.map_err(|e| self.db(&context, e))? {
+            return Ok(Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false });
+        }
+        // A source enum missing here: made from its labels, under its own name.
+        let labels = logical.map(|l| if array { l.element.as_deref().unwrap_or(l) } else { l });
+        if let (Some(l), Some((schema, type_name))) = (labels.filter(|l| l.kind() == LogicalKind::LogicalEnum), split_qualified(&name)) {
+            if !l.labels.is_empty() {
+                return self.enum_type(conn, key, (schema.as_deref().unwrap_or(&key.0), &type_name), &l.labels, array).await;
+            }
+        }
+        Ok(Mapped { sql_type: schema::fallback(array), fallback: true })
     }
 
     async fn create_table(&self, conn: &mut PgConn, key: &TableKey, schema: &TableSchema, types: &[String]) -> Result<(), PgFailure> {
@@ -283,5 +374,20 @@ impl Dialect for Postgres {
 
     fn drop_not_null_sql(&self, info: &TableInfo, i: usize) -> Result<String, String> {
         Ok(sql::drop_not_null(&info.sql_name, &info.columns[i].name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_qualified;
+
+    #[test]
+    fn qualified_type_names_split_into_their_parts() {
+        assert_eq!(split_qualified("public.mood"), Some((Some("public".into()), "mood".into())));
+        assert_eq!(split_qualified("mood"), Some((None, "mood".into())));
+        assert_eq!(split_qualified("\"Odd\".\"Ki\"\"nd\""), Some((Some("Odd".into()), "Ki\"nd".into())));
+        for bad in ["", "a.b.c", "x; drop", "\"open", "a."] {
+            assert_eq!(split_qualified(bad), None, "{bad}");
+        }
     }
 }

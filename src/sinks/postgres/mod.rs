@@ -119,6 +119,7 @@
 
 mod apply;
 mod error;
+mod logical;
 mod plan;
 #[doc(hidden)]
 pub mod schema;

@@ -204,6 +204,14 @@ pub enum Resolved {
         /// The source column is an array of it.
         array: bool,
     },
+    /// An enum type of these labels, made for one column when missing
+    /// (in the table's schema; see `logical.rs`).
+    Enum {
+        /// The type's name, unqualified.
+        name: String,
+        /// The labels in order.
+        labels: Vec<String>,
+    },
     /// No target counterpart: store as text (`text[]` when `array`).
     Unknown {
         /// The source column is an array.

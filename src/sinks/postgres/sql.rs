@@ -182,6 +182,14 @@ pub fn create_table(table: &str, cols: &[ColumnDef], key: &[String]) -> String {
     format!("CREATE TABLE IF NOT EXISTS {table} ({defs})")
 }
 
+/// `CREATE TYPE … AS ENUM (…)` with the labels as string literals
+/// (quotes doubled; `standard_conforming_strings` is on).
+pub fn create_enum(qualified: &str, labels: &[String]) -> String {
+    format!("CREATE TYPE {qualified} AS ENUM ({})", list(labels, ", ", |o, _, l| {
+        let _ = write!(o, "'{}'", l.replace('\'', "''"));
+    }))
+}
+
 /// `CREATE SCHEMA IF NOT EXISTS`.
 pub fn create_schema(schema: &str) -> String {
     format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema))

@@ -231,8 +231,11 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// Empties `table`; `alone` when the batch holds nothing else.
     fn truncate(&self, conn: &mut Self::Conn, table: &Self::Table, alone: bool) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
 
-    /// The target type for a source column of table `shown`.
-    fn column_type(&self, conn: &mut Self::Conn, shown: &str, column: &ColumnSchema) -> impl Future<Output = Result<Mapped, Failure<Self>>> + Send;
+    /// The target type for a source column of table `key`: from the
+    /// column's own type text when `type_dialect` is this engine's, else
+    /// from its logical type (never from the record's source). May create
+    /// what the type needs (an enum type) inside the batch's transaction.
+    fn column_type(&self, conn: &mut Self::Conn, key: &TableKey, column: &ColumnSchema) -> impl Future<Output = Result<Mapped, Failure<Self>>> + Send;
     /// Adjusts a new table's column types together (e.g. bounded key types).
     fn adjust_types(&self, _types: &mut [String], _key: &[usize]) {}
     /// Creates a table (and its schema or database when missing).

@@ -184,7 +184,7 @@ impl<D: Dialect> Tx<'_, D> {
         let mut types = Vec::with_capacity(schema.columns.len());
         for col in &schema.columns {
             dialect.check_identifier(&col.name).map_err(|m| self.definite(format!("table {shown}: {m}")))?;
-            let m = dialect.column_type(self.conn, &shown, col).await?;
+            let m = dialect.column_type(self.conn, &key, col).await?;
             if m.fallback {
                 sink.warn_once(format!("type {shown}.{} {}", col.name, col.source_type), || {
                     tracing::warn!(target_name = %dialect.name(), table = %shown, column = %dialect.quote(&col.name),
