@@ -145,10 +145,12 @@
 mod read;
 mod read_record;
 mod read_value;
+mod string;
 mod temporal;
 mod write;
 
 pub use read::read_change;
+pub use string::{push_json_string, write_json_string};
 pub use temporal::format_timestamptz;
 pub use write::write_change;
 

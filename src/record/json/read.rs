@@ -3,6 +3,7 @@
 //! the input.
 
 use super::read_value::parse_hex;
+use super::string::push_json_string;
 use super::{B64, JsonError};
 use base64::Engine as _;
 use bytes::Bytes;
@@ -78,8 +79,10 @@ impl JsonError {
         if simple {
             self.prepend(name)
         } else {
-            let quoted = serde_json::to_string(name).expect("a string serializes");
-            self.prepend(&format!("[{quoted}]"))
+            let mut quoted = String::from("[");
+            push_json_string(&mut quoted, name);
+            quoted.push(']');
+            self.prepend(&quoted)
         }
     }
 

@@ -275,6 +275,23 @@ fn calendar_matches_a_day_by_day_walk() {
     }
 }
 
+#[test]
+fn strings_are_escaped_as_serde_json_does() {
+    let mut all = String::new();
+    for c in (0u32..0x100).filter_map(char::from_u32) {
+        all.push(c);
+        let one = c.to_string();
+        let mut got = Vec::new();
+        write_json_string(&mut got, &one);
+        assert_eq!(String::from_utf8(got).unwrap(), serde_json::to_string(&one).unwrap(), "{c:?}");
+    }
+    for s in [all.as_str(), "", "plain", "é🦀\u{2028}", "a\"b\\c\n\u{1}\u{7f}", "\u{0}"] {
+        let mut got = String::from("x");
+        push_json_string(&mut got, s);
+        assert_eq!(got, format!("x{}", serde_json::to_string(s).unwrap()));
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
 
@@ -304,6 +321,13 @@ proptest! {
             }
             other => prop_assert!(false, "{other:?}"),
         }
+    }
+
+    #[test]
+    fn strings_escape_as_serde_json_does(s in any::<String>()) {
+        let mut got = Vec::new();
+        write_json_string(&mut got, &s);
+        prop_assert_eq!(String::from_utf8(got).unwrap(), serde_json::to_string(&s).unwrap());
     }
 
     #[test]

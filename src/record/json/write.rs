@@ -2,10 +2,10 @@
 //! values (everything but the date and time texts, in `temporal`).
 
 use super::temporal::{w_date, w_time, w_timestamp};
+use super::string::write_json_string;
 use super::{B64, VEC_WRITE, op_name};
 use crate::record::{value::Kind, Change, Column, TableRef, Value};
 use base64::Engine as _;
-use serde::Serializer as _;
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
 /// Appends the canonical JSON of `change` (one object, no trailing newline)
@@ -13,10 +13,10 @@ use serde_json::ser::{CompactFormatter, Formatter as _};
 pub fn write_change(change: &Change, out: &mut Vec<u8>) {
     let mut o = Obj::open(out);
     if !change.pipeline.is_empty() {
-        w_str(o.key("pipeline"), &change.pipeline);
+        write_json_string(o.key("pipeline"), &change.pipeline);
     }
     if !change.source.is_empty() {
-        w_str(o.key("source"), &change.source);
+        write_json_string(o.key("source"), &change.source);
     }
     if change.seq != 0 {
         w_u64(o.key("seq"), change.seq);
@@ -48,12 +48,12 @@ pub fn write_change(change: &Change, out: &mut Vec<u8>) {
             w_b64(po.key("token"), &p.token);
         }
         if !p.display.is_empty() {
-            w_str(po.key("display"), &p.display);
+            write_json_string(po.key("display"), &p.display);
         }
         po.close();
     }
     if !change.tx_id.is_empty() {
-        w_str(o.key("tx_id"), &change.tx_id);
+        write_json_string(o.key("tx_id"), &change.tx_id);
     }
     if let Some(t) = &change.commit_time {
         w_timestamp(o.key("commit_time"), t, true);
@@ -77,10 +77,10 @@ pub fn write_change(change: &Change, out: &mut Vec<u8>) {
                     }
                     let mut co = Obj::open(out);
                     if !c.name.is_empty() {
-                        w_str(co.key("name"), &c.name);
+                        write_json_string(co.key("name"), &c.name);
                     }
                     if !c.source_type.is_empty() {
-                        w_str(co.key("source_type"), &c.source_type);
+                        write_json_string(co.key("source_type"), &c.source_type);
                     }
                     if c.nullable {
                         co.key("nullable").extend_from_slice(b"true");
@@ -95,14 +95,14 @@ pub fn write_change(change: &Change, out: &mut Vec<u8>) {
             to.close();
         }
         if !sc.ddl.is_empty() {
-            w_str(so.key("ddl"), &sc.ddl);
+            write_json_string(so.key("ddl"), &sc.ddl);
         }
         so.close();
     }
     if let Some(m) = &change.message {
         let mut mo = Obj::open(o.key("message"));
         if !m.prefix.is_empty() {
-            w_str(mo.key("prefix"), &m.prefix);
+            write_json_string(mo.key("prefix"), &m.prefix);
         }
         if !m.content.is_empty() {
             w_b64(mo.key("content"), &m.content);
@@ -145,20 +145,13 @@ impl<'a> Obj<'a> {
     }
 }
 
-/// A JSON string with serde_json's escaping (control characters, `"`, `\`).
-pub(super) fn w_str(out: &mut Vec<u8>, s: &str) {
-    (&mut serde_json::Serializer::new(out))
-        .serialize_str(s)
-        .expect(VEC_WRITE);
-}
-
 pub(super) fn w_str_list(out: &mut Vec<u8>, list: &[String]) {
     out.push(b'[');
     for (i, s) in list.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
-        w_str(out, s);
+        write_json_string(out, s);
     }
     out.push(b']');
 }
@@ -245,10 +238,10 @@ pub(super) fn w_uuid(out: &mut Vec<u8>, data: &[u8]) {
 pub(super) fn w_table(out: &mut Vec<u8>, t: &TableRef) {
     let mut o = Obj::open(out);
     if !t.schema.is_empty() {
-        w_str(o.key("schema"), &t.schema);
+        write_json_string(o.key("schema"), &t.schema);
     }
     if !t.name.is_empty() {
-        w_str(o.key("name"), &t.name);
+        write_json_string(o.key("name"), &t.name);
     }
     o.close();
 }
@@ -259,7 +252,7 @@ pub(super) fn w_row(out: &mut Vec<u8>, columns: &[Column]) {
         if i > 0 {
             out.push(b',');
         }
-        w_str(out, &c.name);
+        write_json_string(out, &c.name);
         out.push(b':');
         w_value(out, c.value.as_ref());
     }
@@ -304,23 +297,23 @@ pub(super) fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
         }
         Kind::Decimal(s) => {
             tag!("decimal");
-            w_str(out, s);
+            write_json_string(out, s);
         }
         Kind::Decimal128(s) => {
             tag!("decimal128");
-            w_str(out, s);
+            write_json_string(out, s);
         }
         Kind::Text(s) => {
             tag!("text");
-            w_str(out, s);
+            write_json_string(out, s);
         }
         Kind::Json(s) => {
             tag!("json");
-            w_str(out, s);
+            write_json_string(out, s);
         }
         Kind::EnumLabel(s) => {
             tag!("enum");
-            w_str(out, s);
+            write_json_string(out, s);
         }
         Kind::Bytes(b) => {
             tag!("bytes");
@@ -367,7 +360,7 @@ pub(super) fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
         Kind::Array(a) => {
             tag!("array");
             out.extend_from_slice(b"{\"element_type\":");
-            w_str(out, &a.element_type);
+            write_json_string(out, &a.element_type);
             out.extend_from_slice(b",\"elements\":[");
             for (i, e) in a.elements.iter().enumerate() {
                 if i > 0 {
@@ -385,9 +378,9 @@ pub(super) fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
         Kind::Other(o) => {
             tag!("other");
             out.extend_from_slice(b"{\"type\":");
-            w_str(out, &o.type_name);
+            write_json_string(out, &o.type_name);
             out.extend_from_slice(b",\"text\":");
-            w_str(out, &o.text);
+            write_json_string(out, &o.text);
             out.push(b'}');
         }
         Kind::Binary(b) => {
@@ -401,9 +394,9 @@ pub(super) fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
         Kind::Regex(r) => {
             tag!("regex");
             out.extend_from_slice(b"{\"pattern\":");
-            w_str(out, &r.pattern);
+            write_json_string(out, &r.pattern);
             out.extend_from_slice(b",\"options\":");
-            w_str(out, &r.options);
+            write_json_string(out, &r.options);
             out.push(b'}');
         }
         Kind::BsonTimestamp(t) => {

@@ -1,10 +1,13 @@
 //! MySQL binary JSON printed the way MySQL prints JSON (key order,
 //! separators, `my_gcvt` doubles, opaque values), from the raw bytes or from
-//! mysql_common's parsed form.
+//! mysql_common's parsed form. Strings are quoted by the crate's JSON
+//! escaper, whose escapes are MySQL's (`\b \f \n \r \t`, other control
+//! characters as `\u00xx`, everything else as is).
 
 use super::decimal::{decimal_bin_size, decimal_text};
 use super::problem::Problem;
 use super::rows::Cursor;
+use crate::record::json::push_json_string;
 use mysql_async::binlog::jsonb;
 use mysql_async::consts::ColumnType;
 use std::fmt::Write as _;
@@ -56,7 +59,7 @@ pub(super) fn jsonb_value(ty: u8, data: &[u8], out: &mut String, depth: usize) -
         0x0c => {
             let len = jsonb_varlen(&mut cur)?;
             let s = std::str::from_utf8(cur.take(len)?).map_err(|_| "JSON string is not UTF-8".to_string())?;
-            json_quote(s, out);
+            push_json_string(out, s);
         }
         0x0f => {
             let field_type = cur.le(1)? as u8;
@@ -112,7 +115,7 @@ pub(super) fn jsonb_container(ty: u8, data: &[u8], out: &mut String, depth: usiz
             let off = k.le(w)? as usize;
             let len = k.le(2)? as usize;
             let key = data.get(off..off + len).ok_or("JSON key outside the container")?;
-            json_quote(std::str::from_utf8(key).map_err(|_| "JSON key is not UTF-8".to_string())?, out);
+            push_json_string(out, std::str::from_utf8(key).map_err(|_| "JSON key is not UTF-8".to_string())?);
             out.push_str(": ");
         }
         let mut v = Cursor::new(data);
@@ -160,7 +163,7 @@ pub(super) fn render_mc_jsonb(v: &jsonb::Value<'_>, out: &mut String, depth: usi
             let _ = write!(out, "{x}");
         }
         J::F64(x) => json_double(*x, out),
-        J::String(s) => json_quote(std::str::from_utf8(s.str_raw()).map_err(|_| "JSON string is not UTF-8")?, out),
+        J::String(s) => push_json_string(out, std::str::from_utf8(s.str_raw()).map_err(|_| "JSON string is not UTF-8")?),
         J::SmallArray(a) => {
             out.push('[');
             for (i, e) in a.iter().enumerate() {
@@ -188,7 +191,7 @@ pub(super) fn render_mc_jsonb(v: &jsonb::Value<'_>, out: &mut String, depth: usi
                 if i > 0 {
                     out.push_str(", ");
                 }
-                json_quote(std::str::from_utf8(k.value_raw()).map_err(|_| "JSON key is not UTF-8")?, out);
+                push_json_string(out, std::str::from_utf8(k.value_raw()).map_err(|_| "JSON key is not UTF-8")?);
                 out.push_str(": ");
                 render_mc_jsonb(&v, out, depth + 1)?;
             }
@@ -201,7 +204,7 @@ pub(super) fn render_mc_jsonb(v: &jsonb::Value<'_>, out: &mut String, depth: usi
                 if i > 0 {
                     out.push_str(", ");
                 }
-                json_quote(std::str::from_utf8(k.value_raw()).map_err(|_| "JSON key is not UTF-8")?, out);
+                push_json_string(out, std::str::from_utf8(k.value_raw()).map_err(|_| "JSON key is not UTF-8")?);
                 out.push_str(": ");
                 render_mc_jsonb(&v, out, depth + 1)?;
             }
@@ -210,29 +213,6 @@ pub(super) fn render_mc_jsonb(v: &jsonb::Value<'_>, out: &mut String, depth: usi
         J::Opaque(o) => json_opaque(o.value_type() as u8, o.data_raw(), out)?,
     }
     Ok(())
-}
-
-/// A JSON string as MySQL quotes it: `"` and `\` escaped, `\b \f \n \r \t`,
-/// other control characters as `\u00xx`, everything else (non-ASCII too)
-/// as is.
-pub(super) fn json_quote(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 /// A JSON double as MySQL prints it: `my_gcvt` text, plus `.0` when that
@@ -358,10 +338,10 @@ pub(super) fn json_opaque(field_type: u8, data: &[u8], out: &mut String) -> Resu
             let sign = if p < 0 { "-" } else { "" };
             let _ = write!(out, "\"{sign}{h:02}:{m:02}:{s:02}.{micros:06}\"");
         }
-        VAR_STRING => json_quote(std::str::from_utf8(data).map_err(|_| "JSON string is not UTF-8")?, out),
+        VAR_STRING => push_json_string(out, std::str::from_utf8(data).map_err(|_| "JSON string is not UTF-8")?),
         other => {
             let encoded = base64::engine::general_purpose::STANDARD.encode(data);
-            json_quote(&format!("base64:type{other}:{encoded}"), out);
+            push_json_string(out, &format!("base64:type{other}:{encoded}"));
         }
     }
     Ok(())
