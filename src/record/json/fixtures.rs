@@ -2,7 +2,7 @@
 
 use super::super::{
     value::Kind, Array, Binary, BsonTimestamp, Change, Column, ColumnSchema, Date, Document,
-    Interval, Labels, LogicalMessage, Op, Other, Position, Regex, Row, SchemaChange, Special,
+    Interval, Labels, LogicalKind, LogicalMessage, LogicalType, Op, Other, Position, Regex, Row, SchemaChange, Special,
     TableRef, TableSchema, Time, Timestamp, Value,
 };
 use bytes::Bytes;
@@ -222,6 +222,88 @@ pub(crate) fn full_change() -> Change {
     }
 }
 
+/// A schema record with every field the canonical JSON gained with logical
+/// types: `documents` on the record and the table, and per column a
+/// `logical` type (each of its fields, a nested element, a kind number this
+/// version does not know, an all-default one) and a `type_dialect`.
+pub(crate) fn logical_change() -> Change {
+    let col = |name: &str, source_type: &str, dialect: &str, logical: Option<LogicalType>| ColumnSchema {
+        name: name.into(),
+        source_type: source_type.into(),
+        nullable: true,
+        logical,
+        type_dialect: dialect.into(),
+    };
+    let kind = |k: LogicalKind| LogicalType { kind: k as i32, ..Default::default() };
+    let columns = vec![
+        ColumnSchema {
+            nullable: false,
+            ..col(
+                "id",
+                "bigint unsigned",
+                "mysql",
+                Some(LogicalType { width: 8, unsigned: true, ..kind(LogicalKind::LogicalInteger) }),
+            )
+        },
+        col(
+            "price",
+            "decimal(12,2)",
+            "mysql",
+            Some(LogicalType { precision: 12, scale: 2, ..kind(LogicalKind::LogicalDecimal) }),
+        ),
+        col("code", "char(3)", "mysql", Some(LogicalType { width: 3, fixed_length: true, ..kind(LogicalKind::LogicalText) })),
+        col(
+            "flag",
+            "tinyint(1)",
+            "mysql",
+            Some(LogicalType { width: 1, boolean_like: true, ..kind(LogicalKind::LogicalInteger) }),
+        ),
+        col(
+            "at",
+            "timestamp(0) with time zone",
+            "postgresql",
+            Some(LogicalType { has_precision: true, with_time_zone: true, ..kind(LogicalKind::LogicalTimestamp) }),
+        ),
+        col(
+            "mood",
+            "public.mood",
+            "postgresql",
+            Some(LogicalType {
+                labels: vec!["sad".into(), "ok".into()],
+                name: "public.mood".into(),
+                ..kind(LogicalKind::LogicalEnum)
+            }),
+        ),
+        col(
+            "tags",
+            "numeric(5,1)[]",
+            "postgresql",
+            Some(LogicalType {
+                element: Some(Box::new(LogicalType { precision: 5, scale: 1, ..kind(LogicalKind::LogicalDecimal) })),
+                ..kind(LogicalKind::LogicalArray)
+            }),
+        ),
+        col("later", "", "", Some(LogicalType { kind: 99, ..Default::default() })),
+        col("doc", "object", "bson", Some(LogicalType::default())),
+        col("old", "text", "", None),
+    ];
+    Change {
+        op: Op::SchemaChange as i32,
+        table: Some(TableRef { schema: "shop".into(), name: "items".into() }),
+        schema_change: Some(SchemaChange {
+            schema: Some(TableSchema {
+                table: Some(TableRef { schema: "shop".into(), name: "items".into() }),
+                columns,
+                key_columns: vec!["id".into()],
+                documents: true,
+            }),
+            ddl: String::new(),
+        }),
+        documents: true,
+        ..Change::default()
+    }
+}
+
 /// The sample records: the full one, edge cases of the envelope, and one
 /// insert per sample value.
 pub(crate) fn sample_changes() -> Vec<Change> {
@@ -249,6 +331,7 @@ pub(crate) fn sample_changes() -> Vec<Change> {
             ..Change::default()
         },
     ];
+    out.push(logical_change());
     for (i, value) in sample_values().into_iter().enumerate() {
         out.push(Change {
             pipeline: "p".into(),
@@ -384,6 +467,65 @@ pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Any logical type, with element types nested a few levels; kinds
+/// include numbers this version does not know.
+fn arb_logical() -> impl Strategy<Value = LogicalType> {
+    let leaf = (
+        (0..24i32, any::<u32>(), any::<bool>(), any::<u32>(), any::<u32>(), any::<bool>()),
+        (any::<bool>(), any::<bool>(), proptest::collection::vec(any::<String>(), 0..3), arb_name(), any::<bool>()),
+    )
+        .prop_map(
+            |(
+                (kind, width, unsigned, precision, scale, has_precision),
+                (fixed_length, with_time_zone, labels, name, boolean_like),
+            )| LogicalType {
+                kind,
+                width,
+                unsigned,
+                precision,
+                scale,
+                has_precision,
+                fixed_length,
+                with_time_zone,
+                labels,
+                element: None,
+                name,
+                boolean_like,
+            },
+        )
+        .boxed();
+    leaf.clone().prop_recursive(3, 6, 1, move |inner| {
+        (leaf.clone(), inner).prop_map(|(mut t, element)| {
+            t.element = Some(Box::new(element));
+            t
+        })
+    })
+}
+
+/// A table schema whose columns carry any logical type and dialect.
+fn arb_table_schema() -> impl Strategy<Value = TableSchema> {
+    let column = (
+        arb_name(),
+        any::<String>(),
+        any::<bool>(),
+        proptest::option::of(arb_logical()),
+        prop_oneof![Just(""), Just("postgresql"), Just("mysql"), Just("bson")],
+    )
+        .prop_map(|(name, source_type, nullable, logical, dialect)| ColumnSchema {
+            name,
+            source_type,
+            nullable,
+            logical,
+            type_dialect: dialect.into(),
+        });
+    (proptest::collection::vec(column, 0..4), any::<bool>()).prop_map(|(columns, documents)| TableSchema {
+        table: Some(TableRef { schema: "s".into(), name: "t".into() }),
+        columns,
+        key_columns: Vec::new(),
+        documents,
+    })
+}
+
 /// A record carrying arbitrary values in `after` and `before`.
 pub(crate) fn arb_change() -> impl Strategy<Value = Change> {
     (
@@ -392,8 +534,10 @@ pub(crate) fn arb_change() -> impl Strategy<Value = Change> {
         any::<u64>(),
         0..9i32,
         proptest::option::of(arb_timestamp()),
+        any::<bool>(),
+        proptest::option::of(arb_table_schema()),
     )
-        .prop_map(|(after, before, seq, op, commit_time)| {
+        .prop_map(|(after, before, seq, op, commit_time, documents, schema)| {
             let row = |cols: Vec<(String, Value)>| Row {
                 columns: cols.into_iter().map(|(name, v)| Column { name, value: Some(v) }).collect(),
             };
@@ -404,6 +548,8 @@ pub(crate) fn arb_change() -> impl Strategy<Value = Change> {
                 after: Some(row(after)),
                 before: before.map(row),
                 commit_time,
+                schema_change: schema.map(|schema| SchemaChange { schema: Some(schema), ddl: String::new() }),
+                documents,
                 ..Change::default()
             }
         })

@@ -20,10 +20,13 @@
 //!  "position":{"token":"<base64>","display":"0/16B3748"},
 //!  "tx_id":"771","commit_time":"2024-02-29T11:45:00.123456Z","tx_end":true,
 //!  "schema_change":{"schema":{"table":{"schema":"public","name":"orders"},
-//!                             "columns":[{"name":"id","source_type":"bigint","nullable":true}],
-//!                             "key":["id"]},
+//!                             "columns":[{"name":"id","source_type":"bigint","nullable":true,
+//!                                         "logical":{"kind":"integer","width":8},
+//!                                         "type_dialect":"postgresql"}],
+//!                             "key":["id"],"documents":true},
 //!                   "ddl":"ALTER TABLE ..."},
-//!  "message":{"prefix":"app","content":"<base64>","transactional":true}}
+//!  "message":{"prefix":"app","content":"<base64>","transactional":true},
+//!  "documents":true}
 //! ```
 //!
 //! | field | JSON | notes |
@@ -37,8 +40,19 @@
 //! | `position` | object | `token` (base64), `display` (string) |
 //! | `commit_time` | string | same form as a `timestamptz` value (below) |
 //! | `tx_end` | `true` | left out when false |
-//! | `schema_change` | object | `schema`: {`table`, `columns`: [{`name`, `source_type`, `nullable`}], `key`}, `ddl` |
+//! | `schema_change` | object | `schema`: {`table`, `columns`: [{`name`, `source_type`, `nullable`, `logical`, `type_dialect`}], `key`, `documents`}, `ddl` |
 //! | `message` | object | `prefix`, `content` (base64), `transactional` |
+//! | `documents` | `true` | left out when false (rows are documents, MongoDB) |
+//!
+//! A column's `logical` type is an object: `kind`, always written, is the
+//! `LogicalKind` name without `LOGICAL_` in lowercase (`"integer"`,
+//! `"decimal"`, `"timestamp"`, `"other"`, …; a kind this version does not
+//! know is written as its number), then, when not empty, `width`,
+//! `unsigned`, `precision`, `scale`, `has_precision`, `fixed_length`,
+//! `with_time_zone`, `labels` (array of strings), `element` (a nested
+//! logical type), `name` and `boolean_like`. `logical`, `type_dialect` and
+//! both `documents` are left out when unset, so records without them are
+//! written exactly as before these fields existed.
 //!
 //! Inside these nested objects the same rule holds: empty fields are left
 //! out, and a message that is present but empty is written as `{}`.
@@ -154,7 +168,7 @@ pub use string::{push_json_string, write_json_string};
 pub use temporal::format_timestamptz;
 pub use write::write_change;
 
-use crate::record::Op;
+use crate::record::{LogicalKind, Op};
 
 /// Why [`read_change`] rejected its input. `path` names where, from the
 /// record down (`after.price.decimal`, `after.tags.array.elements[2]`), or
@@ -211,6 +225,22 @@ fn op_from_name(name: &str) -> Option<Op> {
         "message" => Op::Message,
         _ => return None,
     })
+}
+
+/// The JSON name of a [`LogicalKind`]: the proto name without `LOGICAL_`,
+/// in lowercase (`integer`, `decimal`); `None` for a number this version
+/// does not know (written as that number).
+fn logical_kind_name(kind: i32) -> Option<String> {
+    let name = LogicalKind::try_from(kind).ok()?.as_str_name();
+    Some(name.strip_prefix("LOGICAL_")?.to_ascii_lowercase())
+}
+
+/// Inverse of [`logical_kind_name`]; only the lowercase names.
+fn logical_kind_from_name(name: &str) -> Option<LogicalKind> {
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    LogicalKind::from_str_name(&format!("LOGICAL_{}", name.to_ascii_uppercase()))
 }
 
 const NANOS_PER_SEC: u32 = 1_000_000_000;

@@ -1,9 +1,12 @@
 //! Reading the envelope: the record's fields and the nested table,
-//! position, schema change and message objects.
+//! position, schema change (with each column's logical type) and message
+//! objects.
 
-use super::op_from_name;
-use super::read::{P, R, invalid, once, unknown_field};
-use crate::record::{Change, Column, ColumnSchema, LogicalMessage, Position, Row, SchemaChange, TableRef, TableSchema};
+use super::read::{invalid, once, unknown_field, MAX_DEPTH, P, R};
+use super::{logical_kind_from_name, op_from_name};
+use crate::record::{
+    Change, Column, ColumnSchema, LogicalMessage, LogicalType, Position, Row, SchemaChange, TableRef, TableSchema,
+};
 
 impl P<'_> {
     pub(super) fn change(&mut self) -> R<Change> {
@@ -75,6 +78,10 @@ impl P<'_> {
                 "message" => {
                     once(&mut seen, 13)?;
                     c.message = Some(p.message()?);
+                }
+                "documents" => {
+                    once(&mut seen, 14)?;
+                    c.documents = p.boolean()?;
                 }
                 _ => return Err(unknown_field()),
             }
@@ -163,6 +170,10 @@ impl P<'_> {
                     once(&mut seen, 2)?;
                     ts.key_columns = p.string_list("an array of column names")?;
                 }
+                "documents" => {
+                    once(&mut seen, 3)?;
+                    ts.documents = p.boolean()?;
+                }
                 _ => return Err(unknown_field()),
             }
             Ok(())
@@ -187,11 +198,94 @@ impl P<'_> {
                     once(&mut seen, 2)?;
                     cs.nullable = p.boolean()?;
                 }
+                "logical" => {
+                    once(&mut seen, 3)?;
+                    cs.logical = Some(p.logical_type()?);
+                }
+                "type_dialect" => {
+                    once(&mut seen, 4)?;
+                    cs.type_dialect = p.string_owned("a string")?;
+                }
                 _ => return Err(unknown_field()),
             }
             Ok(())
         })?;
         Ok(cs)
+    }
+
+    /// A [`LogicalType`]; `element` nests, so it counts against the
+    /// nesting limit like values do.
+    fn logical_type(&mut self) -> R<LogicalType> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(invalid("logical types nested too deeply"));
+        }
+        let mut t = LogicalType::default();
+        let mut seen = 0;
+        self.object("an object", |p, key| {
+            match key {
+                "kind" => {
+                    once(&mut seen, 0)?;
+                    p.ws();
+                    t.kind = if p.peek() == Some(b'"') {
+                        let name = p.string_body()?;
+                        logical_kind_from_name(&name)
+                            .ok_or_else(|| invalid(format!("unknown logical kind {name:?}")))?
+                            as i32
+                    } else {
+                        p.int("a logical kind name")?
+                    };
+                }
+                "width" => {
+                    once(&mut seen, 1)?;
+                    t.width = p.int("an unsigned 32-bit integer")?;
+                }
+                "unsigned" => {
+                    once(&mut seen, 2)?;
+                    t.unsigned = p.boolean()?;
+                }
+                "precision" => {
+                    once(&mut seen, 3)?;
+                    t.precision = p.int("an unsigned 32-bit integer")?;
+                }
+                "scale" => {
+                    once(&mut seen, 4)?;
+                    t.scale = p.int("an unsigned 32-bit integer")?;
+                }
+                "has_precision" => {
+                    once(&mut seen, 5)?;
+                    t.has_precision = p.boolean()?;
+                }
+                "fixed_length" => {
+                    once(&mut seen, 6)?;
+                    t.fixed_length = p.boolean()?;
+                }
+                "with_time_zone" => {
+                    once(&mut seen, 7)?;
+                    t.with_time_zone = p.boolean()?;
+                }
+                "labels" => {
+                    once(&mut seen, 8)?;
+                    t.labels = p.string_list("an array of labels")?;
+                }
+                "element" => {
+                    once(&mut seen, 9)?;
+                    t.element = Some(Box::new(p.logical_type()?));
+                }
+                "name" => {
+                    once(&mut seen, 10)?;
+                    t.name = p.string_owned("a string")?;
+                }
+                "boolean_like" => {
+                    once(&mut seen, 11)?;
+                    t.boolean_like = p.boolean()?;
+                }
+                _ => return Err(unknown_field()),
+            }
+            Ok(())
+        })?;
+        self.depth -= 1;
+        Ok(t)
     }
 
     pub(super) fn message(&mut self) -> R<LogicalMessage> {

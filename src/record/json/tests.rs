@@ -1,7 +1,7 @@
 //! The JSON form's specification: pinned texts, round trips (also as
 //! property tests), reader errors and the calendar.
 
-use super::fixtures::{arb_change, assert_same, full_change, sample_changes};
+use super::fixtures::{arb_change, assert_same, full_change, logical_change, sample_changes};
 use super::*;
 use crate::record::calendar::{civil_from_days, days_from_civil, days_in_month};
 use crate::record::{
@@ -63,6 +63,42 @@ fn full_record_is_pinned() {
         )
     );
     assert_eq!(to_json(&Change::default()), r#"{"op":"unspecified"}"#);
+}
+
+#[test]
+fn logical_types_and_documents_are_pinned() {
+    let c = logical_change();
+    assert_eq!(
+        to_json(&c),
+        concat!(
+            r#"{"op":"schema_change","table":{"schema":"shop","name":"items"},"#,
+            r#""schema_change":{"schema":{"table":{"schema":"shop","name":"items"},"columns":["#,
+            r#"{"name":"id","source_type":"bigint unsigned","logical":{"kind":"integer","width":8,"unsigned":true},"type_dialect":"mysql"},"#,
+            r#"{"name":"price","source_type":"decimal(12,2)","nullable":true,"logical":{"kind":"decimal","precision":12,"scale":2},"type_dialect":"mysql"},"#,
+            r#"{"name":"code","source_type":"char(3)","nullable":true,"logical":{"kind":"text","width":3,"fixed_length":true},"type_dialect":"mysql"},"#,
+            r#"{"name":"flag","source_type":"tinyint(1)","nullable":true,"logical":{"kind":"integer","width":1,"boolean_like":true},"type_dialect":"mysql"},"#,
+            r#"{"name":"at","source_type":"timestamp(0) with time zone","nullable":true,"logical":{"kind":"timestamp","has_precision":true,"with_time_zone":true},"type_dialect":"postgresql"},"#,
+            r#"{"name":"mood","source_type":"public.mood","nullable":true,"logical":{"kind":"enum","labels":["sad","ok"],"name":"public.mood"},"type_dialect":"postgresql"},"#,
+            r#"{"name":"tags","source_type":"numeric(5,1)[]","nullable":true,"logical":{"kind":"array","element":{"kind":"decimal","precision":5,"scale":1}},"type_dialect":"postgresql"},"#,
+            r#"{"name":"later","nullable":true,"logical":{"kind":99}},"#,
+            r#"{"name":"doc","source_type":"object","nullable":true,"logical":{"kind":"other"},"type_dialect":"bson"},"#,
+            r#"{"name":"old","source_type":"text","nullable":true}],"#,
+            r#""key":["id"],"documents":true}},"documents":true}"#,
+        )
+    );
+    let back = read_change(to_json(&c).as_bytes()).unwrap();
+    assert_eq!(back, c);
+    // Every kind's name reads back as that kind; names are lowercase only.
+    for k in 0..=20 {
+        let name = logical_kind_name(k).unwrap();
+        assert_eq!(logical_kind_from_name(&name).map(|k| k as i32), Some(k), "{name}");
+        assert_eq!(logical_kind_from_name(&name.to_uppercase()), None);
+    }
+    assert_eq!(logical_kind_name(21), None);
+    assert_eq!(
+        err(r#"{"schema_change":{"schema":{"columns":[{"logical":{"kind":"INTEGER"}}]}}}"#),
+        "schema_change.schema.columns[0].logical.kind: unknown logical kind \"INTEGER\""
+    );
 }
 
 #[test]

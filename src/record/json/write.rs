@@ -3,8 +3,8 @@
 
 use super::temporal::{w_date, w_time, w_timestamp};
 use super::string::write_json_string;
-use super::{B64, VEC_WRITE, op_name};
-use crate::record::{value::Kind, Change, Column, TableRef, Value};
+use super::{logical_kind_name, op_name, B64, VEC_WRITE};
+use crate::record::{value::Kind, Change, Column, LogicalType, TableRef, Value};
 use base64::Engine as _;
 use serde_json::ser::{CompactFormatter, Formatter as _};
 
@@ -85,12 +85,21 @@ pub fn write_change(change: &Change, out: &mut Vec<u8>) {
                     if c.nullable {
                         co.key("nullable").extend_from_slice(b"true");
                     }
+                    if let Some(l) = &c.logical {
+                        w_logical(co.key("logical"), l);
+                    }
+                    if !c.type_dialect.is_empty() {
+                        write_json_string(co.key("type_dialect"), &c.type_dialect);
+                    }
                     co.close();
                 }
                 out.push(b']');
             }
             if !s.key_columns.is_empty() {
                 w_str_list(to.key("key"), &s.key_columns);
+            }
+            if s.documents {
+                to.key("documents").extend_from_slice(b"true");
             }
             to.close();
         }
@@ -111,6 +120,55 @@ pub fn write_change(change: &Change, out: &mut Vec<u8>) {
             mo.key("transactional").extend_from_slice(b"true");
         }
         mo.close();
+    }
+    if change.documents {
+        o.key("documents").extend_from_slice(b"true");
+    }
+    o.close();
+}
+
+/// A column's [`LogicalType`]: `kind` always (its lowercase name, or the
+/// number when this version does not know it), the other fields only when
+/// not empty, in proto order.
+fn w_logical(out: &mut Vec<u8>, t: &LogicalType) {
+    let mut o = Obj::open(out);
+    let out = o.key("kind");
+    match logical_kind_name(t.kind) {
+        Some(name) => write_json_string(out, &name),
+        None => w_i64(out, i64::from(t.kind)),
+    }
+    if t.width != 0 {
+        w_u64(o.key("width"), u64::from(t.width));
+    }
+    if t.unsigned {
+        o.key("unsigned").extend_from_slice(b"true");
+    }
+    if t.precision != 0 {
+        w_u64(o.key("precision"), u64::from(t.precision));
+    }
+    if t.scale != 0 {
+        w_u64(o.key("scale"), u64::from(t.scale));
+    }
+    if t.has_precision {
+        o.key("has_precision").extend_from_slice(b"true");
+    }
+    if t.fixed_length {
+        o.key("fixed_length").extend_from_slice(b"true");
+    }
+    if t.with_time_zone {
+        o.key("with_time_zone").extend_from_slice(b"true");
+    }
+    if !t.labels.is_empty() {
+        w_str_list(o.key("labels"), &t.labels);
+    }
+    if let Some(e) = &t.element {
+        w_logical(o.key("element"), e);
+    }
+    if !t.name.is_empty() {
+        write_json_string(o.key("name"), &t.name);
+    }
+    if t.boolean_like {
+        o.key("boolean_like").extend_from_slice(b"true");
     }
     o.close();
 }
