@@ -1,4 +1,4 @@
-//! Re-captures the fixtures of `src/sources/mysql/decode.rs` from a real
+//! Re-captures the fixtures of `src/sources/mysql/decode/` from a real
 //! MariaDB server (see src/sources/mysql/testdata/README.md). A tool, not
 //! a test: the unit tests read what it wrote.
 //!

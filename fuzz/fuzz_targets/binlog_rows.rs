@@ -1,4 +1,4 @@
-//! MySQL / MariaDB binlog row images (src/sources/mysql/decode.rs): any
+//! MySQL / MariaDB binlog row images (src/sources/mysql/decode/): any
 //! column layout (information_schema columns, table-map types and
 //! metadata) and any row bytes decode to rows or a `DecodeError`, never a
 //! panic; likewise the text-protocol values of the snapshot. Input: see

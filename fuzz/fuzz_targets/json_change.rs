@@ -1,4 +1,4 @@
-//! The canonical JSON reader (src/record/json.rs): any text reads as a
+//! The canonical JSON reader (src/record/json/): any text reads as a
 //! record or a `JsonError`, never a panic; and a record it accepts is
 //! written back in a form that reads to the same record (writing is a
 //! fixed point after one read).

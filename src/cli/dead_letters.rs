@@ -181,7 +181,11 @@ fn list(path: PathBuf, pipeline: Option<String>, json: bool) -> Result<(), CliEr
 
 /// `{"pipeline":…,"seq":…,"time":…,"table":…,"key":…,"target":…,"error":…,"record":{canonical JSON}}`.
 fn json_line(pipeline: &str, l: &DeadLetter) -> String {
-    let s = |v: &str| serde_json::to_string(v).expect("strings serialize");
+    let s = |v: &str| {
+        let mut out = String::with_capacity(v.len() + 2);
+        crate::record::json::push_json_string(&mut out, v);
+        out
+    };
     let mut record = Vec::new();
     crate::record::json::write_change(&l.change, &mut record);
     format!(

@@ -141,7 +141,7 @@ pub fn write<S: JsonStyle>(v: &Value, out: &mut String, style: &S) -> Result<(),
 
 /// Appends `s` as a JSON string.
 pub fn json_str(s: &str, out: &mut String) {
-    out.push_str(&serde_json::to_string(s).expect("a string always serialises"));
+    crate::record::json::push_json_string(out, s);
 }
 
 /// True when `s` is a JSON number (`-?(0|[1-9]d*)(.d+)?([eE][+-]?d+)?`).

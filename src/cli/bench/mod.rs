@@ -87,22 +87,23 @@
 //! steady mode the bench's own writer is). No timing is asserted anywhere:
 //! the figures are printed, nothing more.
 
-mod mariadb;
-mod report;
-mod steady;
-mod svg;
-mod sweep;
+mod harness;
 
 use super::CliError;
 use crate::pipeline::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
-use report::LfFigures;
+use harness::{Bench, Sampler};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
+mod mariadb;
+mod report;
+mod steady;
+mod svg;
+mod sweep;
 
 /// Options of `logferry bench` (see the module docs).
 #[derive(Debug, Clone, clap::Args)]
@@ -217,7 +218,8 @@ pub(super) fn fail(what: &str, e: impl Into<Box<dyn std::error::Error + Send + S
 }
 
 pub(super) async fn connect(url: &str) -> Result<Client, CliError> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls).await.map_err(|e| fail("connecting to --pg-url", describe(e)))?;
+    let (client, conn) =
+        tokio_postgres::connect(url, NoTls).await.map_err(|e| fail("connecting to --pg-url", describe(e)))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -248,7 +250,8 @@ pub(super) fn with_db(url: &str, db: &str) -> String {
 
 /// Finds a PostgreSQL client program: PATH, then the Debian layout.
 pub(super) fn pg_program(name: &str) -> Option<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
+    let mut dirs: Vec<PathBuf> =
+        std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect()).unwrap_or_default();
     if let Ok(entries) = std::fs::read_dir("/usr/lib/postgresql") {
         let mut versions: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path().join("bin"))).collect();
         versions.sort();
@@ -346,18 +349,24 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             ("--svg", args.svg.is_some()),
         ];
         if let Some((flag, _)) = pg_only.iter().find(|(_, set)| *set) {
-            return Err(CliError::Usage(format!("bench: {flag} works with --source postgres only (not yet with --source mariadb)")));
+            return Err(CliError::Usage(format!(
+                "bench: {flag} works with --source postgres only (not yet with --source mariadb)"
+            )));
         }
         return mariadb::run(&args).await;
     }
     let Some(pg_url) = args.pg_url.as_deref() else {
-        return Err(CliError::Usage("bench: --source postgres needs --pg-url (a superuser URL of a server with wal_level = logical)".into()));
+        return Err(CliError::Usage(
+            "bench: --source postgres needs --pg-url (a superuser URL of a server with wal_level = logical)".into(),
+        ));
     };
     let steady = args.rate.is_some() || args.duration.is_some();
     if steady {
         let (rate, duration) = (args.rate.unwrap_or(0), args.duration.unwrap_or(0));
         if rate == 0 || duration < 2 {
-            return Err(CliError::Usage("bench: --rate must be at least 1 and --duration at least 2 (the first second is a warm-up)".into()));
+            return Err(CliError::Usage(
+                "bench: --rate must be at least 1 and --duration at least 2 (the first second is a warm-up)".into(),
+            ));
         }
         if args.compare || args.updates > 0 || args.deletes > 0 || !args.sweep.is_empty() {
             return Err(CliError::Usage("bench: --rate/--duration write inserts while logferry runs; leave out --compare, --updates, --deletes and --sweep".into()));
@@ -367,7 +376,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if !args.sweep.is_empty() {
         let grid = sweep::parse(&args.sweep, args.lanes, args.batch)?;
         if args.compare || args.svg.is_some() {
-            return Err(CliError::Usage("bench: --sweep runs logferry alone, once per setting; leave out --compare and --svg".into()));
+            return Err(CliError::Usage(
+                "bench: --sweep runs logferry alone, once per setting; leave out --compare and --svg".into(),
+            ));
         }
         return sweep::run(&args, pg_url, &grid).await;
     }
@@ -383,11 +394,21 @@ async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
     let mut figures = Vec::new();
     if args.compare {
         match pg_program("pg_recvlogical") {
-            None => eprintln!("bench: pg_recvlogical not found (PATH, /usr/lib/postgresql/*/bin); its figure is left out"),
+            None => {
+                eprintln!("bench: pg_recvlogical not found (PATH, /usr/lib/postgresql/*/bin); its figure is left out")
+            }
             Some(prog) => {
                 let mut cmd = std::process::Command::new(prog);
-                cmd.args(["-d", &conninfo(&bench.src_url), "--slot", &format!("{p}_recv"), "--start"])
-                    .args(["-o", "proto_version=1", "-o", &format!("publication_names={p}_native"), "-E", &backlog.end_lsn, "-f", "/dev/null"]);
+                cmd.args(["-d", &conninfo(&bench.src_url), "--slot", &format!("{p}_recv"), "--start"]).args([
+                    "-o",
+                    "proto_version=1",
+                    "-o",
+                    &format!("publication_names={p}_native"),
+                    "-E",
+                    &backlog.end_lsn,
+                    "-f",
+                    "/dev/null",
+                ]);
                 let t0 = Instant::now();
                 let status = tokio::task::spawn_blocking(move || cmd.status())
                     .await
@@ -407,7 +428,10 @@ async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
 
     if let Some(native_client) = &bench.native {
         let t0 = Instant::now();
-        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native ENABLE")).await.map_err(|e| fail("enabling the subscription", describe(e)))?;
+        native_client
+            .batch_execute(&format!("ALTER SUBSCRIPTION {p}_native ENABLE"))
+            .await
+            .map_err(|e| fail("enabling the subscription", describe(e)))?;
         loop {
             let done: bool = bench
                 .admin
@@ -424,7 +448,10 @@ async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         figures.push(Figure { name: "native subscription (apply)", seconds: t0.elapsed().as_secs_f64() });
-        native_client.batch_execute(&format!("ALTER SUBSCRIPTION {p}_native DISABLE")).await.map_err(|e| fail("disabling the subscription", describe(e)))?;
+        native_client
+            .batch_execute(&format!("ALTER SUBSCRIPTION {p}_native DISABLE"))
+            .await
+            .map_err(|e| fail("disabling the subscription", describe(e)))?;
     }
     bench.finish().await?;
 
@@ -445,215 +472,6 @@ pub(super) struct Backlog {
     wal_bytes: i64,
     changes: u64,
     tx_rows: u64,
-}
-
-/// The bench's databases, tables, slots and pipeline config for one run.
-struct Bench {
-    admin: Client,
-    source: Client,
-    /// The native subscriber's database, with its (disabled) subscription (`--compare`, `--target postgres`).
-    native: Option<Client>,
-    pg_url: String,
-    src_url: String,
-    dst_url: String,
-    prefix: String,
-    target: String,
-    tables: Vec<String>,
-    config: String,
-    work: WorkDir,
-}
-
-impl Bench {
-    /// Drops what an earlier bench left, creates the databases, the source
-    /// tables and publication, target tables with `--indexes`, logferry's
-    /// slot (a first `--once` run over the empty tables) and, with
-    /// `--compare`, the comparison slots and the subscriber.
-    async fn prepare(args: &BenchArgs, pg_url: &str, lanes: usize, batch: usize) -> Result<Bench, CliError> {
-        let p = &args.prefix;
-        let (src, dst, native) = (format!("{p}_src"), format!("{p}_dst"), format!("{p}_native"));
-        let admin = connect(pg_url).await?;
-        let wal_level: String = admin.query_one("SHOW wal_level", &[]).await.map_err(|e| fail("SHOW wal_level", describe(e)))?.get(0);
-        if wal_level != "logical" {
-            return Err(CliError::Bench(format!("the server at --pg-url has wal_level = {wal_level}; the bench needs wal_level = logical")));
-        }
-        cleanup(&admin, pg_url, p).await?;
-        for db in [&src, &dst, &native] {
-            admin.batch_execute(&format!("CREATE DATABASE {db}")).await.map_err(|e| fail("creating the bench databases", describe(e)))?;
-        }
-        let tables = table_names(args.tables);
-        let (src_url, dst_url) = (with_db(pg_url, &src), with_db(pg_url, &dst));
-        let source = connect(&src_url).await?;
-        let ddl: Vec<String> = tables.iter().map(|t| table_ddl(t, 0)).collect();
-        source
-            .batch_execute(&format!("{}; CREATE PUBLICATION {p}_native FOR TABLE {}", ddl.join("; "), tables.join(", ")))
-            .await
-            .map_err(|e| fail("creating the source tables", describe(e)))?;
-        let target_ddl: Vec<String> = tables.iter().map(|t| table_ddl(t, args.indexes)).collect();
-        if args.target == "postgres" && args.indexes > 0 {
-            // logferry's sink creates a missing table without secondary
-            // indexes, and keeps an existing one of the same shape.
-            let dst_client = connect(&dst_url).await?;
-            dst_client.batch_execute(&target_ddl.join("; ")).await.map_err(|e| fail("creating the target tables", describe(e)))?;
-        }
-
-        let work = WorkDir::new(p)?;
-        let config = pipeline_config_with(args, work.path(), &src_url, &dst_url, lanes, batch);
-        // logferry's slot and publication: a first run over the empty tables.
-        run_logferry(&config, work.path(), Default::default()).await?;
-        if args.compare {
-            for slot in ["native", "recv"] {
-                source
-                    .batch_execute(&format!("SELECT pg_create_logical_replication_slot('{p}_{slot}', 'pgoutput')"))
-                    .await
-                    .map_err(|e| fail("creating the comparison slots", describe(e)))?;
-            }
-        }
-        let native_client = if args.compare && args.target == "postgres" {
-            let c = connect(&with_db(pg_url, &native)).await?;
-            c.batch_execute(&target_ddl.join("; ")).await.map_err(|e| fail("creating the subscriber tables", describe(e)))?;
-            let conninfo = conninfo(&src_url);
-            c.batch_execute(&format!(
-                "CREATE SUBSCRIPTION {p}_native CONNECTION '{conninfo}' PUBLICATION {p}_native \
-                 WITH (create_slot = false, slot_name = '{p}_native', enabled = false, copy_data = false)"
-            ))
-            .await
-            .map_err(|e| fail("creating the subscription", describe(e)))?;
-            Some(c)
-        } else {
-            None
-        };
-        Ok(Bench {
-            admin,
-            source,
-            native: native_client,
-            pg_url: pg_url.to_string(),
-            src_url,
-            dst_url,
-            prefix: p.clone(),
-            target: args.target.clone(),
-            tables,
-            config,
-            work,
-        })
-    }
-
-    /// Writes the backlog: `--rows` inserts in transactions of `--tx-rows`,
-    /// then `--updates` and `--deletes` of the first rows, one transaction each.
-    async fn write_backlog(&self, args: &BenchArgs) -> Result<Backlog, CliError> {
-        let err = |e| fail("writing the backlog", describe(e));
-        let start_lsn: String = self.source.query_one("SELECT pg_current_wal_lsn()::text", &[]).await.map_err(|e| fail("reading the WAL position", describe(e)))?.get(0);
-        let tx_rows = if args.tx_rows == 0 { args.rows } else { args.tx_rows };
-        let mut first = 1u64;
-        while first <= args.rows {
-            let last = (first + tx_rows - 1).min(args.rows);
-            self.source.batch_execute(&insert_sql(&self.tables, first, last, args.width)).await.map_err(err)?;
-            first = last + 1;
-        }
-        if args.updates > 0 {
-            let sql = each_table(&self.tables, |t| {
-                format!("UPDATE {t} SET qty = qty + 1, updated_at = updated_at + interval '1 day' WHERE id <= {}", args.updates)
-            });
-            self.source.batch_execute(&sql).await.map_err(err)?;
-        }
-        if args.deletes > 0 {
-            let sql = each_table(&self.tables, |t| format!("DELETE FROM {t} WHERE id <= {}", args.deletes));
-            self.source.batch_execute(&sql).await.map_err(err)?;
-        }
-        let row: tokio_postgres::Row = self
-            .source
-            .query_one("SELECT pg_current_wal_lsn()::text, (pg_current_wal_lsn() - $1::text::pg_lsn)::bigint", &[&start_lsn])
-            .await
-            .map_err(|e| fail("reading the WAL position", describe(e)))?;
-        Ok(Backlog {
-            end_lsn: row.get(0),
-            wal_bytes: row.get(1),
-            changes: args.rows + args.updates.min(args.rows) + args.deletes.min(args.rows),
-            tx_rows,
-        })
-    }
-
-    /// `run --once` over the backlog, timed, with its stats and samples.
-    async fn timed_logferry(&self) -> Result<LfFigures, CliError> {
-        let stats = Arc::new(PipelineStats::new("bench"));
-        let _ = std::fs::write("/proc/self/clear_refs", "5");
-        let cpu0 = cpu_seconds();
-        let sampler = Sampler::start(stats.clone());
-        let t0 = Instant::now();
-        let result = run_logferry(&self.config, self.work.path(), stats.clone()).await;
-        let seconds = t0.elapsed().as_secs_f64();
-        let samples = sampler.finish().await;
-        result?;
-        Ok(LfFigures::new(&stats, seconds, cpu_seconds() - cpu0, peak_rss_kib(), samples))
-    }
-
-    /// Checks every target table equal to its source table (`postgres`
-    /// target; `false` for a file target, which is not checked).
-    async fn verify(&self) -> Result<bool, CliError> {
-        if self.target != "postgres" {
-            return Ok(false);
-        }
-        let dst = connect(&self.dst_url).await?;
-        for t in &self.tables {
-            let digest = format!(
-                "SELECT count(*)::text || ':' || coalesce(sum(hashtext(id::text || qty::text || price::text || note || updated_at::text))::text, '') FROM {t}"
-            );
-            let want: String = self.source.query_one(&digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
-            let got: String = dst.query_one(&digest, &[]).await.map_err(|e| fail("checking the target", describe(e)))?.get(0);
-            if want != got {
-                return Err(CliError::Bench(format!("target table {t} differs from the source after the run (source {want}, target {got})")));
-            }
-        }
-        Ok(true)
-    }
-
-    /// Rows in the target tables (`postgres` target).
-    async fn target_rows(&self, dst: &Client) -> Result<i64, CliError> {
-        let sum: Vec<String> = self.tables.iter().map(|t| format!("(SELECT count(*) FROM {t})")).collect();
-        let row = dst.query_one(&format!("SELECT ({})::bigint", sum.join(" + ")), &[]).await.map_err(|e| fail("counting the target rows", describe(e)))?;
-        Ok(row.get(0))
-    }
-
-    /// Drops everything the bench created.
-    async fn finish(self) -> Result<(), CliError> {
-        let Bench { admin, source, native, pg_url, prefix, work, .. } = self;
-        drop(native);
-        drop(source);
-        drop(work);
-        cleanup(&admin, &pg_url, &prefix).await
-    }
-}
-
-/// Samples the applied-record count every 100 ms while a pipeline runs:
-/// `(seconds since start, applied)`.
-struct Sampler {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<Vec<(f64, u64)>>,
-}
-
-impl Sampler {
-    fn start(stats: Arc<PipelineStats>) -> Sampler {
-        let (stop, mut stopped) = watch::channel(false);
-        let task = tokio::spawn(async move {
-            let t0 = Instant::now();
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            let mut samples = Vec::new();
-            loop {
-                tokio::select! {
-                    _ = tick.tick() => samples.push((t0.elapsed().as_secs_f64(), stats.counts().1)),
-                    _ = stopped.changed() => break,
-                }
-            }
-            samples.push((t0.elapsed().as_secs_f64(), stats.counts().1));
-            samples
-        });
-        Sampler { stop, task }
-    }
-
-    async fn finish(self) -> Vec<(f64, u64)> {
-        let _ = self.stop.send(true);
-        self.task.await.unwrap_or_default()
-    }
 }
 
 /// A libpq key/value conninfo for a `postgres://` URL (pg_recvlogical and
@@ -706,7 +524,10 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
     // Slots may still be held for a moment by walsenders that are ending.
     for _ in 0..100 {
         let left: i64 = admin
-            .query_one("SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE $1 AND active", &[&format!("{p}\\_%")])
+            .query_one(
+                "SELECT count(*) FROM pg_replication_slots WHERE slot_name LIKE $1 AND active",
+                &[&format!("{p}\\_%")],
+            )
             .await
             .map_err(|e| fail("cleaning up", describe(e)))?
             .get(0);
@@ -723,13 +544,23 @@ async fn cleanup(admin: &Client, url: &str, p: &str) -> Result<(), CliError> {
         .await
         .map_err(|e| fail("dropping the bench slots", describe(e)))?;
     for db in ["native", "dst", "src"] {
-        admin.batch_execute(&format!("DROP DATABASE IF EXISTS {p}_{db} WITH (FORCE)")).await.map_err(|e| fail("dropping the bench databases", describe(e)))?;
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {p}_{db} WITH (FORCE)"))
+            .await
+            .map_err(|e| fail("dropping the bench databases", describe(e)))?;
     }
     Ok(())
 }
 
 /// The pipeline's config text with these lanes and batch size.
-fn pipeline_config_with(args: &BenchArgs, work: &Path, src_url: &str, dst_url: &str, lanes: usize, batch: usize) -> String {
+fn pipeline_config_with(
+    args: &BenchArgs,
+    work: &Path,
+    src_url: &str,
+    dst_url: &str,
+    lanes: usize,
+    batch: usize,
+) -> String {
     let target = match args.target.as_str() {
         "file" => format!("kind = \"file\"\npath = \"{}\"\nformat = \"protobuf\"", work.join("out.pb").display()),
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
@@ -796,51 +627,4 @@ pub(super) async fn run_logferry_with(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[derive(clap::Parser)]
-    struct Cmd {
-        #[command(flatten)]
-        args: BenchArgs,
-    }
-
-    #[test]
-    fn batch_wait_and_queue_bytes_reach_the_pipeline_config() {
-        use clap::Parser;
-        let parse = |extra: &[&str]| {
-            let args = Cmd::parse_from(["bench", "--pg-url", "postgres://u@h/db"].iter().chain(extra)).args;
-            let text = pipeline_config_with(&args, Path::new("/tmp/x"), "postgres://u@h/s", "postgres://u@h/d", 2, 10);
-            Config::parse(&text, Path::new("/tmp/x/bench.toml"), &|_| None).unwrap().pipelines[0].apply.clone()
-        };
-        let set = parse(&["--batch-wait", "5ms", "--queue-bytes", "8MiB"]);
-        assert_eq!((set.batch_max_wait, set.queue_max_bytes), (Duration::from_millis(5), 8 << 20));
-        let default = parse(&[]);
-        let defaults = crate::config::ApplyConfig::default();
-        assert_eq!((default.batch_max_wait, default.queue_max_bytes), (defaults.batch_max_wait, defaults.queue_max_bytes));
-    }
-
-    #[test]
-    fn urls_and_conninfo() {
-        assert_eq!(with_db("postgres://u:p@127.0.0.1:5432/postgres", "x"), "postgres://u:p@127.0.0.1:5432/x");
-        assert_eq!(with_db("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
-        assert_eq!(with_db("postgres://u@h:1", "x"), "postgres://u@h:1/x");
-        assert_eq!(conninfo("postgres://u:pw@127.0.0.1:5432/db"), "host=127.0.0.1 port=5432 dbname=db user=u password=pw");
-    }
-
-    #[test]
-    fn tables_indexes_and_inserts() {
-        assert_eq!(table_names(1), ["items"]);
-        assert_eq!(table_names(3), ["items_1", "items_2", "items_3"]);
-        let ddl = table_ddl("items_2", 5);
-        assert!(ddl.starts_with("CREATE TABLE items_2 (id bigint PRIMARY KEY"), "{ddl}");
-        for (i, col) in ["qty", "price", "updated_at", "note", "qty"].iter().enumerate() {
-            assert!(ddl.contains(&format!("CREATE INDEX items_2_ix{i} ON items_2 ({col})")), "{ddl}");
-        }
-        let one = insert_sql(&table_names(1), 1, 10, 20);
-        assert!(one.starts_with("INSERT INTO items SELECT") && one.ends_with("generate_series(1, 10) g"), "{one}");
-        let three = insert_sql(&table_names(3), 11, 20, 20);
-        assert!(three.starts_with("BEGIN; INSERT INTO items_1 ") && three.ends_with("; COMMIT"), "{three}");
-        assert!(three.contains("items_3 SELECT") && three.contains("WHERE (g - 1) % 3 = 2"), "{three}");
-    }
-}
+mod tests;

@@ -62,16 +62,8 @@ pub(super) fn num(v: f64, decimals: usize) -> String {
 
 /// A JSON string literal.
 pub(super) fn json_str(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    let mut out = String::with_capacity(s.len() + 2);
+    crate::record::json::push_json_string(&mut out, s);
     out
 }
 
@@ -340,7 +332,7 @@ mod tests {
     #[test]
     fn csv_and_json_text() {
         assert_eq!(csv_line(&["a", "b c", "x,y", "q\"t"]), "a,b c,\"x,y\",\"q\"\"t\"");
-        assert_eq!(json_str("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000a\"");
+        assert_eq!(json_str("a\"b\\c\n\u{1}"), "\"a\\\"b\\\\c\\n\\u0001\"");
         assert_eq!(num(f64::INFINITY, 2), "null");
         assert_eq!(num(1.23456, 2), "1.23");
     }
