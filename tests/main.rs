@@ -24,5 +24,6 @@ mod postgres_sink_mysql_types;
 mod postgres_source;
 mod reliability_outage;
 mod reliability_targets;
+mod source_blind_targets;
 mod spool;
 mod tls;
