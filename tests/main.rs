@@ -26,4 +26,5 @@ mod reliability_outage;
 mod reliability_targets;
 mod source_blind_targets;
 mod spool;
+mod sql_targets;
 mod tls;

@@ -94,6 +94,24 @@ impl TargetDb {
         }
     }
 
+    /// An identifier quoted as the target quotes it in SQL and in its
+    /// error messages: `"n"` on PostgreSQL, `` `n` `` on MariaDB.
+    pub fn ident(&self, name: &str) -> String {
+        match self {
+            TargetDb::Postgres(_) => format!("\"{}\"", name.replace('"', "\"\"")),
+            TargetDb::Mysql(_) => format!("`{}`", name.replace('`', "``")),
+        }
+    }
+
+    /// How the target's error messages name its table for `schema.name`:
+    /// `"schema"."name"` on PostgreSQL, `` `database`.`name` `` on MariaDB.
+    pub fn shown(&self, schema: &str, name: &str) -> String {
+        match self {
+            TargetDb::Postgres(_) => self.table(schema, name),
+            TargetDb::Mysql(db) => format!("`{}`.{}", db.name, self.table(schema, name)),
+        }
+    }
+
     /// Runs statements (several separated by `;`).
     pub async fn exec(&self, sql: &str) {
         match self {
