@@ -9,7 +9,6 @@ use logferry::record::{value::Kind, Array, Change, Column, Date, Document, Inter
 use logferry::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use logferry::sinks::{Batch, Sink};
 use mysql_async::prelude::Queryable;
-use std::time::Instant;
 
 /// Records from a PostgreSQL source say so in `source` (it decides the few
 /// type names both engines use differently).
@@ -577,39 +576,5 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     apply(&*s, vec![ins("t", simple(3, "c", 3))]).await.unwrap();
     assert_eq!(rows(&db, "SELECT id, v FROM t ORDER BY id").await, ["1|a3", "2|b", "3|c"]);
-}
-
-/// Not an assertion: prints the rows/s of 100k narrow upserts in batches of
-/// 1000 on one lane (run with `--release --no-capture` for a real figure).
-#[tokio::test]
-async fn throughput_narrow_upserts() {
-    let db = fresh_db("mysink_tput").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "narrow", &[("id", "bigint", false), ("v", "bigint", true), ("s", "text", true)], &["id"])]).await.unwrap();
-    const ROWS: i64 = 100_000;
-    const BATCH: i64 = 1_000;
-    let batches: Vec<Vec<Change>> = (0..ROWS / BATCH)
-        .map(|b| {
-            (0..BATCH)
-                .map(|i| {
-                    let id = (b * BATCH + i) % 50_000; // half inserts, half updates of existing keys
-                    let mut c = ins("narrow", vec![("id", Value::int64(id)), ("v", Value::int64(b)), ("s", Value::text("some text"))]);
-                    c.seq = (b * BATCH + i) as u64;
-                    c
-                })
-                .collect()
-        })
-        .collect();
-    let start = Instant::now();
-    for records in batches {
-        s.apply(&Batch { lane: 0, records }).await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "mysql target (MariaDB): {ROWS} narrow upserts in batches of {BATCH} on one lane: {:.2} s, {:.0} rows/s",
-        secs,
-        ROWS as f64 / secs
-    );
-    assert_eq!(rows(&db, "SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }
 

@@ -8,7 +8,6 @@ use crate::support::records::{apply, row, row_change, schema_change};
 use logferry::record::{value::Kind, Array, BsonTimestamp, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use logferry::sinks::{Batch, Sink};
-use std::time::Instant;
 
 async fn sink(db: &TestDb, lanes: usize) -> PostgresSink {
     sink_with(db, lanes, None, true).await
@@ -294,38 +293,4 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2"]);
     apply(&*s, batch).await.unwrap();
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"]);
-}
-
-/// Not an assertion: prints the rows/s of 100k narrow upserts in batches of
-/// 1000 on one lane (run with `--release --no-capture` for a real figure).
-#[tokio::test]
-async fn throughput_narrow_upserts() {
-    let db = fresh_db("pgsink_tput").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "narrow", &[("id", "bigint", false), ("v", "bigint", true), ("s", "text", true)], &["id"])]).await.unwrap();
-    const ROWS: i64 = 100_000;
-    const BATCH: i64 = 1_000;
-    let batches: Vec<Vec<Change>> = (0..ROWS / BATCH)
-        .map(|b| {
-            (0..BATCH)
-                .map(|i| {
-                    let id = (b * BATCH + i) % 50_000; // half inserts, half updates of existing keys
-                    let mut c = ins("narrow", vec![("id", Value::int64(id)), ("v", Value::int64(b)), ("s", Value::text("some text"))]);
-                    c.seq = (b * BATCH + i) as u64;
-                    c
-                })
-                .collect()
-        })
-        .collect();
-    let start = Instant::now();
-    for records in batches {
-        s.apply(&Batch { lane: 0, records }).await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "postgres target: {ROWS} narrow upserts in batches of {BATCH} on one lane: {:.2} s, {:.0} rows/s",
-        secs,
-        ROWS as f64 / secs
-    );
-    assert_eq!(rows(&db, "SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }

@@ -50,6 +50,7 @@ cases!(
     tables_without_a_key_are_refused_with_the_fix,
     wrong_password_is_definite_and_not_echoed,
     lanes_apply_in_parallel,
+    many_batches_of_upserts_on_one_lane,
 );
 
 fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
@@ -421,4 +422,26 @@ async fn lanes_apply_in_parallel(dialect: Dialect) {
         assert_eq!(conns, ["4"]);
     }
     s.close().await.unwrap();
+}
+
+/// 100 batches of 1000 narrow upserts on one lane, half of them updates of
+/// existing keys. (How fast: `cargo bench --bench sink_upserts`.)
+async fn many_batches_of_upserts_on_one_lane(dialect: Dialect) {
+    let db = fresh(dialect, "upserts").await;
+    let s = db.sink(1).await;
+    apply(&*s, vec![ddl("public", "narrow", &[("id", "bigint", false), ("v", "bigint", true), ("s", "text", true)], &["id"])]).await.unwrap();
+    const ROWS: i64 = 100_000;
+    const BATCH: i64 = 1_000;
+    for b in 0..ROWS / BATCH {
+        let records = (0..BATCH)
+            .map(|i| {
+                let id = (b * BATCH + i) % 50_000; // half inserts, half updates of existing keys
+                let mut c = ins("narrow", vec![("id", Value::int64(id)), ("v", Value::int64(b)), ("s", Value::text("some text"))]);
+                c.seq = (b * BATCH + i) as u64;
+                c
+            })
+            .collect();
+        s.apply(&Batch { lane: 0, records }).await.unwrap();
+    }
+    assert_eq!(db.rows("SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }
