@@ -8,26 +8,28 @@
 //! # What is covered
 //!
 //! **`pgoutput/*`** (10 000 messages per iteration, one row each): for every
-//! XLogData payload, [`decode::parse`] of the message bytes, then what
-//! `Streamer::message` / `row` / `value` / `base` / `push` in
-//! `src/sources/postgres/stream.rs` do for an Insert or Update, re-stated
-//! here because the `Streamer` cannot be built without a live SQL client and
-//! replication session: the relation lookup by oid, per column the name
-//! clone, the UTF-8 check and [`types::text_to_value`] with the column's
-//! type, the record (`Change`: table, key columns, transaction id and
-//! commit time) and the pipeline name, and the held-back tail
+//! XLogData payload, [`decode::parse`] of the message bytes, then the
+//! stream's own tuple → row code ([`tuple_row`], which
+//! `src/sources/postgres/stream.rs` calls for every Insert, Update and
+//! Delete: per column the name clone, the UTF-8 check and
+//! `types::text_to_value` with the column's type). Around it, what the
+//! `Streamer` adds and which is re-stated here because the `Streamer`
+//! cannot be built without a live SQL client and replication session: the
+//! relation lookup by oid, the record envelope (`Change`: table, key
+//! columns, transaction id and commit time, about ten lines of
+//! `Streamer::base`), the pipeline name and the held-back tail
 //! ([`TxTail::hold`]). The records are collected into a `Vec` (standing in
 //! for the pipeline's channel). Not covered: the transport
 //! (pgwire-replication's framing of XLogData), Begin/Commit, and sending
-//! into the channel. If `stream.rs` changes how it builds records, change
-//! `pg_record` below to match.
+//! into the channel.
 //!
 //! **`binlog/*`** (one rows event of 1000 rows per iteration): what
 //! `Streamer::event` / `rows` in `src/sources/mysql/stream.rs` do for a
 //! rows event: mysql_common's `Event::read` + `read_data` of the event bytes
-//! (what the binlog stream does for every packet), [`decode::event_rows`]
-//! with the table map and the `information_schema` columns, and one record
-//! per row built with `Row::from_pairs` (again collected into a `Vec`). The
+//! (what the binlog stream does for every packet), then the stream's own
+//! [`row_records`] (`decode::event_rows` with the table map and the
+//! `information_schema` columns, and one record per row; again collected
+//! into a `Vec`). The
 //! TABLE_MAP event is parsed once, outside the measurement (the binlog
 //! stream keeps it by table id). Real servers split a statement's rows into
 //! events of about 8 KiB (`binlog_row_event_max_size`); one event of 1000
@@ -48,12 +50,15 @@
 
 use bytes::Bytes;
 use criterion::{black_box, criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use logferry::record::{value::Kind, Change, Column, Op, Row, TableRef, Timestamp, Value};
-use logferry::sources::mysql::decode::{self as mydecode, ColumnInfo};
-use logferry::sources::postgres::decode::{self, PgMessage, TupleValue};
+use logferry::record::{value::Kind, Change, ColumnSchema, Op, TableRef, TableSchema, Timestamp, Value};
+use logferry::sources::mysql::catalog::Table;
+use logferry::sources::mysql::decode::ColumnInfo;
+use logferry::sources::mysql::row_records;
+use logferry::sources::postgres::decode::{self, PgMessage};
+use logferry::sources::postgres::{tuple_row, RowShape};
 use logferry::sources::postgres::types::{self, PgType};
 use logferry::sources::TxTail;
-use mysql_async::binlog::events::{Event, EventData, FormatDescriptionEvent, RowsEventData, TableMapEvent};
+use mysql_async::binlog::events::{Event, EventData, FormatDescriptionEvent, TableMapEvent};
 use mysql_async::binlog::BinlogVersion;
 use std::collections::HashMap;
 
@@ -126,33 +131,32 @@ struct Rel {
     columns: Vec<String>,
     types: Vec<PgType>,
     key: Vec<String>,
+    schema: TableSchema,
 }
 
 fn pg_rel(msg: PgMessage) -> Rel {
     let PgMessage::Relation(r) = msg else { panic!("not a relation: {msg:?}") };
+    let table = TableRef { schema: r.namespace.clone(), name: r.name.clone() };
+    let columns: Vec<String> = r.columns.iter().map(|c| c.name.clone()).collect();
+    let key: Vec<String> = r.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
+    let schema = TableSchema {
+        table: Some(table.clone()),
+        columns: columns.iter().map(|name| ColumnSchema { name: name.clone(), ..Default::default() }).collect(),
+        key_columns: key.clone(),
+        documents: false,
+    };
     Rel {
-        table: TableRef { schema: r.namespace.clone(), name: r.name.clone() },
-        columns: r.columns.iter().map(|c| c.name.clone()).collect(),
+        table,
+        columns,
         // Builtin types resolve without a catalog query (TypeResolver::resolve).
         types: r.columns.iter().map(|c| types::builtin_oid(c.type_oid).expect("builtin type")).collect(),
-        key: r.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect(),
+        key,
+        schema,
     }
 }
 
-/// `Streamer::value` for a text (or binary) value.
-fn pg_value(rel: &Rel, i: usize, v: &TupleValue) -> Result<Value, String> {
-    Ok(match v {
-        TupleValue::Null => Value::null(),
-        TupleValue::UnchangedToast => Value::unchanged(),
-        TupleValue::Text(b) | TupleValue::Binary(b) => {
-            let text = std::str::from_utf8(b).map_err(|_| format!("{}: value is not UTF-8 text", rel.table))?;
-            let ty = rel.types.get(i).ok_or_else(|| format!("{}: tuple has more columns than its relation", rel.table))?;
-            types::text_to_value(ty, text).map_err(|e| format!("{}: {e}", rel.table))?
-        }
-    })
-}
-
-/// `Streamer::message` + `row` + `base` for an Insert or Update (no old tuple).
+/// `Streamer::message` + `base` for an Insert or Update (no old tuple); the
+/// row itself is the stream's own [`tuple_row`].
 fn pg_record(rels: &HashMap<u32, Rel>, msg: PgMessage, xid: u32, time: Timestamp) -> Result<Change, String> {
     let (op, relation, new) = match msg {
         PgMessage::Insert { relation, new } => (Op::Insert, relation, new),
@@ -160,11 +164,8 @@ fn pg_record(rels: &HashMap<u32, Rel>, msg: PgMessage, xid: u32, time: Timestamp
         other => return Err(format!("unexpected {}", other.kind_name())),
     };
     let rel = rels.get(&relation).ok_or_else(|| format!("change for relation {relation} before its Relation message"))?;
-    let mut columns = Vec::with_capacity(new.0.len());
-    for (i, v) in new.0.iter().enumerate() {
-        let name = rel.columns.get(i).cloned().unwrap_or_else(|| format!("column{i}"));
-        columns.push(Column { name, value: Some(pg_value(rel, i, v)?) });
-    }
+    let shape = RowShape { table: &rel.table, columns: &rel.columns, types: &rel.types, schema: &rel.schema };
+    let after = tuple_row("postgres", &shape, &new).map_err(|e| e.to_string())?;
     Ok(Change {
         pipeline: String::new(),
         source: "postgres".into(),
@@ -173,7 +174,7 @@ fn pg_record(rels: &HashMap<u32, Rel>, msg: PgMessage, xid: u32, time: Timestamp
         key_columns: rel.key.clone(),
         tx_id: xid.to_string(),
         commit_time: Some(time),
-        after: Some(Row { columns }),
+        after: Some(after),
         ..Default::default()
     })
 }
@@ -348,49 +349,25 @@ fn my_read(fde: &FormatDescriptionEvent<'_>, bytes: &[u8]) -> EventData<'static>
 }
 
 /// One iteration: the event read from its bytes, its rows decoded, one
-/// record per row (`Streamer::rows` in `src/sources/mysql/stream.rs`).
-fn my_decode(
-    fde: &FormatDescriptionEvent<'_>,
-    tme: &TableMapEvent<'_>,
-    cols: &[ColumnInfo],
-    table: &TableRef,
-    key: &[String],
-    bytes: &[u8],
-    out: &mut Vec<Change>,
-) {
+/// record per row (the stream's own [`row_records`], as
+/// `Streamer::rows` in `src/sources/mysql/stream.rs` calls it).
+fn my_decode(fde: &FormatDescriptionEvent<'_>, tme: &TableMapEvent<'_>, table: &Table, bytes: &[u8], out: &mut Vec<Change>) {
     let event = Event::read(fde, bytes).expect("event reads");
     let Some(EventData::RowsEvent(rows)) = event.read_data().expect("event data") else { panic!("not a rows event") };
-    let op = match rows {
-        RowsEventData::WriteRowsEvent(_) | RowsEventData::WriteRowsEventV1(_) => Op::Insert,
-        RowsEventData::UpdateRowsEvent(_) | RowsEventData::UpdateRowsEventV1(_) | RowsEventData::PartialUpdateRowsEvent(_) => {
-            Op::Update
-        }
-        RowsEventData::DeleteRowsEvent(_) | RowsEventData::DeleteRowsEventV1(_) => Op::Delete,
-    };
-    let changes = mydecode::event_rows(&rows, tme, cols, "shop.orders").expect("rows decode");
-    for (before, after) in changes {
-        out.push(Change {
-            op: op as i32,
-            table: Some(table.clone()),
-            key_columns: key.to_vec(),
-            before: before.map(Row::from_pairs),
-            after: after.map(Row::from_pairs),
-            ..Default::default()
-        });
-    }
+    out.extend(row_records(&rows, tme, table).expect("rows decode"));
 }
 
 fn binlog(c: &mut Criterion) {
     let fde = FormatDescriptionEvent::new(BinlogVersion::Version4);
     let EventData::TableMapEvent(tme) = my_read(&fde, &my_table_map()) else { panic!("not a table map") };
-    let cols = my_columns();
-    let table = TableRef { schema: "shop".into(), name: "orders".into() };
-    let key = vec!["id".to_string()];
+    let columns = my_columns();
+    let nullable = vec![true; columns.len()];
+    let table = Table { database: "shop".into(), name: "orders".into(), key: vec!["id".into()], columns, nullable };
     let writes = my_rows_event(30, BINLOG_ROWS);
     let updates = my_rows_event(31, BINLOG_ROWS);
 
     let mut out = Vec::with_capacity(BINLOG_ROWS);
-    my_decode(&fde, &tme, &cols, &table, &key, &writes, &mut out);
+    my_decode(&fde, &tme, &table, &writes, &mut out);
     let row = out[0].after.as_ref().expect("after image");
     assert_eq!(row.get("id"), Some(&Value::int64(10_000_000)));
     assert_eq!(row.get("qty"), Some(&Value::int64(1)));
@@ -407,7 +384,7 @@ fn binlog(c: &mut Criterion) {
             b.iter_batched(
                 || Vec::with_capacity(BINLOG_ROWS),
                 |mut out| {
-                    my_decode(&fde, &tme, &cols, &table, &key, black_box(bytes), &mut out);
+                    my_decode(&fde, &tme, &table, black_box(bytes), &mut out);
                     assert_eq!(out.len(), BINLOG_ROWS);
                     out
                 },

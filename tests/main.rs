@@ -24,5 +24,7 @@ mod postgres_sink_mysql_types;
 mod postgres_source;
 mod reliability_outage;
 mod reliability_targets;
+mod source_blind_targets;
 mod spool;
+mod sql_targets;
 mod tls;

@@ -1,14 +1,14 @@
-//! The mysql target against the real MariaDB server: every test gets its
+//! What only the mysql target does, against the real MariaDB server (what
+//! both SQL targets do alike is in sql_targets.rs): every test gets its
 //! own database, builds `Change` records by hand and applies them through
 //! `Sink::apply`, then checks the target with SQL.
 
 use crate::support::mariadb::{fresh_db, TestDb};
-use crate::support::records::{apply, row, row_change, schema_change, table};
+use crate::support::records::{apply, row, row_change, schema_change};
 use logferry::record::{value::Kind, Array, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
 use logferry::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use logferry::sinks::{Batch, Sink};
 use mysql_async::prelude::Queryable;
-use std::time::Instant;
 
 /// Records from a PostgreSQL source say so in `source` (it decides the few
 /// type names both engines use differently).
@@ -44,13 +44,7 @@ fn upd(name: &str, pairs: Vec<(&str, Value)>) -> Change {
     change(Op::Update, "public", name, &["id"], None, row(pairs))
 }
 
-fn del(name: &str, id: i64) -> Change {
-    change(Op::Delete, "public", name, &["id"], row(vec![("id", Value::int64(id))]), None)
-}
 
-fn truncate(name: &str) -> Change {
-    Change { op: Op::Truncate as i32, table: table("public", name), ..Default::default() }
-}
 
 fn v(kind: Kind) -> Value {
     Value::of(kind)
@@ -84,73 +78,33 @@ fn simple(id: i64, v: &str, n: i64) -> Vec<(&'static str, Value)> {
 }
 
 #[tokio::test]
-async fn rows_land_and_replays_are_idempotent() {
-    let db = fresh_db("mysink_idem").await;
+async fn created_tables_are_innodb_utf8mb4_binary_and_text_keys_are_bounded() {
+    let db = fresh_db("mysink_create").await;
     let s = sink(&db, 1).await;
     apply(&s, vec![simple_ddl("t")]).await.unwrap();
     assert_eq!(
         rows(&db, &format!("SHOW CREATE TABLE `{}`.t", db.name)).await[0].split_once('|').unwrap().1,
         "CREATE TABLE `t` (\n  `id` bigint(20) NOT NULL,\n  `v` longtext DEFAULT NULL,\n  `n` int(11) NOT NULL,\n  PRIMARY KEY (`id`)\n) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_nopad_bin"
     );
-    let batch = vec![
-        ins("t", simple(1, "a", 1)),
-        ins("t", simple(2, "b", 2)),
-        ins("t", simple(3, "c", 3)),
-        upd("t", simple(1, "a2", 10)),
-        del("t", 2),
-        upd("t", simple(3, "c2", 30)),
-        upd("t", simple(3, "c3", 31)),
-        del("t", 99),
-        ins("t", simple(4, "d", 4)),
-        del("t", 4),
-        ins("t", simple(4, "d2", 40)),
-    ];
-    apply(&s, batch.clone()).await.unwrap();
-    let want = ["1|a2|10", "3|c3|31", "4|d2|40"];
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    // Replaying the same batch changes nothing.
-    apply(&s, batch.clone()).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    // The same records one per batch give the same state.
-    apply(&s, vec![truncate("t")]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["0"]);
-    for c in batch {
-        apply(&s, vec![c]).await.unwrap();
-    }
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    // Delete by key; deleting what is not there is fine.
-    apply(&s, vec![del("t", 1), del("t", 1), del("t", 12345)]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["3", "4"]);
-    // Keys that differ only in case or trailing spaces stay distinct rows.
+    // Keys that differ only in case or trailing spaces stay distinct rows
+    // (sql_targets::*::upserts_deletes_and_replays_are_idempotent) because a
+    // text key is a bounded varchar in a binary no-pad collation.
     apply(&s, vec![ddl("public", "s", &[("k", "text", false), ("v", "integer", true)], &["k"])]).await.unwrap();
-    let sk = |k: &str, n: i64| change(Op::Insert, "public", "s", &["k"], None, row(vec![("k", Value::text(k)), ("v", Value::int64(n))]));
-    apply(&s, vec![sk("a", 1), sk("A", 2), sk("a ", 3), sk("ä", 4)]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM s").await, ["4"]);
     let kt = rows(&db, &format!("SELECT COLUMN_TYPE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = 's' AND COLUMN_NAME = 'k'", db.name)).await;
     assert_eq!(kt, ["varchar(768)"], "a text key is a bounded varchar");
 }
 
 #[tokio::test]
-async fn composite_keys_and_many_rows_in_chunks() {
-    let db = fresh_db("mysink_ck").await;
+async fn more_rows_than_one_packet_holds_are_split_into_statements() {
+    let db = fresh_db("mysink_chunks").await;
     let s = sink(&db, 1).await;
     let key = ["region", "id"];
     apply(&s, vec![ddl("public", "ck", &[("region", "text", false), ("id", "integer", false), ("v", "text", true)], &key)]).await.unwrap();
     let r = |region: &str, id: i64, val: &str| row(vec![("region", Value::text(region)), ("id", Value::int64(id)), ("v", Value::text(val))]);
     let k = |region: &str, id: i64| row(vec![("region", Value::text(region)), ("id", Value::int64(id))]);
-    apply(
-        &s,
-        vec![
-            change(Op::Insert, "public", "ck", &key, None, r("eu", 1, "a")),
-            change(Op::Insert, "public", "ck", &key, None, r("us", 1, "b")),
-            change(Op::Insert, "public", "ck", &key, None, r("eu", 2, "c")),
-            change(Op::Update, "public", "ck", &key, None, r("us", 1, "b2")),
-            change(Op::Delete, "public", "ck", &key, k("eu", 1), None),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(rows(&db, "SELECT region, id, v FROM ck ORDER BY 1, 2").await, ["eu|2|c", "us|1|b2"]);
+    apply(&s, vec![change(Op::Insert, "public", "ck", &key, None, r("eu", 2, "c")), change(Op::Insert, "public", "ck", &key, None, r("us", 1, "b2"))])
+        .await
+        .unwrap();
     // More rows than fit one max_allowed_packet (16 MiB here): split into statements.
     let big = "z".repeat(100_000);
     let records: Vec<Change> = (0..400).map(|i| change(Op::Insert, "public", "ck", &key, None, r("big", i, &big))).collect();
@@ -162,137 +116,10 @@ async fn composite_keys_and_many_rows_in_chunks() {
 }
 
 #[tokio::test]
-async fn unchanged_never_overwrites_a_stored_value() {
-    let db = fresh_db("mysink_toast").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "doc", &[("id", "bigint", false), ("body", "text", true), ("n", "integer", true), ("must", "text", false)], &["id"])]).await.unwrap();
-    let big = "x".repeat(100_000);
-    let doc = |id: i64, body: Value, n: i64, must: Value| ins("doc", vec![("id", Value::int64(id)), ("body", body), ("n", Value::int64(n)), ("must", must)]);
-    apply(&s, vec![doc(1, Value::text(big.clone()), 1, Value::text("m1")), doc(2, Value::text("small"), 1, Value::text("m2"))]).await.unwrap();
-    // Updates that did not send body (nullable) keep it: the upsert path.
-    let mut u0 = doc(1, Value::unchanged(), 5, Value::text("m1"));
-    u0.op = Op::Update as i32;
-    apply(&s, vec![u0]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n, must FROM doc ORDER BY id").await, ["1|100000|5|m1", "2|5|1|m2"]);
-    // ... and NOT NULL `must` too: the row-by-row update path. Replay is harmless.
-    let mut u1 = doc(1, Value::unchanged(), 2, Value::unchanged());
-    u1.op = Op::Update as i32;
-    apply(&s, vec![u1.clone()]).await.unwrap();
-    apply(&s, vec![u1]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n, must FROM doc ORDER BY id").await, ["1|100000|2|m1", "2|5|1|m2"]);
-    // Within a batch, UNCHANGED takes the value from the key's earlier record.
-    let mut u2 = doc(2, Value::unchanged(), 3, Value::unchanged());
-    u2.op = Op::Update as i32;
-    apply(&s, vec![doc(2, Value::text("fresh"), 2, Value::text("mm")), u2.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, body, n, must FROM doc WHERE id = 2").await, ["2|fresh|3|mm"]);
-    // A row that is not there gets NULL for a nullable UNCHANGED column ...
-    let mut u3 = doc(3, Value::unchanged(), 7, Value::text("m3"));
-    u3.op = Op::Update as i32;
-    apply(&s, vec![u3]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, body, n, must FROM doc WHERE id = 3").await, ["3|∅|7|m3"]);
-    // ... and a definite error explaining why for a NOT NULL one; nothing of the batch is applied.
-    let mut u4 = doc(4, Value::text("b"), 8, Value::unchanged());
-    u4.op = Op::Update as i32;
-    let err = apply(&s, vec![doc(5, Value::text("five"), 5, Value::text("m5")), u4]).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains("`must`") && msg.contains("TOAST") && msg.contains(&format!("`{}`.`doc`", db.name)), "{msg}");
-    assert_eq!(rows(&db, "SELECT count(*) FROM doc WHERE id IN (4, 5)").await, ["0"]);
-}
-
-#[tokio::test]
-async fn key_changes_move_the_row_and_replay_cleanly() {
-    let db = fresh_db("mysink_keychg").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "k", &[("id", "bigint", false), ("body", "text", false), ("n", "integer", true)], &["id"])]).await.unwrap();
-    let big = "y".repeat(50_000);
-    apply(&s, vec![ins("k", vec![("id", Value::int64(1)), ("body", Value::text(big.clone())), ("n", Value::int64(1))])]).await.unwrap();
-    let kc = change(
-        Op::Update,
-        "public",
-        "k",
-        &["id"],
-        row(vec![("id", Value::int64(1))]),
-        row(vec![("id", Value::int64(2)), ("body", Value::unchanged()), ("n", Value::int64(2))]),
-    );
-    assert!(kc.changes_key());
-    apply(&s, vec![kc.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["2|50000|2"]);
-    apply(&s, vec![kc.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["2|50000|2"]);
-    // Replay where the old key was reused later: the later records restore it.
-    let reinsert = ins("k", vec![("id", Value::int64(1)), ("body", Value::text("new one")), ("n", Value::int64(9))]);
-    apply(&s, vec![reinsert.clone()]).await.unwrap();
-    apply(&s, vec![kc]).await.unwrap();
-    apply(&s, vec![reinsert]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["1|7|9", "2|50000|2"]);
-}
-
-#[tokio::test]
-async fn truncate_and_control_records() {
-    let db = fresh_db("mysink_trunc").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
-    apply(&s, vec![ins("t", simple(1, "a", 1)), ins("t", simple(2, "b", 2))]).await.unwrap();
-    apply(&s, vec![truncate("t")]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["0"]);
-    // Truncating a table that is not there is a no-op; messages and heartbeats are ignored.
-    apply(&s, vec![truncate("never_created")]).await.unwrap();
-    let msg = Change { op: Op::Message as i32, ..Default::default() };
-    let hb = Change { op: Op::Heartbeat as i32, ..Default::default() };
-    apply(&s, vec![msg, hb, ins("t", simple(3, "c", 3))]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id FROM t").await, ["3"]);
-    // A truncate among other records is a transactional DELETE: a failure later undoes it.
-    let bad = ins("t", vec![("id", Value::int64(9)), ("v", Value::text("x")), ("n", Value::null())]);
-    let err = apply(&s, vec![truncate("t"), ins("t", simple(4, "d", 4)), bad]).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
-    assert_eq!(rows(&db, "SELECT id FROM t").await, ["3"]);
-    apply(&s, vec![ins("t", simple(5, "e", 5)), truncate("t"), ins("t", simple(6, "f", 6))]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id FROM t").await, ["6"]);
-}
-
-#[tokio::test]
-async fn schema_changes_add_columns_and_refuse_type_changes_and_drops() {
+async fn source_schemas_sharing_a_table_name_and_numerics_too_wide_are_refused() {
     let db = fresh_db("mysink_ddl").await;
     let s = sink(&db, 1).await;
-    let v1 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "numeric(12,2)", false)], &["id"]);
-    apply(&s, vec![v1.clone()]).await.unwrap();
-    let o = |pairs: Vec<(&str, Value)>| change(Op::Insert, "shop", "orders", &["id"], None, row(pairs));
-    apply(&s, vec![o(vec![("id", Value::int64(1)), ("total", v(Kind::Decimal("9.5".into())))])]).await.unwrap();
-    // v2 adds a column and makes total nullable; replaying v1 and v2 is harmless.
-    let v2 = ddl(
-        "shop",
-        "orders",
-        &[("id", "bigint", false), ("total", "numeric(12,2)", true), ("note", "character varying(20)", true)],
-        &["id"],
-    );
-    apply(&s, vec![v2.clone()]).await.unwrap();
-    apply(&s, vec![v2.clone()]).await.unwrap();
-    apply(&s, vec![o(vec![("id", Value::int64(2)), ("total", Value::null()), ("note", Value::text("hi"))])]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, total, note FROM orders ORDER BY id").await, ["1|9.50|∅", "2|∅|hi"]);
-    let cols_sql = format!(
-        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = '{}' AND TABLE_NAME = 'orders' ORDER BY ORDINAL_POSITION",
-        db.name
-    );
-    assert_eq!(rows(&db, &cols_sql).await, ["id|bigint(20)|NO", "total|decimal(12,2)|YES", "note|varchar(20)|YES"]);
-    // A fresh sink (no memory of earlier schemas) accepts the same schema:
-    // the created types compare equal to what it would create.
-    let s2 = sink(&db, 1).await;
-    apply(&s2, vec![v2.clone()]).await.unwrap();
-    // A type change is refused, naming table and column; nothing changes.
-    let v3 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "text", true), ("note", "character varying(20)", true)], &["id"]);
-    for s in [&s, &s2] {
-        let err = apply(s, vec![v3.clone()]).await.unwrap_err();
-        assert!(!err.is_transient());
-        let msg = err.to_string();
-        assert!(msg.contains(&format!("`{}`.`orders`", db.name)) && msg.contains("`total`") && msg.contains("MODIFY COLUMN"), "{msg}");
-    }
-    // A dropped column is refused too (we never drop data).
-    let v4 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "numeric(12,2)", true)], &["id"]);
-    let err = apply(&s, vec![v4]).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("`note`") && msg.contains("dropped"), "{msg}");
-    assert_eq!(rows(&db, "SELECT count(*) FROM orders").await, ["2"]);
+    apply(&s, vec![ddl("shop", "orders", &[("id", "bigint", false), ("total", "numeric(12,2)", false)], &["id"])]).await.unwrap();
     // Two source schemas with one table name would share a target table: refused.
     let err = apply(&s, vec![ddl("other", "orders", &[("id", "bigint", false)], &["id"])]).await.unwrap_err();
     assert!(!err.is_transient() && err.to_string().contains("shop.orders") && err.to_string().contains("other.orders"), "{err}");
@@ -302,21 +129,9 @@ async fn schema_changes_add_columns_and_refuse_type_changes_and_drops() {
 }
 
 #[tokio::test]
-async fn without_create_tables_no_ddl_runs_and_hand_made_tables_are_checked() {
+async fn hand_made_tables_with_another_unique_index_and_missing_databases() {
     let db = fresh_db("mysink_nocreate").await;
     let s = sink_with(&db, 1, false).await;
-    let err = apply(&s, vec![simple_ddl("t")]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("create_tables"), "{err}");
-    let err = apply(&s, vec![ins("t", simple(1, "a", 1))]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("does not exist"), "{err}");
-    // A table made by hand (with a key) works; its other columns keep their defaults.
-    db.exec("CREATE TABLE t (id bigint PRIMARY KEY, v longtext, n int NOT NULL, extra varchar(5) DEFAULT 'x')").await;
-    apply(&s, vec![simple_ddl("t"), ins("t", simple(1, "a", 1))]).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rows(&db, "SELECT id, v, n, extra FROM t").await, ["1|a|1|x"]);
-    // No unique index on the key: upserts would duplicate rows — refused with the fix.
-    db.exec("CREATE TABLE nopk (id bigint, v longtext, n int)").await;
-    let err = apply(&s, vec![ins("nopk", simple(1, "a", 1))]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("PRIMARY KEY (`id`)"), "{err}");
     // Another unique index: ON DUPLICATE KEY UPDATE would hit the wrong row — refused.
     db.exec("CREATE TABLE uq (id bigint PRIMARY KEY, v varchar(10), n int, UNIQUE KEY by_v (v))").await;
     let err = apply(&s, vec![ins("uq", simple(1, "a", 1))]).await.unwrap_err();
@@ -385,23 +200,13 @@ async fn odd_names_are_quoted_and_cannot_inject() {
 }
 
 #[tokio::test]
-async fn definite_errors_leave_nothing_half_applied() {
+async fn strict_mode_and_server_warnings_fail_the_whole_batch() {
     let db = fresh_db("mysink_definite").await;
     let s = sink(&db, 1).await;
-    apply(&s, vec![simple_ddl("t"), ddl("public", "small", &[("id", "bigint", false), ("s", "smallint", true), ("c", "character varying(3)", true)], &["id"])])
+    apply(&s, vec![ddl("public", "small", &[("id", "bigint", false), ("s", "smallint", true), ("c", "character varying(3)", true)], &["id"])])
         .await
         .unwrap();
-    apply(&s, vec![ins("t", simple(1, "keep", 1))]).await.unwrap();
-    // NOT NULL violation after good rows (in two tables).
-    let bad = ins("t", vec![("id", Value::int64(3)), ("v", Value::text("c")), ("n", Value::null())]);
     let good_small = ins("small", vec![("id", Value::int64(1)), ("s", Value::int64(1)), ("c", Value::text("ok"))]);
-    let batch = vec![good_small.clone(), ins("t", simple(2, "b", 2)), upd("t", simple(1, "changed", 9)), bad];
-    let err = apply(&s, batch).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains(&format!("`{}`.`t`", db.name)) && msg.contains("1048") && msg.contains("`n`") && msg.contains("NOT NULL"), "{msg}");
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, ["1|keep|1"]);
-    assert_eq!(rows(&db, "SELECT count(*) FROM small").await, ["0"]);
     // Out of range and too long: strict mode refuses, the column is named.
     let err = apply(&s, vec![good_small.clone(), ins("small", vec![("id", Value::int64(2)), ("s", Value::int64(40_000))])]).await.unwrap_err();
     let msg = err.to_string();
@@ -409,21 +214,6 @@ async fn definite_errors_leave_nothing_half_applied() {
     let err = apply(&s, vec![ins("small", vec![("id", Value::int64(3)), ("c", Value::text("four"))])]).await.unwrap_err();
     let msg = err.to_string();
     assert!(!err.is_transient() && msg.contains("`c`") && msg.contains("1406"), "{msg}");
-    // A text that is not an integer.
-    let err = apply(&s, vec![ins("t", vec![("id", Value::int64(6)), ("v", Value::text("f")), ("n", Value::text("not a number"))])])
-        .await
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("`n`") && msg.contains("1366"), "{msg}");
-    // A document into an integer column is refused before anything is sent.
-    let err = apply(&s, vec![ins("t", vec![("id", Value::int64(7)), ("v", Value::text("g")), ("n", v(Kind::Document(Document::default())))])])
-        .await
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("`n`") && msg.contains("document"), "{msg}");
-    // A column the target does not have.
-    let err = apply(&s, vec![ins("t", vec![("id", Value::int64(8)), ("nope", Value::text("x"))])]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("`nope`"), "{err}");
     // A value the server would round (a note, not an error, in strict
     // mode) fails the batch through the warnings guard, quoting the server.
     db.exec("CREATE TABLE hand (id bigint PRIMARY KEY, d decimal(5,2))").await;
@@ -432,21 +222,6 @@ async fn definite_errors_leave_nothing_half_applied() {
     assert!(!err.is_transient() && msg.contains("warning") && msg.contains("1265") && msg.contains("`hand`"), "{msg}");
     assert_eq!(rows(&db, "SELECT count(*) FROM hand").await, ["0"]);
     assert_eq!(rows(&db, "SELECT count(*) FROM small").await, ["0"]);
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, ["1|keep|1"]);
-    // And the lane still works afterwards.
-    apply(&s, vec![ins("t", simple(2, "b", 2))]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["2"]);
-}
-
-#[tokio::test]
-async fn tables_without_a_key_are_refused_with_the_fix() {
-    let db = fresh_db("mysink_nokey").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "log", &[("msg", "text", true)], &[])]).await.unwrap();
-    let rec = change(Op::Insert, "public", "log", &[], None, row(vec![("msg", Value::text("x"))]));
-    let err = apply(&s, vec![rec]).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("no key") && msg.contains("primary key") && msg.contains("file target"), "{msg}");
 }
 
 /// Every PostgreSQL type of the mapping table: the created column type and
@@ -801,76 +576,5 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     apply(&*s, vec![ins("t", simple(3, "c", 3))]).await.unwrap();
     assert_eq!(rows(&db, "SELECT id, v FROM t ORDER BY id").await, ["1|a3", "2|b", "3|c"]);
-}
-
-#[tokio::test]
-async fn wrong_password_is_definite_and_not_echoed() {
-    let db = fresh_db("mysink_auth").await;
-    let url = db.url.replace("logferry-test", "wrong-secret-pw");
-    let err = MysqlSink::connect(MysqlSinkConfig { url, namespace: None, create_tables: true, lanes: 1 }).await.err().unwrap();
-    assert!(!err.is_transient(), "{err}");
-    assert!(!err.to_string().contains("wrong-secret-pw"), "{err}");
-    assert!(err.to_string().contains("1045"), "{err}");
-}
-
-#[tokio::test]
-async fn lanes_apply_in_parallel() {
-    let db = fresh_db("mysink_lanes").await;
-    let s = std::sync::Arc::new(sink(&db, 4).await);
-    apply(&*s, vec![simple_ddl("t")]).await.unwrap();
-    let mut tasks = Vec::new();
-    for lane in 0..4usize {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            for b in 0..10i64 {
-                let records = (0..50i64)
-                    .map(|i| {
-                        let id = lane as i64 * 10_000 + b * 100 + i;
-                        ins("t", simple(id, "x", b))
-                    })
-                    .collect();
-                s.apply(&Batch { lane, records }).await.unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["2000"]);
-    s.close().await.unwrap();
-}
-
-/// Not an assertion: prints the rows/s of 100k narrow upserts in batches of
-/// 1000 on one lane (run with `--release --no-capture` for a real figure).
-#[tokio::test]
-async fn throughput_narrow_upserts() {
-    let db = fresh_db("mysink_tput").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "narrow", &[("id", "bigint", false), ("v", "bigint", true), ("s", "text", true)], &["id"])]).await.unwrap();
-    const ROWS: i64 = 100_000;
-    const BATCH: i64 = 1_000;
-    let batches: Vec<Vec<Change>> = (0..ROWS / BATCH)
-        .map(|b| {
-            (0..BATCH)
-                .map(|i| {
-                    let id = (b * BATCH + i) % 50_000; // half inserts, half updates of existing keys
-                    let mut c = ins("narrow", vec![("id", Value::int64(id)), ("v", Value::int64(b)), ("s", Value::text("some text"))]);
-                    c.seq = (b * BATCH + i) as u64;
-                    c
-                })
-                .collect()
-        })
-        .collect();
-    let start = Instant::now();
-    for records in batches {
-        s.apply(&Batch { lane: 0, records }).await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "mysql target (MariaDB): {ROWS} narrow upserts in batches of {BATCH} on one lane: {:.2} s, {:.0} rows/s",
-        secs,
-        ROWS as f64 / secs
-    );
-    assert_eq!(rows(&db, "SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }
 

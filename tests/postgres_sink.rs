@@ -1,13 +1,13 @@
-//! The postgres target against the real server: every test gets its own
+//! What only the postgres target does, against the real server (what both
+//! SQL targets do alike is in sql_targets.rs): every test gets its own
 //! database, builds `Change` records by hand and applies them through
 //! `Sink::apply`, then checks the target with SQL.
 
 use crate::support::pg::{fresh_db, rows, TestDb};
-use crate::support::records::{apply, row, row_change, schema_change, table};
+use crate::support::records::{apply, row, row_change, schema_change};
 use logferry::record::{value::Kind, Array, BsonTimestamp, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use logferry::sinks::{Batch, Sink};
-use std::time::Instant;
 
 async fn sink(db: &TestDb, lanes: usize) -> PostgresSink {
     sink_with(db, lanes, None, true).await
@@ -32,17 +32,8 @@ fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
     change(Op::Insert, "public", name, &["id"], None, row(pairs))
 }
 
-fn upd(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Update, "public", name, &["id"], None, row(pairs))
-}
 
-fn del(name: &str, id: i64) -> Change {
-    change(Op::Delete, "public", name, &["id"], row(vec![("id", Value::int64(id))]), None)
-}
 
-fn truncate(name: &str) -> Change {
-    Change { op: Op::Truncate as i32, table: table("public", name), ..Default::default() }
-}
 
 fn v(kind: Kind) -> Value {
     Value::of(kind)
@@ -205,200 +196,6 @@ async fn every_value_kind_round_trips() {
 }
 
 #[tokio::test]
-async fn upserts_and_deletes_are_idempotent() {
-    let db = fresh_db("pgsink_idem").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
-    let batch = vec![
-        ins("t", simple("t", 1, "a", 1)),
-        ins("t", simple("t", 2, "b", 2)),
-        ins("t", simple("t", 3, "c", 3)),
-        upd("t", simple("t", 1, "a2", 10)),
-        del("t", 2),
-        upd("t", simple("t", 3, "c2", 30)),
-        upd("t", simple("t", 3, "c3", 31)),
-        del("t", 99),
-        ins("t", simple("t", 4, "d", 4)),
-        del("t", 4),
-        ins("t", simple("t", 4, "d2", 40)),
-    ];
-    apply(&s, batch.clone()).await.unwrap();
-    let want = ["1|a2|10", "3|c3|31", "4|d2|40"];
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    apply(&s, batch.clone()).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    // The same records one per batch give the same state.
-    apply(&s, vec![truncate("t")]).await.unwrap();
-    for c in batch {
-        apply(&s, vec![c]).await.unwrap();
-    }
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, want);
-    // Delete by key, and deleting what is not there is fine.
-    apply(&s, vec![del("t", 1), del("t", 1), del("t", 12345)]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["3", "4"]);
-}
-
-#[tokio::test]
-async fn composite_keys() {
-    let db = fresh_db("pgsink_ck").await;
-    let s = sink(&db, 1).await;
-    let key = ["region", "id"];
-    apply(&s, vec![ddl("public", "ck", &[("region", "text", false), ("id", "integer", false), ("v", "text", true)], &key)]).await.unwrap();
-    let r = |region: &str, id: i64, val: &str| row(vec![("region", Value::text(region)), ("id", Value::int64(id)), ("v", Value::text(val))]);
-    let k = |region: &str, id: i64| row(vec![("region", Value::text(region)), ("id", Value::int64(id))]);
-    apply(
-        &s,
-        vec![
-            change(Op::Insert, "public", "ck", &key, None, r("eu", 1, "a")),
-            change(Op::Insert, "public", "ck", &key, None, r("us", 1, "b")),
-            change(Op::Insert, "public", "ck", &key, None, r("eu", 2, "c")),
-            change(Op::Update, "public", "ck", &key, None, r("us", 1, "b2")),
-            change(Op::Delete, "public", "ck", &key, k("eu", 1), None),
-        ],
-    )
-    .await
-    .unwrap();
-    assert_eq!(rows(&db, "SELECT region, id, v FROM ck ORDER BY 1, 2").await, ["eu|2|c", "us|1|b2"]);
-    let pk = rows(&db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'ck'::regclass AND contype = 'p'").await;
-    assert_eq!(pk, ["PRIMARY KEY (region, id)"]);
-}
-
-#[tokio::test]
-async fn unchanged_never_overwrites_a_stored_value() {
-    let db = fresh_db("pgsink_toast").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "doc", &[("id", "bigint", false), ("body", "text", true), ("n", "integer", true), ("must", "text", false)], &["id"])]).await.unwrap();
-    let big = "x".repeat(100_000);
-    let doc = |id: i64, body: Value, n: i64, must: Value| ins("doc", vec![("id", Value::int64(id)), ("body", body), ("n", Value::int64(n)), ("must", must)]);
-    apply(&s, vec![doc(1, Value::text(big.clone()), 1, Value::text("m1")), doc(2, Value::text("small"), 1, Value::text("m2"))]).await.unwrap();
-    // Updates that did not send body (or must) keep the stored values.
-    let mut u1 = doc(1, Value::unchanged(), 2, Value::unchanged());
-    u1.op = Op::Update as i32;
-    apply(&s, vec![u1.clone()]).await.unwrap();
-    apply(&s, vec![u1]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n, must FROM doc ORDER BY id").await, ["1|100000|2|m1", "2|5|1|m2"]);
-    // Within a batch, UNCHANGED takes the value from the key's earlier record.
-    let mut u2 = doc(2, Value::unchanged(), 3, Value::unchanged());
-    u2.op = Op::Update as i32;
-    apply(&s, vec![doc(2, Value::text("fresh"), 2, Value::text("mm")), u2.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, body, n, must FROM doc WHERE id = 2").await, ["2|fresh|3|mm"]);
-    // A row that is not there gets NULL for a nullable UNCHANGED column ...
-    let mut u3 = doc(3, Value::unchanged(), 7, Value::text("m3"));
-    u3.op = Op::Update as i32;
-    apply(&s, vec![u3]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, body, n, must FROM doc WHERE id = 3").await, ["3|∅|7|m3"]);
-    // ... and a definite error explaining why for a NOT NULL one; nothing of the batch is applied.
-    let mut u4 = doc(4, Value::text("b"), 8, Value::unchanged());
-    u4.op = Op::Update as i32;
-    let err = apply(&s, vec![doc(5, Value::text("five"), 5, Value::text("m5")), u4]).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains("\"must\"") && msg.contains("TOAST") && msg.contains("\"public\".\"doc\""), "{msg}");
-    assert_eq!(rows(&db, "SELECT count(*) FROM doc WHERE id IN (4, 5)").await, ["0"]);
-}
-
-#[tokio::test]
-async fn key_changes_move_the_row_and_replay_cleanly() {
-    let db = fresh_db("pgsink_keychg").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "k", &[("id", "bigint", false), ("body", "text", false), ("n", "integer", true)], &["id"])]).await.unwrap();
-    let big = "y".repeat(50_000);
-    apply(&s, vec![ins("k", vec![("id", Value::int64(1)), ("body", Value::text(big.clone())), ("n", Value::int64(1))])]).await.unwrap();
-    let kc = change(
-        Op::Update,
-        "public",
-        "k",
-        &["id"],
-        row(vec![("id", Value::int64(1))]),
-        row(vec![("id", Value::int64(2)), ("body", Value::unchanged()), ("n", Value::int64(2))]),
-    );
-    assert!(kc.changes_key());
-    apply(&s, vec![kc.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["2|50000|2"]);
-    apply(&s, vec![kc.clone()]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["2|50000|2"]);
-    // Replay where the old key was reused later: the later records restore it.
-    let reinsert = ins("k", vec![("id", Value::int64(1)), ("body", Value::text("new one")), ("n", Value::int64(9))]);
-    apply(&s, vec![reinsert.clone()]).await.unwrap();
-    apply(&s, vec![kc]).await.unwrap();
-    apply(&s, vec![reinsert]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, length(body), n FROM k ORDER BY id").await, ["1|7|9", "2|50000|2"]);
-}
-
-#[tokio::test]
-async fn truncate_and_control_records() {
-    let db = fresh_db("pgsink_trunc").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
-    apply(&s, vec![ins("t", simple("t", 1, "a", 1)), ins("t", simple("t", 2, "b", 2))]).await.unwrap();
-    apply(&s, vec![truncate("t")]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["0"]);
-    // Truncating a table that is not there is a no-op; messages and heartbeats are ignored.
-    apply(&s, vec![truncate("never_created")]).await.unwrap();
-    let msg = Change { op: Op::Message as i32, ..Default::default() };
-    let hb = Change { op: Op::Heartbeat as i32, ..Default::default() };
-    apply(&s, vec![msg, hb, ins("t", simple("t", 3, "c", 3))]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id FROM t").await, ["3"]);
-}
-
-#[tokio::test]
-async fn schema_changes_add_columns_and_refuse_type_changes_and_drops() {
-    let db = fresh_db("pgsink_ddl").await;
-    let s = sink(&db, 1).await;
-    let v1 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "numeric(12,2)", false)], &["id"]);
-    apply(&s, vec![v1.clone()]).await.unwrap();
-    let o = |pairs: Vec<(&str, Value)>| change(Op::Insert, "shop", "orders", &["id"], None, row(pairs));
-    apply(&s, vec![o(vec![("id", Value::int64(1)), ("total", v(Kind::Decimal("9.5".into())))])]).await.unwrap();
-    // v2 adds a column; replaying v1 and v2 is harmless.
-    let v2 = ddl(
-        "shop",
-        "orders",
-        &[("id", "bigint", false), ("total", "numeric(12,2)", true), ("note", "character varying(20)", true)],
-        &["id"],
-    );
-    apply(&s, vec![v2.clone()]).await.unwrap();
-    apply(&s, vec![v2.clone()]).await.unwrap();
-    apply(&s, vec![o(vec![("id", Value::int64(2)), ("total", Value::null()), ("note", Value::text("hi"))])]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT id, total, note FROM shop.orders ORDER BY id").await, ["1|9.50|∅", "2|∅|hi"]);
-    let cols = rows(
-        &db,
-        "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute WHERE attrelid = 'shop.orders'::regclass AND attnum > 0 ORDER BY attnum",
-    )
-    .await;
-    assert_eq!(cols, ["id|bigint|t", "total|numeric(12,2)|f", "note|character varying(20)|f"]);
-    // A type change is refused, naming table and column; nothing changes.
-    let v3 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "text", true), ("note", "character varying(20)", true)], &["id"]);
-    let err = apply(&s, vec![v3]).await.unwrap_err();
-    assert!(!err.is_transient());
-    let msg = err.to_string();
-    assert!(msg.contains("\"shop\".\"orders\"") && msg.contains("\"total\"") && msg.contains("ALTER"), "{msg}");
-    // A dropped column is refused too (we never drop data).
-    let v4 = ddl("shop", "orders", &[("id", "bigint", false), ("total", "numeric(12,2)", true)], &["id"]);
-    let err = apply(&s, vec![v4]).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("\"note\"") && msg.contains("dropped"), "{msg}");
-    assert_eq!(rows(&db, "SELECT count(*) FROM shop.orders").await, ["2"]);
-}
-
-#[tokio::test]
-async fn without_create_tables_no_ddl_runs() {
-    let db = fresh_db("pgsink_nocreate").await;
-    let s = sink_with(&db, 1, None, false).await;
-    let err = apply(&s, vec![simple_ddl("t")]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("create_tables"), "{err}");
-    let err = apply(&s, vec![ins("t", simple("t", 1, "a", 1))]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("does not exist"), "{err}");
-    // A table made by hand (with a key) works.
-    db.client.batch_execute("CREATE TABLE public.t (id bigint PRIMARY KEY, v text, n integer NOT NULL, extra text DEFAULT 'x')").await.unwrap();
-    apply(&s, vec![simple_ddl("t"), ins("t", simple("t", 1, "a", 1))]).await.unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(rows(&db, "SELECT id, v, n, extra FROM t").await, ["1|a|1|x"]);
-    // A table without a unique constraint on the key: the fix is named.
-    db.client.batch_execute("CREATE TABLE public.nopk (id bigint, v text, n integer)").await.unwrap();
-    let err = apply(&s, vec![ins("nopk", simple("nopk", 1, "a", 1))]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("PRIMARY KEY"), "{err}");
-}
-
-#[tokio::test]
 async fn schema_override_puts_every_table_in_one_schema() {
     let db = fresh_db("pgsink_override").await;
     let s = sink_with(&db, 1, Some("Replica"), true).await;
@@ -458,52 +255,6 @@ async fn odd_names_are_quoted_and_cannot_inject() {
 }
 
 #[tokio::test]
-async fn definite_errors_leave_nothing_half_applied() {
-    let db = fresh_db("pgsink_definite").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![simple_ddl("t")]).await.unwrap();
-    apply(&s, vec![ins("t", simple("t", 1, "keep", 1))]).await.unwrap();
-    // NOT NULL violation after good rows.
-    let bad = ins("t", vec![("id", Value::int64(3)), ("v", Value::text("c")), ("n", Value::null())]);
-    let batch = vec![ins("t", simple("t", 2, "b", 2)), upd("t", simple("t", 1, "changed", 9)), bad];
-    let err = apply(&s, batch).await.unwrap_err();
-    assert!(!err.is_transient(), "{err}");
-    let msg = err.to_string();
-    assert!(msg.contains("\"public\".\"t\"") && msg.contains("23502") && msg.contains("\"n\""), "{msg}");
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, ["1|keep|1"]);
-    // A text that is not an integer: the column is named after the fact.
-    let err = apply(&s, vec![ins("t", simple("t", 5, "e", 5)), ins("t", vec![("id", Value::int64(6)), ("v", Value::text("f")), ("n", Value::text("not a number"))])])
-        .await
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("column \"n\" (integer)") && msg.contains("22P02"), "{msg}");
-    // A document into an integer column is refused before anything is sent.
-    let err = apply(&s, vec![ins("t", vec![("id", Value::int64(7)), ("v", Value::text("g")), ("n", v(Kind::Document(Document::default())))])])
-        .await
-        .unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("\"n\"") && msg.contains("document"), "{msg}");
-    // A column the target does not have.
-    let err = apply(&s, vec![ins("t", vec![("id", Value::int64(8)), ("nope", Value::text("x"))])]).await.unwrap_err();
-    assert!(!err.is_transient() && err.to_string().contains("\"nope\""), "{err}");
-    assert_eq!(rows(&db, "SELECT id, v, n FROM t ORDER BY id").await, ["1|keep|1"]);
-    // And the lane still works afterwards.
-    apply(&s, vec![ins("t", simple("t", 2, "b", 2))]).await.unwrap();
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["2"]);
-}
-
-#[tokio::test]
-async fn tables_without_a_key_are_refused_with_the_fix() {
-    let db = fresh_db("pgsink_nokey").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "log", &[("msg", "text", true)], &[])]).await.unwrap();
-    let rec = change(Op::Insert, "public", "log", &[], None, row(vec![("msg", Value::text("x"))]));
-    let err = apply(&s, vec![rec]).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("no key") && msg.contains("primary key") && msg.contains("file target"), "{msg}");
-}
-
-#[tokio::test]
 async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     let db = fresh_db("pgsink_conn").await;
     let s = std::sync::Arc::new(sink(&db, 1).await);
@@ -542,76 +293,4 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2"]);
     apply(&*s, batch).await.unwrap();
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"]);
-}
-
-#[tokio::test]
-async fn wrong_password_is_definite_and_not_echoed() {
-    let db = fresh_db("pgsink_auth").await;
-    let url = db.url.replace("logferry-test", "wrong-secret-pw");
-    let err = PostgresSink::connect(PostgresSinkConfig { url, namespace: None, create_tables: true, lanes: 1 }).await.err().unwrap();
-    assert!(!err.is_transient(), "{err}");
-    assert!(!err.to_string().contains("wrong-secret-pw"), "{err}");
-}
-
-#[tokio::test]
-async fn lanes_apply_in_parallel() {
-    let db = fresh_db("pgsink_lanes").await;
-    let s = std::sync::Arc::new(sink(&db, 4).await);
-    apply(&*s, vec![simple_ddl("t")]).await.unwrap();
-    let mut tasks = Vec::new();
-    for lane in 0..4usize {
-        let s = s.clone();
-        tasks.push(tokio::spawn(async move {
-            for b in 0..10i64 {
-                let records = (0..50i64)
-                    .map(|i| {
-                        let id = lane as i64 * 10_000 + b * 100 + i;
-                        ins("t", simple("t", id, "x", b))
-                    })
-                    .collect();
-                s.apply(&Batch { lane, records }).await.unwrap();
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    assert_eq!(rows(&db, "SELECT count(*) FROM t").await, ["2000"]);
-    let conns = rows(&db, &format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry'", db.name)).await;
-    assert_eq!(conns, ["4"]);
-    s.close().await.unwrap();
-}
-
-/// Not an assertion: prints the rows/s of 100k narrow upserts in batches of
-/// 1000 on one lane (run with `--release --no-capture` for a real figure).
-#[tokio::test]
-async fn throughput_narrow_upserts() {
-    let db = fresh_db("pgsink_tput").await;
-    let s = sink(&db, 1).await;
-    apply(&s, vec![ddl("public", "narrow", &[("id", "bigint", false), ("v", "bigint", true), ("s", "text", true)], &["id"])]).await.unwrap();
-    const ROWS: i64 = 100_000;
-    const BATCH: i64 = 1_000;
-    let batches: Vec<Vec<Change>> = (0..ROWS / BATCH)
-        .map(|b| {
-            (0..BATCH)
-                .map(|i| {
-                    let id = (b * BATCH + i) % 50_000; // half inserts, half updates of existing keys
-                    let mut c = ins("narrow", vec![("id", Value::int64(id)), ("v", Value::int64(b)), ("s", Value::text("some text"))]);
-                    c.seq = (b * BATCH + i) as u64;
-                    c
-                })
-                .collect()
-        })
-        .collect();
-    let start = Instant::now();
-    for records in batches {
-        s.apply(&Batch { lane: 0, records }).await.unwrap();
-    }
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "postgres target: {ROWS} narrow upserts in batches of {BATCH} on one lane: {:.2} s, {:.0} rows/s",
-        secs,
-        ROWS as f64 / secs
-    );
-    assert_eq!(rows(&db, "SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }

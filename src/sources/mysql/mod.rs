@@ -51,6 +51,9 @@ pub mod gtid;
 pub mod logical;
 mod snapshot;
 mod stream;
+/// The rows-event → records step of the stream, for benches/decode.rs.
+#[doc(hidden)]
+pub use stream::row_records;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
 use crate::config::{MysqlFlavor, MysqlSourceConfig, SnapshotMode};

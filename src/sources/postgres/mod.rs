@@ -55,6 +55,9 @@ pub mod logical;
 pub mod position;
 mod snapshot;
 mod stream;
+/// The tuple → row step of the stream, for benches/decode.rs.
+#[doc(hidden)]
+pub use stream::{tuple_row, RowShape};
 pub mod types;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};

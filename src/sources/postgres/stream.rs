@@ -284,35 +284,60 @@ impl<'a> Streamer<'a> {
         }
     }
 
-    fn value(&self, rel: &Rel, i: usize, v: &TupleValue) -> SourceResult<Value> {
-        Ok(match v {
-            TupleValue::Null => Value::null(),
-            TupleValue::UnchangedToast => Value::unchanged(),
-            TupleValue::Text(b) | TupleValue::Binary(b) => {
-                let name = rel.columns.get(i).map(String::as_str).unwrap_or("?");
-                let text = std::str::from_utf8(b).map_err(|_| {
-                    definite(&self.setup.source, format!("{}.{}: value is not UTF-8 text", rel.table, name))
-                })?;
-                let ty = rel.types.get(i).ok_or_else(|| {
-                    definite(&self.setup.source, format!("{}: tuple has more columns than its relation", rel.table))
-                })?;
-                types::text_to_value(ty, text).map_err(|e| {
-                    let source_type = rel.schema.columns.get(i).map(|c| c.source_type.as_str()).unwrap_or("?");
-                    definite(&self.setup.source, format!("{}.{} ({source_type}): {e}", rel.table, name))
-                })?
-            }
-        })
-    }
-
     fn row(&self, rel: &Rel, t: &Tuple) -> SourceResult<Row> {
-        let mut columns = Vec::with_capacity(t.0.len());
-        for (i, v) in t.0.iter().enumerate() {
-            let name = rel.columns.get(i).cloned().unwrap_or_else(|| format!("column{i}"));
-            columns.push(Column { name, value: Some(self.value(rel, i, v)?) });
-        }
-        Ok(Row { columns })
+        tuple_row(&self.setup.source, &RowShape { table: &rel.table, columns: &rel.columns, types: &rel.types, schema: &rel.schema }, t)
     }
 
+    fn value(&self, rel: &Rel, i: usize, v: &TupleValue) -> SourceResult<Value> {
+        tuple_value(&self.setup.source, &RowShape { table: &rel.table, columns: &rel.columns, types: &rel.types, schema: &rel.schema }, i, v)
+    }
+}
+
+/// What turning a relation's tuple into a row needs: its table, column
+/// names, resolved types and the schema record (for error messages).
+#[doc(hidden)]
+pub struct RowShape<'r> {
+    pub table: &'r TableRef,
+    pub columns: &'r [String],
+    pub types: &'r [PgType],
+    pub schema: &'r TableSchema,
+}
+
+/// A decoded pgoutput tuple as the record's row: one column per value, in
+/// the relation's order. Public (hidden) for benches/decode.rs, which
+/// measures this very code.
+#[doc(hidden)]
+pub fn tuple_row(source: &str, rel: &RowShape<'_>, t: &Tuple) -> SourceResult<Row> {
+    let mut columns = Vec::with_capacity(t.0.len());
+    for (i, v) in t.0.iter().enumerate() {
+        let name = rel.columns.get(i).cloned().unwrap_or_else(|| format!("column{i}"));
+        columns.push(Column { name, value: Some(tuple_value(source, rel, i, v)?) });
+    }
+    Ok(Row { columns })
+}
+
+/// Value `i` of a tuple, typed by the relation's column type.
+fn tuple_value(source: &str, rel: &RowShape<'_>, i: usize, v: &TupleValue) -> SourceResult<Value> {
+    Ok(match v {
+        TupleValue::Null => Value::null(),
+        TupleValue::UnchangedToast => Value::unchanged(),
+        TupleValue::Text(b) | TupleValue::Binary(b) => {
+            let name = rel.columns.get(i).map(String::as_str).unwrap_or("?");
+            let text = std::str::from_utf8(b)
+                .map_err(|_| definite(source, format!("{}.{}: value is not UTF-8 text", rel.table, name)))?;
+            let ty = rel
+                .types
+                .get(i)
+                .ok_or_else(|| definite(source, format!("{}: tuple has more columns than its relation", rel.table)))?;
+            types::text_to_value(ty, text).map_err(|e| {
+                let source_type = rel.schema.columns.get(i).map(|c| c.source_type.as_str()).unwrap_or("?");
+                definite(source, format!("{}.{} ({source_type}): {e}", rel.table, name))
+            })?
+        }
+    })
+}
+
+impl<'a> Streamer<'a> {
     /// The old image: only the key columns for 'K', everything for 'O'.
     fn old_row(&self, rel: &Rel, old: &OldTuple) -> SourceResult<Row> {
         match old {
