@@ -1621,7 +1621,7 @@ tables = ["public.*"]
 
     #[test]
     fn example_file_parses_with_every_option() {
-        let text = include_str!("../../config/example.toml");
+        let text = include_str!("../../../config/example.toml");
         let cfg = Config::parse(text, Path::new("config/example.toml"), &env).unwrap();
         assert_eq!(cfg.path, Path::new("config/example.toml"));
         assert_eq!(cfg.state_dir, Path::new("config/.logferry"));
@@ -1671,7 +1671,7 @@ tables = ["public.*"]
 
     #[test]
     fn example_files_commented_sources_parse() {
-        let text = include_str!("../../config/example.toml");
+        let text = include_str!("../../../config/example.toml");
         // Every commented-out `# [pipeline.source]` block is a valid source.
         let lines: Vec<&str> = text.lines().collect();
         let blocks: Vec<String> = lines
@@ -1739,7 +1739,7 @@ tables = ["public.*"]
 
     #[test]
     fn demo_generate_file_parses() {
-        let text = include_str!("../../config/demo-generate.toml");
+        let text = include_str!("../../../config/demo-generate.toml");
         let cfg = Config::parse(text, Path::new("config/demo-generate.toml"), &|_| None).unwrap();
         assert_eq!(cfg.state_dir, Path::new("config/../.tmp/demo/state"));
         let p = &cfg.pipelines[0];
@@ -1843,7 +1843,7 @@ checkpoint_interval = "1h""#,
 
     #[test]
     fn on_error_is_read_and_checked() {
-        let example = include_str!("../../config/example.toml");
+        let example = include_str!("../../../config/example.toml");
         let cfg = Config::parse(example, Path::new("config/example.toml"), &env).unwrap();
         assert_eq!(cfg.pipelines[0].on_error, OnError::Stop);
         let cfg = parse(&format!("{SOURCE}{STDOUT}")).unwrap();
