@@ -1503,7 +1503,7 @@ mod tests {
     /// means (computed by the server; see testdata/types.sql).
     #[test]
     fn server_printed_values() {
-        let data = include_str!("testdata/types.tsv");
+        let data = include_str!("../testdata/types.tsv");
         let mut checked = 0;
         for line in data.lines().filter(|l| !l.is_empty()) {
             let mut parts = line.split('\t');
