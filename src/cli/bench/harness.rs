@@ -8,7 +8,7 @@ use super::{
     cleanup, connect, conninfo, cpu_seconds, describe, each_table, fail, insert_sql, peak_rss_kib,
     pipeline_config_with, run_logferry, table_ddl, table_names, with_db, Backlog, BenchArgs, WorkDir,
 };
-use crate::admin::PipelineStats;
+use crate::pipeline::PipelineStats;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
