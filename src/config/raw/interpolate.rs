@@ -1,6 +1,7 @@
 //! `${NAME}` interpolation over the TOML tree, remembering the values
 //! substituted into secret-bearing keys so that messages can scrub them.
 use super::*;
+use std::borrow::Cow;
 
 /// Keys whose values are secrets (besides any `url`, whose password is).
 fn is_secret_key(leaf: &str) -> bool {

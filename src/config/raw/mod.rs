@@ -39,7 +39,6 @@ use sources::RawSource;
 use targets::{RawTarget, RawTargets};
 
 use serde::Deserialize;
-use std::borrow::Cow;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 

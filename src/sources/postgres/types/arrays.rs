@@ -1,6 +1,7 @@
 //! Array text (`{1,2,NULL}`, nested levels, quoted and escaped elements,
 //! dimension bounds dropped), each element converted as its type.
 use super::*;
+use std::borrow::Cow;
 
 /// PostgreSQL's MAXDIM: arrays have at most 6 dimensions. Also bounds the
 /// parser's recursion on hostile input.

@@ -48,10 +48,7 @@ pub use builtins::{builtin_oid, type_name};
 use arrays::array;
 use builtins::builtin;
 
-use crate::record::calendar;
 use crate::record::{value::Kind, Array, Date, Interval, Other, Special, Time, Timestamp, Value};
-use bytes::Bytes;
-use std::borrow::Cow;
 
 /// What logferry knows about a column's type (resolved from `pg_type` by
 /// the source).

@@ -1,6 +1,7 @@
 //! Text forms of the scalars that are not dates or times: `float4` /
 //! `float8`, `numeric`, `bytea` (hex and escape formats) and `uuid`.
 use super::*;
+use bytes::Bytes;
 
 /// `float4`/`float8` text: digits with an optional exponent, `NaN`,
 /// `Infinity`, `-Infinity`. Rust's parser is correctly rounded, so the

@@ -2,6 +2,7 @@
 //! and `interval`, read exactly in place (BC years, ±infinity, offsets,
 //! unbounded interval hours).
 use super::*;
+use crate::record::calendar;
 
 const MICROS_PER_SEC: i64 = 1_000_000;
 const SECS_PER_DAY: i64 = 86_400;

@@ -3,6 +3,7 @@
 use super::builtins::*;
 use super::*;
 use crate::record::Null;
+use bytes::Bytes;
 
 mod arrays;
 mod builtins;
