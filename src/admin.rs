@@ -25,6 +25,7 @@
 
 use crate::pipeline::{PipelineStats, StatsSnapshot};
 use crate::record::format_utc;
+use crate::record::json::push_json_string;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -131,22 +132,11 @@ impl Registry {
     }
 }
 
-/// A JSON string literal (also a valid Prometheus label value).
+/// A JSON string literal (also a valid Prometheus label value), quoted by
+/// the crate's one escaper.
 fn json_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    push_json_string(&mut out, s);
     out
 }
 

@@ -1,4 +1,4 @@
-//! PostgreSQL text values (src/sources/postgres/types.rs): any type (oid,
+//! PostgreSQL text values (src/sources/postgres/types/): any type (oid,
 //! enum, domain, array with any delimiter) and any text convert to a value
 //! or a `TypeError`, never a panic. Input: see `logferry_fuzz::pg_text`.
 #![no_main]

@@ -1,7 +1,7 @@
 -- Generates types.tsv: values as the server prints them (type output
 -- functions, exactly what pgoutput sends) next to what they mean, computed
 -- by the server without going through the text form. The test
--- `server_printed_values` in ../types.rs decodes column 2 and compares it
+-- `server_printed_values` in ../types/tests/printed.rs decodes column 2 and compares it
 -- with column 3. Re-run with:
 --
 --   PGPASSWORD=... psql -X -q -At -F "$(printf '\t')" -h 127.0.0.1 -p 55432 -U postgres \

@@ -1,0 +1,162 @@
+//! `[[pipeline.target]]`: one raw shape per `kind` (file, stdout, postgres,
+//! mysql, mongodb), chosen by the kind before the rest is read, and its checks.
+use super::*;
+
+#[derive(Debug)]
+pub(super) enum RawTarget {
+    File(RawFileTarget),
+    Stdout(RawStdoutTarget),
+    Postgres(RawPostgresTarget),
+    Mysql(RawMysqlTarget),
+    Mongodb(RawMongodbTarget),
+}
+
+/// `target` as written: normally an array of tables (`[[pipeline.target]]`).
+#[derive(Debug)]
+pub(super) enum RawTargets {
+    List(Vec<RawTarget>),
+    /// Something else, e.g. a single `[pipeline.target]` table; holds its TOML type.
+    NotAList(&'static str),
+}
+
+impl Default for RawTargets {
+    fn default() -> Self {
+        RawTargets::List(Vec::new())
+    }
+}
+
+/// Just the `kind` of a target, to choose the struct for the rest.
+#[derive(Deserialize)]
+struct TargetKind {
+    kind: TargetKindName,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum TargetKindName {
+    File,
+    Stdout,
+    Postgres,
+    Mysql,
+    Mongodb,
+}
+
+impl RawTarget {
+    pub(super) fn from_value(value: Spanned<DeValue<'_>>) -> Result<RawTarget, toml::de::Error> {
+        let TargetKind { kind } = from_value(value.clone())?;
+        Ok(match kind {
+            TargetKindName::File => RawTarget::File(from_value(value)?),
+            TargetKindName::Stdout => RawTarget::Stdout(from_value(value)?),
+            TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
+            TargetKindName::Mysql => RawTarget::Mysql(from_value(value)?),
+            TargetKindName::Mongodb => RawTarget::Mongodb(from_value(value)?),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawFileTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    path: String,
+    format: Option<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawStdoutTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    format: Option<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawPostgresTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    schema: Option<String>,
+    create_tables: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMysqlTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    database: Option<String>,
+    create_tables: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMongodbTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    url: String,
+    database: Option<String>,
+    transaction: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawFormat {
+    Json,
+    Protobuf,
+}
+
+impl RawTarget {
+    pub(super) fn validate(self, key: &str, base: &Path) -> Result<TargetConfig, Invalid> {
+        Ok(match self {
+            RawTarget::File(f) => {
+                if f.path.trim().is_empty() {
+                    return Err(invalid(
+                        format!("{key}.path"),
+                        "is empty; expected the file to append records to, like \
+                         \"./out/shop.jsonl\"",
+                    ));
+                }
+                TargetConfig::File(FileTargetConfig {
+                    path: resolve(base, &f.path),
+                    format: record_format(f.format),
+                })
+            }
+            RawTarget::Postgres(t) => TargetConfig::Postgres(PostgresTargetConfig {
+                url: check_url(&format!("{key}.url"), "postgres", &t.url, &["postgres", "postgresql"])?,
+                schema: t.schema.filter(|s| !s.is_empty()),
+                create_tables: t.create_tables.unwrap_or(true),
+            }),
+            RawTarget::Mysql(t) => TargetConfig::Mysql(MysqlTargetConfig {
+                url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
+                database: t.database.filter(|s| !s.is_empty()),
+                create_tables: t.create_tables.unwrap_or(true),
+            }),
+            RawTarget::Mongodb(t) => TargetConfig::Mongodb(MongodbTargetConfig {
+                url: no_srv(key, &check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?)?,
+                database: t.database.filter(|s| !s.is_empty()),
+                transaction: t.transaction.unwrap_or(false),
+            }),
+            RawTarget::Stdout(s) => {
+                let format = record_format(s.format);
+                if format == RecordFormat::Protobuf {
+                    return Err(invalid(
+                        format!("{key}.format"),
+                        "found \"protobuf\" for a stdout target: binary on a terminal; \
+                         use a file target (stdout writes \"json\" only)",
+                    ));
+                }
+                TargetConfig::Stdout(StdoutTargetConfig { format })
+            }
+        })
+    }
+}
+
+fn record_format(raw: Option<RawFormat>) -> RecordFormat {
+    match raw {
+        None | Some(RawFormat::Json) => RecordFormat::Json,
+        Some(RawFormat::Protobuf) => RecordFormat::Protobuf,
+    }
+}
