@@ -12,13 +12,11 @@ use std::fmt::Write as _;
 /// What a target decides when writing JSON text.
 pub trait JsonStyle {
     /// The target's render error.
-    type Error;
-    /// An error with `msg`.
-    fn error(&self, msg: &str) -> Self::Error;
-    /// The message for an UNCHANGED marker met inside JSON.
-    fn unchanged_message(&self) -> &'static str;
+    type Error: From<String>;
     /// Checks text, enum-label, other and json text before it is written.
-    fn check_text(&self, s: &str) -> Result<(), Self::Error>;
+    fn check_text(&self, _s: &str) -> Result<(), Self::Error> {
+        Ok(())
+    }
     /// A uuid's text.
     fn uuid(&self, b: &[u8]) -> Result<String, Self::Error>;
     /// A date's text.
@@ -30,6 +28,9 @@ pub trait JsonStyle {
     /// An interval's text.
     fn interval(&self, i: &Interval) -> String;
 }
+
+/// Why an UNCHANGED marker cannot be written inside JSON.
+const UNCHANGED_INSIDE: &str = "an unchanged (TOAST) marker inside an array or document";
 
 /// Appends SET labels as a JSON array of strings.
 pub fn json_labels(labels: &[String], out: &mut String) {
@@ -46,7 +47,7 @@ pub fn json_labels(labels: &[String], out: &mut String) {
 /// Appends the JSON of `v` to `out`: plain JSON for the SQL kinds, relaxed
 /// MongoDB Extended JSON for the BSON-only ones.
 pub fn write<S: JsonStyle>(v: &Value, out: &mut String, style: &S) -> Result<(), S::Error> {
-    let Some(kind) = &v.kind else { return Err(style.error("the value has no kind (an invalid record)")) };
+    let Some(kind) = &v.kind else { return Err(S::Error::from("the value has no kind (an invalid record)".to_string())) };
     match kind {
         Kind::Null(_) => out.push_str("null"),
         Kind::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -134,7 +135,7 @@ pub fn write<S: JsonStyle>(v: &Value, out: &mut String, style: &S) -> Result<(),
             }
             out.push('}');
         }
-        Kind::Unchanged(_) => return Err(style.error(style.unchanged_message())),
+        Kind::Unchanged(_) => return Err(S::Error::from(UNCHANGED_INSIDE.to_string())),
     }
     Ok(())
 }

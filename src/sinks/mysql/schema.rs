@@ -343,19 +343,7 @@ pub fn parse_labels(inner: &str) -> Option<Vec<String>> {
         if chars.next()? != '\'' {
             return None;
         }
-        let mut label = String::new();
-        loop {
-            match chars.next()? {
-                '\'' if chars.peek() == Some(&'\'') => {
-                    chars.next();
-                    label.push('\'');
-                }
-                '\'' => break,
-                '\\' => label.push(chars.next()?),
-                c => label.push(c),
-            }
-        }
-        labels.push(label);
+        labels.push(crate::sinks::sql::read_quoted(&mut chars, '\'', true)?);
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
             chars.next();
         }

@@ -514,15 +514,6 @@ struct MysqlJson;
 
 impl JsonStyle for MysqlJson {
     type Error = String;
-    fn error(&self, msg: &str) -> String {
-        msg.into()
-    }
-    fn unchanged_message(&self) -> &'static str {
-        "an unchanged (TOAST) marker inside an array or document"
-    }
-    fn check_text(&self, _: &str) -> R<()> {
-        Ok(())
-    }
     fn uuid(&self, b: &[u8]) -> R<String> {
         uuid(b)
     }

@@ -57,16 +57,7 @@ fn split_qualified(name: &str) -> Option<(Option<String>, String)> {
         let mut part = String::new();
         if chars.peek() == Some(&'"') {
             chars.next();
-            loop {
-                match chars.next()? {
-                    '"' if chars.peek() == Some(&'"') => {
-                        chars.next();
-                        part.push('"');
-                    }
-                    '"' => break,
-                    c => part.push(c),
-                }
-            }
+            part = crate::sinks::sql::read_quoted(&mut chars, '"', false)?;
         } else {
             while let Some(&c) = chars.peek() {
                 if c == '.' {

@@ -570,14 +570,14 @@ pub fn json(v: &Value, out: &mut String) -> R<()> {
 /// PostgreSQL's forms inside JSON: text without NUL, ISO `T` timestamps.
 struct PostgresJson;
 
+impl From<String> for RenderError {
+    fn from(message: String) -> Self {
+        RenderError(message)
+    }
+}
+
 impl JsonStyle for PostgresJson {
     type Error = RenderError;
-    fn error(&self, msg: &str) -> RenderError {
-        RenderError(msg.into())
-    }
-    fn unchanged_message(&self) -> &'static str {
-        "an unchanged (TOAST) marker inside a document"
-    }
     fn check_text(&self, s: &str) -> R<()> {
         no_nul(s).map(drop)
     }

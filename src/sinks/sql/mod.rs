@@ -154,6 +154,25 @@ pub fn quote_with(name: &str, quote: char) -> String {
     s
 }
 
+/// Reads the rest of a token that began with `quote` (already taken from
+/// `chars`) up to its closing quote: a doubled quote stands for one, and
+/// with `backslash` a `\` escapes the next character. `None` when the
+/// text ends first.
+pub fn read_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, quote: char, backslash: bool) -> Option<String> {
+    let mut token = String::new();
+    loop {
+        match chars.next()? {
+            c if c == quote && chars.peek() == Some(&quote) => {
+                chars.next();
+                token.push(quote);
+            }
+            c if c == quote => return Some(token),
+            '\\' if backslash => token.push(chars.next()?),
+            c => token.push(c),
+        }
+    }
+}
+
 /// What an engine-neutral SQL target needs from its database. Every method
 /// that talks to the server runs inside the batch's transaction unless it
 /// says otherwise; errors are classified by the dialect.
