@@ -211,3 +211,47 @@ async fn mongodb_source_into_postgres_target_is_blind_to_the_source_name() {
 async fn mongodb_source_into_mysql_target_is_blind_to_the_source_name() {
     assert_blind(Dialect::Mysql, "mgsrc", mongodb_records().await, &["items"]).await;
 }
+
+/// The labels of PostgreSQL enum type `ty`, `|`-separated, in order.
+async fn labels(db: &TargetDb, ty: &str) -> Vec<String> {
+    let ty = ty.replace('\'', "''");
+    db.rows(&format!("SELECT string_agg(enumlabel, '|' ORDER BY enumsortorder) FROM pg_enum WHERE enumtypid = '{ty}'::regtype")).await
+}
+
+/// Applies `runs` to a fresh database of `dialect` and returns it (kept for
+/// the caller's own checks).
+async fn applied(dialect: Dialect, prefix: &str, runs: &[Run]) -> TargetDb {
+    let db = TargetDb::fresh(dialect, prefix).await;
+    let sink = db.sink(1).await;
+    for run in runs {
+        sink.apply(&Batch { lane: 0, records: run.clone() }).await.unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+    }
+    sink.close().await.unwrap();
+    db
+}
+
+/// A source enum carries its labels in the schema record's logical type, so
+/// each target creates a type of exactly those labels: a PostgreSQL enum type
+/// (the source's own name when it is one, `<table>_<column>` for a MySQL
+/// column) and a MySQL `ENUM(…)` — never plain text.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn source_enums_become_enum_types_on_both_targets() {
+    let pg_runs = postgres_records().await;
+    let pg = applied(Dialect::Postgres, "enum_pgsrc", &pg_runs).await;
+    let ty = pg.column_type("public", "every_type", "feeling").await;
+    assert_eq!(ty, "mood", "a PostgreSQL enum keeps its name");
+    assert_eq!(labels(&pg, &ty).await, ["sad|ok|happy"]);
+    assert_eq!(pg.rows("SELECT id || ':' || feeling FROM public.every_type ORDER BY id").await, ["1:ok", "3:sad"]);
+    let my = applied(Dialect::Mysql, "enum_pgsrc", &pg_runs).await;
+    assert_eq!(my.column_type("public", "every_type", "feeling").await, "enum('sad','ok','happy')");
+
+    let my_runs = mariadb_records().await;
+    let schema = my_runs[0].iter().find_map(|c| c.table.as_ref()).expect("a record names its table").schema.clone();
+    let pg = applied(Dialect::Postgres, "enum_mysrc", &my_runs).await;
+    let ty = pg.column_type(&schema, "every_type", "e").await;
+    assert!(ty.ends_with("every_type_e"), "a MySQL enum becomes the enum type <table>_<column>: {ty}");
+    assert_eq!(labels(&pg, &ty).await, ["a|b'c|d"]);
+    assert_eq!(pg.column_type(&schema, "every_type", "s").await, "text[]", "a SET stays its labels");
+    let my = applied(Dialect::Mysql, "enum_mysrc", &my_runs).await;
+    assert_eq!(my.column_type(&schema, "every_type", "e").await, "enum('a','b''c','d')");
+}
