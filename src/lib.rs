@@ -26,15 +26,18 @@
 //!
 //! # The modules
 //!
-//! - [`record`]: the canonical `Change`/`Value` (protobuf types), key
-//!   hashing, positions, the JSON and protobuf encodings.
+//! - [`record`]: the canonical `Change`/`Value` (protobuf types), logical
+//!   column types, key hashing, positions, the JSON and protobuf encodings.
 //! - [`config`]: TOML parsed into raw structs (unknown keys refused), then
 //!   validated types; secrets from the environment or files.
 //! - [`sources`]: the `Source` contract, its stats handle and errors, and
 //!   the readers: `postgres` (pgoutput), `mysql` (binlog), `mongodb`
 //!   (change streams), `generate` (synthetic load).
 //! - [`sinks`]: the `Sink` contract, its stats handle and errors, and the
-//!   targets: postgres, mysql, mongodb, file, stdout (+ shared planning).
+//!   targets: file, stdout, mongodb, and the SQL engine (`sinks::sql`:
+//!   lanes, a transaction per batch, table cache, schema changes) with its
+//!   dialects postgres and mysql. Targets map columns from logical types
+//!   and never ask which source a record came from.
 //! - [`pipeline`]: router, lanes, delivery with retries, dead letters, ack
 //!   tracker, checkpointer, spool, and the run's figures (`PipelineStats`).
 //! - [`checkpoint`]: the sled store in the state dir: checkpoints, dead

@@ -1,5 +1,12 @@
 //! Targets: where changes are applied.
 //!
+//! A target sees only canonical records: it maps values and the logical
+//! column types of schema records to its own types, and never asks which
+//! source (or which engine) a record came from. The SQL targets share one
+//! engine ([`sql`]) and differ only in their dialect ([`postgres`],
+//! [`mysql`]); [`plan`] reduces a batch per key, [`schema_diff`] compares
+//! source schemas, [`document`] turns document rows into `_id` + `document`.
+//!
 //! # The `Sink` contract
 //!
 //! A sink receives [`Batch`]es from the pipeline's lanes. Each lane calls
