@@ -4,15 +4,15 @@
 //! `Sink::apply`, then checks the target with SQL.
 
 use crate::support::mariadb::{fresh_db, TestDb};
-use crate::support::records::{apply, row, row_change, schema_change};
-use logferry::record::{value::Kind, Array, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
+use crate::support::shop::*;
+use crate::support::records::{apply, row, schema_change};
+use logferry::record::{value::Kind, Array, Change, Column, Date, Document, Interval, Labels, Op, Other, Special, Time, Timestamp, Value};
 use logferry::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use logferry::sinks::{Batch, Sink};
 use mysql_async::prelude::Queryable;
 
 /// Records from a PostgreSQL source say so in `source` (it decides the few
 /// type names both engines use differently).
-const PG: &str = "postgres:127.0.0.1:5432/shop";
 const MY: &str = "mysql:127.0.0.1:3306";
 
 async fn sink(db: &TestDb, lanes: usize) -> MysqlSink {
@@ -26,28 +26,6 @@ async fn sink_with(db: &TestDb, lanes: usize, create_tables: bool) -> MysqlSink 
 /// A schema change for `schema.name` from `source`: columns (name, source type, nullable) and key.
 fn ddl_from(source: &str, schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
     schema_change(source, schema, name, cols, key)
-}
-
-fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
-    ddl_from(PG, schema, name, cols, key)
-}
-
-fn change(op: Op, schema: &str, name: &str, key: &[&str], before: Option<Row>, after: Option<Row>) -> Change {
-    row_change(PG, op, schema, name, key, before, after)
-}
-
-fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Insert, "public", name, &["id"], None, row(pairs))
-}
-
-fn upd(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Update, "public", name, &["id"], None, row(pairs))
-}
-
-
-
-fn v(kind: Kind) -> Value {
-    Value::of(kind)
 }
 
 /// Rows of a query as text columns joined by `|` (NULL as `∅`).
@@ -66,15 +44,6 @@ async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
                 .join("|")
         })
         .collect()
-}
-
-/// A simple table t(id bigint primary key, v text, n integer NOT NULL).
-fn simple_ddl(name: &str) -> Change {
-    ddl("public", name, &[("id", "bigint", false), ("v", "text", true), ("n", "integer", false)], &["id"])
-}
-
-fn simple(id: i64, v: &str, n: i64) -> Vec<(&'static str, Value)> {
-    vec![("id", Value::int64(id)), ("v", Value::text(v)), ("n", Value::int64(n))]
 }
 
 #[tokio::test]

@@ -4,8 +4,9 @@
 //! `Sink::apply`, then checks the target with SQL.
 
 use crate::support::pg::{fresh_db, rows, TestDb};
-use crate::support::records::{apply, row, row_change, schema_change};
-use logferry::record::{value::Kind, Array, BsonTimestamp, Change, Column, Date, Document, Interval, Labels, Op, Other, Row, Special, Time, Timestamp, Value};
+use crate::support::shop::*;
+use crate::support::records::{apply, row};
+use logferry::record::{value::Kind, Array, BsonTimestamp, Column, Date, Document, Interval, Labels, Op, Other, Special, Time, Timestamp, Value};
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use logferry::sinks::{Batch, Sink};
 
@@ -19,34 +20,9 @@ async fn sink_with(db: &TestDb, lanes: usize, schema: Option<&str>, create_table
         .expect("connect")
 }
 
-/// A schema change for `schema.name`: columns (name, source type, nullable) and key.
-fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
-    schema_change("", schema, name, cols, key)
-}
-
-fn change(op: Op, schema: &str, name: &str, key: &[&str], before: Option<Row>, after: Option<Row>) -> Change {
-    row_change("", op, schema, name, key, before, after)
-}
-
-fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Insert, "public", name, &["id"], None, row(pairs))
-}
-
-
-
-
-fn v(kind: Kind) -> Value {
-    Value::of(kind)
-}
-
-/// A simple table t(id bigint primary key, v text, n integer NOT NULL).
-fn simple_ddl(name: &str) -> Change {
-    ddl("public", name, &[("id", "bigint", false), ("v", "text", true), ("n", "integer", false)], &["id"])
-}
-
 fn simple(name: &str, id: i64, v: &str, n: i64) -> Vec<(&'static str, Value)> {
     let _ = name;
-    vec![("id", Value::int64(id)), ("v", Value::text(v)), ("n", Value::int64(n))]
+    crate::support::shop::simple(id, v, n)
 }
 
 #[tokio::test]

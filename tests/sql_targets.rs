@@ -9,16 +9,12 @@
 //! error codes, the fix an error names) the case says so per dialect.
 //! Behaviour only one target has lives in postgres_sink.rs / mysql_sink.rs.
 
-use crate::support::records::{apply, row, row_change, schema_change, table};
+use crate::support::shop::*;
+use crate::support::records::{apply, row};
 use crate::support::sql_target::{Dialect, TargetDb};
-use logferry::record::{value::Kind, Change, Document, Op, Row, Value};
+use logferry::record::{value::Kind, Change, Document, Op, Value};
 use logferry::sinks::{Batch, Sink};
 use std::sync::Arc;
-
-/// The records carry PostgreSQL type names, so they say they come from a
-/// PostgreSQL source (the mysql target still reads `source` to pick
-/// between the few type names both engines use differently).
-const PG: &str = "postgres:127.0.0.1:5432/shop";
 
 /// One `#[tokio::test]` per case and dialect.
 macro_rules! cases {
@@ -52,43 +48,6 @@ cases!(
     lanes_apply_in_parallel,
     many_batches_of_upserts_on_one_lane,
 );
-
-fn ddl(schema: &str, name: &str, cols: &[(&str, &str, bool)], key: &[&str]) -> Change {
-    schema_change(PG, schema, name, cols, key)
-}
-
-fn change(op: Op, schema: &str, name: &str, key: &[&str], before: Option<Row>, after: Option<Row>) -> Change {
-    row_change(PG, op, schema, name, key, before, after)
-}
-
-fn ins(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Insert, "public", name, &["id"], None, row(pairs))
-}
-
-fn upd(name: &str, pairs: Vec<(&str, Value)>) -> Change {
-    change(Op::Update, "public", name, &["id"], None, row(pairs))
-}
-
-fn del(name: &str, id: i64) -> Change {
-    change(Op::Delete, "public", name, &["id"], row(vec![("id", Value::int64(id))]), None)
-}
-
-fn truncate(name: &str) -> Change {
-    Change { op: Op::Truncate as i32, source: PG.into(), table: table("public", name), ..Default::default() }
-}
-
-fn v(kind: Kind) -> Value {
-    Value::of(kind)
-}
-
-/// A simple table t(id bigint primary key, v text, n integer NOT NULL).
-fn simple_ddl(name: &str) -> Change {
-    ddl("public", name, &[("id", "bigint", false), ("v", "text", true), ("n", "integer", false)], &["id"])
-}
-
-fn simple(id: i64, v: &str, n: i64) -> Vec<(&'static str, Value)> {
-    vec![("id", Value::int64(id)), ("v", Value::text(v)), ("n", Value::int64(n))]
-}
 
 async fn fresh(dialect: Dialect, case: &str) -> TargetDb {
     TargetDb::fresh(dialect, &format!("sql_{}_{case}", dialect.name())).await

@@ -23,6 +23,7 @@ pub mod outage;
 pub mod pg;
 pub mod proxy;
 pub mod records;
+pub mod shop;
 pub mod sql_target;
 
 /// splitmix64, for seeded test randomness without a dependency.
