@@ -91,6 +91,35 @@ impl std::fmt::Display for ErrorChain<'_> {
     }
 }
 
+/// A borrowed driver error's chain, copied level by level (text and
+/// source), for classifiers (of sources and targets) that only see `&E`
+/// and drivers whose errors cannot be cloned. Keeps what an operator
+/// reads; not downcastable.
+#[derive(Debug)]
+pub struct CauseText {
+    text: String,
+    source: Option<Box<CauseText>>,
+}
+
+impl CauseText {
+    /// Copies `e` and its sources.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Self {
+        CauseText { text: e.to_string(), source: e.source().map(|s| Box::new(CauseText::of(s))) }
+    }
+}
+
+impl std::fmt::Display for CauseText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for CauseText {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as _)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorChain;

@@ -388,7 +388,7 @@ async fn apply_all(sinks: &[Arc<dyn Sink>], batch: &Batch) -> Result<Option<(Str
             tries += 1;
             match sink.apply(batch).await {
                 Ok(()) => break,
-                Err(SinkError::Definite { target, message }) => return Ok(Some((target, message))),
+                Err(SinkError::Definite { target, message, .. }) => return Ok(Some((target, message))),
                 Err(e) if tries < REPLAY_TRIES => {
                     tracing::warn!(target = sink.name(), error = %e, retry_in_ms = pause.as_millis() as u64, "replay failed; retrying");
                     tokio::time::sleep(pause).await;

@@ -216,7 +216,7 @@ impl Quarantine {
                 return Err(Some(error));
             }
             let (target, message) = match &error {
-                SinkError::Definite { target, message } | SinkError::Transient { target, message } => {
+                SinkError::Definite { target, message, .. } | SinkError::Transient { target, message, .. } => {
                     (target.clone(), message.clone())
                 }
             };
@@ -229,7 +229,7 @@ impl Quarantine {
         let n = letters.len();
         if n > 0 {
             q.write(letters).await.map_err(|e| {
-                Some(SinkError::Definite { target: "dead-letter store".into(), message: crate::ErrorChain(&e).to_string() })
+                Some(SinkError::definite("dead-letter store", crate::ErrorChain(&e).to_string()))
             })?;
         }
         Ok(n)

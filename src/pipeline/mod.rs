@@ -315,7 +315,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             if let Err(e) = task.await {
                 let _ = events.send(LaneEvent::Failed {
                     lane: index,
-                    error: SinkError::Definite { target: format!("lane {index}"), message: format!("lane task ended abnormally: {e}") },
+                    error: SinkError::definite(format!("lane {index}"), format!("lane task ended abnormally: {e}")),
                 });
             }
         }));

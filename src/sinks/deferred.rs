@@ -45,7 +45,7 @@ impl Deferred {
 pub async fn connect_or_defer(connect: Connect) -> Result<Arc<dyn Sink>, SinkError> {
     match connect().await {
         Ok(sink) => Ok(sink),
-        Err(SinkError::Transient { target, message }) => {
+        Err(SinkError::Transient { target, message, .. }) => {
             tracing::warn!(target_name = %target, error = %message,
                 "target unreachable at start; starting anyway: its lanes retry it with backoff while changes wait in the queues (or the spool)");
             Ok(Arc::new(Deferred::new(target, connect)))
@@ -101,9 +101,9 @@ mod tests {
             let applied = applied.clone();
             Box::pin(async move {
                 if n < down {
-                    Err(SinkError::Transient { target: "t".into(), message: "connection refused".into() })
+                    Err(SinkError::transient("t", "connection refused"))
                 } else if then_definite {
-                    Err(SinkError::Definite { target: "t".into(), message: "password authentication failed".into() })
+                    Err(SinkError::definite("t", "password authentication failed"))
                 } else {
                     Ok(Arc::new(Counting(applied)) as Arc<dyn Sink>)
                 }

@@ -34,7 +34,7 @@ impl FileSink {
     /// Opens (creating folders and the file if needed) and repairs a torn tail.
     pub fn open(cfg: &FileTargetConfig) -> Result<Self, SinkError> {
         let name = format!("file:{}", cfg.path.display());
-        let io = |what: &str, e: std::io::Error| SinkError::from_io(&name, what, &e);
+        let io = |what: &str, e: std::io::Error| SinkError::from_io(&name, what, e);
         if let Some(dir) = cfg.path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| io(&format!("cannot create folder {}", dir.display()), e))?;
         }
@@ -147,17 +147,17 @@ impl Sink for FileSink {
             let name = self.name.clone();
             tokio::task::spawn_blocking(move || {
                 let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-                let start = f.metadata().map_err(|e| SinkError::from_io(&name, "cannot stat", &e))?.len();
+                let start = f.metadata().map_err(|e| SinkError::from_io(&name, "cannot stat", e))?.len();
                 let res = f.write_all(&buf).and_then(|_| f.sync_data());
                 if let Err(e) = res {
                     // Never leave a torn batch: cut back to where it began.
                     let _ = f.set_len(start);
-                    return Err(SinkError::from_io(&name, "cannot append and fsync", &e));
+                    return Err(SinkError::from_io(&name, "cannot append and fsync", e));
                 }
                 Ok(())
             })
             .await
-            .map_err(|e| SinkError::Definite { target: self.name.clone(), message: format!("writer task failed: {e}") })?
+            .map_err(|e| SinkError::definite(&self.name, format!("writer task failed: {e}")))?
         })
     }
 }

@@ -137,6 +137,12 @@ pub trait Sink: Send + Sync {
 }
 
 /// Why a sink could not apply a batch, classified by what the caller must do.
+///
+/// `message` says what failed in the target's words and already quotes the
+/// driver's text (an excerpt, scrubbed of the password); `cause`, when there
+/// is one, is the error underneath, kept as the error's source. `Display`
+/// prints the message only; [`crate::ErrorChain`] skips a cause whose text
+/// the message already holds, so every text is printed once.
 #[derive(Debug, thiserror::Error)]
 pub enum SinkError {
     /// The target is unreachable or busy; retrying the same batch later may succeed.
@@ -146,6 +152,9 @@ pub enum SinkError {
         target: String,
         /// What failed, in words an operator can act on.
         message: String,
+        /// The underlying error, if any.
+        #[source]
+        cause: Option<Cause>,
     },
     /// The target refused the data; retrying the same batch cannot succeed.
     #[error("target {target}: {message}")]
@@ -154,8 +163,14 @@ pub enum SinkError {
         target: String,
         /// What failed and how to fix it.
         message: String,
+        /// The underlying error, if any.
+        #[source]
+        cause: Option<Cause>,
     },
 }
+
+/// The error underneath a [`SinkError`].
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl SinkError {
     /// True when retrying the same batch may succeed.
@@ -163,18 +178,114 @@ impl SinkError {
         matches!(self, SinkError::Transient { .. })
     }
 
+    /// A failure retrying may cure, with no underlying error.
+    pub fn transient(target: impl Into<String>, message: impl Into<String>) -> Self {
+        SinkError::Transient { target: target.into(), message: message.into(), cause: None }
+    }
+
+    /// A failure retrying cannot cure, with no underlying error.
+    pub fn definite(target: impl Into<String>, message: impl Into<String>) -> Self {
+        SinkError::Definite { target: target.into(), message: message.into(), cause: None }
+    }
+
+    /// Keeps `e` as this error's source. The message should already quote
+    /// `e`'s text (see [`SinkError::caused_by_quoted`]).
+    pub fn caused_by(mut self, e: impl Into<Cause>) -> Self {
+        let (SinkError::Transient { cause, .. } | SinkError::Definite { cause, .. }) = &mut self;
+        *cause = Some(e.into());
+        self
+    }
+
+    /// Keeps `e` as this error's source only when the message quotes the
+    /// text of every error in its chain, so that [`crate::ErrorChain`]
+    /// prints nothing twice; an excerpt that was cut (or a text the message
+    /// words differently) would be printed again in full, so then the
+    /// message alone tells what failed.
+    pub fn caused_by_quoted(self, e: impl Into<Cause>) -> Self {
+        let e = e.into();
+        let mut quoted = true;
+        let mut level: Option<&(dyn std::error::Error + 'static)> = Some(&*e);
+        while let Some(l) = level {
+            let text = l.to_string();
+            quoted &= text.is_empty() || self.message().contains(&text);
+            level = l.source();
+        }
+        if quoted {
+            self.caused_by(e)
+        } else {
+            self
+        }
+    }
+
+    /// What failed, without the target's name and without the cause.
+    pub fn message(&self) -> &str {
+        let (SinkError::Transient { message, .. } | SinkError::Definite { message, .. }) = self;
+        message
+    }
+
+    /// Drops the cause when any text of its chain contains `secret`: the
+    /// message is scrubbed of the password, a driver's error is not.
+    pub fn forget_cause_mentioning(mut self, secret: &str) -> Self {
+        let (SinkError::Transient { cause, .. } | SinkError::Definite { cause, .. }) = &mut self;
+        let mut level: Option<&(dyn std::error::Error + 'static)> = cause.as_deref().map(|c| c as _);
+        let mut mentions = false;
+        while let Some(l) = level {
+            mentions |= !secret.is_empty() && l.to_string().contains(secret);
+            level = l.source();
+        }
+        if mentions {
+            *cause = None;
+        }
+        self
+    }
+
     /// Classifies an I/O error: disk full and permission problems are
     /// definite (an operator must act), interruptions are transient.
-    pub fn from_io(target: &str, what: &str, e: &std::io::Error) -> Self {
+    /// The I/O error is kept as the cause.
+    pub fn from_io(target: &str, what: &str, e: std::io::Error) -> Self {
         use std::io::ErrorKind::*;
         let message = format!("{what}: {e}");
-        let target = target.to_string();
-        match e.kind() {
+        let error = match e.kind() {
             Interrupted | WouldBlock | TimedOut | ConnectionReset | ConnectionAborted
-            | ConnectionRefused | BrokenPipe | NotConnected => {
-                SinkError::Transient { target, message }
-            }
-            _ => SinkError::Definite { target, message },
-        }
+            | ConnectionRefused | BrokenPipe | NotConnected => SinkError::transient(target, message),
+            _ => SinkError::definite(target, message),
+        };
+        error.caused_by(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SinkError;
+    use crate::ErrorChain;
+    use std::error::Error as _;
+
+    #[test]
+    fn an_io_error_is_the_source_and_printed_once() {
+        let e = SinkError::from_io("file:/out", "cannot append and fsync", std::io::Error::new(std::io::ErrorKind::StorageFull, "no space left"));
+        assert!(!e.is_transient());
+        let io = e.source().and_then(|s| s.downcast_ref::<std::io::Error>()).expect("the io error is the source");
+        assert_eq!(io.kind(), std::io::ErrorKind::StorageFull);
+        assert_eq!(e.to_string(), "target file:/out: cannot append and fsync: no space left");
+        assert_eq!(ErrorChain(&e).to_string(), e.to_string());
+    }
+
+    #[test]
+    fn a_cause_is_kept_only_when_the_message_quotes_it() {
+        let io = || std::io::Error::other("connection reset by peer");
+        let quoted = SinkError::transient("t", "upsert: connection reset by peer; retrying").caused_by_quoted(io());
+        assert!(quoted.source().is_some());
+        assert_eq!(ErrorChain(&quoted).to_string().matches("connection reset").count(), 1);
+        // A cut excerpt would be printed again in full: the message alone tells.
+        let cut = SinkError::transient("t", "upsert: connection res…; retrying").caused_by_quoted(io());
+        assert!(cut.source().is_none());
+    }
+
+    #[test]
+    fn a_cause_mentioning_the_password_is_forgotten() {
+        let e = SinkError::definite("t", "cannot connect").caused_by(std::io::Error::other("bad url postgres://u:s3cret@h"));
+        assert!(e.forget_cause_mentioning("s3cret").source().is_none());
+        let e = SinkError::definite("t", "cannot connect: refused").caused_by(std::io::Error::other("refused"));
+        assert!(e.forget_cause_mentioning("s3cret").source().is_some());
     }
 }

@@ -24,14 +24,11 @@ impl Sink for StdoutSink {
                 out.write_all(&buf).and_then(|_| out.flush())
             })
             .await
-            .map_err(|e| SinkError::Definite { target: "stdout".into(), message: format!("writer task failed: {e}") })?
+            .map_err(|e| SinkError::definite("stdout", format!("writer task failed: {e}")))?
             .map_err(|e| match e.kind() {
                 // The reader went away (e.g. `| head`): nothing more can be delivered.
-                std::io::ErrorKind::BrokenPipe => SinkError::Definite {
-                    target: "stdout".into(),
-                    message: "the reading end of the pipe closed".into(),
-                },
-                _ => SinkError::from_io("stdout", "cannot write", &e),
+                std::io::ErrorKind::BrokenPipe => SinkError::definite("stdout", "the reading end of the pipe closed"),
+                _ => SinkError::from_io("stdout", "cannot write", e),
             })
         })
     }

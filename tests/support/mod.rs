@@ -223,10 +223,10 @@ impl Sink for RecordingSink {
                 tokio::time::sleep(delay).await;
             }
             if batch.records.iter().any(|c| self.faults.definite_at.contains(&c.seq)) {
-                return Err(SinkError::Definite { target: "recording".into(), message: "injected definite failure".into() });
+                return Err(SinkError::definite("recording", "injected definite failure"));
             }
             if transient {
-                return Err(SinkError::Transient { target: "recording".into(), message: "injected transient failure".into() });
+                return Err(SinkError::transient("recording", "injected transient failure"));
             }
             self.log.lock().unwrap().push(Applied { run: self.run, lane: batch.lane, records: batch.records.clone() });
             Ok(())

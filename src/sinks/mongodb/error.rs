@@ -97,16 +97,23 @@ pub fn describe(e: &Error) -> String {
 
 /// Classifies a driver error; `context` says where (e.g. `collection
 /// shop.items: update`), `target` is the sink's name.
+///
+/// The driver's error kind is kept as the cause when the message quotes its
+/// text (I/O and other client-side errors); a server's error is told by its
+/// message and code alone (an excerpt: its full text can hold a value).
 pub fn classify(target: &str, context: &str, e: &Error) -> SinkError {
-    let target = target.to_string();
+    classified(target, context, e).caused_by_quoted((*e.kind).clone())
+}
+
+fn classified(target: &str, context: &str, e: &Error) -> SinkError {
     // A rejected certificate (tlsCAFile, host name) needs a fix, not retries.
     if let Some(problem) = crate::tls::certificate_problem_in_text(&e.to_string()) {
-        return SinkError::Definite { target, message: format!("{context}: {problem}") };
+        return SinkError::definite(target, format!("{context}: {problem}"));
     }
     let mut message = format!("{context}: {}", describe(e));
     if is_transient(e) {
         message.push_str("; retrying");
-        return SinkError::Transient { target, message };
+        return SinkError::transient(target, message);
     }
     let code = match e.kind.as_ref() {
         ErrorKind::Command(c) => Some(c.code),
@@ -117,7 +124,7 @@ pub fn classify(target: &str, context: &str, e: &Error) -> SinkError {
         message.push_str(" — ");
         message.push_str(fix);
     }
-    SinkError::Definite { target, message }
+    SinkError::definite(target, message)
 }
 
 #[cfg(test)]

@@ -154,7 +154,7 @@ impl MongodbSink {
             Some(p) if !p.is_empty() => s.replace(p.as_str(), "***"),
             _ => s,
         };
-        let definite = |message: String| SinkError::Definite { target: name.clone(), message: scrub(message) };
+        let definite = |message: String| SinkError::definite(name.clone(), scrub(message));
         let mut options = ClientOptions::parse(cfg.url.expose()).await.map_err(|e| {
             let srv = if cfg.url.scheme() == Some("mongodb+srv") {
                 " (mongodb+srv URLs need DNS SRV lookups, which this build leaves out: list the hosts in a mongodb:// URL)"
@@ -183,20 +183,24 @@ impl MongodbSink {
                 )));
             }
             let message = scrub(format!("cannot reach the MongoDB server at {hosts}: {}", describe(&e)));
-            return Err(if is_transient(&e) {
-                SinkError::Transient { target: name.clone(), message }
+            let error = if is_transient(&e) {
+                SinkError::transient(name.clone(), message).caused_by_quoted((*e.kind).clone())
             } else {
                 match classify(&name, &format!("ping {hosts}"), &e) {
-                    SinkError::Definite { target, message } => SinkError::Definite { target, message: scrub(message) },
-                    SinkError::Transient { target, message } => SinkError::Transient { target, message: scrub(message) },
+                    SinkError::Definite { target, message, cause } => SinkError::Definite { target, message: scrub(message), cause },
+                    SinkError::Transient { target, message, cause } => SinkError::Transient { target, message: scrub(message), cause },
                 }
+            };
+            return Err(match &password {
+                Some(p) => error.forget_cause_mentioning(p),
+                None => error,
             });
         }
         Ok(MongodbSink { name, client, database, transaction: cfg.transaction })
     }
 
     fn definite(&self, message: String) -> SinkError {
-        SinkError::Definite { target: self.name.clone(), message }
+        SinkError::definite(&self.name, message)
     }
 
     async fn apply_batch(&self, batch: &Batch) -> Result<(), SinkError> {
@@ -398,13 +402,13 @@ fn check_reply(target: &str, reply: &Document, ns: &Namespace, kind: &str, chunk
         }
         if transient_code(code) {
             message.push_str("; retrying");
-            return Err(Failure::Sink(SinkError::Transient { target: target.to_string(), message }));
+            return Err(Failure::Sink(SinkError::transient(target, message)));
         }
         if let Some(fix) = fix_for(code) {
             message.push_str(" — ");
             message.push_str(fix);
         }
-        return Err(Failure::Sink(SinkError::Definite { target: target.to_string(), message }));
+        return Err(Failure::Sink(SinkError::definite(target, message)));
     }
     if let Ok(wce) = reply.get_document("writeConcernError") {
         let code = int(wce.get("code")).and_then(|c| i32::try_from(c).ok()).unwrap_or(0);
@@ -416,10 +420,10 @@ fn check_reply(target: &str, reply: &Document, ns: &Namespace, kind: &str, chunk
         if let Some(fix) = fix_for(code).filter(|_| matches!(code, 79 | 100)) {
             message.push_str(" — ");
             message.push_str(fix);
-            return Err(Failure::Sink(SinkError::Definite { target: target.to_string(), message }));
+            return Err(Failure::Sink(SinkError::definite(target, message)));
         }
         message.push_str("; retrying");
-        return Err(Failure::Sink(SinkError::Transient { target: target.to_string(), message }));
+        return Err(Failure::Sink(SinkError::transient(target, message)));
     }
     Ok(())
 }

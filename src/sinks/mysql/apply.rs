@@ -93,16 +93,13 @@ impl Mysql {
             Ok(Ok(c)) => c,
             Ok(Err(crate::tls::mysql::ConnectError::Driver(e))) => return Err(fail("cannot connect", &e)),
             Ok(Err(crate::tls::mysql::ConnectError::Network(m))) => {
-                return Err(SinkError::Transient { target: self.common.name.clone(), message: format!("cannot connect: {m}") })
+                return Err(SinkError::transient(&self.common.name, format!("cannot connect: {m}")))
             }
             Ok(Err(crate::tls::mysql::ConnectError::Tls(m))) => {
-                return Err(SinkError::Definite { target: self.common.name.clone(), message: format!("cannot connect: {m}") })
+                return Err(SinkError::definite(&self.common.name, format!("cannot connect: {m}")))
             }
             Err(_) => {
-                return Err(SinkError::Transient {
-                    target: self.common.name.clone(),
-                    message: format!("cannot connect: no answer within {CONNECT_TIMEOUT:?}; retrying"),
-                })
+                return Err(SinkError::transient(&self.common.name, format!("cannot connect: no answer within {CONNECT_TIMEOUT:?}; retrying")))
             }
         };
         conn.query_drop(SESSION_SETUP).await.map_err(|e| fail("cannot set up the session", &e))?;
@@ -217,7 +214,7 @@ impl Session<'_> {
     fn stmt_failure(&self, stmt: &Stmt, e: &mysql_async::Error) -> MyFailure {
         let c = classify(&self.d.common.name, &stmt.context, e);
         let error = match c.error {
-            SinkError::Definite { target, message } => SinkError::Definite { target, message: stmt.with_row(message) },
+            SinkError::Definite { target, message, cause } => SinkError::Definite { target, message: stmt.with_row(message), cause },
             transient => transient,
         };
         Failure { error, lost: c.lost, diagnosis: None }
@@ -419,7 +416,7 @@ impl Dialect for Mysql {
     /// that is rolled back, to quote the server's warnings.
     async fn explain(&self, c: &mut MyConn, error: SinkError, stmt: Stmt) -> SinkError {
         let conn = &mut c.conn;
-        let SinkError::Definite { target, message } = error else { return error };
+        let SinkError::Definite { target, message, cause } = error else { return error };
         let probe = format!("START TRANSACTION; {}; SHOW WARNINGS", stmt.sql);
         let mut shown = Vec::new();
         if let Ok(mut r) = conn.query_iter(probe).await {
@@ -437,7 +434,7 @@ impl Dialect for Mysql {
         }
         let _ = conn.query_drop("ROLLBACK").await;
         let message = if shown.is_empty() { message } else { format!("{message}: {}", shown.join("; ")) };
-        SinkError::Definite { target, message }
+        SinkError::Definite { target, message, cause }
     }
 
     async fn close(&self, c: MyConn) {

@@ -22,7 +22,10 @@
 //!   1045, 1142, 1143, 1227) and everything unknown.
 //!
 //! Messages quote at most a short excerpt of the server's text (which can
-//! contain a row value) and never the connection URL or password.
+//! contain a row value) and never the connection URL or password. A
+//! client-side error is also kept as the cause (a copy of its chain, whose
+//! texts the message quotes); a server's error is told by its message and
+//! codes alone, since its full text is what the excerpt leaves out.
 
 use crate::sinks::SinkError;
 
@@ -104,7 +107,11 @@ pub struct Classified {
 /// Classifies a mysql_async error. `context` says where (e.g.
 /// ``table `db`.`orders`: upsert``); `target` is the sink's name.
 pub fn classify(target: &str, context: &str, e: &mysql_async::Error) -> Classified {
-    let target = target.to_string();
+    let Classified { error, lost } = classified(target, context, e);
+    Classified { error: error.caused_by_quoted(crate::CauseText::of(e)), lost }
+}
+
+fn classified(target: &str, context: &str, e: &mysql_async::Error) -> Classified {
     match e {
         mysql_async::Error::Server(s) => {
             let column = column_in(&s.message);
@@ -118,13 +125,13 @@ pub fn classify(target: &str, context: &str, e: &mysql_async::Error) -> Classifi
             let lost = connection_code(s.code);
             if transient_code(s.code) {
                 message.push_str("; retrying");
-                return Classified { error: SinkError::Transient { target, message }, lost };
+                return Classified { error: SinkError::transient(target, message), lost };
             }
             if let Some(fix) = fix_for(s.code) {
                 message.push_str(" — ");
                 message.push_str(fix);
             }
-            Classified { error: SinkError::Definite { target, message }, lost }
+            Classified { error: SinkError::definite(target, message), lost }
         }
         mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
             let mut message = format!("{context}: {e}");
@@ -134,10 +141,10 @@ pub fn classify(target: &str, context: &str, e: &mysql_async::Error) -> Classifi
                 src = s.source();
             }
             message.push_str("; retrying");
-            Classified { error: SinkError::Transient { target, message }, lost: true }
+            Classified { error: SinkError::transient(target, message), lost: true }
         }
         mysql_async::Error::Url(_) | mysql_async::Error::Other(_) => Classified {
-            error: SinkError::Definite { target, message: format!("{context}: {}", excerpt(&e.to_string(), MAX_EXCERPT)) },
+            error: SinkError::definite(target, format!("{context}: {}", excerpt(&e.to_string(), MAX_EXCERPT))),
             lost: true,
         },
     }
@@ -179,6 +186,19 @@ mod tests {
         assert!(classify("x", "ctx", &closed).error.is_transient());
         let m = classify("x", "ctx", &server(1048, "Column 'a' cannot be null")).error.to_string();
         assert!(m.contains("column `a`") && m.contains("NOT NULL"), "{m}");
+    }
+
+    #[test]
+    fn a_client_error_is_the_source_and_printed_once() {
+        let io = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer")));
+        let e = classify("x", "ctx", &io).error;
+        let source = std::error::Error::source(&e).expect("the driver's error is the source");
+        assert_eq!(source.to_string(), io.to_string());
+        // The message quotes every text of the chain: ErrorChain adds nothing.
+        assert_eq!(crate::ErrorChain(&e).to_string(), e.to_string());
+        // A server's error is told by the message alone (an excerpt of its text).
+        let e = classify("x", "ctx", &server(1062, "Duplicate entry 'secret@example.org' for key 'email'")).error;
+        assert!(std::error::Error::source(&e).is_none());
     }
 
     #[test]

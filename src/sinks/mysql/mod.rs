@@ -300,24 +300,22 @@ impl SqlSink<Mysql> {
     pub async fn connect(cfg: MysqlSinkConfig) -> Result<Self, SinkError> {
         let url_password = password_in_url(&cfg.url);
         let (url, tls) = crate::tls::mysql::from_url(&cfg.url)
-            .map_err(|m| SinkError::Definite { target: "mysql".into(), message: format!("the target url: {m}") })?;
-        let opts = Opts::from_url(&url).map_err(|e| SinkError::Definite {
-            target: "mysql".into(),
-            message: scrub(
-                &format!("the target url is not a valid MySQL URL (mysql://user:password@host:port/database): {e}"),
-                url_password.as_deref(),
-            ),
+            .map_err(|m| SinkError::definite("mysql", format!("the target url: {m}")))?;
+        let opts = Opts::from_url(&url).map_err(|e| {
+            SinkError::definite(
+                "mysql",
+                scrub(&format!("the target url is not a valid MySQL URL (mysql://user:password@host:port/database): {e}"), url_password.as_deref()),
+            )
         })?;
         let database = cfg.namespace.clone().filter(|d| !d.is_empty()).or_else(|| opts.db_name().map(str::to_string));
         let Some(database) = database.filter(|d| !d.is_empty()) else {
-            return Err(SinkError::Definite {
-                target: "mysql".into(),
-                message: "no target database: put it in the url (mysql://user:password@host:port/<database>) or set database"
-                    .into(),
-            });
+            return Err(SinkError::definite(
+                "mysql",
+                "no target database: put it in the url (mysql://user:password@host:port/<database>) or set database",
+            ));
         };
         let name = format!("mysql:{}:{}/{}", opts.ip_or_hostname(), opts.tcp_port(), database);
-        check_identifier(&database).map_err(|m| SinkError::Definite { target: name.clone(), message: format!("database: {m}") })?;
+        check_identifier(&database).map_err(|m| SinkError::definite(&name, format!("database: {m}")))?;
         let password = opts.pass().map(str::to_string).or(url_password);
         // Statements always name the database, so the session needs none
         // (and connecting works before the database exists).
@@ -361,7 +359,7 @@ impl Mysql {
     }
 
     fn definite(&self, message: String) -> SinkError {
-        SinkError::Definite { target: self.common.name.clone(), message }
+        SinkError::definite(&self.common.name, message)
     }
 
 }

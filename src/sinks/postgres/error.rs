@@ -11,7 +11,10 @@
 //! are transient.
 //!
 //! Messages quote at most a short excerpt of the server's text (which can
-//! contain a row value) and never the connection URL or password.
+//! contain a row value) and never the connection URL or password. A
+//! client-side error is also kept as the cause (a copy of its chain, whose
+//! texts the message quotes); a server's error is told by its message and
+//! SQLSTATE alone, since its full text is what the excerpt leaves out.
 
 use crate::sinks::SinkError;
 
@@ -65,7 +68,10 @@ fn fix_for(code: &str, column: Option<&str>, constraint: Option<&str>) -> Option
 /// Classifies a tokio-postgres error. `context` says where (e.g.
 /// `table "public"."orders": upsert`); `target` is the sink's name.
 pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkError {
-    let target = target.to_string();
+    classified(target, context, e).caused_by_quoted(crate::CauseText::of(e))
+}
+
+fn classified(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
         let mut message = format!("{context}: {} (SQLSTATE {code})", excerpt(db.message(), MAX_EXCERPT));
@@ -74,13 +80,13 @@ pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkE
         }
         if transient_state(code) {
             message.push_str("; retrying");
-            return SinkError::Transient { target, message };
+            return SinkError::transient(target, message);
         }
         if let Some(fix) = fix_for(code, db.column(), db.constraint()) {
             message.push_str(" — ");
             message.push_str(&fix);
         }
-        return SinkError::Definite { target, message };
+        return SinkError::definite(target, message);
     }
     let mut message = format!("{context}: {e}");
     let mut src = std::error::Error::source(e);
@@ -89,9 +95,9 @@ pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkE
         src = s.source();
     }
     if client_side_transient(e) {
-        SinkError::Transient { target, message }
+        SinkError::transient(target, message)
     } else {
-        SinkError::Definite { target, message }
+        SinkError::definite(target, message)
     }
 }
 

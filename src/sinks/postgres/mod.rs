@@ -164,17 +164,17 @@ impl SqlSink<Postgres> {
     /// unreachable server show up at start).
     pub async fn connect(cfg: PostgresSinkConfig) -> Result<Self, SinkError> {
         let (url, tls) = crate::tls::postgres::from_url(&cfg.url)
-            .map_err(|m| SinkError::Definite { target: "postgres".into(), message: format!("the target url: {m}") })?;
+            .map_err(|m| SinkError::definite("postgres", format!("the target url: {m}")))?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
             let password = password_in_url(&cfg.url);
-            SinkError::Definite {
-                target: "postgres".into(),
-                message: scrub(
+            SinkError::definite(
+                "postgres",
+                scrub(
                     &format!("the target url is not a valid PostgreSQL URL (postgres://user:password@host:port/database): {e}{}",
                         std::error::Error::source(&e).map(|s| format!(": {s}")).unwrap_or_default()),
                     password.as_deref(),
                 ),
-            }
+            )
         })?;
         config.ssl_mode(tls.ssl_mode());
         if config.get_connect_timeout().is_none() {
@@ -201,9 +201,9 @@ impl Postgres {
             .await
             .map_err(|e| match self.tls.connect_problem(&e) {
                 Some(f) if f.definite => {
-                    scrubbed(SinkError::Definite { target: self.common.name.clone(), message: format!("cannot connect: {}", f.message) })
+                    scrubbed(SinkError::definite(&self.common.name, format!("cannot connect: {}", f.message)))
                 }
-                Some(f) => scrubbed(SinkError::Transient { target: self.common.name.clone(), message: format!("cannot connect: {}", f.message) }),
+                Some(f) => scrubbed(SinkError::transient(&self.common.name, format!("cannot connect: {}", f.message))),
                 None => scrubbed(classify(&self.common.name, "cannot connect", &e)),
             })?;
         let name = self.common.name.clone();
@@ -220,7 +220,7 @@ impl Postgres {
     }
 
     fn definite(&self, message: String) -> SinkError {
-        SinkError::Definite { target: self.common.name.clone(), message }
+        SinkError::definite(&self.common.name, message)
     }
 }
 

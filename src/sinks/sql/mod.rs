@@ -320,7 +320,7 @@ impl<D: Dialect> SqlSink<D> {
     }
 
     fn definite(&self, message: String) -> SinkError {
-        SinkError::Definite { target: self.dialect.name().to_string(), message }
+        SinkError::definite(self.dialect.name(), message)
     }
 
     fn warn_once(&self, key: String, f: impl FnOnce()) {
@@ -428,11 +428,16 @@ pub fn scrub(message: &str, password: Option<&str>) -> String {
     }
 }
 
-/// `e` with the password scrubbed from its message.
+/// `e` with the password scrubbed from its message, and without its cause
+/// if the cause's text holds the password.
 pub fn scrub_error(e: SinkError, password: Option<&str>) -> SinkError {
-    match e {
-        SinkError::Transient { target, message } => SinkError::Transient { target, message: scrub(&message, password) },
-        SinkError::Definite { target, message } => SinkError::Definite { target, message: scrub(&message, password) },
+    let e = match e {
+        SinkError::Transient { target, message, cause } => SinkError::Transient { target, message: scrub(&message, password), cause },
+        SinkError::Definite { target, message, cause } => SinkError::Definite { target, message: scrub(&message, password), cause },
+    };
+    match password {
+        Some(p) => e.forget_cause_mentioning(p),
+        None => e,
     }
 }
 
@@ -481,7 +486,7 @@ mod tests {
         assert_eq!(password_in_url("mysql://u:s3cret@h:3306/db").as_deref(), Some("s3cret"));
         assert_eq!(password_in_url("postgres://u@h/db"), None);
         assert_eq!(scrub("bad s3cret here", Some("s3cret")), "bad *** here");
-        let e = scrub_error(SinkError::Transient { target: "t".into(), message: "x s3cret".into() }, Some("s3cret"));
+        let e = scrub_error(SinkError::transient("t", "x s3cret"), Some("s3cret"));
         assert!(e.is_transient() && e.to_string().ends_with("x ***"), "{e}");
     }
 }
