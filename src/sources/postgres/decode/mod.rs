@@ -567,15 +567,15 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const DEFAULT: &str = include_str!("testdata/default.hex");
-    const FULL: &str = include_str!("testdata/full.hex");
-    const INDEX: &str = include_str!("testdata/index.hex");
-    const TOAST: &str = include_str!("testdata/toast.hex");
-    const TRUNCATE: &str = include_str!("testdata/truncate.hex");
-    const MESSAGE: &str = include_str!("testdata/message.hex");
-    const TYPES: &str = include_str!("testdata/types.hex");
-    const ORIGIN: &str = include_str!("testdata/origin.hex");
-    const BINARY: &str = include_str!("testdata/binary.hex");
+    const DEFAULT: &str = include_str!("../testdata/default.hex");
+    const FULL: &str = include_str!("../testdata/full.hex");
+    const INDEX: &str = include_str!("../testdata/index.hex");
+    const TOAST: &str = include_str!("../testdata/toast.hex");
+    const TRUNCATE: &str = include_str!("../testdata/truncate.hex");
+    const MESSAGE: &str = include_str!("../testdata/message.hex");
+    const TYPES: &str = include_str!("../testdata/types.hex");
+    const ORIGIN: &str = include_str!("../testdata/origin.hex");
+    const BINARY: &str = include_str!("../testdata/binary.hex");
     const ALL: [&str; 9] = [DEFAULT, FULL, INDEX, TOAST, TRUNCATE, MESSAGE, TYPES, ORIGIN, BINARY];
 
     fn unhex(line: &str) -> Bytes {
