@@ -5,7 +5,7 @@
 //! produces is exactly what PostgreSQL's own input functions accept for that
 //! type (the same text `psql` would take in a literal). The session is set
 //! to `TimeZone = UTC`, `DateStyle = ISO, YMD` and `IntervalStyle =
-//! postgres` (see `mod.rs`), so the forms below are read unambiguously.
+//! postgres` (see `../mod.rs`), so the forms below are read unambiguously.
 //!
 //! | kind | text |
 //! |---|---|

@@ -24,8 +24,8 @@
 //! them into canonical values is [`super::types`]' job, with the column
 //! types from the preceding [`Relation`] message.
 //!
-//! Fixtures: `testdata/*.hex` are real messages captured from PostgreSQL 15
-//! by `testdata/capture.sh` (see `testdata/README.md`).
+//! Fixtures: `../testdata/*.hex` are real messages captured from PostgreSQL 15
+//! by `../testdata/capture.sh` (see `../testdata/README.md`).
 
 mod error;
 mod messages;
