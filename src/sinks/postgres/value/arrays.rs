@@ -1,0 +1,51 @@
+//! PostgreSQL array literals (`{"1","2",NULL}`): every element quoted and
+//! escaped, nested arrays as nested braces, documents as quoted JSON.
+use super::*;
+
+/// PostgreSQL array literal of `elements`: every element double-quoted
+/// (backslash and quote escaped), `NULL` bare, nested arrays as nested braces.
+pub(super) fn array_literal(elements: &[Value], elem: Target, out: &mut String) -> R<()> {
+    out.push('{');
+    for (i, e) in elements.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        match &e.kind {
+            None => return err("an array element has no kind (an invalid record)"),
+            Some(Kind::Null(_)) => out.push_str("NULL"),
+            Some(Kind::Array(a)) => array_literal(&a.elements, elem, out)?,
+            Some(Kind::Document(_)) if elem.class == TypeClass::Json || elem.class == TypeClass::Text => {
+                let mut s = String::new();
+                json(e, &mut s)?;
+                quote_element(&s, out);
+            }
+            Some(Kind::Document(_)) => {
+                return err("a document inside an array can only be stored in a json[], jsonb[] or text[] column")
+            }
+            Some(Kind::Unchanged(_)) => return err("an unchanged (TOAST) marker inside an array"),
+            Some(k) => {
+                let s = if elem.class == TypeClass::Json && !matches!(k, Kind::Json(_) | Kind::Text(_) | Kind::Other(_)) {
+                    let mut s = String::new();
+                    json(e, &mut s)?;
+                    s
+                } else {
+                    scalar(k, elem.class)?
+                };
+                quote_element(&s, out);
+            }
+        }
+    }
+    out.push('}');
+    Ok(())
+}
+
+pub(super) fn quote_element(s: &str, out: &mut String) {
+    out.push('"');
+    for ch in s.chars() {
+        if ch == '"' || ch == '\\' {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+}
