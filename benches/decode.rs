@@ -3,7 +3,7 @@
 //! updated_at timestamptz/datetime(6)`): the wire bytes a source receives
 //! turned into canonical records. Throughput is in rows. The messages and
 //! events are built by hand here (the wire formats are documented in
-//! `src/sources/postgres/decode.rs` and `src/sources/mysql/decode/`).
+//! `src/sources/postgres/decode/` and `src/sources/mysql/decode/`).
 //!
 //! # What is covered
 //!

@@ -1,4 +1,4 @@
-//! pgoutput messages (src/sources/postgres/decode.rs): any bytes parse to a
+//! pgoutput messages (src/sources/postgres/decode/): any bytes parse to a
 //! message or an error, never a panic.
 #![no_main]
 

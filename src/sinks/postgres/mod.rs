@@ -45,7 +45,7 @@
 //!    `INSERT INTO t (c1, …) SELECT u.c1::<type>, … FROM unnest($1::text[], …)
 //!    ON CONFLICT (<key>) DO UPDATE SET c = EXCLUDED.c, …`.
 //!    Each parameter is a `text[]` of values in PostgreSQL input syntax (see
-//!    `value.rs`), cast on the server to the type the target column has.
+//!    `value/`), cast on the server to the type the target column has.
 //!
 //! So a batch of N upserts to one table costs three round trips (BEGIN,
 //! one INSERT, COMMIT) however large N is; statements are prepared once per
@@ -144,7 +144,7 @@ pub type PostgresSinkConfig = SqlSinkConfig;
 /// than hanging a lane forever.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Session settings the value text relies on (see `value.rs`).
+/// Session settings the value text relies on (see `value/`).
 const SESSION_SETUP: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'";
 
 /// The PostgreSQL target: the SQL engine with the PostgreSQL dialect.

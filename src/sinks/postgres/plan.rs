@@ -1,5 +1,5 @@
 //! The postgres target's side of the shared batch plan ([`crate::sinks::plan`]):
-//! its tables render values as PostgreSQL input text (see `value.rs`), with
+//! its tables render values as PostgreSQL input text (see `value/`), with
 //! `None` for NULL, so a reduced batch is one `text[]` per column.
 
 use super::schema::{ColumnInfo, TableInfo};

@@ -29,7 +29,7 @@
 //!
 //! Display widths (`int(11)`) and `zerofill` are ignored; `unsigned` picks
 //! a type wide enough for the unsigned range. The value column says what
-//! the MySQL source sends and how it is written (see `value.rs`).
+//! the MySQL source sends and how it is written (see `value/`).
 //!
 //! | MySQL `COLUMN_TYPE` | PostgreSQL column | value |
 //! |---|---|---|
@@ -67,7 +67,7 @@
 //! take the MySQL meaning: `interval`, `timestamp with time zone`, `real`.
 //! A bare `geometry` is also what a PostgreSQL source prints for a PostGIS
 //! column without a modifier; it becomes `bytea` too, and the PostGIS hex
-//! EWKB text is written as the bytes it spells (see `value.rs`), so both
+//! EWKB text is written as the bytes it spells (see `value/`), so both
 //! sources give a `bytea` of well-known binary (`geometry(Point,4326)` and
 //! the like still become `text`).
 //!

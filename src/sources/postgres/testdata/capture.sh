@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Re-captures the pgoutput fixtures (*.hex) of src/sources/postgres/decode.rs
+# Re-captures the pgoutput fixtures (*.hex) of src/sources/postgres/decode/
 # from a real server. Each scenario runs its SQL, then takes (and consumes)
 # the slot's changes as hex, one pgoutput message per line.
 #
