@@ -1,7 +1,8 @@
 //! Source decoding per row, for a narrow table of five columns
 //! (`id bigint, qty int, price numeric(12,2), note text/varchar(100),
 //! updated_at timestamptz/datetime(6)`): the wire bytes a source receives
-//! turned into canonical records. Throughput is in rows. The messages and
+//! turned into canonical records. Throughput is in rows (in bytes for the
+//! one large value of `pgoutput_big_value`). The messages and
 //! events are built by hand here (the wire formats are documented in
 //! `src/sources/postgres/decode/` and `src/sources/mysql/decode/`).
 //!
@@ -35,7 +36,16 @@
 //! events of about 8 KiB (`binlog_row_event_max_size`); one event of 1000
 //! rows only amortises the per-event setup a little further.
 //!
-//! In both groups the records of an iteration are dropped outside the
+//! **`pgoutput_big_value/bytea_16mib`** (one Insert per iteration): the
+//! same path as `pgoutput/insert` for one row of `big (id int4, n int4,
+//! v bytea)` whose `v` is 16 MiB, sent as the server's hex text (`\x…`,
+//! 32 MiB): parse, the UTF-8 check and hex-decoding the value into
+//! `Bytes`. Throughput is in bytes of the value. This is the source side
+//! of what `big_inputs::a_100_mb_bytea_replicates_postgres_to_postgres_through_the_stream`
+//! checks for correctness and bounded memory (the test measures no time);
+//! not covered: the initial copy, the target's write of the value.
+//!
+//! In all groups the records of an iteration are dropped outside the
 //! measurement (`iter_batched`): in a pipeline the lanes and the target
 //! drop them, not the source.
 //!
@@ -121,6 +131,54 @@ fn pg_change(tag: u8, i: usize) -> Bytes {
         m.push(b't');
         m.extend_from_slice(&(text.len() as u32).to_be_bytes());
         m.extend_from_slice(text.as_bytes());
+    }
+    Bytes::from(m)
+}
+
+/// The `big` table of [`pgoutput_big_value`]: int4 key, int4, bytea.
+const BIG_REL_OID: u32 = 16_386;
+const BIG_COLUMNS: [(&str, u32, i32); 3] = [("id", 23, -1), ("n", 23, -1), ("v", 17, -1)];
+const BIG_VALUE_LEN: usize = 16 << 20;
+
+fn pg_big_relation() -> Bytes {
+    let mut m = vec![b'R'];
+    m.extend_from_slice(&BIG_REL_OID.to_be_bytes());
+    cstr(&mut m, "public");
+    cstr(&mut m, "big");
+    m.push(b'd');
+    m.extend_from_slice(&(BIG_COLUMNS.len() as u16).to_be_bytes());
+    for (i, (name, oid, typmod)) in BIG_COLUMNS.iter().enumerate() {
+        m.push(u8::from(i == 0));
+        cstr(&mut m, name);
+        m.extend_from_slice(&oid.to_be_bytes());
+        m.extend_from_slice(&typmod.to_be_bytes());
+    }
+    Bytes::from(m)
+}
+
+/// An Insert of `big` with a [`BIG_VALUE_LEN`]-byte `v` in hex text form
+/// (varied bytes, as the test's md5 blocks are).
+fn pg_big_insert() -> Bytes {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut v = Vec::with_capacity(2 + 2 * BIG_VALUE_LEN);
+    v.extend_from_slice(b"\\x");
+    let mut x: u32 = 0x9e37_79b9;
+    for _ in 0..BIG_VALUE_LEN {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let b = x as u8;
+        v.push(HEX[usize::from(b >> 4)]);
+        v.push(HEX[usize::from(b & 15)]);
+    }
+    let mut m = vec![b'I'];
+    m.extend_from_slice(&BIG_REL_OID.to_be_bytes());
+    m.push(b'N');
+    m.extend_from_slice(&(BIG_COLUMNS.len() as u16).to_be_bytes());
+    for text in [&b"1"[..], &b"0"[..], &v[..]] {
+        m.push(b't');
+        m.extend_from_slice(&(text.len() as u32).to_be_bytes());
+        m.extend_from_slice(text);
     }
     Bytes::from(m)
 }
@@ -231,6 +289,39 @@ fn pgoutput(c: &mut Criterion) {
             )
         });
     }
+    g.finish();
+}
+
+fn pgoutput_big_value(c: &mut Criterion) {
+    let rel = pg_rel(decode::parse(&pg_big_relation()).expect("relation parses"));
+    let rels: HashMap<u32, Rel> = [(BIG_REL_OID, rel)].into_iter().collect();
+    let messages = [pg_big_insert()];
+
+    // The value decodes to its bytes.
+    let mut out = Vec::with_capacity(1);
+    pg_decode(&rels, &messages, &mut out);
+    let row = out[0].after.as_ref().expect("after image");
+    assert_eq!(row.get("id"), Some(&Value::int64(1)));
+    match row.get("v").and_then(|v| v.kind.as_ref()) {
+        Some(Kind::Bytes(b)) => assert_eq!(b.len(), BIG_VALUE_LEN),
+        other => panic!("v is not bytes: {other:?}"),
+    }
+    drop(out);
+
+    let mut g = c.benchmark_group("pgoutput_big_value");
+    g.throughput(Throughput::Bytes(BIG_VALUE_LEN as u64));
+    g.sample_size(10);
+    g.bench_function("bytea_16mib", |b| {
+        b.iter_batched(
+            || Vec::with_capacity(1),
+            |mut out| {
+                pg_decode(&rels, black_box(&messages), &mut out);
+                assert_eq!(out.len(), 1);
+                out
+            },
+            BatchSize::PerIteration,
+        )
+    });
     g.finish();
 }
 
@@ -395,5 +486,5 @@ fn binlog(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, pgoutput, binlog);
+criterion_group!(benches, pgoutput, pgoutput_big_value, binlog);
 criterion_main!(benches);

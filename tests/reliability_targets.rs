@@ -285,32 +285,18 @@ fn target_down_then_back(kind: Kind, prefix: &str) {
     proxy.pass();
     std::thread::sleep(Duration::from_millis(500));
     stop_tx.send(true).unwrap();
-    let txs = rt.block_on(writer).unwrap();
-    let caught_up = Instant::now();
+    rt.block_on(writer).unwrap();
     let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
-    let catch_up = caught_up.elapsed();
     assert_running(&mut child, &s, "after catching up");
     stop(child, &s);
 
     let log = log_of(&s);
     let warnings = count(&log, RETRYING);
-    eprintln!(
-        "outage {:.1} s ({} s hung, {} s down); {written_during_outage} rows written meanwhile ({txs} source transactions); \
-         {} rows on the target while it was down; {warnings} retry warnings; longest recovery line {} ms; \
-         {rows} rows equal {:.1} s after the writer stopped; proxy {:?}",
-        outage.as_secs_f64(),
-        hang.as_secs(),
-        down.as_secs(),
-        target_when_down.len(),
-        longest_recovery_ms(&log),
-        catch_up.as_secs_f64(),
-        proxy.stats(),
-    );
 
     // Far more was written than the queue holds.
     assert!(written_during_outage > 10 * QUEUE_MAX_RECORDS as i64, "only {written_during_outage} rows written during the outage");
     // The target really was behind when it went down (the outage held rows back).
-    assert!(target_when_down.len() < rows, "the target already had every row when it went down");
+    assert!(target_when_down.len() < rows, "the target already had all {rows} rows when it went down");
     // Warned once per backoff step per lane, not per row.
     let steps_per_lane = 4 + outage.as_millis() as u64 / (RETRY_MAX_BACKOFF_MS / 2) + 2;
     assert!(warnings >= 1, "no `{RETRYING}` warning in the log:\n{log}");
@@ -339,11 +325,11 @@ fn resets_mid_apply(kind: Kind, prefix: &str) {
     let resets = reset_while_applying(&proxy, &mut child, &s, 6, Duration::from_secs(20));
     proxy.pass();
     stop_tx.send(true).unwrap();
-    let txs = rt.block_on(writer).unwrap();
-    let rows = rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
+    rt.block_on(writer).unwrap();
+    rt.block_on(wait_until_equal(&source, &target, Duration::from_secs(30), &mut child, &s));
     assert_running(&mut child, &s, "after catching up");
     stop(child, &s);
-    assert_resets_were_retried(&proxy, &s, resets, txs, rows);
+    assert_resets_were_retried(&proxy, &s, resets);
 }
 
 #[test]
