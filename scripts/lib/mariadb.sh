@@ -28,6 +28,17 @@ mariadb_ensure() {
   local data="$root/$name"
   local sock="$data/mysqld.sock"
   local owner=(); [ "$(id -u)" = 0 ] && owner=(--user=mysql)
+  # Another clone of logferry beside this one may already run its throwaway
+  # server on this port (same root password, ROW binlog): reuse it rather
+  # than fail to bind. Tests each use their own database.
+  if ! mariadb-admin --socket="$sock" -uroot -p"$MARIADB_ROOT_PASSWORD" ping >/dev/null 2>&1 \
+     && mariadb -h127.0.0.1 -P"$port" -uroot -p"$MARIADB_ROOT_PASSWORD" --connect-timeout=3 -N -e "SELECT @@binlog_format" 2>/dev/null | grep -qx ROW; then
+    echo "==> reusing the MariaDB already on 127.0.0.1:$port (ROW binlog, the test password; another clone's)" >&2
+    MARIADB_URL_ROOT="mysql://root:${MARIADB_ROOT_PASSWORD}@127.0.0.1:${port}"
+    MARIADB_DATA_DIR=$(mariadb -h127.0.0.1 -P"$port" -uroot -p"$MARIADB_ROOT_PASSWORD" -N -e "SELECT @@datadir")
+    export MARIADB_URL_ROOT MARIADB_DATA_DIR
+    return 0
+  fi
   mkdir -p "$root"; chmod 755 "$root"
   if [ ! -d "$data/db/mysql" ]; then
     rm -rf "$data"; mkdir -p "$data/db" "$data/binlog" "$data/tmp"

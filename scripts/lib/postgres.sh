@@ -7,7 +7,8 @@
 # the unprivileged `postgres` user (created by Debian's postgresql package;
 # created here if missing). Data lives in /tmp/logferry-<hash of repo path>/
 # so every clone has its own, and nothing needs to traverse the repo's
-# parents.
+# parents. When another clone's server already answers on the port (with the
+# same password and wal_level = logical), that one is reused instead.
 
 PG_SUPER_PASSWORD=${PG_SUPER_PASSWORD:-logferry-test}
 
@@ -43,6 +44,18 @@ pg_ensure() {
   local bin; bin=$(pg_bindir)
   local root; root="/tmp/logferry-$(printf '%s' "$PWD" | md5sum | cut -c1-8)"
   local data="$root/$name"
+  # Another clone of logferry beside this one may already run its throwaway
+  # server on this port (same superuser password, wal_level = logical):
+  # reuse it rather than fail to bind. Tests each use their own database.
+  if ! as_pg "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1 \
+     && PGPASSWORD="$PG_SUPER_PASSWORD" PGCONNECT_TIMEOUT=3 "$bin/psql" -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres \
+          -c "SELECT current_setting('wal_level') = 'logical'" 2>/dev/null | grep -qx t; then
+    echo "==> reusing the PostgreSQL already on 127.0.0.1:$port (wal_level = logical, the test password; another clone's)" >&2
+    PG_URL_SUPER="postgres://postgres:${PG_SUPER_PASSWORD}@127.0.0.1:${port}/postgres"
+    PG_DATA_DIR=$(PGPASSWORD="$PG_SUPER_PASSWORD" "$bin/psql" -qAt -h 127.0.0.1 -p "$port" -U postgres -d postgres -c "SHOW data_directory")
+    export PG_URL_SUPER PG_DATA_DIR
+    return 0
+  fi
   mkdir -p "$root"
   chmod 755 "$root"
   if [ ! -s "$data/PG_VERSION" ]; then
