@@ -18,7 +18,7 @@
 //! | timestamp (with zone) | `timestamp[(p)] without / with time zone` |
 //! | interval (also MySQL `TIME`, a duration) | `interval[(p)]` |
 //! | uuid, json, inet | `uuid`, `json` (keeps the text byte-exact), `inet` |
-//! | enum with labels | an enum type of those labels, `<table>_<column>` in the table's schema, created when missing |
+//! | enum with labels | an enum type of those labels, `<table>_<column>` in the table's schema, created when missing (`text`, warned, when that name would pass 63 bytes) |
 //! | set | `text[]` |
 //! | bit(n) | `bit(n)` / `bit varying(n)` |
 //! | array of T | T`[]` |
@@ -32,6 +32,9 @@
 
 use super::schema::Resolved;
 use crate::record::{LogicalKind, LogicalType};
+
+/// PostgreSQL keeps the first 63 bytes of an identifier.
+const MAX_IDENTIFIER_BYTES: usize = 63;
 
 /// PostgreSQL's longest `varchar(n)`.
 const MAX_VARCHAR: u32 = 10_485_760;
@@ -78,7 +81,9 @@ pub fn resolve(t: &LogicalType, table: &str, column: &str) -> Resolved {
         LogicalKind::LogicalJson => ty("json"),
         LogicalKind::LogicalInet => ty("inet"),
         LogicalKind::LogicalDocument => ty("jsonb"),
-        LogicalKind::LogicalEnum if !t.labels.is_empty() => {
+        // A name PostgreSQL would cut at 63 bytes could meet another
+        // column's type: such a column keeps its labels as text instead.
+        LogicalKind::LogicalEnum if !t.labels.is_empty() && table.len() + 1 + column.len() <= MAX_IDENTIFIER_BYTES => {
             Resolved::Enum { name: format!("{table}_{column}"), labels: t.labels.clone() }
         }
         LogicalKind::LogicalSet => ty("text[]"),
@@ -143,6 +148,7 @@ mod tests {
             (LogicalType::document(), t("jsonb")),
             (LogicalType::other("citext"), Resolved::Lookup { name: "citext".into(), array: false }),
             (LogicalType::other(""), Resolved::Unknown { array: false }),
+            (LogicalType::enumeration("", vec!["a".into()]), Resolved::Enum { name: "orders_status".into(), labels: vec!["a".into()] }),
             (
                 LogicalType::enumeration("", vec!["new".into(), "paid".into()]),
                 Resolved::Enum { name: "orders_status".into(), labels: vec!["new".into(), "paid".into()] },
@@ -151,5 +157,7 @@ mod tests {
         for (logical, want) in cases {
             assert_eq!(resolve(&logical, "orders", "status"), want, "{}", logical.describe());
         }
+        let long = "c".repeat(60);
+        assert_eq!(resolve(&LogicalType::enumeration("", vec!["a".into()]), "orders", &long), Resolved::Unknown { array: false });
     }
 }
