@@ -126,20 +126,6 @@ fn pg_target(target: &pg::TestDb) -> String {
     format!("[[pipeline.target]]\nkind = \"postgres\"\nurl = \"{}\"\nschema = \"public\"\n", target.url)
 }
 
-/// Every row of `sql` with every column as PostgreSQL's text (NULL as None).
-async fn pg_text_rows(db: &pg::TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
-    db.client
-        .simple_query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
-        .into_iter()
-        .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Compares two tables' rows column by column and names the first
 /// difference (row key and column name).
 fn assert_same_rows(cols: &[String], want: &[Vec<Option<String>>], got: &[Vec<Option<String>>], what: &str) {
@@ -191,9 +177,9 @@ fn a_100_mb_bytea_replicates_postgres_to_postgres_through_the_copy() {
     let copy = run_once_measured(&s, "copy");
     copy.assert_ok("copy");
     rt.block_on(async {
-        let want = pg_text_rows(&source, BIG_SUMS).await;
+        let want = pg::cells(&source, BIG_SUMS).await;
         assert_eq!(want[0][2].as_deref(), Some(BIG_LEN.to_string().as_str()));
-        assert_eq!(want, pg_text_rows(&target, BIG_SUMS).await, "after the copy");
+        assert_eq!(want, pg::cells(&target, BIG_SUMS).await, "after the copy");
     });
     assert!(copy.peak_mib < PEAK_LIMIT_MIB, "peak RSS {} MiB for one 100 MB value", copy.peak_mib);
 }
@@ -213,11 +199,11 @@ fn a_100_mb_bytea_replicates_postgres_to_postgres_through_the_stream() {
     let stream = run_once_measured(&s, "stream");
     stream.assert_ok("stream");
     rt.block_on(async {
-        let want = pg_text_rows(&source, BIG_SUMS).await;
+        let want = pg::cells(&source, BIG_SUMS).await;
         assert_eq!(want.len(), 1);
         assert_eq!(want[0][1].as_deref(), Some("1"));
         assert_eq!(want[0][2].as_deref(), Some(BIG_LEN.to_string().as_str()));
-        assert_eq!(want, pg_text_rows(&target, BIG_SUMS).await, "after streaming");
+        assert_eq!(want, pg::cells(&target, BIG_SUMS).await, "after streaming");
     });
     assert!(stream.peak_mib < PEAK_LIMIT_MIB, "peak RSS {} MiB for one 100 MB value", stream.peak_mib);
 }
@@ -306,7 +292,7 @@ fn a_100_mb_longblob_replicates_mariadb_to_postgres_through_the_binlog() {
         assert_eq!(want.len(), 1);
         assert_eq!(want[0][1].as_deref(), Some("1"));
         assert_eq!(want[0][2].as_deref(), Some(BIG_LEN.to_string().as_str()));
-        let got = pg_text_rows(&target, "SELECT id::text, n::text, length(v)::text, md5(v) FROM public.big ORDER BY id").await;
+        let got = pg::cells(&target, "SELECT id::text, n::text, length(v)::text, md5(v) FROM public.big ORDER BY id").await;
         assert_eq!(want, got, "after binlog streaming");
     });
     assert!(
@@ -348,7 +334,7 @@ fn a_1600_column_table_replicates_postgres_to_postgres() {
     let select = format!("SELECT {list} FROM wide ORDER BY id");
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "copy failed: {}", text(&out.stderr));
-    rt.block_on(async { assert_same_rows(&cols, &pg_text_rows(&source, &select).await, &pg_text_rows(&target, &select).await, "after the copy") });
+    rt.block_on(async { assert_same_rows(&cols, &pg::cells(&source, &select).await, &pg::cells(&target, &select).await, "after the copy") });
 
     rt.block_on(async {
         source
@@ -367,9 +353,9 @@ fn a_1600_column_table_replicates_postgres_to_postgres() {
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "stream failed: {}", text(&out.stderr));
     rt.block_on(async {
-        let want = pg_text_rows(&source, &select).await;
+        let want = pg::cells(&source, &select).await;
         assert_eq!(want.len(), 300);
-        assert_same_rows(&cols, &want, &pg_text_rows(&target, &select).await, "after streaming");
+        assert_same_rows(&cols, &want, &pg::cells(&target, &select).await, "after streaming");
     });
 }
 
@@ -397,7 +383,7 @@ fn the_widest_innodb_table_replicates_mariadb_to_postgres() {
     let pg_select = format!("SELECT {} FROM public.wide ORDER BY id", cols.join(", "));
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "copy failed: {}", text(&out.stderr));
-    rt.block_on(async { assert_same_rows(&cols, &source.rows(&my_select).await, &pg_text_rows(&target, &pg_select).await, "after the copy") });
+    rt.block_on(async { assert_same_rows(&cols, &source.rows(&my_select).await, &pg::cells(&target, &pg_select).await, "after the copy") });
 
     rt.block_on(source.exec(&format!(
         "UPDATE wide SET c1 = -1, c500 = NULL, c{last} = -{last} WHERE id = 3;
@@ -412,7 +398,7 @@ fn the_widest_innodb_table_replicates_mariadb_to_postgres() {
     rt.block_on(async {
         let want = source.rows(&my_select).await;
         assert_eq!(want.len(), 300);
-        assert_same_rows(&cols, &want, &pg_text_rows(&target, &pg_select).await, "after streaming");
+        assert_same_rows(&cols, &want, &pg::cells(&target, &pg_select).await, "after streaming");
     });
 }
 
@@ -505,7 +491,7 @@ fn empty_and_unselected_transactions_in_a_postgres_stream_change_nothing_and_the
     let checkpoint = status_position(&s);
     assert!(lsn(&checkpoint) >= end, "checkpoint {checkpoint} is before the end of the empty transactions");
     let sql = "SELECT id::text, v FROM items ORDER BY id";
-    rt.block_on(async { assert_eq!(pg_text_rows(&source, sql).await, pg_text_rows(&target, sql).await) });
+    rt.block_on(async { assert_eq!(pg::cells(&source, sql).await, pg::cells(&target, sql).await) });
     assert_each_once(&file, "after the stream");
 
     // Only empty and unselected transactions: nothing is written, the
@@ -560,7 +546,7 @@ fn empty_and_unselected_transactions_in_a_mariadb_binlog_change_nothing_and_the_
     assert!(binlog_pos(&checkpoint) >= end, "checkpoint {checkpoint} is before the end of the empty transactions {end:?}");
     rt.block_on(async {
         let want = source.rows("SELECT CAST(id AS CHAR), v FROM items ORDER BY id").await;
-        let got = pg_text_rows(&target, "SELECT id::text, v FROM public.items ORDER BY id").await;
+        let got = pg::cells(&target, "SELECT id::text, v FROM public.items ORDER BY id").await;
         assert_eq!(want, got);
     });
     assert_each_once(&file, "after the stream");

@@ -51,18 +51,21 @@ pub async fn fresh_db(prefix: &str) -> TestDb {
     TestDb { name, url, client }
 }
 
-/// `SELECT <sql>` rows as text columns joined by `|` (NULL as `∅`).
-pub async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
+/// Every row of `sql` with every column as PostgreSQL's text (NULL as None).
+pub async fn cells(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
     db.client
         .simple_query(sql)
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .into_iter()
         .filter_map(|m| match m {
-            tokio_postgres::SimpleQueryMessage::Row(r) => {
-                Some((0..r.len()).map(|i| r.get(i).unwrap_or("∅").to_string()).collect::<Vec<_>>().join("|"))
-            }
+            tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
             _ => None,
         })
         .collect()
+}
+
+/// `SELECT <sql>` rows as text columns joined by `|` (NULL as `∅`).
+pub async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
+    cells(db, sql).await.into_iter().map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "∅".into())).collect::<Vec<_>>().join("|")).collect()
 }

@@ -134,17 +134,7 @@ impl TargetDb {
     /// bytes that are not UTF-8 are shown lossily.
     pub async fn cells(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match self {
-            TargetDb::Postgres(db) => db
-                .client
-                .simple_query(sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                .into_iter()
-                .filter_map(|m| match m {
-                    tokio_postgres::SimpleQueryMessage::Row(r) => Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect()),
-                    _ => None,
-                })
-                .collect(),
+            TargetDb::Postgres(db) => super::pg::cells(db, sql).await,
             TargetDb::Mysql(db) => db.rows(sql).await,
         }
     }

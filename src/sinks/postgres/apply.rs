@@ -48,6 +48,15 @@ fn col(info: &TableInfo, i: usize) -> Col<'_> {
     Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type }
 }
 
+/// The column type for a type found on the target (its array when
+/// `array`), or the text fallback when there is none.
+fn looked_up(found: Option<String>, array: bool) -> Mapped {
+    match found {
+        Some(t) => Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false },
+        None => Mapped { sql_type: schema::fallback(array), fallback: true },
+    }
+}
+
 /// `schema.name`, `"Odd"."Name"` or `name` split into its unquoted parts;
 /// `None` for anything else.
 fn split_qualified(name: &str) -> Option<(Option<String>, String)> {
@@ -113,10 +122,7 @@ impl Postgres {
             }
             None => None,
         };
-        Ok(match found {
-            Some(t) => Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false },
-            None => Mapped { sql_type: schema::fallback(array), fallback: true },
-        })
+        Ok(looked_up(found, array))
     }
 
     pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
@@ -321,11 +327,11 @@ impl Dialect for Postgres {
             Resolved::Type(t) => return Ok(Mapped { sql_type: t, fallback: false }),
             Resolved::Enum { name, labels } => return self.enum_type(conn, key, (&key.0, &name), &labels, false).await,
             Resolved::Lookup { name, array } => (name, array),
-            Resolved::Unknown { array } => return Ok(Mapped { sql_type: schema::fallback(array), fallback: true }),
+            Resolved::Unknown { array } => return Ok(looked_up(None, array)),
         };
         let context = format!("table {}: looking up type {name}", self.shown(key));
         if let Some(t) = schema::lookup_type(&conn.client, &name).await.map_err(|e| self.db(&context, e))? {
-            return Ok(Mapped { sql_type: if array { t + "[]" } else { t }, fallback: false });
+            return Ok(looked_up(Some(t), array));
         }
         // A source enum missing here: made from its labels, under its own name.
         let labels = logical.map(|l| if array { l.element.as_deref().unwrap_or(l) } else { l });
@@ -334,7 +340,7 @@ impl Dialect for Postgres {
                 return self.enum_type(conn, key, (schema.as_deref().unwrap_or(&key.0), &type_name), &l.labels, array).await;
             }
         }
-        Ok(Mapped { sql_type: schema::fallback(array), fallback: true })
+        Ok(looked_up(None, array))
     }
 
     async fn create_table(&self, conn: &mut PgConn, key: &TableKey, schema: &TableSchema, types: &[String]) -> Result<(), PgFailure> {
