@@ -145,7 +145,9 @@ fn sigterm_drains_and_checkpoints_the_last_applied_transaction() {
 
 #[test]
 fn sigkill_at_random_points_loses_nothing() {
-    let total = 60_000;
+    // Large enough that a run is still going when the kill comes (40-440 ms
+    // in): with 60k changes a fast run had sometimes finished already.
+    let total = 300_000;
     let s = Scratch::new(&generate_config(total, "", "json"));
     let path = s.path("out/changes.jsonl");
     let mut rng = Rng(0xC0FFEE);
