@@ -507,6 +507,7 @@ fn every_record_of_a_collection_says_documents() {
                 url: SecretUrl::new(&source.url),
                 tables: vec![format!("{}.items", source.name)],
                 snapshot: SnapshotMode::Initial,
+                row_keys: Vec::new(),
             },
             full_document: FullDocument::UpdateLookup,
             on_invalidate: OnInvalidate::Stop,

@@ -23,6 +23,7 @@ pub fn source_config(db: &TestDb, tables: &[&str]) -> MysqlSourceConfig {
             url: SecretUrl::new(&db.url),
             tables: tables.iter().map(|t| format!("{}.{t}", db.name)).collect(),
             snapshot: SnapshotMode::Initial,
+            row_keys: Vec::new(),
         },
         flavor: MysqlFlavor::Auto,
         server_id: 1000 + std::process::id() % 100_000 * 10 + SERVER_ID.fetch_add(1, AtomicOrdering::SeqCst),

@@ -20,6 +20,7 @@ pub fn source_config(url: &str, slot: &str, tables: &[&str]) -> PostgresSourceCo
             url: SecretUrl::new(url),
             tables: tables.iter().map(|s| s.to_string()).collect(),
             snapshot: SnapshotMode::Initial,
+            row_keys: Vec::new(),
         },
         slot: slot.into(),
         publication: "logferry_test".into(),

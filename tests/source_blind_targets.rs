@@ -165,7 +165,7 @@ async fn mongodb_records() -> Vec<Run> {
     .await
     .unwrap();
     let cfg = MongodbSourceConfig {
-        db: DatabaseSourceConfig { url: SecretUrl::new(&db.url), tables: vec![format!("{}.items", db.name)], snapshot: SnapshotMode::Initial },
+        db: DatabaseSourceConfig { url: SecretUrl::new(&db.url), tables: vec![format!("{}.items", db.name)], snapshot: SnapshotMode::Initial, row_keys: Vec::new() },
         full_document: FullDocument::UpdateLookup,
         on_invalidate: OnInvalidate::Stop,
         snapshot_chunk_docs: 1000,

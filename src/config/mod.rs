@@ -12,8 +12,10 @@
 //! what was expected.
 
 mod raw;
+mod rules;
 mod secret;
 
+pub use rules::{ColumnChecks, ColumnSelection, MaskKind, OnInvalid, TableRule, TransformConfig};
 pub use secret::{Secret, SecretUrl};
 
 use std::path::{Path, PathBuf};
@@ -47,8 +49,12 @@ pub struct PipelineConfig {
     pub name: String,
     /// Where changes come from.
     pub source: SourceConfig,
-    /// Where changes go; at least one. Every record is applied to every target.
+    /// Where changes go; at least one. Every record is applied to every
+    /// target whose `tables` it matches.
     pub targets: Vec<TargetConfig>,
+    /// Each target's `tables` (same order as `targets`): globs over the
+    /// target-named tables (`schema.table`) it receives; empty = every table.
+    pub target_tables: Vec<Vec<String>>,
     /// Lanes, batching, ordering.
     pub apply: ApplyConfig,
     /// What a record a target refuses definitely does to the pipeline.
@@ -56,6 +62,8 @@ pub struct PipelineConfig {
     /// `[pipeline.spool]`: a durable disk queue between source and targets
     /// (off when absent).
     pub spool: Option<SpoolConfig>,
+    /// `[[pipeline.table]]` rules and `mask_key` (empty: records pass as read).
+    pub transform: TransformConfig,
 }
 
 /// `[pipeline.spool]`: records are appended to a disk queue in the state
@@ -101,6 +109,26 @@ pub enum SourceConfig {
 }
 
 impl SourceConfig {
+    /// The shared database settings, for the database sources.
+    pub fn database(&self) -> Option<&DatabaseSourceConfig> {
+        match self {
+            SourceConfig::Postgres(p) => Some(&p.db),
+            SourceConfig::Mysql(m) => Some(&m.db),
+            SourceConfig::Mongodb(m) => Some(&m.db),
+            SourceConfig::Generate(_) => None,
+        }
+    }
+
+    /// The shared database settings, to change.
+    pub fn database_mut(&mut self) -> Option<&mut DatabaseSourceConfig> {
+        match self {
+            SourceConfig::Postgres(p) => Some(&mut p.db),
+            SourceConfig::Mysql(m) => Some(&mut m.db),
+            SourceConfig::Mongodb(m) => Some(&mut m.db),
+            SourceConfig::Generate(_) => None,
+        }
+    }
+
     /// The `kind` string.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -122,6 +150,9 @@ pub struct DatabaseSourceConfig {
     pub tables: Vec<String>,
     /// Initial snapshot policy.
     pub snapshot: SnapshotMode,
+    /// Row keys of tables without a primary key, from `[[pipeline.table]]
+    /// key`: (the rule's `match`, the key columns).
+    pub row_keys: Vec<(String, Vec<String>)>,
 }
 
 /// `kind = "postgres"`: the shared database settings plus logical replication's own.

@@ -3,9 +3,10 @@
 use super::*;
 use std::borrow::Cow;
 
-/// Keys whose values are secrets (besides any `url`, whose password is).
+/// Keys whose values are secrets (besides any `url`, whose password is;
+/// `mask_key` keys the HMAC of `mask = "hash"`).
 fn is_secret_key(leaf: &str) -> bool {
-    matches!(leaf, "url" | "password" | "token" | "secret")
+    matches!(leaf, "url" | "password" | "token" | "secret" | "mask_key")
 }
 
 pub(super) fn interpolate_table(

@@ -25,6 +25,7 @@ mod interpolate;
 mod key_path;
 mod pipeline;
 mod quantity;
+mod rules;
 mod sources;
 mod targets;
 #[cfg(test)]

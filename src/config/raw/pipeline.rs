@@ -2,6 +2,7 @@
 //! listener, spool, `on_error`, and the checks that tie a pipeline's
 //! source, targets and apply settings together.
 use super::*;
+use super::rules::{transform_config, RawTableRule};
 
 /// `state_dir` when the file does not set one.
 const DEFAULT_STATE_DIR: &str = "./.logferry";
@@ -35,6 +36,10 @@ pub(super) struct RawPipeline {
     apply: RawApply,
     on_error: Option<RawOnError>,
     spool: Option<RawSpool>,
+    mask_key: Option<String>,
+    /// `[[pipeline.table]]`: validate and transform rules.
+    #[serde(default)]
+    table: Vec<RawTableRule>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,7 +150,7 @@ impl RawPipeline {
                  kind (postgres, mysql, mongodb or generate)",
             ));
         };
-        let source = source.validate(&format!("{key}.source"), &self.name)?;
+        let mut source = source.validate(&format!("{key}.source"), &self.name)?;
         let target = match self.target {
             RawTargets::List(list) => list,
             RawTargets::NotAList(found) => {
@@ -166,7 +171,9 @@ impl RawPipeline {
             ));
         }
         let mut targets: Vec<TargetConfig> = Vec::with_capacity(target.len());
-        for (i, raw) in target.into_iter().enumerate() {
+        let mut target_tables = Vec::with_capacity(target.len());
+        for (i, mut raw) in target.into_iter().enumerate() {
+            target_tables.push(raw.take_tables(&format!("{key}.target[{i}].tables"))?);
             let t = raw.validate(&format!("{key}.target[{i}]"), base)?;
             if let TargetConfig::File(file) = &t {
                 let earlier = targets.iter().position(
@@ -191,13 +198,22 @@ impl RawPipeline {
             Some(RawOnError::DeadLetter) => OnError::DeadLetter,
         };
         let spool = self.spool.map(|s| s.validate(&format!("{key}.spool"))).transpose()?;
+        let transform = transform_config(&key, self.mask_key, self.table)?;
+        // Row keys of keyless tables are the source's to use (it builds the records' keys).
+        let row_keys: Vec<(String, Vec<String>)> =
+            transform.tables.iter().filter_map(|r| r.row_key.clone().map(|k| (r.matches.clone(), k))).collect();
+        if let Some(db) = source.database_mut() {
+            db.row_keys = row_keys;
+        }
         Ok(PipelineConfig {
             name: self.name,
             source,
             targets,
+            target_tables,
             apply,
             on_error,
             spool,
+            transform,
         })
     }
 }

@@ -188,6 +188,7 @@ impl RawDatabaseSource {
             url: check_url(&format!("{key}.url"), kind, &self.url, schemes)?,
             tables: check_tables(&format!("{key}.tables"), self.tables, "table")?,
             snapshot: snapshot_mode(self.snapshot),
+            row_keys: Vec::new(),
         })
     }
 }
@@ -363,6 +364,7 @@ impl RawMongodbSource {
                 url,
                 tables: check_tables(&format!("{key}.{leaf}"), tables, "collection")?,
                 snapshot: snapshot_mode(self.snapshot),
+                row_keys: Vec::new(),
             },
             full_document: match self.full_document {
                 None | Some(RawFullDocument::UpdateLookup) => FullDocument::UpdateLookup,

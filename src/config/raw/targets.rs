@@ -59,6 +59,7 @@ impl RawTarget {
 pub(super) struct RawFileTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
     path: String,
     format: Option<RawFormat>,
 }
@@ -68,6 +69,7 @@ pub(super) struct RawFileTarget {
 pub(super) struct RawStdoutTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
     format: Option<RawFormat>,
 }
 
@@ -76,6 +78,7 @@ pub(super) struct RawStdoutTarget {
 pub(super) struct RawPostgresTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
     url: String,
     schema: Option<String>,
     create_tables: Option<bool>,
@@ -86,6 +89,7 @@ pub(super) struct RawPostgresTarget {
 pub(super) struct RawMysqlTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
     url: String,
     database: Option<String>,
     create_tables: Option<bool>,
@@ -96,6 +100,7 @@ pub(super) struct RawMysqlTarget {
 pub(super) struct RawMongodbTarget {
     #[serde(rename = "kind")]
     _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
     url: String,
     database: Option<String>,
     transaction: Option<bool>,
@@ -109,6 +114,29 @@ enum RawFormat {
 }
 
 impl RawTarget {
+    /// Takes `tables` out: the target-named tables (globs) this target
+    /// receives; empty = all.
+    pub(super) fn take_tables(&mut self, key: &str) -> Result<Vec<String>, Invalid> {
+        let tables = match self {
+            RawTarget::File(t) => t.tables.take(),
+            RawTarget::Stdout(t) => t.tables.take(),
+            RawTarget::Postgres(t) => t.tables.take(),
+            RawTarget::Mysql(t) => t.tables.take(),
+            RawTarget::Mongodb(t) => t.tables.take(),
+        };
+        match tables {
+            None => Ok(Vec::new()),
+            Some(list) if list.is_empty() => Err(invalid(
+                key,
+                "is empty, so this target would receive nothing; expected target-named tables or globs like                  [\"crm.*\"], or leave `tables` out to send it every table",
+            )),
+            Some(list) => match list.iter().position(|t| t.trim().is_empty()) {
+                Some(i) => Err(invalid(format!("{key}[{i}]"), "is empty; expected a table name or glob")),
+                None => Ok(list.into_iter().map(|t| t.trim().to_string()).collect()),
+            },
+        }
+    }
+
     pub(super) fn validate(self, key: &str, base: &Path) -> Result<TargetConfig, Invalid> {
         Ok(match self {
             RawTarget::File(f) => {
