@@ -34,7 +34,7 @@ fn unknown_key_names_it_and_the_allowed_ones() {
     ));
     assert!(e.contains("`pipeline[shop].target[0].path`"), "{e}");
     assert!(
-        e.contains("unknown field `path`, expected `kind` or `format`"),
+        e.contains("unknown field `path`, expected one of `kind`, `tables`, `format`"),
         "{e}"
     );
 }
