@@ -8,7 +8,9 @@
 //!   is JSON either way, with each pipeline's figures.
 //! - `/metrics`: Prometheus text format, one series per pipeline
 //!   (`logferry_records_received_total`, `…_applied_total`,
-//!   `…_dead_letters_total`, `…_checkpoint_seq`,
+//!   `…_dead_letters_total`, `…_records_filtered_total`,
+//!   `…_records_invalid_total`, `…_records_skipped_total` (the
+//!   `[[pipeline.table]]` rules), `…_checkpoint_seq`,
 //!   `…_checkpoint_age_seconds`, `…_source_restarts_total`,
 //!   `…_target_failing_lanes`, `…_spool_bytes`, `logferry_up`), time per
 //!   stage (`logferry_source_blocked_seconds_total`,
@@ -105,6 +107,9 @@ impl Registry {
         family("logferry_records_received_total", "counter", "Records received from the source (heartbeats included).", &|_, s| Some(s.records.to_string()));
         family("logferry_records_applied_total", "counter", "Records every target durably applied.", &|_, s| Some(s.applied.to_string()));
         family("logferry_dead_letters_total", "counter", "Records set aside in the dead-letter store by this process.", &|_, s| Some(s.dead_lettered.to_string()));
+        family("logferry_records_filtered_total", "counter", "Records a [[pipeline.table]] filter kept from the targets.", &|_, s| Some(s.filtered.to_string()));
+        family("logferry_records_invalid_total", "counter", "Records that failed a [[pipeline.table]] validate rule (dead-lettered, stopped on or skipped).", &|_, s| Some(s.invalid.to_string()));
+        family("logferry_records_skipped_total", "counter", "Records that failed a validate rule with on_invalid = \"skip\" and were dropped.", &|_, s| Some(s.skipped.to_string()));
         family("logferry_checkpoint_seq", "gauge", "Sequence number of the last checkpoint written by this process.", &|_, s| Some(s.checkpoint_seq.to_string()));
         family("logferry_checkpoint_age_seconds", "gauge", "Seconds since the last checkpoint write (absent before the first).", &|_, s| {
             s.checkpoint_at.map(|at| format!("{:.3}", now.duration_since(at).unwrap_or_default().as_millis() as f64 / 1000.0))

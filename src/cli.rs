@@ -24,6 +24,7 @@ use tokio::sync::watch;
 mod bench;
 mod dead_letters;
 mod grants;
+mod rules;
 
 pub use dead_letters::DeadLettersCommand;
 
@@ -108,6 +109,10 @@ pub enum CliError {
     /// A pipeline failed: exit 1.
     #[error(transparent)]
     Pipeline(#[from] PipelineError),
+    /// `[[pipeline.table]]` rules that cannot work (one line each, with
+    /// the file and key path): exit 2.
+    #[error("{0}")]
+    Rules(String),
     /// `check` found a source that is not ready: exit 1.
     #[error("{0}")]
     NotReady(String),
@@ -135,7 +140,7 @@ impl CliError {
     /// The process exit code for this error.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) | CliError::Prompt(_) | CliError::Config(_) => 2,
+            CliError::Usage(_) | CliError::Prompt(_) | CliError::Config(_) | CliError::Rules(_) => 2,
             _ => 1,
         }
     }
@@ -236,6 +241,13 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
     }
     let mut runs = Vec::new();
     for (p, stats) in pipelines.into_iter().zip(stats.iter().cloned()) {
+        let stage = rules::stage(&cfg, p)?;
+        if let Some(stage) = &stage {
+            if let rules::Checked::Unreachable(why) = rules::check_source(&cfg, p, stage).await? {
+                tracing::warn!(pipeline = %p.name, error = %why,
+                    "the [[pipeline.table]] rules could not be checked against the source's tables (its start reports why)");
+            }
+        }
         let run = PipelineRun {
             name: p.name.clone(),
             apply: p.apply.clone(),
@@ -247,6 +259,8 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             on_error: p.on_error,
             spool: p.spool,
             stats: stats.clone(),
+            stage,
+            routes: rules::routes(p),
         };
         runs.push(tokio::spawn(async move {
             let result = pipeline::run(run).await;
@@ -327,6 +341,7 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
     println!("{}: OK", cfg.path.display());
     println!("state_dir: {}", cfg.state_dir.display());
     let mut not_ready = Vec::new();
+    let mut rule_errors = Vec::new();
     for p in &cfg.pipelines {
         let targets: Vec<String> = p
             .targets
@@ -386,6 +401,39 @@ async fn check(path: PathBuf) -> Result<(), CliError> {
             }
             None => {}
         }
+        let stage = match rules::stage(&cfg, p) {
+            Ok(stage) => stage,
+            Err(e) => {
+                rule_errors.push(e.to_string());
+                continue;
+            }
+        };
+        if let Some(stage) = stage {
+            match rules::check_source(&cfg, p, &stage).await {
+                Ok(rules::Checked::Fits(n)) => println!(
+                    "  rules: {} [[pipeline.table]] rule(s) checked against the source's {n} table(s): OK",
+                    p.transform.tables.len()
+                ),
+                Ok(rules::Checked::NoCatalog) => println!(
+                    "  rules: {} [[pipeline.table]] rule(s); not checked against the source (its collections have no fixed columns)",
+                    p.transform.tables.len()
+                ),
+                Ok(rules::Checked::Unreachable(_)) => {
+                    println!("  rules: not checked against the source, which could not be read (see above)")
+                }
+                Err(e) => rule_errors.push(e.to_string()),
+            }
+            let hints = rules::identity_hints(p, &stage).await;
+            if !hints.is_empty() {
+                println!("  suggested for the filters:");
+                for h in hints {
+                    println!("    {h}");
+                }
+            }
+        }
+    }
+    if !rule_errors.is_empty() {
+        return Err(CliError::Rules(rule_errors.join("\n")));
     }
     if !not_ready.is_empty() {
         return Err(CliError::NotReady(format!(

@@ -1,5 +1,8 @@
 //! `logferry dead-letters list|replay|drop`: what `on_error = "dead_letter"`
-//! set aside, and how an operator re-drives or discards it.
+//! and `[[pipeline.table]] on_invalid = "dead_letter"` set aside, and how an
+//! operator re-drives or discards it. A replay goes through the rules as
+//! they are now: a record that still fails a `validate` rule stays, one
+//! that passes is filtered, masked, renamed and routed like a live one.
 //!
 //! These commands open the state dir's sled database, which one process at
 //! a time may hold: they work while the pipeline's `logferry run` is
@@ -11,6 +14,7 @@ use crate::config::{Config, PipelineConfig};
 use crate::pipeline::{dead_keys, touched_keys, KeyId};
 use crate::record::{value::Kind, Change, Row};
 use crate::sinks::{Batch, Sink, SinkError};
+use crate::transform::{Route, Stage};
 use clap::Subcommand;
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, IsTerminal, Write};
@@ -276,10 +280,11 @@ async fn replay(path: PathBuf, pipeline: Option<String>, seqs: Vec<u64>, all: bo
         let picked_seqs: BTreeSet<u64> = picked.iter().map(DeadLetter::seq).collect();
         let kept: Vec<DeadLetter> = letters.into_iter().filter(|l| !picked_seqs.contains(&l.seq())).collect();
         let mut blocked = dead_keys(&kept);
-        let sinks = open_sinks(&p.targets, 1, false).await?;
+        let targets = Targets { sinks: open_sinks(&p.targets, 1, false).await?, routes: super::rules::routes(p), stage: super::rules::stage(&cfg, p)? };
+        let sinks = &targets.sinks;
         let mut report = ReplayReport::default();
-        let result = replay_letters(&dl, &sinks, picked, &mut blocked, &mut report).await;
-        for sink in &sinks {
+        let result = replay_letters(&dl, &targets, picked, &mut blocked, &mut report).await;
+        for sink in sinks {
             if let Err(e) = sink.close().await {
                 tracing::warn!(target = sink.name(), error = %e, "closing the target after the replay failed");
             }
@@ -313,7 +318,7 @@ async fn replay(path: PathBuf, pipeline: Option<String>, seqs: Vec<u64>, all: bo
 /// its key behind it.
 async fn replay_letters(
     dl: &DeadLetters,
-    sinks: &[Arc<dyn Sink>],
+    targets: &Targets,
     picked: Vec<DeadLetter>,
     blocked: &mut HashMap<KeyId, u64>,
     report: &mut ReplayReport,
@@ -329,23 +334,32 @@ async fn replay_letters(
     };
     let mut rest = picked.into_iter().peekable();
     while rest.peek().is_some() {
-        // The next batch: records that wait for nothing.
+        // The next batch: records that wait for nothing and pass the rules.
         let mut chunk = Vec::new();
         while chunk.len() < REPLAY_BATCH {
-            let Some(l) = rest.next() else { break };
-            match waits_for(blocked, &l) {
-                Some(first) => {
+            let Some(mut l) = rest.next() else { break };
+            if let Some(first) = waits_for(blocked, &l) {
+                block(blocked, &l);
+                report.waiting.push((l.seq(), first));
+                continue;
+            }
+            match targets.stage.as_ref().map(|s| s.validate(&l.change)) {
+                Some(Err(v)) => {
                     block(blocked, &l);
-                    report.waiting.push((l.seq(), first));
+                    report.failed.push((l.seq(), v.to_string()));
+                    l.target = v.rule.clone();
+                    l.error = v.to_string();
+                    l.at = SystemTime::now();
+                    dl.update(&l)?;
                 }
-                None => chunk.push(l),
+                _ => chunk.push(l),
             }
         }
         if chunk.is_empty() {
             continue;
         }
         let batch = Batch { lane: 0, records: chunk.iter().map(|l| l.change.clone()).collect() };
-        if apply_all(sinks, &batch).await?.is_none() {
+        if apply_all(targets, &batch).await?.is_none() {
             let seqs: Vec<u64> = chunk.iter().map(DeadLetter::seq).collect();
             dl.remove(&seqs)?;
             report.applied += seqs.len();
@@ -358,7 +372,7 @@ async fn replay_letters(
                 continue;
             }
             let one = Batch { lane: 0, records: vec![l.change.clone()] };
-            match apply_all(sinks, &one).await? {
+            match apply_all(targets, &one).await? {
                 None => {
                     dl.remove(&[l.seq()])?;
                     report.applied += 1;
@@ -377,16 +391,33 @@ async fn replay_letters(
     Ok(())
 }
 
-/// Applies `batch` to every target: `None` when all applied it, or the
-/// definite refusal (target, message). Transient failures are tried again
-/// a few times, then end the replay with an error.
-async fn apply_all(sinks: &[Arc<dyn Sink>], batch: &Batch) -> Result<Option<(String, String)>, CliError> {
-    for sink in sinks {
+/// The pipeline's targets as a replay uses them: the rules, then each
+/// target's `tables`.
+struct Targets {
+    sinks: Vec<Arc<dyn Sink>>,
+    routes: Vec<Route>,
+    stage: Option<Arc<Stage>>,
+}
+
+/// Applies `batch` (transformed, and routed per target) to every target:
+/// `None` when all applied it, or the definite refusal (target, message).
+/// Transient failures are tried again a few times, then end the replay
+/// with an error.
+async fn apply_all(targets: &Targets, batch: &Batch) -> Result<Option<(String, String)>, CliError> {
+    let records = match &targets.stage {
+        Some(stage) => stage.transform_all(&batch.records),
+        None => batch.records.clone(),
+    };
+    for (sink, route) in targets.sinks.iter().zip(&targets.routes) {
+        let batch = Batch { lane: batch.lane, records: records.iter().filter(|c| route.admits(c)).cloned().collect() };
+        if batch.records.is_empty() {
+            continue;
+        }
         let mut pause = REPLAY_BACKOFF;
         let mut tries = 0;
         loop {
             tries += 1;
-            match sink.apply(batch).await {
+            match sink.apply(&batch).await {
                 Ok(()) => break,
                 Err(SinkError::Definite { target, message, .. }) => return Ok(Some((target, message))),
                 Err(e) if tries < REPLAY_TRIES => {

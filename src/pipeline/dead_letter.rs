@@ -40,9 +40,11 @@
 use super::deliver::Delivery;
 use crate::checkpoint::{CheckpointError, CheckpointStore, DeadLetter, DeadLetters};
 use crate::record::{Change, Op};
+use crate::config::OnInvalid;
 use crate::sinks::{Batch, SinkError};
+use crate::transform::{Stage, Violation};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 /// The identity of one (table, key): schema, name and each key value's
@@ -95,6 +97,12 @@ pub fn dead_keys(letters: &[DeadLetter]) -> HashMap<KeyId, u64> {
 /// One pipeline's dead-letter store and its dead keys, shared by the lanes.
 pub(crate) struct Quarantine {
     store: DeadLetters,
+    /// `on_error = "dead_letter"`: records a target refuses are set aside
+    /// (else a refusal stops the pipeline, and the store only takes
+    /// records that fail a `validate` rule).
+    refusals: bool,
+    /// The rules whose `validate` checks screen each batch first.
+    stage: Option<Arc<Stage>>,
     /// Key → seq of its earliest dead letter. Records of the key from that
     /// seq on go to the store. (From that seq, not after: a replay after a
     /// crash meets the refused record itself again, and sets it aside
@@ -105,7 +113,12 @@ pub(crate) struct Quarantine {
 
 impl Quarantine {
     /// Opens `pipeline`'s store and loads its dead keys.
-    pub(crate) fn open(store: &CheckpointStore, pipeline: &str) -> Result<Self, CheckpointError> {
+    pub(crate) fn open(
+        store: &CheckpointStore,
+        pipeline: &str,
+        refusals: bool,
+        stage: Option<Arc<Stage>>,
+    ) -> Result<Self, CheckpointError> {
         let store = store.dead_letters(pipeline)?;
         let letters = store.list()?;
         let dead = dead_keys(&letters);
@@ -114,7 +127,12 @@ impl Quarantine {
                 "the pipeline has dead letters; later changes of their keys are set aside too until they are \
                  replayed or dropped (`logferry dead-letters list`)");
         }
-        Ok(Quarantine { store, dead: Mutex::new(dead) })
+        Ok(Quarantine { store, refusals, stage, dead: Mutex::new(dead) })
+    }
+
+    /// The rule `change` fails, if any.
+    fn invalid(&self, change: &Change) -> Option<Violation> {
+        self.stage.as_ref().and_then(|s| s.validate(change).err())
     }
 
     /// The earliest dead-letter seq of a key `change` touches, if the change
@@ -166,11 +184,11 @@ impl Quarantine {
     pub(super) async fn apply_or_set_aside(&self, delivery: &mut Delivery, batch: &Batch) -> Result<usize, Option<SinkError>> {
         let q = self;
         let mut first = Piece { records: Vec::new(), failed: None };
-        if !batch.records.iter().any(|c| q.held_by(c).is_some()) {
+        if !batch.records.iter().any(|c| q.held_by(c).is_some() || q.invalid(c).is_some()) {
             // The common case: nothing held back, try the batch as it is.
             match delivery.apply_everywhere(batch).await {
                 Ok(()) => return Ok(0),
-                Err(Some(e)) if !e.is_transient() => first.failed = Some(e),
+                Err(Some(e)) if !e.is_transient() && q.refusals => first.failed = Some(e),
                 Err(e) => return Err(e),
             }
         }
@@ -181,21 +199,47 @@ impl Quarantine {
             let error = match failed {
                 Some(e) => e,
                 None => {
-                    records.retain(|c| match q.held_by(c) {
-                        None => true,
-                        Some(first) => {
+                    let mut stop = None;
+                    records.retain(|c| {
+                        if let Some(first) = q.held_by(c) {
                             q.mark(c);
                             letters.push(held_back(c, first));
-                            false
+                            return false;
                         }
+                        let Some(v) = q.invalid(c) else { return true };
+                        if let Some(stage) = &q.stage {
+                            stage.stats.count_invalid(v.on_invalid);
+                        }
+                        match v.on_invalid {
+                            OnInvalid::Skip => {
+                                tracing::debug!(seq = c.seq, rule = %v.rule, "record fails a rule; skipped (on_invalid = \"skip\")");
+                            }
+                            OnInvalid::Stop => {
+                                stop.get_or_insert(v);
+                                return true;
+                            }
+                            OnInvalid::DeadLetter => {
+                                tracing::warn!(lane = delivery.lane, seq = c.seq, rule = %v.rule, table = %v.table,
+                                    "record fails a rule; set aside as a dead letter (later changes of its key follow it there)");
+                                q.mark(c);
+                                letters.push(DeadLetter { change: c.clone(), error: v.to_string(), target: v.rule.clone(), at: SystemTime::now() });
+                            }
+                        }
+                        false
                     });
+                    if let Some(v) = stop {
+                        return Err(Some(SinkError::definite(
+                            format!("rule {}", v.rule),
+                            format!("{v}; on_invalid = \"stop\" stops the pipeline: fix the row at the source, or change the rule"),
+                        )));
+                    }
                     if records.is_empty() {
                         continue;
                     }
                     let piece = Batch { lane: batch.lane, records };
                     match delivery.apply_everywhere(&piece).await {
                         Ok(()) => continue,
-                        Err(Some(e)) if !e.is_transient() => {
+                        Err(Some(e)) if !e.is_transient() && q.refusals => {
                             records = piece.records;
                             e
                         }
@@ -300,7 +344,7 @@ mod tests {
         assert_eq!(dead.values().copied().collect::<Vec<_>>(), [4]);
 
         let store = CheckpointStore::temporary().unwrap();
-        let q = Quarantine { store: store.dead_letters("p").unwrap(), dead: Mutex::new(dead) };
+        let q = Quarantine { store: store.dead_letters("p").unwrap(), refusals: true, stage: None, dead: Mutex::new(dead) };
         let at = |seq: u64, id: i64, old: Option<i64>| {
             let mut c = change("a", Op::Update, id, old);
             c.seq = seq;

@@ -7,6 +7,7 @@
 //! way: `lane` → `dead_letter` → `deliver`.
 
 use crate::sinks::{Batch, FailingLane, Sink, SinkError, SinkStats};
+use crate::transform::{Route, Stage};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -34,6 +35,11 @@ pub(crate) struct Delivery {
     pub stopping: watch::Receiver<bool>,
     /// The targets' figures (time in applies, lanes retrying a target).
     pub stats: Arc<SinkStats>,
+    /// The validate-and-transform rules: batches arrive in the source's
+    /// form and each target gets the transformed records.
+    pub stage: Option<Arc<Stage>>,
+    /// Each sink's `tables` (same order as `sinks`).
+    pub routes: Arc<[Route]>,
 }
 
 impl Delivery {
@@ -43,7 +49,28 @@ impl Delivery {
     /// back), else up to `max_retries` times. One warning per retry, one
     /// info line when the target is back. `Err(None)` means cancelled.
     pub(crate) async fn apply_everywhere(&mut self, batch: &Batch) -> Result<(), Option<SinkError>> {
-        for sink in self.sinks.iter() {
+        let transformed;
+        let batch = match &self.stage {
+            None => batch,
+            Some(stage) => {
+                transformed = Batch { lane: batch.lane, records: stage.transform_all(&batch.records) };
+                &transformed
+            }
+        };
+        let sinks = self.sinks.clone();
+        let routes = self.routes.clone();
+        for (i, sink) in sinks.iter().enumerate() {
+            let routed;
+            let batch = match routes.get(i) {
+                Some(route) if !route.is_all() => {
+                    routed = Batch { lane: batch.lane, records: batch.records.iter().filter(|c| route.admits(c)).cloned().collect() };
+                    &routed
+                }
+                _ => batch,
+            };
+            if batch.records.is_empty() {
+                continue;
+            }
             let mut attempt = 0u32;
             let mut backoff = self.retry.backoff;
             // The first failure of this batch on this target (monotonic, and

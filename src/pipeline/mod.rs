@@ -92,6 +92,7 @@ use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
 use crate::sinks::{Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
+use crate::transform::{Route, Stage};
 use deliver::{Delivery, Retry};
 use lane::{Lane, LaneSettings, Queued};
 use std::collections::VecDeque;
@@ -130,6 +131,10 @@ pub struct PipelineRun {
     pub spool: Option<SpoolConfig>,
     /// Figures for the admin endpoint, updated as the run goes.
     pub stats: Arc<PipelineStats>,
+    /// `[[pipeline.table]]` rules, compiled (`None`: records pass as read).
+    pub stage: Option<Arc<Stage>>,
+    /// Each sink's `tables` (same order as `sinks`; empty: every table).
+    pub routes: Vec<Route>,
 }
 
 /// What a finished run did.
@@ -210,7 +215,7 @@ enum Barrier {
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
 pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
-    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error, spool, stats } = run;
+    let PipelineRun { name, apply, source, sinks, store, once, mut shutdown, on_error, spool, stats, stage, routes } = run;
     let started = Instant::now();
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
@@ -277,10 +282,17 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let mut reconnect = Reconnect::new(apply.retry_backoff, apply.retry_max_backoff);
 
     // Lanes.
-    let quarantine = match on_error {
-        OnError::Stop => None,
-        OnError::DeadLetter => Some(Arc::new(dead_letter::Quarantine::open(&store, &name).map_err(err_cp)?)),
+    // Refused records, and records failing a `validate` rule, may go to the
+    // dead-letter store; with neither, a lane applies its batches as they are.
+    let refusals = on_error == OnError::DeadLetter;
+    let quarantine = match refusals || stage.as_ref().is_some_and(|s| s.validates()) {
+        false => None,
+        true => Some(Arc::new(dead_letter::Quarantine::open(&store, &name, refusals, stage.clone()).map_err(err_cp)?)),
     };
+    if let Some(stage) = &stage {
+        stats.set_transform(stage.stats.clone());
+    }
+    let routes: Arc<[Route]> = routes.into();
     let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
     let (events_tx, mut events) = mpsc::unbounded_channel::<LaneEvent>();
     let (cancel_tx, cancel_rx) = watch::channel(false);
@@ -304,6 +316,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 cancel: cancel_rx.clone(),
                 stopping: shutdown.clone(),
                 stats: stats.targets.clone(),
+                stage: stage.clone(),
+                routes: routes.clone(),
             },
             quarantine: quarantine.clone(),
         };

@@ -39,6 +39,8 @@ pub struct PipelineStats {
     latency: LatencyHistogram,
     /// Nanoseconds the coordinator spent numbering and routing records.
     route_ns: AtomicU64,
+    /// The validate-and-transform stage's counters, when it has rules.
+    transform: std::sync::OnceLock<Arc<crate::transform::TransformStats>>,
 }
 
 /// The counters of a [`PipelineStats`] at one moment, for readers.
@@ -67,6 +69,12 @@ pub struct StatsSnapshot {
     /// `None` while running; `Some(None)` stopped cleanly; `Some(Some(e))`
     /// stopped with error `e`.
     pub stopped: Option<Option<String>>,
+    /// Records a `filter` kept from the targets.
+    pub filtered: u64,
+    /// Records that failed a `validate` rule (any `on_invalid`).
+    pub invalid: u64,
+    /// Of those, records dropped by `on_invalid = "skip"`.
+    pub skipped: u64,
 }
 
 /// Upper bounds of the latency buckets in microseconds: 100 µs steps to
@@ -266,6 +274,11 @@ impl PipelineStats {
         (self.records.load(Relaxed), self.applied.load(Relaxed))
     }
 
+    /// Hands over the counters of the pipeline's validate-and-transform stage.
+    pub fn set_transform(&self, stats: Arc<crate::transform::TransformStats>) {
+        let _ = self.transform.set(stats);
+    }
+
     /// The pipeline ended: cleanly (`None`) or with an error.
     pub fn stopped(&self, error: Option<String>) {
         *self.stopped.lock().expect("not poisoned") = Some(error);
@@ -287,6 +300,12 @@ impl PipelineStats {
             spool_bytes: self.spooled.load(Relaxed).then(|| self.spool_bytes.load(Relaxed)),
             spool_full: self.spool_full.load(Relaxed),
             stopped: self.stopped.lock().expect("not poisoned").clone(),
+            filtered: self.transform.get().map_or(0, |t| t.filtered()),
+            invalid: self.transform.get().map_or(0, |t| {
+                use crate::config::OnInvalid::*;
+                [DeadLetter, Stop, Skip].into_iter().map(|a| t.invalid(a)).sum()
+            }),
+            skipped: self.transform.get().map_or(0, |t| t.invalid(crate::config::OnInvalid::Skip)),
         }
     }
 }

@@ -27,6 +27,7 @@
 //!   `Ok(())` (batch sync).
 //! - Errors: [`SourceError`] says whether reconnecting may help.
 
+pub mod catalog;
 pub mod generate;
 pub mod mongodb;
 pub mod mysql;

@@ -610,6 +610,7 @@ pub(super) async fn run_logferry_with(
     let cfg = Config::parse(config, &path, &|_| None)?;
     let p = &cfg.pipelines[0];
     let store = crate::checkpoint::CheckpointStore::open(&cfg.state_dir)?;
+    let stage = super::rules::stage(&cfg, p)?;
     pipeline::run(PipelineRun {
         name: p.name.clone(),
         apply: p.apply.clone(),
@@ -621,6 +622,8 @@ pub(super) async fn run_logferry_with(
         on_error: p.on_error,
         spool: p.spool,
         stats,
+        stage,
+        routes: super::rules::routes(p),
     })
     .await?;
     Ok(())

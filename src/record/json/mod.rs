@@ -161,11 +161,13 @@ mod read_record;
 mod read_value;
 mod string;
 mod temporal;
+mod text;
 mod write;
 
 pub use read::read_change;
 pub use string::{push_json_string, write_json_string};
 pub use temporal::format_timestamptz;
+pub use text::value_text;
 pub use write::write_change;
 
 use crate::record::{LogicalKind, Op};

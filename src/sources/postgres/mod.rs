@@ -130,7 +130,7 @@ fn host_of(c: &tokio_postgres::Config) -> String {
 }
 
 impl ConnInfo {
-    fn parse(url: &str, source: &str) -> SourceResult<Self> {
+    pub(crate) fn parse(url: &str, source: &str) -> SourceResult<Self> {
         let (url, tls) = crate::tls::postgres::from_url(url).map_err(|m| definite(source, format!("url: {m}")))?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
             definite(source, format!("the url is not a valid PostgreSQL URL ({e}); expected postgres://user:password@host:port/database"))
