@@ -28,3 +28,4 @@ mod source_blind_targets;
 mod spool;
 mod sql_targets;
 mod tls;
+mod transform;

@@ -36,6 +36,8 @@ pub mod filter;
 mod catalog;
 mod plan;
 mod rewrite;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub use catalog::RuleError;
