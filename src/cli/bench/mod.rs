@@ -181,7 +181,34 @@ pub struct BenchArgs {
     /// Prefix of the databases and slots the bench creates (and drops).
     #[arg(long, default_value = "lfbench")]
     pub prefix: String,
+    /// Put five `[[pipeline.table]]` rules on every bench table (validate,
+    /// filter, exclude, hash, rename; see `BENCH_RULES`): the cost of the
+    /// validate-and-transform stage. With `--target file` only (the
+    /// renamed, masked rows do not match the source any more).
+    #[arg(long)]
+    pub rules: bool,
 }
+
+/// The rules `--rules` adds: five, each touching every row (the filter and
+/// the check pass them all, so the file gets as many records as without).
+pub(super) const BENCH_RULES: &str = r#"mask_key = "bench-only-key"
+[[pipeline.table]]
+match = "public.items*"
+[pipeline.table.validate]
+qty = { min = 0, max = 1000000000 }
+[[pipeline.table]]
+match = "public.items*"
+filter = "qty >= 0 and price >= 0"
+[[pipeline.table]]
+match = "public.items*"
+exclude_columns = ["updated_at"]
+[[pipeline.table]]
+match = "public.items*"
+mask = { note = "hash" }
+[[pipeline.table]]
+match = "public.items*"
+rename_columns = { qty = "quantity" }
+"#;
 
 /// A scratch folder for the bench's state dir and file target, removed on drop.
 pub(super) struct WorkDir(PathBuf);
@@ -337,6 +364,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     if !args.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(CliError::Usage("bench: --prefix takes lowercase letters, digits and _".into()));
+    }
+    if args.rules && (args.target != "file" || args.source != "postgres") {
+        return Err(CliError::Usage("bench: --rules works with --source postgres --target file only".into()));
     }
     if args.source == "mariadb" {
         let pg_only = [
@@ -567,12 +597,13 @@ fn pipeline_config_with(
     };
     let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();
     format!(
-        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [{tables}]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{extra}{spool}",
+        "state_dir = \"{state}\"\n[[pipeline]]\nname = \"bench\"\n{rules}[pipeline.source]\nkind = \"postgres\"\nurl = \"{src_url}\"\ntables = [{tables}]\nslot = \"{p}_lf\"\npublication = \"{p}_lf\"\n[[pipeline.target]]\n{target}\n[pipeline.apply]\nlanes = {lanes}\nbatch_max_rows = {batch}\n{extra}{spool}",
         state = work.join("state").display(),
         tables = tables.join(", "),
         extra = apply_extras(args),
         p = args.prefix,
         spool = if args.spool { "[pipeline.spool]\n" } else { "" },
+        rules = if args.rules { BENCH_RULES } else { "" },
     )
 }
 

@@ -101,13 +101,14 @@ pub(super) fn latency_json(l: &LatencySummary) -> String {
 /// the part the backlog and steady objects share.
 pub(super) fn run_json_fields(args: &BenchArgs, lf: &LfFigures) -> String {
     format!(
-        "\"target\":{},\"lanes\":{},\"batch\":{},\"tables\":{},\"indexes\":{},\"spool\":{},\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"svg\":{}",
+        "\"target\":{},\"lanes\":{},\"batch\":{},\"tables\":{},\"indexes\":{},\"spool\":{},\"rules\":{},\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"svg\":{}",
         json_str(&args.target),
         args.lanes,
         args.batch,
         args.tables,
         args.indexes,
         args.spool,
+        args.rules,
         lf.rss_kib,
         num(lf.cpu_s, 3),
         args.svg.as_ref().map_or("null".to_string(), |p| json_str(&p.display().to_string()))
