@@ -223,7 +223,7 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
             if flavor == Flavor::Mariadb { "BINLOG MONITOR" } else { "REPLICATION CLIENT" }
         ));
     }
-    let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, source).await)?;
+    let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
     fail_on_problems(source, problems)?;
     Ok((flavor, tables))
 }
