@@ -7,7 +7,7 @@
 
 /// The key columns of the first rule whose `match` selects the table;
 /// `selects(match)` applies the source's own selector rules.
-pub fn rule_for<'a>(row_keys: &'a [(String, Vec<String>)], selects: impl Fn(&str) -> bool) -> Option<&'a [String]> {
+pub fn rule_for(row_keys: &[(String, Vec<String>)], selects: impl Fn(&str) -> bool) -> Option<&[String]> {
     row_keys.iter().find(|(m, _)| selects(m)).map(|(_, k)| k.as_slice())
 }
 

@@ -6,7 +6,8 @@
 //! 1. **Preflight** (also what `logferry check` reports): `log_bin` on,
 //!    `binlog_format = ROW`, `binlog_row_image = FULL`, the binlog status is
 //!    readable (BINLOG MONITOR / REPLICATION CLIENT), and every selected
-//!    table (`database.table` globs) has a primary key. Every problem is
+//!    table (`database.table` globs) has a primary key, or the `key` of a
+//!    `[[pipeline.table]]` rule naming columns it has. Every problem is
 //!    listed at once with its fix.
 //! 2. **Snapshot** (first run): `START TRANSACTION WITH CONSISTENT SNAPSHOT`
 //!    and, in the same transaction, the binlog position that matches it
