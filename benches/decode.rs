@@ -453,7 +453,7 @@ fn binlog(c: &mut Criterion) {
     let EventData::TableMapEvent(tme) = my_read(&fde, &my_table_map()) else { panic!("not a table map") };
     let columns = my_columns();
     let nullable = vec![true; columns.len()];
-    let table = Table { database: "shop".into(), name: "orders".into(), key: vec!["id".into()], columns, nullable };
+    let table = Table { database: "shop".into(), name: "orders".into(), key: vec!["id".into()], key_from_rule: false, columns, nullable };
     let writes = my_rows_event(30, BINLOG_ROWS);
     let updates = my_rows_event(31, BINLOG_ROWS);
 

@@ -32,6 +32,7 @@ pub mod generate;
 pub mod mongodb;
 pub mod mysql;
 pub mod postgres;
+pub mod row_keys;
 
 use crate::record::{Change, Position, Row, TableRef, TableSchema};
 use crate::BoxFuture;

@@ -4,7 +4,7 @@
 use super::decode::ColumnInfo;
 use super::SourceResult;
 use crate::record::{logical::MYSQL, ColumnSchema, TableRef, TableSchema};
-use crate::sources::glob_match;
+use crate::sources::{glob_match, row_keys};
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
 
@@ -13,8 +13,11 @@ use mysql_async::Conn;
 pub struct Table {
     pub database: String,
     pub name: String,
-    /// Primary key columns in key order.
+    /// Primary key columns in key order; for a table without one, the
+    /// `key` of its `[[pipeline.table]]` rule ([`Table::with_row_key`]).
     pub key: Vec<String>,
+    /// The key is a rule's row key: its values may repeat or be NULL.
+    pub key_from_rule: bool,
     pub columns: Vec<ColumnInfo>,
     /// Whether each column may be NULL.
     pub nullable: Vec<bool>,
@@ -32,6 +35,25 @@ impl Table {
     pub fn table_ref(&self) -> TableRef {
         TableRef { schema: self.database.clone(), name: self.name.clone() }
     }
+    /// A table without a primary key takes the first matching row key of
+    /// `row_keys` (rule match, key columns). `Err`: the problem, with its
+    /// fix (no rule, or the rule names columns the table lacks).
+    pub fn with_row_key(mut self, row_keys: &[(String, Vec<String>)]) -> Result<Self, String> {
+        if !self.key.is_empty() {
+            return Ok(self);
+        }
+        let Some(key) = row_keys::rule_for(row_keys, |m| selects(m, &self.database, &self.name)) else {
+            return Err(no_key_problem(&[self.quoted()], &self.qualified()));
+        };
+        let columns: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
+        if let Some(p) = row_keys::missing_columns(&self.qualified(), key, &columns) {
+            return Err(p);
+        }
+        self.key = key.to_vec();
+        self.key_from_rule = true;
+        Ok(self)
+    }
+
     /// The schema record payload.
     pub fn schema(&self) -> TableSchema {
         TableSchema {
@@ -61,19 +83,41 @@ pub fn quote_ident(s: &str) -> String {
 
 /// Does `db.table` match one of the selectors (`db.table` globs)?
 pub fn selected(selectors: &[String], db: &str, table: &str) -> bool {
-    selectors.iter().any(|s| match s.split_once('.') {
+    selectors.iter().any(|s| selects(s, db, table))
+}
+
+/// Does one selector (a `tables` entry or a rule's `match`) select `db.table`?
+pub fn selects(sel: &str, db: &str, table: &str) -> bool {
+    match sel.split_once('.') {
         Some((d, t)) => glob_match(d, db) && glob_match(t, table),
         None => false,
-    })
+    }
 }
 
 fn sql_err(source: &str, what: &str, e: mysql_async::Error) -> crate::sources::SourceError {
     super::mysql_error(source, what, &e)
 }
 
-/// Every base table matching the selectors, with keys and columns. Errors
-/// list every selector that matches nothing and every table without a key.
-pub async fn resolve_tables(conn: &mut Conn, selectors: &[String], source: &str) -> SourceResult<Vec<Table>> {
+/// Refusal of tables without a primary key or a rule's row key.
+fn no_key_problem(quoted: &[String], example: &str) -> String {
+    format!(
+        "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
+         add one (ALTER TABLE … ADD PRIMARY KEY (…)), {}, or leave the table out of `tables`",
+        quoted.join(", "),
+        row_keys::keyless_hint(example, false)
+    )
+}
+
+/// Every base table matching the selectors, with keys and columns; a table
+/// without a primary key takes the first matching row key of `row_keys`
+/// (rule match, key columns). Errors list every selector that matches
+/// nothing and every table without a key.
+pub async fn resolve_tables(
+    conn: &mut Conn,
+    selectors: &[String],
+    row_keys: &[(String, Vec<String>)],
+    source: &str,
+) -> SourceResult<Vec<Table>> {
     let rows: Vec<(String, String)> = conn
         .query(
             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES
@@ -98,17 +142,18 @@ pub async fn resolve_tables(conn: &mut Conn, selectors: &[String], source: &str)
     let mut no_key = Vec::new();
     for (db, name) in rows.iter().filter(|(d, t)| selected(selectors, d, t)) {
         let t = load_table(conn, db, name, source).await?;
-        if t.key.is_empty() {
-            no_key.push(t.quoted());
+        if t.key.is_empty() && row_keys::rule_for(row_keys, |m| selects(m, db, name)).is_none() {
+            no_key.push((t.quoted(), t.qualified()));
+            continue;
         }
-        tables.push(t);
+        match t.with_row_key(row_keys) {
+            Ok(t) => tables.push(t),
+            Err(p) => problems.push(p),
+        }
     }
-    if !no_key.is_empty() {
-        problems.push(format!(
-            "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
-             add one (ALTER TABLE … ADD PRIMARY KEY (…)) or leave the table out of `tables`",
-            no_key.join(", ")
-        ));
+    if let Some((_, example)) = no_key.first() {
+        let quoted: Vec<String> = no_key.iter().map(|(q, _)| q.clone()).collect();
+        problems.push(no_key_problem(&quoted, example));
     }
     if !problems.is_empty() {
         return Err(super::definite(source, problems.join("\n")));
@@ -152,7 +197,7 @@ pub async fn load_table(conn: &mut Conn, db: &str, name: &str, source: &str) -> 
         columns.push(ColumnInfo { name: col, data_type, column_type, charset, is_json });
         nullable.push(is_nullable == "YES");
     }
-    Ok(Table { database: db.to_string(), name: name.to_string(), key, columns, nullable })
+    Ok(Table { database: db.to_string(), name: name.to_string(), key, key_from_rule: false, columns, nullable })
 }
 
 #[cfg(test)]

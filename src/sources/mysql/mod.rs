@@ -6,7 +6,8 @@
 //! 1. **Preflight** (also what `logferry check` reports): `log_bin` on,
 //!    `binlog_format = ROW`, `binlog_row_image = FULL`, the binlog status is
 //!    readable (BINLOG MONITOR / REPLICATION CLIENT), and every selected
-//!    table (`database.table` globs) has a primary key. Every problem is
+//!    table (`database.table` globs) has a primary key, or the `key` of a
+//!    `[[pipeline.table]]` rule naming columns it has. Every problem is
 //!    listed at once with its fix.
 //! 2. **Snapshot** (first run): `START TRANSACTION WITH CONSISTENT SNAPSHOT`
 //!    and, in the same transaction, the binlog position that matches it
@@ -223,7 +224,7 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
             if flavor == Flavor::Mariadb { "BINLOG MONITOR" } else { "REPLICATION CLIENT" }
         ));
     }
-    let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, source).await)?;
+    let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
     fail_on_problems(source, problems)?;
     Ok((flavor, tables))
 }

@@ -1,5 +1,11 @@
 //! The initial copy: one consistent-snapshot transaction, tables read in
 //! primary-key chunks, each chunk ending with a checkpointable position.
+//!
+//! A table without a primary key is read in chunks of its rule's row key
+//! (`Table::key_from_rule`), which may repeat and hold NULLs: its chunks
+//! continue after the last key NULL-safely (`<=>`, NULLs first as MySQL
+//! sorts them), and a chunk never ends inside a run of equal keys (the
+//! rows of its last key are read whole), so no row is skipped.
 
 use super::catalog::{quote_ident, Table};
 use super::decode::text_value;
@@ -101,27 +107,42 @@ pub(super) async fn copy(
             continue;
         }
         ctx.emit_schema("mysql", t.schema()).await?;
-        let mut after: Option<Vec<Vec<u8>>> = progress
+        let mut after: Option<Vec<Option<Vec<u8>>>> = progress
             .partial
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, k)| k.iter().map(|v| hex_decode(v)).collect());
-        let key_idx: Vec<usize> = t
-            .key
-            .iter()
-            .map(|k| t.columns.iter().position(|c| &c.name == k).expect("key columns are columns"))
-            .collect();
+        let mut key_idx = Vec::with_capacity(t.key.len());
+        for k in &t.key {
+            let i = t.columns.iter().position(|c| &c.name == k).ok_or_else(|| {
+                definite(source, format!("key column `{k}` of {name} is gone (dropped since the start?)"))
+            })?;
+            key_idx.push(i);
+        }
         loop {
             if *ctx.shutdown.borrow() {
                 return Ok(None);
             }
             let sql = chunk_sql(t, &key_idx, after.as_deref(), chunk_rows);
-            let rows: Vec<mysql_async::Row> = conn
+            let mut rows: Vec<mysql_async::Row> = conn
                 .query(sql)
                 .await
                 .map_err(|e| mysql_error(source, &format!("reading {name}"), &e))?;
             let done = rows.len() < chunk_rows;
-            let mut last_key: Vec<Vec<u8>> = Vec::new();
+            let key_of = |r: &mysql_async::Row| -> Vec<Option<Vec<u8>>> { key_idx.iter().map(|&k| raw_of(r.as_ref(k))).collect() };
+            if !done && t.key_from_rule {
+                // End the chunk after the whole run of its last key.
+                let last = rows.last().map(key_of).unwrap_or_default();
+                while rows.last().is_some_and(|r| key_of(r) == last) {
+                    rows.pop();
+                }
+                let run: Vec<mysql_async::Row> = conn
+                    .query(equal_key_sql(t, &key_idx, &last))
+                    .await
+                    .map_err(|e| mysql_error(source, &format!("reading {name}"), &e))?;
+                rows.extend(run);
+            }
+            let last_key = rows.last().map(key_of).unwrap_or_default();
             let mut records = Vec::with_capacity(rows.len());
             for r in &rows {
                 let mut columns = Vec::with_capacity(t.columns.len());
@@ -133,10 +154,9 @@ pub(super) async fn copy(
                     let value = text_value(raw, c, &name).map_err(|e| definite(source, e.to_string()))?;
                     columns.push(Column { name: c.name.clone(), value: Some(value) });
                 }
-                last_key = key_idx.iter().map(|&k| raw_of(r.as_ref(k))).collect();
                 records.push(Row { columns });
             }
-            progress.chunk_emitted(&name, done, last_key.iter().map(|k| hex(k)).collect());
+            progress.chunk_emitted(&name, done, last_key.iter().map(|k| k.as_deref().map_or_else(|| NULL_KEY.to_string(), hex)).collect());
             let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
             ctx.emit_chunk("mysql", &t.table_ref(), &t.key, false, records, position).await?;
             if done {
@@ -151,46 +171,124 @@ pub(super) async fn copy(
     Ok(Some(start))
 }
 
-/// A key value exactly as the text protocol returned it.
-fn raw_of(v: Option<&MyValue>) -> Vec<u8> {
+/// A key value exactly as the text protocol returned it (`None`: NULL).
+fn raw_of(v: Option<&MyValue>) -> Option<Vec<u8>> {
     match v {
-        Some(MyValue::Bytes(b)) => b.clone(),
-        _ => Vec::new(),
+        Some(MyValue::Bytes(b)) => Some(b.clone()),
+        _ => None,
     }
 }
+
+/// A NULL key value (of a rule's row key) in the checkpoint; never hex.
+const NULL_KEY: &str = "NULL";
 
 /// Key values are kept as hex in the checkpoint: exact for binary keys too.
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn hex_decode(s: &str) -> Vec<u8> {
-    (0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect()
+fn hex_decode(s: &str) -> Option<Vec<u8>> {
+    if s == NULL_KEY {
+        return None;
+    }
+    Some((0..s.len() / 2).filter_map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()).collect())
+}
+
+/// A key value as a SQL literal: a hex string with a charset introducer
+/// (`_binary` for binary columns): exact for any bytes, no escaping rules,
+/// and MySQL converts it to the column's type for the comparison.
+fn key_literal(t: &Table, k: usize, v: Option<&[u8]>) -> String {
+    let Some(v) = v else { return "NULL".into() };
+    let c = &t.columns[k];
+    let binary = c.charset.as_deref() == Some("binary") || c.data_type.contains("binary") || c.data_type.contains("blob");
+    let intro = if binary { "_binary" } else { "_utf8mb4" };
+    format!("{intro} X'{}'", hex(v))
 }
 
 /// `SELECT cols FROM t [WHERE (k…) > (…)] ORDER BY k… LIMIT n`, on the text
-/// protocol so values arrive in the form `text_value` reads. Key values
-/// are written as hex string literals with a charset introducer
-/// (`_binary` for binary columns): exact for any bytes, no escaping rules,
-/// and MySQL converts them to the column's type for the comparison.
-fn chunk_sql(t: &Table, key_idx: &[usize], after: Option<&[Vec<u8>]>, limit: usize) -> String {
+/// protocol so values arrive in the form `text_value` reads. A rule's row
+/// key (may hold NULLs) continues with a NULL-safe lexicographic condition
+/// instead of the row comparison.
+fn chunk_sql(t: &Table, key_idx: &[usize], after: Option<&[Option<Vec<u8>>]>, limit: usize) -> String {
     let cols = t.columns.iter().map(|c| c.select_expr()).collect::<Vec<_>>().join(", ");
     let keys = key_idx.iter().map(|&k| quote_ident(&t.columns[k].name)).collect::<Vec<_>>().join(", ");
     let mut sql = format!("SELECT {cols} FROM {}", t.quoted());
     if let Some(last) = after {
-        let lits = key_idx
-            .iter()
-            .zip(last)
-            .map(|(&k, v)| {
-                let c = &t.columns[k];
-                let binary = c.charset.as_deref() == Some("binary") || c.data_type.contains("binary") || c.data_type.contains("blob");
-                let intro = if binary { "_binary" } else { "_utf8mb4" };
-                format!("{intro} X'{}'", hex(v))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
-        sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
+        if t.key_from_rule {
+            sql.push_str(&format!(" WHERE {}", after_null_safe(t, key_idx, last)));
+        } else {
+            let lits = key_idx.iter().zip(last).map(|(&k, v)| key_literal(t, k, v.as_deref())).collect::<Vec<_>>().join(", ");
+            sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
+        }
     }
     sql.push_str(&format!(" ORDER BY {keys} LIMIT {limit}"));
     sql
+}
+
+/// Rows after `last` in `ORDER BY k…` order, where NULL sorts first:
+/// `k1 > v1 OR (k1 <=> v1 AND k2 > v2) OR …`, with `k > NULL` read as
+/// `k IS NOT NULL`.
+fn after_null_safe(t: &Table, key_idx: &[usize], last: &[Option<Vec<u8>>]) -> String {
+    let mut terms = Vec::with_capacity(key_idx.len());
+    for i in 0..key_idx.len().min(last.len()) {
+        let mut parts: Vec<String> = (0..i)
+            .map(|j| format!("{} <=> {}", quote_ident(&t.columns[key_idx[j]].name), key_literal(t, key_idx[j], last[j].as_deref())))
+            .collect();
+        let col = quote_ident(&t.columns[key_idx[i]].name);
+        parts.push(match &last[i] {
+            None => format!("{col} IS NOT NULL"),
+            Some(v) => format!("{col} > {}", key_literal(t, key_idx[i], Some(v))),
+        });
+        terms.push(format!("({})", parts.join(" AND ")));
+    }
+    if terms.is_empty() {
+        return "FALSE".into();
+    }
+    format!("({})", terms.join(" OR "))
+}
+
+/// Every row whose key is (NULL-safely) equal to `key`.
+fn equal_key_sql(t: &Table, key_idx: &[usize], key: &[Option<Vec<u8>>]) -> String {
+    let cols = t.columns.iter().map(|c| c.select_expr()).collect::<Vec<_>>().join(", ");
+    let cond = key_idx
+        .iter()
+        .zip(key)
+        .map(|(&k, v)| format!("{} <=> {}", quote_ident(&t.columns[k].name), key_literal(t, k, v.as_deref())))
+        .collect::<Vec<_>>()
+        .join(" AND ");
+    format!("SELECT {cols} FROM {} WHERE {cond}", t.quoted())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sources::mysql::decode::ColumnInfo;
+
+    fn table(key_from_rule: bool) -> Table {
+        let col = |n: &str| ColumnInfo { name: n.into(), data_type: "int".into(), column_type: "int".into(), charset: None, is_json: false };
+        Table {
+            database: "d".into(),
+            name: "h".into(),
+            key: vec!["a".into(), "b".into()],
+            key_from_rule,
+            columns: vec![col("a"), col("v"), col("b")],
+            nullable: vec![true, true, true],
+        }
+    }
+
+    #[test]
+    fn a_rule_key_continues_null_safely() {
+        let t = table(true);
+        let last = [None, Some(b"7".to_vec())];
+        let sql = chunk_sql(&t, &[0, 2], Some(&last), 5);
+        assert!(
+            sql.ends_with(" WHERE ((`a` IS NOT NULL) OR (`a` <=> NULL AND `b` > _utf8mb4 X'37')) ORDER BY `a`, `b` LIMIT 5"),
+            "{sql}"
+        );
+        assert!(equal_key_sql(&t, &[0, 2], &last).ends_with(" WHERE `a` <=> NULL AND `b` <=> _utf8mb4 X'37'"));
+        let pk = chunk_sql(&table(false), &[0, 2], Some(&[Some(b"1".to_vec()), Some(b"2".to_vec())]), 5);
+        assert!(pk.ends_with(" WHERE (`a`, `b`) > (_utf8mb4 X'31', _utf8mb4 X'32') ORDER BY `a`, `b` LIMIT 5"), "{pk}");
+        assert_eq!(hex_decode(NULL_KEY), None);
+        assert_eq!(hex_decode("3731"), Some(b"71".to_vec()));
+    }
 }

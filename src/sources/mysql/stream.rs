@@ -364,12 +364,8 @@ impl Streamer {
     async fn reload(&mut self, db: &str, name: &str) -> SourceResult<()> {
         let source = self.setup.source.clone();
         let t = catalog::load_table(self.meta().await?, db, name, &source).await?;
-        if t.key.is_empty() {
-            return Err(definite(&source, format!(
-                "table {} has no primary key: add one (ALTER TABLE … ADD PRIMARY KEY (…)) or leave it out of `tables`",
-                t.quoted()
-            )));
-        }
+        // Without a primary key: the rule's row key, or the refusal.
+        let t = t.with_row_key(&self.setup.cfg.db.row_keys).map_err(|p| definite(&source, p))?;
         self.tables.insert(t.qualified(), t);
         Ok(())
     }

@@ -4,6 +4,7 @@
 use super::types::{builtin_oid, PgType};
 use crate::sources::glob_match;
 use super::SourceResult;
+use crate::sources::row_keys;
 use crate::record::{logical::POSTGRESQL, ColumnSchema, LogicalType, TableRef, TableSchema};
 use std::collections::HashMap;
 use tokio_postgres::Client;
@@ -14,10 +15,17 @@ pub struct Table {
     pub oid: u32,
     pub schema: String,
     pub name: String,
-    /// Key columns in key order (primary key, or the replica identity index).
+    /// Key columns in key order (primary key, or the replica identity
+    /// index, or for a table without either the `key` of its
+    /// `[[pipeline.table]]` rule).
     pub key: Vec<String>,
     /// `relreplident`: d(efault), f(ull), i(ndex), n(othing).
     pub replica_identity: char,
+    /// The key is a rule's row key (the table has none of its own): the
+    /// table has REPLICA IDENTITY FULL, its key values need not be unique
+    /// or non-NULL, and the stream takes the key from here, not from the
+    /// Relation message (which marks every column as key).
+    pub key_from_rule: bool,
 }
 
 impl Table {
@@ -64,9 +72,22 @@ fn split_selector(sel: &str) -> (&str, &str) {
     sel.split_once('.').unwrap_or(("public", sel))
 }
 
-/// Resolves the table selectors to tables with their keys. Errors name the
-/// selector or tables that cannot be replicated and the SQL that fixes it.
-pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str) -> SourceResult<Vec<Table>> {
+/// Does selector `sel` (a `tables` entry or a rule's `match`) select `schema.name`?
+pub fn selects(sel: &str, schema: &str, name: &str) -> bool {
+    let (ps, pt) = split_selector(sel);
+    glob_match(ps, schema) && glob_match(pt, name)
+}
+
+/// Resolves the table selectors to tables with their keys; a table without
+/// a key takes the first matching row key of `row_keys` (rule match, key
+/// columns). Errors name the selector or tables that cannot be replicated
+/// and the SQL that fixes it.
+pub async fn resolve_tables(
+    client: &Client,
+    selectors: &[String],
+    row_keys: &[(String, Vec<String>)],
+    source: &str,
+) -> SourceResult<Vec<Table>> {
     let rows = client
         .query(
             "SELECT c.oid, n.nspname, c.relname, c.relreplident::text,
@@ -77,7 +98,9 @@ pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str)
                        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
                       WHERE i.indrelid = c.oid
                         AND (CASE WHEN c.relreplident = 'i' THEN i.indisreplident ELSE i.indisprimary END)),
-                      '{}')
+                      '{}'),
+                    ARRAY(SELECT a.attname::text FROM pg_attribute a
+                           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum)
                FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition
                 AND n.nspname NOT IN ('pg_catalog', 'information_schema')
@@ -91,13 +114,14 @@ pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str)
     let mut unmatched = Vec::new();
     let mut no_key = Vec::new();
     let mut no_select = Vec::new();
+    let mut not_full = Vec::new();
+    let mut bad_keys = Vec::new();
     for sel in selectors {
-        let (ps, pt) = split_selector(sel);
         let mut matched = false;
         for row in &rows {
             let schema: String = row.get(1);
             let name: String = row.get(2);
-            if !glob_match(ps, &schema) || !glob_match(pt, &name) {
+            if !selects(sel, &schema, &name) {
                 continue;
             }
             matched = true;
@@ -106,18 +130,32 @@ pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str)
             }
             let key: Vec<String> = row.get(5);
             let ident: String = row.get(3);
-            let t = Table {
+            let mut t = Table {
                 oid: row.get(0),
                 schema,
                 name,
                 key,
                 replica_identity: ident.chars().next().unwrap_or('d'),
+                key_from_rule: false,
             };
             if !row.get::<_, bool>(4) {
                 no_select.push(t.quoted());
             }
             if t.key.is_empty() {
-                no_key.push(t.quoted());
+                match row_keys::rule_for(row_keys, |m| selects(m, &t.schema, &t.name)) {
+                    None => no_key.push((t.quoted(), t.qualified())),
+                    Some(key) => {
+                        let columns: Vec<String> = row.get(6);
+                        if let Some(p) = row_keys::missing_columns(&t.qualified(), key, &columns) {
+                            bad_keys.push(p);
+                        }
+                        if t.replica_identity != 'f' {
+                            not_full.push(t.quoted());
+                        }
+                        t.key = key.to_vec();
+                        t.key_from_rule = true;
+                    }
+                }
             }
             tables.push(t);
         }
@@ -137,8 +175,19 @@ pub async fn resolve_tables(client: &Client, selectors: &[String], source: &str)
         problems.push(format!(
             "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
              add one (ALTER TABLE … ADD PRIMARY KEY (…)), or a unique index used as replica identity \
-             (ALTER TABLE … REPLICA IDENTITY USING INDEX …), or leave the table out of `tables`",
-            no_key.join(", ")
+             (ALTER TABLE … REPLICA IDENTITY USING INDEX …), {}, or leave the table out of `tables`",
+            no_key.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>().join(", "),
+            row_keys::keyless_hint(&no_key[0].1, true)
+        ));
+    }
+    problems.extend(bad_keys);
+    if !not_full.is_empty() {
+        problems.push(format!(
+            "table(s) without a primary key, identified by the `key` of a [[pipeline.table]] rule, need REPLICA IDENTITY FULL: {}. \
+             Without it PostgreSQL sends no old row for an UPDATE or DELETE of a table without a key, and refuses \
+             DELETEs on it once it is published; run: {}",
+            not_full.join(", "),
+            not_full.iter().map(|t| format!("ALTER TABLE {t} REPLICA IDENTITY FULL;")).collect::<Vec<_>>().join(" ")
         ));
     }
     if !no_select.is_empty() {

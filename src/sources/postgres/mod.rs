@@ -6,8 +6,9 @@
 //! 1. **Preflight** (also what `logferry check` reports): `wal_level` must be
 //!    `logical`, the role needs `REPLICATION` (or superuser) and `SELECT` on
 //!    the tables, and every selected table needs a primary key (or a unique
-//!    index as replica identity). Each failure says which setting or table,
-//!    and the SQL that fixes it.
+//!    index as replica identity), or — without either — the `key` of a
+//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`. Each failure
+//!    says which setting or table, and the SQL that fixes it.
 //! 2. **Publication** `publication` is created if missing and its table list
 //!    kept equal to the selected tables.
 //! 3. **Slot.** Without a checkpoint and without a slot, the slot is created
@@ -269,7 +270,7 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
             catalog::quote_ident(&role)
         ));
     }
-    let tables = note_problem(&mut problems, catalog::resolve_tables(client, &cfg.db.tables, source).await)?;
+    let tables = note_problem(&mut problems, catalog::resolve_tables(client, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
     fail_on_problems(source, problems)?;
     Ok(Preflight { tables })
 }

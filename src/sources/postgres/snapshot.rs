@@ -12,6 +12,10 @@
 //! pipeline can checkpoint it. A table with no rows gets a heartbeat record
 //! carrying that progress. When every table is done, a heartbeat with the
 //! plain streaming position ends the snapshot.
+//!
+//! A table without a primary key is walked by its rule's row key (see
+//! `catalog::Table::key_from_rule`); as that key may repeat or hold NULLs,
+//! a resumed snapshot copies such a table again from its start.
 
 use super::catalog::{self, quote_ident, quote_literal, CatalogColumn, Table, TypeResolver};
 use super::position::{PgPosition, SnapshotProgress};
@@ -157,12 +161,19 @@ impl Reader {
         if self.tx.send(Ok(Piece::Schema { schema })).await.is_err() {
             return Ok(());
         }
-        let key_idx: Vec<usize> = t
-            .key
-            .iter()
-            .map(|k| cols.iter().position(|c| &c.name == k).expect("key columns are columns"))
-            .collect();
-        let after = self.partial.iter().find(|(n, _)| *n == t.qualified()).map(|(_, k)| k.clone());
+        let mut key_idx = Vec::with_capacity(t.key.len());
+        for k in &t.key {
+            let i = cols.iter().position(|c| &c.name == k).ok_or_else(|| {
+                super::definite(source, format!("key column `{k}` of {} is gone (dropped since the start?)", t.qualified()))
+            })?;
+            key_idx.push(i);
+        }
+        // A rule's row key need not be unique or non-NULL, so "after the
+        // last key" could skip rows: such a table is copied again whole.
+        let after = match t.key_from_rule {
+            true => None,
+            false => self.partial.iter().find(|(n, _)| *n == t.qualified()).map(|(_, k)| k.clone()),
+        };
         let sql = select_sql(t, &cols, &key_idx, after.as_deref());
         let cursor = format!("lf_{index}");
         self.client
@@ -236,7 +247,14 @@ mod tests {
 
     #[test]
     fn chunk_query_resumes_after_the_last_key() {
-        let t = Table { oid: 1, schema: "s".into(), name: "o\"x".into(), key: vec!["a".into(), "b".into()], replica_identity: 'd' };
+        let t = Table {
+            oid: 1,
+            schema: "s".into(),
+            name: "o\"x".into(),
+            key: vec!["a".into(), "b".into()],
+            replica_identity: 'd',
+            key_from_rule: false,
+        };
         let col = |n: &str, ty: &str| CatalogColumn { name: n.into(), type_oid: 0, type_modifier: -1, type_text: ty.into(), not_null: true };
         let cols = [col("a", "integer"), col("v", "text"), col("b", "text")];
         assert_eq!(

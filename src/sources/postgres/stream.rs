@@ -228,7 +228,12 @@ impl<'a> Streamer<'a> {
         // catalog's key order (the relation message lists them in column order).
         let mut key: Vec<String> = r.columns.iter().filter(|c| c.is_key).map(|c| c.name.clone()).collect();
         if let Some(t) = self.setup.tables.iter().find(|t| t.schema == r.namespace && t.name == r.name) {
-            if t.key.iter().all(|k| key.contains(k)) && t.key.len() == key.len() {
+            if t.key_from_rule {
+                // A keyless table identified by a rule's row key: with
+                // REPLICA IDENTITY FULL every column is marked as key; the
+                // key is the rule's, and the old image is the whole row.
+                key = rule_key(&source, t, &r)?;
+            } else if t.key.iter().all(|k| key.contains(k)) && t.key.len() == key.len() {
                 key = t.key.clone();
             }
             // NOT NULL from the catalog, for target DDL.
@@ -291,6 +296,28 @@ impl<'a> Streamer<'a> {
     fn value(&self, rel: &Rel, i: usize, v: &TupleValue) -> SourceResult<Value> {
         tuple_value(&self.setup.source, &RowShape { table: &rel.table, columns: &rel.columns, types: &rel.types, schema: &rel.schema }, i, v)
     }
+}
+
+/// The rule's row key of keyless table `t` as its Relation message has it:
+/// every key column must still exist. Preflight made sure the table sends
+/// whole old rows (REPLICA IDENTITY FULL); a Relation without it (WAL
+/// from before the ALTER, or the identity changed since) is warned about,
+/// not refused: PostgreSQL itself then refuses UPDATE and DELETE on the
+/// published table, and stopping here would block the slot for good.
+fn rule_key(source: &str, t: &Table, r: &Relation) -> SourceResult<Vec<String>> {
+    let columns: Vec<String> = r.columns.iter().map(|c| c.name.clone()).collect();
+    if let Some(problem) = crate::sources::row_keys::missing_columns(&t.qualified(), &t.key, &columns) {
+        return Err(definite(source, problem));
+    }
+    if r.replica_identity != b'f' {
+        tracing::warn!(
+            table = %t.qualified(),
+            "a table without a primary key, identified by a [[pipeline.table]] key, is not REPLICA IDENTITY FULL here: \
+             PostgreSQL sends no old row for its updates and deletes; run ALTER TABLE {} REPLICA IDENTITY FULL;",
+            t.quoted()
+        );
+    }
+    Ok(t.key.clone())
 }
 
 /// What turning a relation's tuple into a row needs: its table, column
