@@ -44,7 +44,7 @@ pub(super) async fn identity_hints(p: &PipelineConfig, stage: &Stage) -> Vec<Str
     let source = PostgresSource::new(pg.clone()).name().to_string();
     let Ok(conn) = ConnInfo::parse(pg.db.url.expose(), &source) else { return Vec::new() };
     let Ok(client) = conn.connect(&source).await else { return Vec::new() };
-    let Ok(tables) = catalog::resolve_tables(&client, &pg.db.tables, &source).await else { return Vec::new() };
+    let Ok(tables) = catalog::resolve_tables(&client, &pg.db.tables, &pg.db.row_keys, &source).await else { return Vec::new() };
     let mut hints = Vec::new();
     for t in tables {
         let columns = stage.filter_columns(&t.schema, &t.name);

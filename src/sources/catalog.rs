@@ -29,7 +29,7 @@ pub async fn tables(cfg: &SourceConfig) -> Result<Option<Vec<TableSchema>>, Sour
             use super::mysql::{catalog, connect, opts, MysqlSource};
             let source = MysqlSource::new(my.clone()).name().to_string();
             let mut conn = connect(&opts(my.db.url.expose(), &source)?, &source).await?;
-            let tables = catalog::resolve_tables(&mut conn, &my.db.tables, &source).await?;
+            let tables = catalog::resolve_tables(&mut conn, &my.db.tables, &my.db.row_keys, &source).await?;
             Ok(Some(tables.iter().map(catalog::Table::schema).collect()))
         }
         SourceConfig::Mongodb(_) => Ok(None),
