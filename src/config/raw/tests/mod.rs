@@ -5,6 +5,7 @@ use super::*;
 mod messages;
 mod quantities;
 mod reading;
+mod rules;
 mod validation;
 
 const PATH: &str = "config/shop.toml";
