@@ -64,6 +64,7 @@ pub mod record;
 pub mod sinks;
 pub mod sources;
 pub mod tls;
+pub mod transform;
 
 /// A boxed, sendable future: what the object-safe `Source` and `Sink`
 /// traits return.

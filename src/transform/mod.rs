@@ -1,0 +1,2 @@
+//! The "validate and transform" stage: typed comparisons and per-table filters.
+pub mod compare;
