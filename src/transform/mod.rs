@@ -1,2 +1,3 @@
 //! The "validate and transform" stage: typed comparisons and per-table filters.
 pub mod compare;
+pub mod filter;
