@@ -96,7 +96,10 @@ impl std::error::Error for FilterError {}
 /// marker (a TOAST value the source did not send): the row cannot be
 /// judged.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Missing(pub String);
+pub struct Missing(
+    /// The column's name.
+    pub String,
+);
 
 impl std::fmt::Display for Missing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -125,7 +125,11 @@ fn lex(text: &str) -> Result<Vec<Token>, FilterError> {
             }
             _ => {
                 let ch = text.get(i..).and_then(|s| s.chars().next()).unwrap_or('?');
-                let hint = if ch == '!' { " (did you mean `!=`?)" } else { "" };
+                let hint = match ch {
+                    '!' => " (did you mean `!=`?)",
+                    c if c.is_alphanumeric() => " (a column name with other characters than A-Z, a-z, 0-9, _ and $ is written in double quotes: \"Größe\")",
+                    _ => "",
+                };
                 return Err(error(at, format!("unexpected character `{ch}`{hint}")));
             }
         };
@@ -535,7 +539,9 @@ mod tests {
             ("a = - 1", 4, "`-` is not a number"),
             ("a == 1", 3, "expected a column name or a literal after `=`, found `=`"),
             ("a ! 1", 2, "unexpected character `!` (did you mean `!=`?)"),
-            ("a = é", 4, "unexpected character `é`"),
+            ("a = é", 4, "unexpected character `é` (a column name with other characters"),
+            ("a = 1 and größe > 2", 12, "unexpected character `ö`"),
+            ("a = #", 4, "unexpected character `#`"),
             ("a = 1 and", 9, "found the end of the expression"),
             ("'x' is null", 0, "expected a column name before `is null`, found `'x'`"),
             ("5 in (1)", 0, "expected a column name before `in`"),
