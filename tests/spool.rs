@@ -97,6 +97,8 @@ async fn run_spooled(
         on_error: OnError::Stop,
         spool,
         stats: Default::default(),
+        stage: None,
+        routes: Vec::new(),
     })
     .await
 }

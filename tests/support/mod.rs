@@ -285,6 +285,8 @@ pub async fn run_pipeline_on_error(
         on_error,
         spool: None,
         stats: Default::default(),
+        stage: None,
+        routes: Vec::new(),
     })
     .await
 }

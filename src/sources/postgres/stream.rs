@@ -233,7 +233,10 @@ impl<'a> Streamer<'a> {
                 // REPLICA IDENTITY FULL every column is marked as key; the
                 // key is the rule's, and the old image is the whole row.
                 key = rule_key(&source, t, &r)?;
-            } else if t.key.iter().all(|k| key.contains(k)) && t.key.len() == key.len() {
+            } else if !t.key.is_empty() && t.key.iter().all(|k| key.contains(k)) {
+                // The primary key (or identity index) in the catalog's
+                // order; with REPLICA IDENTITY FULL the message marks every
+                // column, and the key is still the primary key.
                 key = t.key.clone();
             }
             // NOT NULL from the catalog, for target DDL.
