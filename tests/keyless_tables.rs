@@ -170,6 +170,30 @@ mod pg {
         assert_eq!(snap.len(), 1);
         assert_eq!(snap[0].key_columns, ["id"]);
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_primary_key_table_with_full_identity_streams_by_its_primary_key() {
+        // REPLICA IDENTITY FULL marks every column as key in the Relation
+        // message; the records' key must stay the primary key (filters
+        // recommend FULL, and a target would otherwise see a new key).
+        let db = db_with("CREATE TABLE history (id int PRIMARY KEY, customer_no int, at timestamp); ALTER TABLE history REPLICA IDENTITY FULL;").await;
+        let store = CheckpointStore::temporary().unwrap();
+        run_once(PostgresSource::new(config(&db, "public.other", &KEY)), &store).await.unwrap();
+        db.client
+            .batch_execute("INSERT INTO history VALUES (1, 1, now()); UPDATE history SET customer_no = 2; DELETE FROM history;")
+            .await
+            .unwrap();
+        let records = run_once(PostgresSource::new(config(&db, "public.other", &KEY)), &store).await.unwrap();
+        let schema = records.iter().find(|c| c.op() == Op::SchemaChange).expect("the stream's schema record");
+        assert_eq!(schema.key_columns, ["id"]);
+        let changes = data(&records);
+        assert_eq!(changes.iter().map(|c| c.op()).collect::<Vec<_>>(), [Op::Insert, Op::Update, Op::Delete]);
+        for c in &changes {
+            assert_eq!(c.key_columns, ["id"], "{c:?}");
+        }
+        assert!(!changes[1].changes_key(), "an update of another column does not change the key");
+        assert_eq!(names(changes[2].before.as_ref()), ["id", "customer_no", "at"], "the delete carries the whole old row");
+    }
 }
 
 mod mariadb {
