@@ -5,7 +5,7 @@
 //! # How a record travels
 //!
 //! ```text
-//!  sources ─emit─► pipeline intake ─► router ─hash(table,key)─► lanes ─► targets (sinks)
+//!  sources ─emit─► pipeline intake ─► router ─hash(table,key)─► lanes ─► rules ─► targets (sinks)
 //!                                                                  │ durable ack
 //!            checkpoint ◄─ last tx end ≤ watermark ◄─ ack tracker ◄┘
 //! ```
@@ -16,9 +16,12 @@
 //! 2. The **pipeline intake** ([`pipeline`]) numbers records gap-free; the
 //!    **router** sends each to the **lane** its key hashes to (barriers,
 //!    such as key changes and DDL, wait for every lane to drain).
-//! 3. A lane cuts batches and applies them to every **target** ([`sinks`]),
-//!    retrying transient failures; with `on_error = "dead_letter"` refused
-//!    rows are set aside in the state dir.
+//! 3. A lane cuts batches, checks them against the `[[pipeline.table]]`
+//!    rules and transforms them ([`transform`]: validate, filter, columns,
+//!    masks, renames), and applies them to every **target** ([`sinks`])
+//!    whose `tables` they match, retrying transient failures; rows failing
+//!    a rule, and with `on_error = "dead_letter"` rows a target refuses, are
+//!    set aside in the state dir.
 //! 4. The **ack tracker** keeps the watermark below which every record is
 //!    durable everywhere; the **checkpointer** saves the last transaction
 //!    end under it ([`checkpoint`]) and only that position goes back to
@@ -38,6 +41,9 @@
 //!   lanes, a transaction per batch, table cache, schema changes) with its
 //!   dialects postgres and mysql. Targets map columns from logical types
 //!   and never ask which source a record came from.
+//! - [`transform`]: the validate-and-transform stage: rules compiled and
+//!   checked against the source's tables, filter expressions with typed
+//!   comparisons, masks and renames, per-target routes.
 //! - [`pipeline`]: router, lanes, delivery with retries, dead letters, ack
 //!   tracker, checkpointer, spool, and the run's figures (`PipelineStats`).
 //! - [`checkpoint`]: the sled store in the state dir: checkpoints, dead
@@ -50,8 +56,10 @@
 //!
 //! # Which way the imports run
 //!
-//! `cli` → `config`, `pipeline`, `admin` → `sources`/`sinks` contracts →
-//! `record`. `record` imports nothing of ours; `config` at most `record`.
+//! `cli` → `config`, `pipeline`, `admin` → `transform` → `sources`/`sinks`
+//! contracts → `record`. `record` imports nothing of ours; `config` at
+//! most `record`; `transform` only `config`, `record` and the source
+//! selectors' glob.
 //! Sources and sinks never import each other, `pipeline`, `cli` or `admin`:
 //! they report through their contract's stats handle, which the pipeline
 //! hands them. Inside `pipeline`, `lane` → `dead_letter` → `deliver`.

@@ -1,5 +1,9 @@
 //! Dead letters: with `on_error = "dead_letter"`, a row change that a target
 //! refuses definitely is set aside in the state dir, and the pipeline goes on.
+//! A row change failing a `[[pipeline.table]]` `validate` check is set
+//! aside the same way (`on_invalid = "dead_letter"`, the default, whatever
+//! `on_error` says), before any target sees it; its letter names the rule
+//! as the "target". `stop` and `skip` rules are decided here too.
 //!
 //! **Finding the poison.** A target refuses a whole batch. The lane then
 //! applies the batch in halves, and the failing halves in halves again,

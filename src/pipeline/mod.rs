@@ -67,6 +67,15 @@
 //! spool entries, and the coordinator hands targets the source's own
 //! position (`unwrap_position`). See `spool`.
 //!
+//! **Rules.** With `[[pipeline.table]]` rules (`crate::transform`), records
+//! stay in the source's form through the router and the lanes; a lane
+//! screens each batch with the `validate` checks (in `dead_letter`, which
+//! also holds keys back behind their dead letters), and the delivery
+//! transforms the batch once and gives each target the records its
+//! `tables` admit. Records failing a check are dead-lettered, stop the
+//! pipeline or are skipped, as the rule's `on_invalid` says; filtered
+//! records are acknowledged like applied ones.
+//!
 //! **Failure.** A batch that still fails after its retries (or fails
 //! definitely) stops the pipeline: lanes stop without applying more, the
 //! source is told to stop, the last durable checkpoint is written, and the

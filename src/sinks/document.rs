@@ -56,7 +56,7 @@
 //! puts it there unless the target sets `schema`; MySQL puts every table
 //! into the target's database anyway. Collections of the same name in two
 //! MongoDB databases therefore share one table unless the target or a
-//! transform keeps them apart.
+//! `[[pipeline.table]]` rename keeps them apart.
 //!
 //! Conversion happens once, at the target: a converted record has
 //! `documents = false`, so it is never converted again.

@@ -5,23 +5,25 @@ use super::catalog::RuleError;
 use super::compare::Number;
 use super::filter::Filter;
 use super::table_glob;
-use crate::config::{ColumnChecks, ColumnSelection, MaskKind, OnInvalid, TableRule};
+use crate::config::{ColumnChecks, ColumnSelection, MaskKind, TableRule};
 use crate::record::TableRef;
 use std::collections::{HashMap, HashSet};
 
-/// One `[[pipeline.table]]`, compiled.
+/// One `[[pipeline.table]]`, compiled: the rule as the file states it
+/// (its fields are reached through `Deref`), with its filter parsed and
+/// its checks compiled.
 pub(crate) struct Rule {
-    /// `pipeline[shop].table[2]`.
-    pub key: String,
-    pub matches: String,
-    pub rename: Option<String>,
-    pub columns: ColumnSelection,
-    pub rename_columns: Vec<(String, String)>,
-    pub mask: Vec<(String, MaskKind)>,
+    rule: TableRule,
     pub filter: Option<Filter>,
-    pub row_key: Option<Vec<String>>,
-    pub on_invalid: OnInvalid,
     pub checks: Vec<Checks>,
+}
+
+impl std::ops::Deref for Rule {
+    type Target = TableRule;
+
+    fn deref(&self) -> &TableRule {
+        &self.rule
+    }
 }
 
 /// The checks of one column, compiled.
@@ -45,18 +47,7 @@ impl Rule {
         for (column, c) in &r.validate {
             checks.push(compile_checks(&format!("{}.validate.{column}", r.key), column, c)?);
         }
-        Ok(Rule {
-            key: r.key.clone(),
-            matches: r.matches.clone(),
-            rename: r.rename.clone(),
-            columns: r.columns.clone(),
-            rename_columns: r.rename_columns.clone(),
-            mask: r.mask.clone(),
-            filter,
-            row_key: r.row_key.clone(),
-            on_invalid: r.on_invalid,
-            checks,
-        })
+        Ok(Rule { rule: r.clone(), filter, checks })
     }
 
     /// True when the rule's `match` fits the source table.

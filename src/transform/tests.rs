@@ -56,7 +56,9 @@ proptest! {
         other.columns = ColumnSelection::Exclude(names.clone());
         let s = stage(vec![r, other]);
         prop_assert_eq!(s.validate(&c), Ok(()));
-        prop_assert_eq!(s.transform(&c), Some(c.clone()));
+        // Compared as encoded bytes: NaN values are not equal to themselves.
+        let out = s.transform(&c).map(|o| prost::Message::encode_to_vec(&o));
+        prop_assert_eq!(out, Some(prost::Message::encode_to_vec(&c)));
     }
 }
 

@@ -63,12 +63,12 @@ pub fn fix_for(code: i32) -> Option<&'static str> {
     Some(match code {
         11000 | 11001 => "a unique index other than _id on the target rejected the document: drop or relax that index, or fix the source data",
         121 => "the collection's validator rejected the document: relax the validator on the target or fix the source data",
-        10334 | 17419 | 17420 => "the document is larger than MongoDB's 16 MiB limit: leave out or shorten large fields with a transform",
-        52 | 56 | 57 => "a field name is not allowed here (empty, or a `$`/`.` name MongoDB refuses): rename the field with a transform",
+        10334 | 17419 | 17420 => "the document is larger than MongoDB's 16 MiB limit: leave out large fields with a [[pipeline.table]] rule (exclude_columns)",
+        52 | 56 | 57 => "a field name is not allowed here (empty, or a `$`/`.` name MongoDB refuses): rename the field with a [[pipeline.table]] rule (rename_columns)",
         66 => "the update would change the immutable _id of a stored document (for example a stored _id of another numeric type): fix the stored document",
         13 => "the target user lacks a privilege: grant it readWrite on the target database (dbAdmin too, to create collections)",
         18 => "check the user name, password and authSource in the target url",
-        73 => "the database or collection name is not valid in MongoDB: rename it with a transform or set `database` in the target config",
+        73 => "the database or collection name is not valid in MongoDB: rename it with a [[pipeline.table]] rule (rename = \"…\") or set `database` in the target config",
         79 | 100 => "the write concern w: \"majority\", j: true cannot be satisfied by this deployment (no journal, or no majority): fix the deployment",
         _ => return None,
     })

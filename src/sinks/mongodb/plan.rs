@@ -279,7 +279,7 @@ fn check_size(ns: &Namespace, id: &Bson, d: &Document) -> Result<(), String> {
     if n > MAX_DOCUMENT_BYTES {
         return Err(format!(
             "collection {ns}, _id {}: the document is {n} bytes, above MongoDB's limit of {MAX_DOCUMENT_BYTES} bytes; \
-             leave out or shorten large columns with a transform",
+             leave out large columns with a [[pipeline.table]] rule (exclude_columns)",
             show_id(id)
         ));
     }
@@ -374,7 +374,7 @@ pub fn image(key_columns: &[String], row: &Row, id: &Bson) -> Result<(Document, 
     for col in &row.columns {
         if !keyed_by_id && col.name == "_id" {
             return Err(format!(
-                "the row has a column named _id that is not its key ({}); MongoDB's _id is the key here: rename the column with a transform",
+                "the row has a column named _id that is not its key ({}); MongoDB's _id is the key here: rename the column with a [[pipeline.table]] rule (rename_columns)",
                 key_columns.join(", ")
             ));
         }

@@ -194,8 +194,8 @@ impl Session<'_> {
                     lost: false,
                     error: self.d.definite(format!(
                         "{}: the server would change the data ({warnings} warning{}; nothing of the batch is applied) — \
-                         the target column types do not hold these values exactly: change them on the target or map the \
-                         values with a transform",
+                         the target column types do not hold these values exactly: change them on the target or keep \
+                         such values from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
                         stmt.context,
                         if warnings == 1 { "" } else { "s" }
                     )),
@@ -364,7 +364,7 @@ impl Dialect for Mysql {
         match origins.get(&t.name) {
             Some(o) if *o != origin => Err(format!(
                 "source tables {o} and {origin} both map to {} (the mysql target puts every table into one database): \
-                 rename one of them with a transform",
+                 rename one of them with a [[pipeline.table]] rule (rename = \"…\")",
                 sql::qualified(&self.database, &t.name)
             )),
             Some(_) => Ok((self.database.clone(), t.name.clone())),

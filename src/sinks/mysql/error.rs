@@ -90,7 +90,7 @@ pub fn fix_for(code: u16) -> Option<&'static str> {
         1049 => "the target database does not exist: create it, or set create_tables = true",
         1071 | 1170 => "a key column is too long for an InnoDB index (3072 bytes): shorten the key column on the target",
         1118 => "the row is too large for InnoDB: make some VARCHAR columns TEXT on the target",
-        1264 | 1265 | 1292 | 1366 | 1367 | 1406 | 1416 | 3819 | 4025 | 1690 => "a value does not fit the target column type: change the column type on the target or map the value with a transform",
+        1264 | 1265 | 1292 | 1366 | 1367 | 1406 | 1416 | 3819 | 4025 | 1690 => "a value does not fit the target column type: change the column type on the target or keep the value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
         1064 => "the server refused the statement's syntax: this is a logferry bug or an unsupported server version; please report it",
         _ => return None,
     })

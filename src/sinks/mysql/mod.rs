@@ -9,7 +9,7 @@
 //! flattened into it: source table `sales.orders` becomes
 //! `` `<database>`.`orders` ``. Two source tables with the same name in
 //! different schemas would write into one target table; the second one seen
-//! is refused with a definite error (rename one with a transform). Every
+//! is refused with a definite error (rename one with a `[[pipeline.table]]` rule). Every
 //! identifier is backquoted in SQL (backquotes doubled), so names with
 //! spaces, quotes, unicode or keywords are kept exactly and cannot inject
 //! SQL. Column names are matched exactly, else case-insensitively (MySQL
@@ -209,8 +209,8 @@
 //! ±Infinity numbers, years before 1 or after 9999, times beyond ±838 hours,
 //! sub-microsecond timestamps — are refused with a definite error naming the
 //! table, column and value. That is the dead-letter path with a reason until
-//! a dead-letter store exists: fix the source row, or map the value with a
-//! transform, then restart.
+//! a dead-letter store exists: fix the source row, or keep the value from
+//! the target with a `[[pipeline.table]]` rule, then restart.
 //!
 //! TLS: `ssl-mode` / `ssl-ca` in the URL (see `tls::mysql`).
 //!
@@ -401,7 +401,7 @@ pub(crate) fn check_identifier(name: &str) -> Result<(), String> {
     };
     match why {
         Some(why) => Err(format!(
-            "the name {} {why}, so it cannot be a MySQL identifier: rename it with a transform",
+            "the name {} {why}, so it cannot be a MySQL identifier: rename it with a [[pipeline.table]] rule (rename = \"…\", rename_columns)",
             quote_ident(&excerpt(name, 80))
         )),
         None => Ok(()),

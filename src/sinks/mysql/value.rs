@@ -223,7 +223,7 @@ fn non_finite(text: &str, class: Class) -> R<Cell> {
     }
     Err(format!(
         "the value {text} cannot be stored: MySQL and MariaDB numbers have no NaN or infinity — make it NULL or a \
-         finite number on the source, map it with a transform, or make the target column a text column"
+         finite number on the source, keep it from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter), or make the target column a text column"
     ))
 }
 
@@ -309,8 +309,8 @@ fn decimal(s: &str, class: Class) -> R<Cell> {
             if d.int.len() > int_room || d.frac.len() > scale as usize {
                 return Err(format!(
                     "the value {} does not fit DECIMAL({precision},{scale}) without rounding ({} integer and {} fraction \
-                     digits; the column keeps {int_room} and {scale}) — widen the column on the target or map the value \
-                     with a transform",
+                     digits; the column keeps {int_room} and {scale}) — widen the column on the target or keep the \
+                     value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
                     excerpt(s),
                     d.int.len(),
                     d.frac.len()
@@ -343,7 +343,7 @@ fn special(s: i32, what: &str) -> R<Option<()>> {
         Ok(Special::Zero) => Ok(Some(())),
         Ok(Special::PosInfinity) | Ok(Special::NegInfinity) => Err(format!(
             "the {what} {} cannot be stored: MySQL and MariaDB have no infinite {what}s — make it NULL or a real {what} \
-             on the source, or map it with a transform",
+             on the source, or keep it from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
             if s == Special::PosInfinity as i32 { "infinity" } else { "-infinity" }
         )),
         Err(_) => Err(format!("unknown special {what} value {s}")),

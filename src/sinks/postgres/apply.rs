@@ -247,7 +247,7 @@ impl Dialect for Postgres {
                 if let Some(db) = e.as_db_error() {
                     return self.definite(format!(
                         "table {} column {} ({sql_type}): {} (SQLSTATE {}) — the value does not fit the target column type: \
-                         change the column type on the target or map the value with a transform",
+                         change the column type on the target or keep the value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
                         probe.table,
                         quote_ident(&name),
                         excerpt(db.message(), 200),

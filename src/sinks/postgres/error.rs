@@ -56,7 +56,7 @@ fn fix_for(code: &str, column: Option<&str>, constraint: Option<&str>) -> Option
         "42501" => "the target user lacks a privilege: GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE on the table (and CREATE on the schema or database when create_tables = true)".into(),
         "0A000" => "the target cannot do this for the table (e.g. TRUNCATE of a table referenced by a foreign key): adjust the target schema".into(),
         c if c.starts_with("22") => format!(
-            "{}a value does not fit the target column type: change the column type on the target or map the value with a transform",
+            "{}a value does not fit the target column type: change the column type on the target or keep the value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
             column.map(|c| format!("column {}: ", super::sql::quote_ident(c))).unwrap_or_default()
         ),
         c if c.starts_with("28") => "check the user and password in the target url".into(),

@@ -231,7 +231,7 @@ const MAX_IDENTIFIER_BYTES: usize = 63;
 fn check_name_length(name: &str) -> Result<(), String> {
     if name.len() > MAX_IDENTIFIER_BYTES {
         return Err(format!(
-            "the name {} is {} bytes long; PostgreSQL truncates identifiers to {MAX_IDENTIFIER_BYTES} bytes: rename it with a transform",
+            "the name {} is {} bytes long; PostgreSQL truncates identifiers to {MAX_IDENTIFIER_BYTES} bytes: rename it with a [[pipeline.table]] rule (rename = \"…\", rename_columns)",
             quote_ident(&excerpt(name, 80)),
             name.len()
         ));

@@ -76,7 +76,8 @@
 //! definite error naming the table, the column and why — never NULL, even in
 //! a nullable column. The pipeline stops on it (the dead-letter queue, when
 //! it exists, is where such a row goes with that reason); fix the row on the
-//! source or map the value with a transform.
+//! source or keep the value from the target with a `[[pipeline.table]]` rule
+//! (`exclude_columns`, `mask = "null"`, or a filter).
 
 use super::value::{Target, TypeClass};
 

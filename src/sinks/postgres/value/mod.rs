@@ -65,7 +65,7 @@
 //! nullable column): rendering fails with a reason, which the caller turns
 //! into a definite error naming the table and column. The same goes for a
 //! NUL character in text. The fix is on the source (set the value to NULL
-//! or a real date) or a transform that maps the value.
+//! or a real date) or a `[[pipeline.table]]` rule that keeps it from the target.
 
 mod arrays;
 mod geometry;

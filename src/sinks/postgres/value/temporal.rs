@@ -26,8 +26,8 @@ fn special(s: i32, what: &str) -> R<Option<&'static str>> {
             let (name, zero) = if what == "date" { ("date", "'0000-00-00'") } else { ("datetime/timestamp", "'0000-00-00 00:00:00'") };
             err(format!(
                 "the MySQL zero {name} {zero} cannot be stored: PostgreSQL has no such {what}, and logferry never \
-                 replaces it with NULL or another value; set it to NULL or a real {what} on the source, or map it \
-                 with a transform"
+                 replaces it with NULL or another value; set it to NULL or a real {what} on the source, or keep \
+                 it from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)"
             ))
         }
         Err(_) => err(format!("unknown special {what} value {s}")),
