@@ -58,16 +58,8 @@ pub(crate) fn apply(rules: &[Rule], plan: &Plan, hmac: Option<&ring::hmac::Key>,
     let mut drop_before = false;
     if !plan.filters.is_empty() {
         match op {
-            Op::Insert | Op::SnapshotRead => {
-                if judge(rules, plan, change.after.as_ref()) == Pass::No {
-                    return None;
-                }
-            }
-            Op::Delete => {
-                if judge(rules, plan, change.before.as_ref()) == Pass::No {
-                    return None;
-                }
-            }
+            Op::Insert | Op::SnapshotRead if judge(rules, plan, change.after.as_ref()) == Pass::No => return None,
+            Op::Delete if judge(rules, plan, change.before.as_ref()) == Pass::No => return None,
             Op::Update => {
                 let new = judge(rules, plan, change.after.as_ref());
                 let old = judge(rules, plan, change.before.as_ref());

@@ -100,10 +100,7 @@ fn one(c: &Checks, value: Option<&Value>) -> Result<(), (&'static str, String)> 
     if let Some(list) = &c.one_of {
         let found = match text_of(v) {
             Some(s) => list.iter().any(|l| l == s),
-            None => {
-                let t = text(v);
-                list.iter().any(|l| *l == t)
-            }
+            None => list.contains(&text(v)),
         };
         if !found {
             return Err(("one_of", format!("is not one of the {} allowed values", list.len())));
