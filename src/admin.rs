@@ -283,6 +283,26 @@ mod tests {
     }
 
     #[test]
+    fn the_rules_counters_reach_the_metrics() {
+        use crate::config::OnInvalid;
+        let a = Arc::new(PipelineStats::new("shop"));
+        let reg = Registry::new(vec![a.clone()]);
+        let t = Arc::new(crate::transform::TransformStats::default());
+        a.set_transform(t.clone());
+        t.count_invalid(OnInvalid::Skip);
+        t.count_invalid(OnInvalid::Skip);
+        t.count_invalid(OnInvalid::DeadLetter);
+        let text = reg.metrics();
+        for want in [
+            "logferry_records_invalid_total{pipeline=\"shop\"} 3",
+            "logferry_records_skipped_total{pipeline=\"shop\"} 2",
+            "logferry_records_filtered_total{pipeline=\"shop\"} 0",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in\n{text}");
+        }
+    }
+
+    #[test]
     fn commit_latency_is_a_prometheus_summary() {
         let stats = PipelineStats::new("shop");
         stats.transaction_applied(SystemTime::now() - Duration::from_millis(40));

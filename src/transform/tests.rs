@@ -92,6 +92,7 @@ fn the_filter_turns_updates_into_upserts_and_deletes() {
     // A key-changing update whose old row was out: an upsert of the new key only.
     let moved = s.transform(&change(Op::Update, Some(row(1, "FR")), Some(row(2, "DE")))).unwrap();
     assert!(moved.before.is_none() && !moved.changes_key());
+    assert_eq!(s.stats.filtered(), 3, "the records kept away are counted for /metrics");
 }
 
 #[test]
