@@ -339,3 +339,70 @@ amount = { min = 0 }
     assert_eq!(without.len(), 4000);
     assert!(with == without, "the identity rules changed the output");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn include_columns_and_each_kind_of_check_on_both_sql_targets() {
+    let source = fresh_db("tf_inc_src").await;
+    let pg = fresh_db("tf_inc_pg").await;
+    let my = mariadb::fresh_db("tf_inc_my").await;
+    shop(&source).await;
+    // Rows that break one check each (1 and 5 pass every check).
+    source
+        .client
+        .batch_execute(
+            "UPDATE customers SET status = 'lost' WHERE id = 3;                        -- one_of
+             UPDATE customers SET customer_no = repeat('x', 9) WHERE id = 4;            -- max_length
+             UPDATE customers SET notes = NULL WHERE id = 2;                            -- not_null
+             INSERT INTO customers VALUES (6, 'C6', 'g@example.com', '1', '6', 'ok', 'DE', 1, 'paid');",
+        )
+        .await
+        .unwrap();
+    let cfg = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "shop"
+[[pipeline.table]]
+match = "public.customers"
+include_columns = ["id", "customer_no", "status"]
+on_invalid = "skip"
+[pipeline.table.validate]
+status = {{ one_of = ["new", "paid", "shipped"] }}
+customer_no = {{ max_length = 8 }}
+notes = {{ not_null = true }}
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.customers"]
+slot = "{slot}"
+publication = "{slot}"
+[[pipeline.target]]
+kind = "postgres"
+url = "{pg}"
+[[pipeline.target]]
+kind = "mysql"
+url = "{my}"
+"#,
+        src = source.url,
+        slot = source.name,
+        pg = pg.url,
+        my = my.url,
+    );
+    let s = Scratch::new(&cfg);
+    let out = lf(&s, &["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(rows(&pg, "SELECT * FROM public.customers ORDER BY id").await, ["1|C1|paid", "5|C5|shipped", "6|C6|paid"]);
+    let got = my.rows("SELECT * FROM customers ORDER BY id").await;
+    let want: Vec<Vec<Option<String>>> = [("1", "C1", "paid"), ("5", "C5", "shipped"), ("6", "C6", "paid")]
+        .iter()
+        .map(|(a, b, c)| vec![Some(a.to_string()), Some(b.to_string()), Some(c.to_string())])
+        .collect();
+    assert_eq!(got, want, "only the included columns, and only rows passing every check");
+
+    // A column added at the source later stays out under include_columns.
+    source.client.batch_execute("ALTER TABLE customers ADD COLUMN vip bool; INSERT INTO customers VALUES (7, 'C7', NULL, NULL, NULL, 'n', 'DE', 1, 'new', true)").await.unwrap();
+    let out = lf(&s, &["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(rows(&pg, "SELECT * FROM public.customers WHERE id = 7").await, ["7|C7|new"]);
+    assert_eq!(my.rows("SELECT * FROM customers WHERE id = 7").await.first().map(Vec::len), Some(3));
+}
