@@ -11,10 +11,12 @@
 //! Every error names the file, the key (`pipeline[shop].apply.lanes`) and
 //! what was expected.
 
+mod brokers;
 mod raw;
 mod rules;
 mod secret;
 
+pub use brokers::{ClientOptions, Envelope, HttpTargetConfig, KafkaSourceConfig, KafkaTargetConfig, NatsTargetConfig};
 pub use rules::{ColumnChecks, ColumnSelection, MaskKind, OnInvalid, TableRule, TransformConfig};
 pub use secret::{Secret, SecretUrl};
 
@@ -106,6 +108,9 @@ pub enum SourceConfig {
     Mongodb(MongodbSourceConfig),
     /// `kind = "generate"`: the built-in synthetic source.
     Generate(GenerateConfig),
+    /// `kind = "kafka"`: records (or Debezium events) from Kafka topics,
+    /// read by a consumer group.
+    Kafka(KafkaSourceConfig),
 }
 
 impl SourceConfig {
@@ -115,7 +120,7 @@ impl SourceConfig {
             SourceConfig::Postgres(p) => Some(&p.db),
             SourceConfig::Mysql(m) => Some(&m.db),
             SourceConfig::Mongodb(m) => Some(&m.db),
-            SourceConfig::Generate(_) => None,
+            SourceConfig::Generate(_) | SourceConfig::Kafka(_) => None,
         }
     }
 
@@ -125,7 +130,7 @@ impl SourceConfig {
             SourceConfig::Postgres(p) => Some(&mut p.db),
             SourceConfig::Mysql(m) => Some(&mut m.db),
             SourceConfig::Mongodb(m) => Some(&mut m.db),
-            SourceConfig::Generate(_) => None,
+            SourceConfig::Generate(_) | SourceConfig::Kafka(_) => None,
         }
     }
 
@@ -136,6 +141,7 @@ impl SourceConfig {
             SourceConfig::Mysql(_) => "mysql",
             SourceConfig::Mongodb(_) => "mongodb",
             SourceConfig::Generate(_) => "generate",
+            SourceConfig::Kafka(_) => "kafka",
         }
     }
 }
@@ -287,6 +293,12 @@ pub enum TargetConfig {
     Mysql(MysqlTargetConfig),
     /// `kind = "mongodb"`.
     Mongodb(MongodbTargetConfig),
+    /// `kind = "kafka"`.
+    Kafka(KafkaTargetConfig),
+    /// `kind = "nats"` (JetStream).
+    Nats(NatsTargetConfig),
+    /// `kind = "http"` (webhook).
+    Http(HttpTargetConfig),
 }
 
 /// `kind = "mongodb"` target: idempotent batched apply into MongoDB.

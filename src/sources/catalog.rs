@@ -8,7 +8,8 @@ use crate::config::SourceConfig;
 use crate::record::TableSchema;
 
 /// The replicated tables of `cfg`, or `None` when the source has no fixed
-/// columns to tell (MongoDB collections hold documents).
+/// columns to tell (MongoDB collections hold documents; Kafka topics hold
+/// records of whatever tables were written to them).
 pub async fn tables(cfg: &SourceConfig) -> Result<Option<Vec<TableSchema>>, SourceError> {
     match cfg {
         SourceConfig::Postgres(pg) => {
@@ -32,7 +33,7 @@ pub async fn tables(cfg: &SourceConfig) -> Result<Option<Vec<TableSchema>>, Sour
             let tables = catalog::resolve_tables(&mut conn, &my.db.tables, &my.db.row_keys, &source).await?;
             Ok(Some(tables.iter().map(catalog::Table::schema).collect()))
         }
-        SourceConfig::Mongodb(_) => Ok(None),
+        SourceConfig::Mongodb(_) | SourceConfig::Kafka(_) => Ok(None),
         SourceConfig::Generate(g) => {
             let generator = super::generate::Generator::new(g.clone());
             Ok(Some((0..g.tables.max(1)).map(|t| generator.schema(t)).collect()))

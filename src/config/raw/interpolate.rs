@@ -4,9 +4,13 @@ use super::*;
 use std::borrow::Cow;
 
 /// Keys whose values are secrets (besides any `url`, whose password is;
-/// `mask_key` keys the HMAC of `mask = "hash"`).
-fn is_secret_key(leaf: &str) -> bool {
+/// `mask_key` keys the HMAC of `mask = "hash"`), and every value under an
+/// HTTP target's `headers` or a broker client's `options` (tokens, SASL
+/// passwords).
+fn is_secret_key(leaf: &str, path: &str) -> bool {
     matches!(leaf, "url" | "password" | "token" | "secret" | "mask_key")
+        || path.contains(".headers.")
+        || path.contains(".options.")
 }
 
 pub(super) fn interpolate_table(
@@ -43,7 +47,7 @@ fn interpolate_value(
 ) -> Result<(), (String, String)> {
     match value {
         DeValue::String(s) => {
-            let secret = is_secret_key(leaf);
+            let secret = is_secret_key(leaf, path);
             let replaced = interpolate(s, env, |v| {
                 if secret && !v.is_empty() {
                     secrets.push(v.to_owned());

@@ -21,6 +21,7 @@
 use super::*;
 
 mod apply;
+mod brokers;
 mod interpolate;
 mod key_path;
 mod pipeline;

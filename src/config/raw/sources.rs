@@ -8,6 +8,7 @@ pub(super) enum RawSource {
     Mysql(RawMysqlSource),
     Mongodb(RawMongodbSource),
     Generate(RawGenerateSource),
+    Kafka(super::brokers::RawKafkaSource),
 }
 
 /// Just the `kind` of a source, to choose the struct for the rest.
@@ -23,6 +24,7 @@ enum SourceKindName {
     Mysql,
     Mongodb,
     Generate,
+    Kafka,
 }
 
 impl RawSource {
@@ -33,6 +35,7 @@ impl RawSource {
             SourceKindName::Mysql => RawSource::Mysql(from_value(value)?),
             SourceKindName::Mongodb => RawSource::Mongodb(from_value(value)?),
             SourceKindName::Generate => RawSource::Generate(from_value(value)?),
+            SourceKindName::Kafka => RawSource::Kafka(from_value(value)?),
         })
     }
 }
@@ -173,6 +176,7 @@ impl RawSource {
             RawSource::Mysql(s) => SourceConfig::Mysql(s.validate(key)?),
             RawSource::Mongodb(s) => SourceConfig::Mongodb(s.validate(key)?),
             RawSource::Generate(g) => SourceConfig::Generate(g.validate(key)?),
+            RawSource::Kafka(k) => k.validate(key, pipeline)?,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! `[[pipeline.target]]`: one raw shape per `kind` (file, stdout, postgres,
 //! mysql, mongodb), chosen by the kind before the rest is read, and its checks.
 use super::*;
+use super::brokers::{RawHttpTarget, RawKafkaTarget, RawNatsTarget};
 
 #[derive(Debug)]
 pub(super) enum RawTarget {
@@ -9,6 +10,9 @@ pub(super) enum RawTarget {
     Postgres(RawPostgresTarget),
     Mysql(RawMysqlTarget),
     Mongodb(RawMongodbTarget),
+    Kafka(RawKafkaTarget),
+    Nats(RawNatsTarget),
+    Http(RawHttpTarget),
 }
 
 /// `target` as written: normally an array of tables (`[[pipeline.target]]`).
@@ -39,6 +43,9 @@ enum TargetKindName {
     Postgres,
     Mysql,
     Mongodb,
+    Kafka,
+    Nats,
+    Http,
 }
 
 impl RawTarget {
@@ -50,6 +57,9 @@ impl RawTarget {
             TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
             TargetKindName::Mysql => RawTarget::Mysql(from_value(value)?),
             TargetKindName::Mongodb => RawTarget::Mongodb(from_value(value)?),
+            TargetKindName::Kafka => RawTarget::Kafka(from_value(value)?),
+            TargetKindName::Nats => RawTarget::Nats(from_value(value)?),
+            TargetKindName::Http => RawTarget::Http(from_value(value)?),
         })
     }
 }
@@ -108,7 +118,7 @@ pub(super) struct RawMongodbTarget {
 
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(rename_all = "lowercase")]
-enum RawFormat {
+pub(super) enum RawFormat {
     Json,
     Protobuf,
 }
@@ -123,6 +133,9 @@ impl RawTarget {
             RawTarget::Postgres(t) => t.tables.take(),
             RawTarget::Mysql(t) => t.tables.take(),
             RawTarget::Mongodb(t) => t.tables.take(),
+            RawTarget::Kafka(t) => t.tables.take(),
+            RawTarget::Nats(t) => t.tables.take(),
+            RawTarget::Http(t) => t.tables.take(),
         };
         match tables {
             None => Ok(Vec::new()),
@@ -139,6 +152,9 @@ impl RawTarget {
 
     pub(super) fn validate(self, key: &str, base: &Path) -> Result<TargetConfig, Invalid> {
         Ok(match self {
+            RawTarget::Kafka(t) => t.validate(key)?,
+            RawTarget::Nats(t) => t.validate(key)?,
+            RawTarget::Http(t) => t.validate(key)?,
             RawTarget::File(f) => {
                 if f.path.trim().is_empty() {
                     return Err(invalid(
@@ -182,7 +198,7 @@ impl RawTarget {
     }
 }
 
-fn record_format(raw: Option<RawFormat>) -> RecordFormat {
+pub(super) fn record_format(raw: Option<RawFormat>) -> RecordFormat {
     match raw {
         None | Some(RawFormat::Json) => RecordFormat::Json,
         Some(RawFormat::Protobuf) => RecordFormat::Protobuf,

@@ -2,6 +2,7 @@
 //! in the sibling files.
 use super::*;
 
+mod brokers;
 mod messages;
 mod quantities;
 mod reading;
