@@ -224,7 +224,7 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                 ),
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
                 TargetConfig::Kafka(_) | TargetConfig::Nats(_) | TargetConfig::Http(_) => {
-                    return Err(SinkError::definite("target", "kafka, nats and http targets are not built yet in this version of logferry").into())
+                    return Err(SinkError::definite("target", "kafka, nats and http targets are not built yet in this version of logferry"))
                 }
             })
         })
