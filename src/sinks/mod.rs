@@ -45,6 +45,7 @@ pub mod file;
 pub mod json_text;
 pub mod mongodb;
 pub mod mysql;
+pub mod naming;
 pub mod plan;
 pub mod postgres;
 pub mod schema_diff;
