@@ -45,6 +45,7 @@ pub mod deferred;
 pub mod debezium;
 pub mod document;
 pub mod file;
+pub mod http;
 pub mod json_text;
 pub mod mongodb;
 pub mod mysql;
