@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 pub mod binary;
+pub mod http_server;
 pub mod mariadb;
 pub mod mongodb;
 pub mod outage;

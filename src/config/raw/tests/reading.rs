@@ -101,7 +101,7 @@ fn example_files_commented_sources_parse() {
         .filter(|(_, l)| **l == "# [[pipeline.target]]")
         .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
         .collect();
-    assert_eq!(targets.len(), 2, "the mysql and mongodb target examples");
+    assert_eq!(targets.len(), 3, "the mysql, mongodb and http target examples");
     let kinds: Vec<&str> = targets
         .iter()
         .map(|block| {
@@ -113,11 +113,17 @@ fn example_files_commented_sources_parse() {
                     assert_eq!((t.database.as_deref(), t.transaction), (Some("shop_replica"), false));
                     "mongodb"
                 }
+                TargetConfig::Http(h) => {
+                    assert_eq!(h.url.expose(), "http://127.0.0.1:8080/changes");
+                    assert_eq!(h.headers.iter().map(|(k, v)| (k.as_str(), v.expose())).collect::<Vec<_>>(), [("Authorization", "Bearer pw")]);
+                    assert_eq!((h.batch_max_rows, h.timeout, h.envelope), (500, Duration::from_secs(10), crate::config::Envelope::Logferry));
+                    "http"
+                }
                 other => panic!("{other:?}"),
             }
         })
         .collect();
-    assert_eq!(kinds, ["mysql", "mongodb"]);
+    assert_eq!(kinds, ["mysql", "mongodb", "http"]);
 }
 
 #[test]
