@@ -177,7 +177,7 @@ impl HttpSink {
                 json::write_change(c, out);
             }
             Envelope::Debezium => {
-                let Some(event) = super::debezium::event_json(c) else { return false };
+                let Some(event) = crate::record::debezium::event_json(c) else { return false };
                 if comma {
                     out.push(b',');
                 }

@@ -40,9 +40,6 @@
 //!   Heartbeats never reach sinks.
 
 pub mod deferred;
-// The lead's Debezium envelope replaces this stand-in when merging.
-#[allow(unused_variables)]
-pub mod debezium;
 pub mod document;
 pub mod file;
 pub mod http;

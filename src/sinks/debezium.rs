@@ -1,2 +1,0 @@
-//! stand-in
-pub fn event_json(change: &crate::record::Change) -> Option<String> { None }
