@@ -275,22 +275,36 @@ fn nats_server_bin() -> String {
         .to_string()
 }
 
-/// A nats-server of this test's own on `port`, its store in `dir`.
-fn start_server(port: u16, dir: &std::path::Path) -> std::process::Child {
-    let child = std::process::Command::new(nats_server_bin())
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("nats-server is installed (scripts/test installs it)");
-    for _ in 0..100 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return child;
+/// A nats-server of this test's own, killed when dropped (also when the
+/// test fails).
+struct OwnServer(std::process::Child);
+
+impl OwnServer {
+    /// Starts one on `port`, its store in `dir`.
+    fn start(port: u16, dir: &std::path::Path) -> OwnServer {
+        let child = std::process::Command::new(nats_server_bin())
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server is installed (scripts/test installs it)");
+        let server = OwnServer(child);
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return server;
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(Duration::from_millis(50));
+        panic!("nats-server did not start on port {port}");
     }
-    panic!("nats-server did not start on port {port}");
+}
+
+impl Drop for OwnServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn free_port() -> u16 {
@@ -309,17 +323,16 @@ async fn a_server_that_is_down_is_a_transient_error() {
     // transiently; once it is back, the same batch goes through.
     let port = free_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut server = start_server(port, dir.path());
+    let server = OwnServer::start(port, dir.path());
     let url = format!("nats://127.0.0.1:{port}");
     let sink = NatsSink::connect(&target(&url, &stream, RecordFormat::Json), 1).await.unwrap();
     let all = records(&pipeline, 20);
     sink.apply(&Batch { lane: 0, records: all[..10].to_vec() }).await.unwrap();
-    server.kill().unwrap();
-    server.wait().unwrap();
+    drop(server);
     let rest = Batch { lane: 0, records: all[10..].to_vec() };
     let e = sink.apply(&rest).await.expect_err("the server is down");
     assert!(e.is_transient(), "retried by the pipeline: {e}");
-    let mut server = start_server(port, dir.path());
+    let _server = OwnServer::start(port, dir.path());
     let mut applied = false;
     for _ in 0..30 {
         match sink.apply(&rest).await {
@@ -335,6 +348,4 @@ async fn a_server_that_is_down_is_a_transient_error() {
     let js = jetstream::new(async_nats::connect(&url).await.unwrap());
     let stored = read_stream(&js, &stream, RecordFormat::Json).await;
     assert_eq!(stored.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=20).collect::<Vec<_>>());
-    server.kill().unwrap();
-    let _ = server.wait();
 }
