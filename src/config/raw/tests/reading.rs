@@ -101,7 +101,7 @@ fn example_files_commented_sources_parse() {
         .filter(|(_, l)| **l == "# [[pipeline.target]]")
         .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
         .collect();
-    assert_eq!(targets.len(), 2, "the mysql and mongodb target examples");
+    assert_eq!(targets.len(), 3, "the mysql, mongodb and nats target examples");
     let kinds: Vec<&str> = targets
         .iter()
         .map(|block| {
@@ -113,11 +113,15 @@ fn example_files_commented_sources_parse() {
                     assert_eq!((t.database.as_deref(), t.transaction), (Some("shop_replica"), false));
                     "mongodb"
                 }
+                TargetConfig::Nats(t) => {
+                    assert_eq!((t.url.expose(), t.subject.as_str(), t.stream.as_str()), ("nats://127.0.0.1:4222", "{pipeline}.{schema}.{table}", "LOGFERRY"));
+                    "nats"
+                }
                 other => panic!("{other:?}"),
             }
         })
         .collect();
-    assert_eq!(kinds, ["mysql", "mongodb"]);
+    assert_eq!(kinds, ["mysql", "mongodb", "nats"]);
 }
 
 #[test]
