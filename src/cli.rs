@@ -224,8 +224,9 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                 ),
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
                 TargetConfig::Http(h) => Arc::new(crate::sinks::http::HttpSink::open(h)?),
-                TargetConfig::Kafka(_) | TargetConfig::Nats(_) => {
-                    return Err(SinkError::definite("target", "kafka and nats targets are not built yet in this version of logferry"))
+                TargetConfig::Nats(n) => Arc::new(crate::sinks::nats::NatsSink::connect(n, lanes).await?),
+                TargetConfig::Kafka(_) => {
+                    return Err(SinkError::definite("target", "kafka targets are not built yet in this version of logferry"))
                 }
             })
         })

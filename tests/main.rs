@@ -18,6 +18,7 @@ mod mongodb_sql;
 mod mysql_e2e;
 mod mysql_sink;
 mod mysql_source;
+mod nats_target;
 mod pipeline_core;
 mod reliability_source;
 mod postgres_e2e;

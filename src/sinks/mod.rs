@@ -25,8 +25,9 @@
 //! - **Idempotence.** After a crash the pipeline replays everything after
 //!   the last checkpoint, so a sink sees some records again (same `seq`).
 //!   Database sinks make replay harmless (upsert by key, delete by key);
-//!   log-like sinks (files, stdout) are at-least-once and consumers can drop
-//!   duplicates by `seq`.
+//!   [`nats`] sends `Nats-Msg-Id: <pipeline>:<seq>` so JetStream drops a
+//!   replay within its duplicate window; log-like sinks (files, stdout) are
+//!   at-least-once and consumers can drop duplicates by `seq`.
 //! - **Errors and retries.** A [`SinkError`] says whether the failure is
 //!   transient (connection lost, timeout: the pipeline retries the *same*
 //!   batch after a backoff) or definite (constraint, type, bad data: retrying
@@ -47,6 +48,7 @@ pub mod json_text;
 pub mod mongodb;
 pub mod mysql;
 pub mod naming;
+pub mod nats;
 pub mod plan;
 pub mod postgres;
 pub mod schema_diff;

@@ -5,7 +5,7 @@
 use super::report::LfFigures;
 use super::CliError;
 use super::{
-    cleanup, connect, conninfo, cpu_seconds, describe, each_table, fail, insert_sql, peak_rss_kib,
+    cleanup, connect, conninfo, cpu_seconds, describe, drop_nats_stream, each_table, fail, insert_sql, nats_stream, peak_rss_kib,
     pipeline_config_with, run_logferry, table_ddl, table_names, with_db, Backlog, BenchArgs, WorkDir,
 };
 use crate::pipeline::PipelineStats;
@@ -28,6 +28,8 @@ pub(super) struct Bench {
     pub(super) tables: Vec<String>,
     pub(super) config: String,
     pub(super) work: WorkDir,
+    /// `--target nats`: the server and the stream, deleted at the end.
+    pub(super) nats: Option<(String, String)>,
 }
 
 impl Bench {
@@ -78,6 +80,13 @@ impl Bench {
 
         let work = WorkDir::new(p)?;
         let config = pipeline_config_with(args, work.path(), &src_url, &dst_url, lanes, batch);
+        let nats = match (args.target.as_str(), &args.nats_url) {
+            ("nats", Some(url)) => Some((url.clone(), nats_stream(args))),
+            _ => None,
+        };
+        if let Some((url, stream)) = &nats {
+            drop_nats_stream(url, stream).await?;
+        }
         // logferry's slot and publication: a first run over the empty tables.
         run_logferry(&config, work.path(), Default::default()).await?;
         if args.compare {
@@ -116,6 +125,7 @@ impl Bench {
             tables,
             config,
             work,
+            nats,
         })
     }
 
@@ -215,10 +225,13 @@ impl Bench {
 
     /// Drops everything the bench created.
     pub(super) async fn finish(self) -> Result<(), CliError> {
-        let Bench { admin, source, native, pg_url, prefix, work, .. } = self;
+        let Bench { admin, source, native, pg_url, prefix, work, nats, .. } = self;
         drop(native);
         drop(source);
         drop(work);
+        if let Some((url, stream)) = &nats {
+            drop_nats_stream(url, stream).await?;
+        }
         cleanup(&admin, &pg_url, &prefix).await
     }
 }

@@ -4,7 +4,8 @@
 //! ```text
 //! logferry bench --pg-url postgres://postgres:pw@127.0.0.1:5432/postgres \
 //!     [--rows 1000000] [--tx-rows 0] [--width 100] [--updates 0] [--deletes 0] \
-//!     [--tables 1] [--indexes 0] [--target postgres|file] [--lanes 8] [--batch 1000] \
+//!     [--tables 1] [--indexes 0] [--target postgres|file|nats [--nats-url URL]] \
+//!     [--lanes 8] [--batch 1000] \
 //!     [--compare] [--spool] [--json | --csv] [--svg FILE] [--prefix lfbench] \
 //!     [--rate R --duration S] [--sweep lanes=1,2,4,8 [batch=100,1000,5000]]
 //! ```
@@ -30,8 +31,10 @@
 //! - `pg_recvlogical` (`--compare`): pgoutput from its own slot to
 //!   /dev/null up to the backlog's end LSN — the read floor;
 //! - logferry (`run --once` in this process): its PostgreSQL source into the
-//!   target (`postgres`: `<prefix>_dst`; `file`: protobuf in a temp dir);
-//!   every target table is checked against its source table afterwards;
+//!   target (`postgres`: `<prefix>_dst`; `file`: protobuf in a temp dir;
+//!   `nats`: protobuf messages in the JetStream stream `<PREFIX>` at
+//!   `--nats-url`, deleted before and after the run); every PostgreSQL
+//!   target table is checked against its source table afterwards;
 //! - native logical replication (`--compare`, `--target postgres`):
 //!   `CREATE SUBSCRIPTION` in `<prefix>_native` over its own slot, timed
 //!   until the subscriber has applied the end LSN.
@@ -139,9 +142,13 @@ pub struct BenchArgs {
     /// Secondary indexes on each target table (logferry's and the native subscriber's).
     #[arg(long, default_value_t = 0)]
     pub indexes: usize,
-    /// Where logferry applies the backlog.
-    #[arg(long, value_parser = ["postgres", "file"], default_value = "postgres")]
+    /// Where logferry applies the backlog (`nats`: the JetStream stream
+    /// `<PREFIX>` at --nats-url, protobuf messages; deleted before and after).
+    #[arg(long, value_parser = ["postgres", "file", "nats"], default_value = "postgres")]
     pub target: String,
+    /// The NATS server (JetStream on) for `--target nats`, e.g. `nats://127.0.0.1:4222`.
+    #[arg(long)]
+    pub nats_url: Option<String>,
     /// `[pipeline.apply] lanes`.
     #[arg(long, default_value_t = 8)]
     pub lanes: usize,
@@ -368,6 +375,11 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if args.rules && (args.target != "file" || args.source != "postgres") {
         return Err(CliError::Usage("bench: --rules works with --source postgres --target file only".into()));
     }
+    if args.target == "nats" && (args.nats_url.is_none() || args.source != "postgres") {
+        return Err(CliError::Usage(
+            "bench: --target nats needs --nats-url (a NATS server with JetStream on) and --source postgres".into(),
+        ));
+    }
     if args.source == "mariadb" {
         let pg_only = [
             ("--tables", args.tables != 1),
@@ -593,6 +605,11 @@ fn pipeline_config_with(
 ) -> String {
     let target = match args.target.as_str() {
         "file" => format!("kind = \"file\"\npath = \"{}\"\nformat = \"protobuf\"", work.join("out.pb").display()),
+        "nats" => format!(
+            "kind = \"nats\"\nurl = \"{}\"\nstream = \"{}\"\nformat = \"protobuf\"",
+            args.nats_url.as_deref().unwrap_or_default().replace('\\', "\\\\").replace('"', "\\\""),
+            nats_stream(args)
+        ),
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
     };
     let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();
@@ -605,6 +622,29 @@ fn pipeline_config_with(
         spool = if args.spool { "[pipeline.spool]\n" } else { "" },
         rules = if args.rules { BENCH_RULES } else { "" },
     )
+}
+
+/// The JetStream stream of `--target nats`: the prefix in capitals.
+pub(super) fn nats_stream(args: &BenchArgs) -> String {
+    args.prefix.to_uppercase()
+}
+
+/// Deletes the `--target nats` stream (an earlier run's messages would be
+/// dropped as duplicates of this run's, which restarts at seq 1).
+pub(super) async fn drop_nats_stream(url: &str, stream: &str) -> Result<(), CliError> {
+    let client = async_nats::connect(url).await.map_err(|e| fail("connecting to --nats-url", e))?;
+    let js = async_nats::jetstream::new(client);
+    match js.delete_stream(stream).await {
+        Ok(_) => Ok(()),
+        Err(e) => match e.kind() {
+            async_nats::jetstream::context::DeleteStreamErrorKind::JetStream(j)
+                if j.error_code() == async_nats::jetstream::ErrorCode::STREAM_NOT_FOUND =>
+            {
+                Ok(())
+            }
+            _ => Err(fail(&format!("deleting the bench stream {stream}"), e)),
+        },
+    }
 }
 
 /// The optional `[pipeline.apply]` settings of the command line, as TOML lines.

@@ -46,3 +46,18 @@ fn tables_indexes_and_inserts() {
     assert!(three.starts_with("BEGIN; INSERT INTO items_1 ") && three.ends_with("; COMMIT"), "{three}");
     assert!(three.contains("items_3 SELECT") && three.contains("WHERE (g - 1) % 3 = 2"), "{three}");
 }
+
+#[test]
+fn a_nats_target_reaches_the_pipeline_config() {
+    use clap::Parser;
+    let args = Cmd::parse_from(["bench", "--pg-url", "postgres://u@h/db", "--target", "nats", "--nats-url", "nats://127.0.0.1:14222"]).args;
+    let text = pipeline_config_with(&args, Path::new("/tmp/x"), "postgres://u@h/s", "postgres://u@h/d", 2, 10);
+    let cfg = Config::parse(&text, Path::new("/tmp/x/bench.toml"), &|_| None).unwrap();
+    match &cfg.pipelines[0].targets[0] {
+        crate::config::TargetConfig::Nats(n) => {
+            assert_eq!((n.url.expose(), n.stream.as_str()), ("nats://127.0.0.1:14222", "LFBENCH"));
+            assert_eq!(n.format, crate::config::RecordFormat::Protobuf);
+        }
+        other => panic!("not a nats target: {other:?}"),
+    }
+}

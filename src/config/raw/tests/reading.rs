@@ -101,7 +101,7 @@ fn example_files_commented_sources_parse() {
         .filter(|(_, l)| **l == "# [[pipeline.target]]")
         .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
         .collect();
-    assert_eq!(targets.len(), 3, "the mysql, mongodb and http target examples");
+    assert_eq!(targets.len(), 4, "the mysql, mongodb, http and nats target examples");
     let kinds: Vec<&str> = targets
         .iter()
         .map(|block| {
@@ -119,11 +119,15 @@ fn example_files_commented_sources_parse() {
                     assert_eq!((h.batch_max_rows, h.timeout, h.envelope), (500, Duration::from_secs(10), crate::config::Envelope::Logferry));
                     "http"
                 }
+                TargetConfig::Nats(t) => {
+                    assert_eq!((t.url.expose(), t.subject.as_str(), t.stream.as_str()), ("nats://127.0.0.1:4222", "{pipeline}.{schema}.{table}", "LOGFERRY"));
+                    "nats"
+                }
                 other => panic!("{other:?}"),
             }
         })
         .collect();
-    assert_eq!(kinds, ["mysql", "mongodb", "http"]);
+    assert_eq!(kinds, ["mysql", "mongodb", "http", "nats"]);
 }
 
 #[test]
