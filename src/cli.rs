@@ -223,8 +223,9 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                     .await?,
                 ),
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
-                TargetConfig::Kafka(_) | TargetConfig::Nats(_) | TargetConfig::Http(_) => {
-                    return Err(SinkError::definite("target", "kafka, nats and http targets are not built yet in this version of logferry"))
+                TargetConfig::Kafka(k) => Arc::new(crate::sinks::kafka::KafkaSink::connect(k).await?),
+                TargetConfig::Nats(_) | TargetConfig::Http(_) => {
+                    return Err(SinkError::definite("target", "nats and http targets are not built yet in this version of logferry"))
                 }
             })
         })

@@ -9,6 +9,7 @@ mod bench_mariadb;
 mod big_inputs;
 mod cli;
 mod hostile_names;
+mod kafka;
 mod keyless_tables;
 mod dead_letters;
 mod mongodb_sink;

@@ -18,6 +18,7 @@
 
 pub mod bson;
 pub mod calendar;
+pub mod debezium;
 pub mod json;
 pub mod logical;
 pub mod proto;

@@ -43,6 +43,7 @@ pub mod deferred;
 pub mod document;
 pub mod file;
 pub mod json_text;
+pub mod kafka;
 pub mod mongodb;
 pub mod mysql;
 pub mod naming;
