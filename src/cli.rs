@@ -179,7 +179,7 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
         SourceConfig::Postgres(p) => Ok(Box::new(PostgresSource::new(p.clone()))),
         SourceConfig::Mysql(m) => Ok(Box::new(MysqlSource::new(m.clone()))),
         SourceConfig::Mongodb(m) => Ok(Box::new(crate::sources::mongodb::MongodbSource::new(m.clone()))),
-        SourceConfig::Kafka(_) => Err(CliError::Usage("a kafka source is not built yet in this version of logferry".into())),
+        SourceConfig::Kafka(k) => Ok(Box::new(crate::sources::kafka::KafkaSource::new(k.clone()))),
     }
 }
 

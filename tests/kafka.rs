@@ -11,7 +11,7 @@ use logferry::record::{value::Kind, Change, Op};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
@@ -178,3 +178,119 @@ fn postgres_to_kafka_keys_order_and_headers() {
     }
 }
 
+
+/// Writes changes `from..to` of a generated stream (one table, `gen.t0`)
+/// to `topic` as canonical JSON records, keyed like the Kafka target does;
+/// with `schema`, first the table's schema record to every partition.
+/// Returns the expected final state (id → n) after change `to`.
+fn produce_generated(topic: &str, from: u64, to: u64, schema: bool) -> BTreeMap<i64, i64> {
+    use logferry::sources::generate::Generator;
+    let cfg = logferry::config::GenerateConfig {
+        total: None,
+        tables: 1,
+        keys: 60,
+        tx_size: 1,
+        row_bytes: 8,
+        update_pct: 50,
+        delete_pct: 15,
+        rate: None,
+        seed: 7,
+    };
+    let mut g = Generator::new(cfg);
+    let mut state = BTreeMap::new();
+    let mut records = Vec::new();
+    if schema {
+        let s = g.schema(0);
+        records.push(Change {
+            pipeline: "gen".into(),
+            op: Op::SchemaChange as i32,
+            table: s.table.clone(),
+            key_columns: s.key_columns.clone(),
+            schema_change: Some(logferry::record::SchemaChange { schema: Some(s), ddl: String::new() }),
+            ..Default::default()
+        });
+    }
+    while g.position() < to {
+        let c = g.next_change();
+        let r = g.record("gen", &c);
+        match c.op {
+            Op::Delete => state.remove(&(c.key as i64)),
+            _ => state.insert(c.key as i64, c.index as i64),
+        };
+        if c.index >= from {
+            records.push(r);
+        }
+    }
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", brokers()).set("enable.idempotence", "true").create().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let partitions = producer.client().fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap().topics()[0].partitions().len() as i32;
+    rt.block_on(async {
+        let mut pending = Vec::new();
+        for r in &records {
+            let mut value = Vec::new();
+            logferry::record::json::write_change(r, &mut value);
+            let key = logferry::sinks::naming::key_json(r);
+            let targets: Vec<Option<i32>> = if r.op() == Op::SchemaChange { (0..partitions.max(1)).map(Some).collect() } else { vec![None] };
+            for p in targets {
+                let mut rec = FutureRecord::to(topic).key(key.as_str()).payload(value.as_slice());
+                if let Some(p) = p {
+                    rec = rec.partition(p);
+                }
+                pending.push(producer.send_result(rec).map_err(|(e, _)| e).unwrap());
+            }
+        }
+        for f in pending {
+            f.await.unwrap().unwrap();
+        }
+    });
+    state
+}
+
+fn kafka_source(topics: &str, group: &str) -> String {
+    format!(
+        "[pipeline.source]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [{topics}]\ngroup = \"{group}\"\n{GROUP_OPTIONS}\n",
+        brokers = brokers()
+    )
+}
+
+async fn table_state(db: &TestDb, table: &str) -> BTreeMap<i64, i64> {
+    crate::support::pg::cells(db, &format!("SELECT id, n FROM {table}"))
+        .await
+        .into_iter()
+        .map(|r| (r[0].as_deref().unwrap().parse().unwrap(), r[1].as_deref().unwrap().parse().unwrap()))
+        .collect()
+}
+
+fn applied_count(stderr: &[u8]) -> u64 {
+    let t = text(stderr);
+    let at = t.find("logferry: applied ").unwrap_or_else(|| panic!("no summary in: {t}"));
+    t[at + 18..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// (c) A topic of logferry JSON records written by a plain producer is
+/// applied into PostgreSQL; `run --once` stops at the end of the topic,
+/// and the group's offsets make the next run start after what was applied.
+#[test]
+fn kafka_source_applies_a_topic_into_postgres_and_stops_at_the_end() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let topic = unique("kc");
+    let state = produce_generated(&topic, 0, 800, true);
+    let db = rt.block_on(fresh_db("kafka_c"));
+    let config = format!(
+        "state_dir = \"state\"\n[[pipeline]]\nname = \"kc\"\n{source}\n[[pipeline.target]]\nkind = \"postgres\"\nurl = \"{url}\"\n{APPLY}",
+        source = kafka_source(&format!("\"{topic}\""), &unique("g")),
+        url = db.url
+    );
+    let s = Scratch::new(&config);
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "first run failed: {}", text(&out.stderr));
+    assert_eq!(rt.block_on(table_state(&db, "gen.t0")), state, "after the first run");
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "second run failed: {}", text(&out.stderr));
+    assert_eq!(applied_count(&out.stderr), 0, "the group's offsets start the next run after the end: {}", text(&out.stderr));
+    let state = produce_generated(&topic, 800, 1000, false);
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "third run failed: {}", text(&out.stderr));
+    assert_eq!(applied_count(&out.stderr), 200, "only the new records: {}", text(&out.stderr));
+    assert_eq!(rt.block_on(table_state(&db, "gen.t0")), state, "after the third run");
+}
