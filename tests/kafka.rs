@@ -294,3 +294,152 @@ fn kafka_source_applies_a_topic_into_postgres_and_stops_at_the_end() {
     assert_eq!(applied_count(&out.stderr), 200, "only the new records: {}", text(&out.stderr));
     assert_eq!(rt.block_on(table_state(&db, "gen.t0")), state, "after the third run");
 }
+
+/// Splits a file target's records into the stretches each process run
+/// appended (`starts`: complete lines in the file when each run began).
+fn segments(path: &std::path::Path, starts: &[usize]) -> Vec<Vec<Change>> {
+    let all = read_json_lines(path);
+    let mut cuts: Vec<usize> = starts.iter().map(|&n| n.min(all.len())).collect();
+    cuts.push(all.len());
+    cuts.windows(2).map(|w| all[w[0]..w[1].max(w[0])].to_vec()).collect()
+}
+
+fn complete_lines(path: &std::path::Path) -> usize {
+    std::fs::read(path).map_or(0, |d| d.iter().filter(|b| **b == b'\n').count())
+}
+
+/// Within one run, per key, `v` never skips ahead: the workload adds 1
+/// per transaction, so a record is the next version, or a replay of an
+/// earlier one (at-least-once after a crash), never a later one first.
+fn assert_no_skips(who: &str, segs: &[Vec<Change>]) {
+    for (i, seg) in segs.iter().enumerate() {
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for c in seg.iter().filter(|c| matches!(c.op(), Op::Insert | Op::Update | Op::SnapshotRead)) {
+            let (id, v) = (int(c, "id").unwrap(), int(c, "v").unwrap());
+            if let Some(&prev) = last.get(&id) {
+                assert!(v <= prev + 1, "{who}, run {i}: id {id} went from v={prev} to v={v} (skipped or reordered)");
+            }
+            last.insert(id, v);
+        }
+    }
+}
+
+/// (b) PostgreSQL → Kafka → two consumers in one group → PostgreSQL, the
+/// producer and each consumer SIGKILLed at random points (each at least
+/// twice) under a running workload: in the end the target equals the
+/// source, and no consumer ever applied a key's versions out of order.
+#[test]
+fn scale_out_survives_kills_of_producer_and_consumers() {
+    let began = Instant::now();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(async {
+        let s = fresh_db("kafka_b_src").await;
+        s.client.batch_execute("CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL)").await.unwrap();
+        s.client.batch_execute("INSERT INTO items SELECT g, 0 FROM generate_series(1, 50) g").await.unwrap();
+        (s, fresh_db("kafka_b_dst").await)
+    });
+    let pipeline = unique("kb");
+    let producer = Scratch::new(&format!(
+        "state_dir = \"state\"\n[[pipeline]]\nname = \"{pipeline}\"\n{source}\n[[pipeline.target]]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\n{APPLY}",
+        source = pg_source(&source, "\"public.items\""),
+        brokers = brokers()
+    ));
+    let group = unique("apply");
+    let consumer_config = format!(
+        "state_dir = \"state\"\n[[pipeline]]\nname = \"apply\"\n[pipeline.source]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{pipeline}.public.*\"]\ngroup = \"{group}\"\n\
+         options = {{ \"session.timeout.ms\" = \"3000\", \"heartbeat.interval.ms\" = \"1000\", \"topic.metadata.refresh.interval.ms\" = \"1000\" }}\n\
+         [[pipeline.target]]\nkind = \"postgres\"\nurl = \"{url}\"\n[[pipeline.target]]\nkind = \"file\"\npath = \"out/changes.jsonl\"\n{APPLY}",
+        brokers = brokers(),
+        url = target.url
+    );
+    let consumers = [Scratch::new(&consumer_config), Scratch::new(&consumer_config)];
+    let out_file = |i: usize| consumers[i].path("out/changes.jsonl");
+
+    // The workload: one key per transaction, v + 1; now and then a new key.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (stop, url) = (stop.clone(), source.url.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let c = crate::support::pg::connect(&url).await;
+                let mut rng = Rng(42);
+                let mut keys = 50;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if rng.below(20) == 0 {
+                        keys += 1;
+                        c.batch_execute(&format!("INSERT INTO items VALUES ({keys}, 0)")).await.unwrap();
+                    } else {
+                        let id = 1 + rng.below(keys) as i64;
+                        c.batch_execute(&format!("UPDATE items SET v = v + 1 WHERE id = {id}")).await.unwrap();
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            })
+        })
+    };
+
+    // The topic must exist before the consumers subscribe to its glob.
+    let mut procs: Vec<Option<std::process::Child>> = vec![Some(producer.spawn(&["run"])), None, None];
+    let topic = format!("{pipeline}.public.items");
+    let probe: BaseConsumer = ClientConfig::new().set("bootstrap.servers", brokers()).create().unwrap();
+    let t0 = Instant::now();
+    while probe.fetch_metadata(Some(&topic), Duration::from_secs(2)).map_or(true, |m| m.topics()[0].partitions().is_empty()) {
+        assert!(t0.elapsed() < Duration::from_secs(20), "the producer did not create {topic}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let mut starts: [Vec<usize>; 2] = [vec![], vec![]];
+    for i in 0..2 {
+        starts[i].push(complete_lines(&out_file(i)));
+        procs[i + 1] = Some(consumers[i].spawn(&["run"]));
+    }
+    // Kill each process twice, in a random order, at random moments.
+    let mut rng = Rng(began.elapsed().as_nanos() as u64 | 1);
+    let mut order = vec![0usize, 0, 1, 1, 2, 2];
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for &victim in &order {
+        std::thread::sleep(Duration::from_millis(1500 + rng.below(2500)));
+        let mut child = procs[victim].take().unwrap();
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("process {victim} stopped on its own ({status}): {}", text(&child.wait_with_output().unwrap().stderr));
+        }
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        procs[victim] = Some(match victim {
+            0 => producer.spawn(&["run"]),
+            i => {
+                starts[i - 1].push(complete_lines(&out_file(i - 1)));
+                consumers[i - 1].spawn(&["run"])
+            }
+        });
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    writer.join().unwrap();
+    for p in procs.iter_mut().filter_map(Option::take) {
+        let mut p = p;
+        p.kill().unwrap();
+        let _ = p.wait();
+    }
+    // Catch up: the producer to the end of the WAL, then the consumers
+    // (one after the other) to the end of the topic.
+    let out = producer.run(&["run", "--once"]);
+    assert!(out.status.success(), "producer catch-up failed: {}", text(&out.stderr));
+    for i in 0..2 {
+        starts[i].push(complete_lines(&out_file(i)));
+        let out = consumers[i].run(&["run", "--once"]);
+        assert!(out.status.success(), "consumer {i} catch-up failed: {}", text(&out.stderr));
+    }
+    let dump = |db: &TestDb| rt.block_on(crate::support::pg::rows(db, "SELECT id, v FROM items ORDER BY id"));
+    let want = dump(&source);
+    let got = rt.block_on(crate::support::pg::rows(&target, "SELECT id, v FROM public.items ORDER BY id"));
+    assert_eq!(got.len(), want.len(), "rows in the target");
+    assert_eq!(got, want, "the target equals the source");
+    for i in 0..2 {
+        assert_no_skips(&format!("consumer {i}"), &segments(&out_file(i), &starts[i]));
+    }
+    let applied: usize = (0..2).map(|i| read_json_lines(&out_file(i)).len()).sum();
+    assert!(applied > want.len(), "the consumers applied the stream ({applied} records)");
+    assert!(began.elapsed() < Duration::from_secs(90), "took {:?}", began.elapsed());
+}
