@@ -24,7 +24,7 @@ pub fn brokers() -> String {
 }
 
 /// A name no other test (or earlier run) uses.
-fn unique(prefix: &str) -> String {
+pub fn unique(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
@@ -32,7 +32,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Client settings tansu needs for consumer groups (short sessions).
-const GROUP_OPTIONS: &str = r#"options = { "session.timeout.ms" = "3000", "heartbeat.interval.ms" = "1000" }"#;
+pub const GROUP_OPTIONS: &str = r#"options = { "session.timeout.ms" = "3000", "heartbeat.interval.ms" = "1000" }"#;
 
 /// One message as read back.
 #[derive(Debug, Clone)]
@@ -96,7 +96,7 @@ fn int(c: &Change, col: &str) -> Option<i64> {
     })
 }
 
-fn pg_source(db: &TestDb, tables: &str) -> String {
+pub fn pg_source(db: &TestDb, tables: &str) -> String {
     format!(
         r#"[pipeline.source]
 kind = "postgres"
@@ -111,7 +111,7 @@ heartbeat_interval = "500ms"
     )
 }
 
-const APPLY: &str = r#"[pipeline.apply]
+pub const APPLY: &str = r#"[pipeline.apply]
 lanes = 4
 batch_max_rows = 500
 batch_max_wait = "5ms"
@@ -184,6 +184,10 @@ fn postgres_to_kafka_keys_order_and_headers() {
 /// with `schema`, first the table's schema record to every partition.
 /// Returns the expected final state (id → n) after change `to`.
 fn produce_generated(topic: &str, from: u64, to: u64, schema: bool) -> BTreeMap<i64, i64> {
+    produce_generated_to(&brokers(), topic, from, to, schema)
+}
+
+fn produce_generated_to(brokers: &str, topic: &str, from: u64, to: u64, schema: bool) -> BTreeMap<i64, i64> {
     use logferry::sources::generate::Generator;
     let cfg = logferry::config::GenerateConfig {
         total: None,
@@ -221,7 +225,7 @@ fn produce_generated(topic: &str, from: u64, to: u64, schema: bool) -> BTreeMap<
             records.push(r);
         }
     }
-    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", brokers()).set("enable.idempotence", "true").create().unwrap();
+    let producer: FutureProducer = ClientConfig::new().set("bootstrap.servers", brokers).set("enable.idempotence", "true").create().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let partitions = producer.client().fetch_metadata(Some(topic), Duration::from_secs(10)).unwrap().topics()[0].partitions().len() as i32;
     rt.block_on(async {
@@ -261,7 +265,7 @@ async fn table_state(db: &TestDb, table: &str) -> BTreeMap<i64, i64> {
         .collect()
 }
 
-fn applied_count(stderr: &[u8]) -> u64 {
+pub fn applied_count(stderr: &[u8]) -> u64 {
     let t = text(stderr);
     let at = t.find("logferry: applied ").unwrap_or_else(|| panic!("no summary in: {t}"));
     t[at + 18..].split_whitespace().next().unwrap().parse().unwrap()
@@ -442,4 +446,58 @@ fn scale_out_survives_kills_of_producer_and_consumers() {
     let applied: usize = (0..2).map(|i| read_json_lines(&out_file(i)).len()).sum();
     assert!(applied > want.len(), "the consumers applied the stream ({applied} records)");
     assert!(began.elapsed() < Duration::from_secs(90), "took {:?}", began.elapsed());
+}
+
+/// (d) The cluster is down when the run starts: the source fails
+/// transiently and the pipeline keeps restarting it; when a broker comes
+/// up on the address, the run proceeds. Needs the tansu binary
+/// (`LOGFERRY_TEST_TANSU`, set by scripts/test) to start a broker late.
+#[test]
+fn a_cluster_down_at_start_is_waited_for() {
+    let Ok(tansu) = std::env::var("LOGFERRY_TEST_TANSU") else {
+        eprintln!("LOGFERRY_TEST_TANSU is not set (a real cluster): skipping the late-broker test");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let brokers = format!("127.0.0.1:{port}");
+    let topic = unique("kd");
+    let s = Scratch::new(&format!(
+        "state_dir = \"state\"\n[[pipeline]]\nname = \"kd\"\n[pipeline.source]\nkind = \"kafka\"\nbrokers = \"{brokers}\"\ntopics = [\"{topic}\"]\ngroup = \"g\"\n{GROUP_OPTIONS}\n\
+         [[pipeline.target]]\nkind = \"file\"\npath = \"out/changes.jsonl\"\n[pipeline.apply]\nretry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\ncheckpoint_interval = \"50ms\"\n"
+    ));
+    let mut run = s.spawn(&["run"]);
+    // Longer than the source's 10 s metadata request: it fails (transient)
+    // and the pipeline restarts it at least once.
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(run.try_wait().unwrap().is_none(), "the run gave up while the cluster was down: {}", text(&run.wait_with_output().unwrap().stderr));
+    let mut broker = std::process::Command::new(&tansu)
+        .args(["broker", "--listener-url", &format!("tcp://{brokers}"), "--advertised-listener-url", &format!("tcp://{brokers}")])
+        .args(["--storage-engine", "memory://tansu/"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect(&brokers).is_err() {
+        assert!(t0.elapsed() < Duration::from_secs(20), "tansu did not listen on {brokers}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    produce_generated_to(&brokers, &topic, 0, 100, false);
+    let out = s.path("out/changes.jsonl");
+    let t0 = Instant::now();
+    while complete_lines(&out) < 100 {
+        if t0.elapsed() > Duration::from_secs(40) || run.try_wait().unwrap().is_some() {
+            unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+            let o = run.wait_with_output().unwrap();
+            let _ = broker.kill();
+            panic!("{} of 100 records after the broker came up: {}", complete_lines(&out), text(&o.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let o = run.wait_with_output().unwrap();
+    let _ = broker.kill();
+    let _ = broker.wait();
+    assert!(o.status.success(), "the run did not stop cleanly: {}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("reconnecting"), "the source was restarted: {}", text(&o.stderr));
 }
