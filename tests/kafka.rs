@@ -79,7 +79,7 @@ pub fn read_topic(topic: &str) -> Vec<Msg> {
         ended.remove(&m.partition());
         let headers = m
             .headers()
-            .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(|v| text(v)).unwrap_or_default())).collect())
+            .map(|h| h.iter().map(|h| (h.key.to_string(), h.value.map(text).unwrap_or_default())).collect())
             .unwrap_or_default();
         out.push(Msg { partition: m.partition(), offset: m.offset(), key: m.key().map(<[u8]>::to_vec), value: m.payload().map(<[u8]>::to_vec), headers });
     }
@@ -440,8 +440,8 @@ fn scale_out_survives_kills_of_producer_and_consumers() {
     let got = rt.block_on(crate::support::pg::rows(&target, "SELECT id, v FROM public.items ORDER BY id"));
     assert_eq!(got.len(), want.len(), "rows in the target");
     assert_eq!(got, want, "the target equals the source");
-    for i in 0..2 {
-        assert_no_skips(&format!("consumer {i}"), &segments(&out_file(i), &starts[i]));
+    for (i, starts) in starts.iter().enumerate() {
+        assert_no_skips(&format!("consumer {i}"), &segments(&out_file(i), starts));
     }
     let applied: usize = (0..2).map(|i| read_json_lines(&out_file(i)).len()).sum();
     assert!(applied > want.len(), "the consumers applied the stream ({applied} records)");

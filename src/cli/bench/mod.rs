@@ -139,9 +139,15 @@ pub struct BenchArgs {
     /// Secondary indexes on each target table (logferry's and the native subscriber's).
     #[arg(long, default_value_t = 0)]
     pub indexes: usize,
-    /// Where logferry applies the backlog.
-    #[arg(long, value_parser = ["postgres", "file"], default_value = "postgres")]
+    /// Where logferry applies the backlog (`kafka`: with --kafka-brokers).
+    #[arg(long, value_parser = ["postgres", "file", "kafka"], default_value = "postgres")]
     pub target: String,
+    /// Bootstrap servers of the Kafka cluster for `--target kafka` (host:port,...).
+    #[arg(long)]
+    pub kafka_brokers: Option<String>,
+    /// Topic template for `--target kafka` (a fresh name per run keeps runs apart).
+    #[arg(long, default_value = "{pipeline}.{schema}.{table}")]
+    pub kafka_topic: String,
     /// `[pipeline.apply] lanes`.
     #[arg(long, default_value_t = 8)]
     pub lanes: usize,
@@ -368,6 +374,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if args.rules && (args.target != "file" || args.source != "postgres") {
         return Err(CliError::Usage("bench: --rules works with --source postgres --target file only".into()));
     }
+    if args.target == "kafka" && (args.kafka_brokers.is_none() || args.source != "postgres") {
+        return Err(CliError::Usage("bench: --target kafka works with --source postgres and needs --kafka-brokers host:port".into()));
+    }
     if args.source == "mariadb" {
         let pg_only = [
             ("--tables", args.tables != 1),
@@ -593,6 +602,14 @@ fn pipeline_config_with(
 ) -> String {
     let target = match args.target.as_str() {
         "file" => format!("kind = \"file\"\npath = \"{}\"\nformat = \"protobuf\"", work.join("out.pb").display()),
+        "kafka" => {
+            let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+            format!(
+                "kind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"{}\"",
+                quote(args.kafka_brokers.as_deref().unwrap_or_default()),
+                quote(&args.kafka_topic)
+            )
+        }
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
     };
     let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();
