@@ -179,7 +179,7 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
         SourceConfig::Postgres(p) => Ok(Box::new(PostgresSource::new(p.clone()))),
         SourceConfig::Mysql(m) => Ok(Box::new(MysqlSource::new(m.clone()))),
         SourceConfig::Mongodb(m) => Ok(Box::new(crate::sources::mongodb::MongodbSource::new(m.clone()))),
-        SourceConfig::Kafka(_) => Err(CliError::Usage("a kafka source is not built yet in this version of logferry".into())),
+        SourceConfig::Kafka(k) => Ok(Box::new(crate::sources::kafka::KafkaSource::new(k.clone()))),
     }
 }
 
@@ -225,9 +225,7 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
                 TargetConfig::Http(h) => Arc::new(crate::sinks::http::HttpSink::open(h)?),
                 TargetConfig::Nats(n) => Arc::new(crate::sinks::nats::NatsSink::connect(n, lanes).await?),
-                TargetConfig::Kafka(_) => {
-                    return Err(SinkError::definite("target", "kafka targets are not built yet in this version of logferry"))
-                }
+                TargetConfig::Kafka(k) => Arc::new(crate::sinks::kafka::KafkaSink::connect(k).await?),
             })
         })
     })

@@ -10,6 +10,8 @@ mod big_inputs;
 mod cli;
 mod hostile_names;
 mod http_target;
+mod kafka;
+mod kafka_debezium;
 mod keyless_tables;
 mod dead_letters;
 mod mongodb_sink;

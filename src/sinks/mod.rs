@@ -45,6 +45,7 @@ pub mod document;
 pub mod file;
 pub mod http;
 pub mod json_text;
+pub mod kafka;
 pub mod mongodb;
 pub mod mysql;
 pub mod naming;

@@ -29,6 +29,7 @@
 
 pub mod catalog;
 pub mod generate;
+pub mod kafka;
 pub mod mongodb;
 pub mod mysql;
 pub mod postgres;

@@ -143,12 +143,19 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 0)]
     pub indexes: usize,
     /// Where logferry applies the backlog (`nats`: the JetStream stream
-    /// `<PREFIX>` at --nats-url, protobuf messages; deleted before and after).
-    #[arg(long, value_parser = ["postgres", "file", "nats"], default_value = "postgres")]
+    /// `<PREFIX>` at --nats-url, protobuf messages; deleted before and after;
+    /// `kafka`: with --kafka-brokers).
+    #[arg(long, value_parser = ["postgres", "file", "nats", "kafka"], default_value = "postgres")]
     pub target: String,
     /// The NATS server (JetStream on) for `--target nats`, e.g. `nats://127.0.0.1:4222`.
     #[arg(long)]
     pub nats_url: Option<String>,
+    /// Bootstrap servers of the Kafka cluster for `--target kafka` (host:port,...).
+    #[arg(long)]
+    pub kafka_brokers: Option<String>,
+    /// Topic template for `--target kafka` (a fresh name per run keeps runs apart).
+    #[arg(long, default_value = "{pipeline}.{schema}.{table}")]
+    pub kafka_topic: String,
     /// `[pipeline.apply] lanes`.
     #[arg(long, default_value_t = 8)]
     pub lanes: usize,
@@ -380,6 +387,9 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             "bench: --target nats needs --nats-url (a NATS server with JetStream on) and --source postgres".into(),
         ));
     }
+    if args.target == "kafka" && (args.kafka_brokers.is_none() || args.source != "postgres") {
+        return Err(CliError::Usage("bench: --target kafka works with --source postgres and needs --kafka-brokers host:port".into()));
+    }
     if args.source == "mariadb" {
         let pg_only = [
             ("--tables", args.tables != 1),
@@ -610,6 +620,14 @@ fn pipeline_config_with(
             args.nats_url.as_deref().unwrap_or_default().replace('\\', "\\\\").replace('"', "\\\""),
             nats_stream(args)
         ),
+        "kafka" => {
+            let quote = |v: &str| v.replace('\\', "\\\\").replace('"', "\\\"");
+            format!(
+                "kind = \"kafka\"\nbrokers = \"{}\"\ntopic = \"{}\"",
+                quote(args.kafka_brokers.as_deref().unwrap_or_default()),
+                quote(&args.kafka_topic)
+            )
+        }
         _ => format!("kind = \"postgres\"\nurl = \"{dst_url}\""),
     };
     let tables: Vec<String> = table_names(args.tables).iter().map(|t| format!("\"public.{t}\"")).collect();

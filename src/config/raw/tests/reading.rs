@@ -69,7 +69,7 @@ fn example_files_commented_sources_parse() {
                 .collect()
         })
         .collect();
-    assert_eq!(blocks.len(), 3, "the mysql, mongodb and generate examples");
+    assert_eq!(blocks.len(), 4, "the mysql, mongodb, kafka and generate examples");
     let env = |_: &str| Some("pw".to_string());
     let parse_block = |block: &str| {
         let text = format!("[[pipeline]]\nname = \"p\"\n{block}{STDOUT}");
@@ -83,7 +83,11 @@ fn example_files_commented_sources_parse() {
     assert_eq!(m.db.tables, ["shop.orders", "shop.*"]);
     assert_eq!((m.full_document, m.on_invalidate), (FullDocument::UpdateLookup, OnInvalidate::Stop));
     assert_eq!((m.snapshot_chunk_docs, m.max_await), (10_000, Duration::from_secs(1)));
-    let cfg = parse_block(&blocks[2]);
+    let kafka = parse_block(&blocks[2]);
+    let SourceConfig::Kafka(k) = &kafka.pipelines[0].source else { panic!() };
+    assert_eq!((k.brokers.as_str(), k.topics.as_slice(), k.group.as_str()), ("127.0.0.1:9092", &["shop.public.*".to_string()][..], "shop-apply"));
+    assert_eq!(k.options.len(), 1);
+    let cfg = parse_block(&blocks[3]);
     let SourceConfig::Generate(g) = &cfg.pipelines[0].source else {
         panic!()
     };
@@ -101,11 +105,11 @@ fn example_files_commented_sources_parse() {
         .filter(|(_, l)| **l == "# [[pipeline.target]]")
         .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
         .collect();
-    assert_eq!(targets.len(), 4, "the mysql, mongodb, http and nats target examples");
+    assert_eq!(targets.len(), 5, "the mysql, mongodb, http, nats and kafka target examples");
     let kinds: Vec<&str> = targets
         .iter()
         .map(|block| {
-            let text = format!("[[pipeline]]\nname = \"p\"\n{}{block}", blocks[2]);
+            let text = format!("[[pipeline]]\nname = \"p\"\n{}{block}", blocks[3]);
             let cfg = Config::parse(&text, Path::new("config/example.toml"), &env).unwrap();
             match &cfg.pipelines[0].targets[0] {
                 TargetConfig::Mysql(_) => "mysql",
@@ -123,11 +127,15 @@ fn example_files_commented_sources_parse() {
                     assert_eq!((t.url.expose(), t.subject.as_str(), t.stream.as_str()), ("nats://127.0.0.1:4222", "{pipeline}.{schema}.{table}", "LOGFERRY"));
                     "nats"
                 }
+                TargetConfig::Kafka(t) => {
+                    assert_eq!((t.brokers.as_str(), t.topic.as_str(), t.options.len()), ("127.0.0.1:9092", "{pipeline}.{schema}.{table}", 1));
+                    "kafka"
+                }
                 other => panic!("{other:?}"),
             }
         })
         .collect();
-    assert_eq!(kinds, ["mysql", "mongodb", "http", "nats"]);
+    assert_eq!(kinds, ["mysql", "mongodb", "http", "nats", "kafka"]);
 }
 
 #[test]
