@@ -45,6 +45,24 @@ fn postgres_to_kafka_as_debezium_events_with_tombstones() {
         let v: serde_json::Value = serde_json::from_slice(value).expect("a JSON event");
         let payload = v.get("payload").unwrap_or(&v);
         let op = payload["op"].as_str().expect("an op").to_string();
+        // source names the connector and the table; before/after as Debezium shapes them.
+        let src = &payload["source"];
+        assert_eq!((src["connector"].as_str(), src["schema"].as_str(), src["table"].as_str()), (Some("postgresql"), Some("public"), Some("items")), "{v}");
+        assert!(src["ts_ms"].as_i64().is_some_and(|t| t > 0), "commit time in source.ts_ms: {v}");
+        let id = key.get("id").or(key.pointer("/payload/id")).and_then(|i| i.as_i64()).unwrap();
+        match op.as_str() {
+            "r" | "c" => {
+                assert!(payload["before"].is_null(), "{v}");
+                assert_eq!((payload["after"]["id"].as_i64(), payload["after"]["v"].as_i64()), (Some(id), Some(0)), "{v}");
+            }
+            "u" => assert_eq!((payload["after"]["id"].as_i64(), payload["after"]["v"].as_i64()), (Some(id), Some(1)), "{v}"),
+            "d" => {
+                assert!(payload["after"].is_null(), "{v}");
+                assert_eq!(payload["before"]["id"].as_i64(), Some(id), "the deleted row's key in before: {v}");
+                assert!(id > 8, "{v}");
+            }
+            other => panic!("unexpected op {other}: {v}"),
+        }
         if op == "d" {
             let next = msgs.get(i + 1).expect("a tombstone after a delete");
             assert_eq!((next.key.as_deref(), next.value.as_deref()), (m.key.as_deref(), None), "tombstone after the delete");

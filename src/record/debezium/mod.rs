@@ -26,7 +26,7 @@
 //!
 //! `source` holds `version`, `connector` (`postgresql`, `mysql`,
 //! `mongodb`, or logferry's source kind), `name` (the pipeline), `ts_ms`
-//! (commit time), `snapshot`, `db`, `schema`, `table`, `txId`, and the
+//! (commit time; for snapshot rows the time of the event), `snapshot`, `db`, `schema`, `table`, `txId`, and the
 //! position where the record has one (`lsn` for PostgreSQL, `file` and
 //! `pos` for the binlog). A DELETE carries the old row as the source sent
 //! it: with PostgreSQL's default replica identity only the key columns
@@ -65,12 +65,12 @@ pub fn event_json(change: &Change) -> Option<String> {
     row(&mut out, change.before.as_ref().filter(|_| op != "c" && op != "r"));
     out.push_str(",\"after\":");
     row(&mut out, change.after.as_ref().filter(|_| op != "d"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
     out.push_str(",\"source\":");
-    source(&mut out, change, op == "r");
+    source(&mut out, change, op == "r", now);
     out.push_str(",\"op\":\"");
     out.push_str(op);
     out.push_str("\",\"ts_ms\":");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
     out.push_str(&now.to_string());
     out.push_str(",\"transaction\":null}");
     Some(out)
@@ -95,7 +95,9 @@ fn row(out: &mut String, row: Option<&Row>) {
     out.push('}');
 }
 
-fn source(out: &mut String, change: &Change, snapshot: bool) {
+/// `source`; `now` stands in for the commit time of records without one
+/// (snapshot rows: Debezium gives the time of the read).
+fn source(out: &mut String, change: &Change, snapshot: bool, now: i64) {
     let (schema, table) = change.table.as_ref().map_or(("", ""), |t| (t.schema.as_str(), t.name.as_str()));
     let connector = match change.source.as_str() {
         "postgres" => "postgresql",
@@ -107,7 +109,7 @@ fn source(out: &mut String, change: &Change, snapshot: bool) {
     push_json_string(out, connector);
     out.push_str(",\"name\":");
     push_json_string(out, &change.pipeline);
-    let ts = change.commit_time.as_ref().map_or(0, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000));
+    let ts = change.commit_time.as_ref().map_or(now, |t| t.seconds * 1000 + i64::from(t.nanos / 1_000_000));
     out.push_str(&format!(",\"ts_ms\":{ts},\"snapshot\":\"{snapshot}\",\"db\":"));
     push_json_string(out, schema);
     out.push_str(",\"schema\":");
