@@ -48,7 +48,9 @@
 //!   tracker, checkpointer, spool, and the run's figures (`PipelineStats`).
 //! - [`checkpoint`]: the sled store in the state dir: checkpoints, dead
 //!   letters, the spool.
-//! - [`tls`]: rustls set-up shared by the PostgreSQL and MySQL connections.
+//! - [`tls`]: rustls set-up shared by the PostgreSQL and MySQL connections;
+//!   [`kafka_client`]: librdkafka settings shared by the Kafka source and
+//!   target.
 //! - [`admin`]: `/health` and `/metrics`; it only reads `PipelineStats`.
 //! - [`cli`]: the commands (`run`, `check`, `status`, `reset`,
 //!   `dead-letters`, `bench`); `main.rs` only parses, logs and prints
@@ -67,6 +69,7 @@ pub mod admin;
 pub mod checkpoint;
 pub mod cli;
 pub mod config;
+pub mod kafka_client;
 pub mod pipeline;
 pub mod record;
 pub mod sinks;

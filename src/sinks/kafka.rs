@@ -35,7 +35,6 @@ use crate::config::{Envelope, KafkaTargetConfig, RecordFormat};
 use crate::record::{json, Change, Op};
 use crate::BoxFuture;
 use prost::Message as _;
-use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
@@ -77,7 +76,7 @@ impl KafkaSink {
         if cfg.envelope == Envelope::Debezium && cfg.format != RecordFormat::Json {
             return Err(SinkError::definite(&name, "envelope = \"debezium\" is JSON only: set format = \"json\""));
         }
-        let producer: FutureProducer = client_config(&cfg.brokers, &cfg.options, &[
+        let producer: FutureProducer = crate::kafka_client::client_config(&cfg.brokers, &cfg.options, &[
             ("enable.idempotence", "true"),
             ("acks", "all"),
             // A delivery that cannot finish within this is reported as
@@ -87,7 +86,7 @@ impl KafkaSink {
             ("linger.ms", "5"),
         ])
         .create()
-        .map_err(|e| SinkError::definite(&name, format!("cannot create the Kafka producer: {e}; check `options`")))?;
+        .map_err(|e| SinkError::definite(&name, format!("cannot create the Kafka producer: {}; check `options`", crate::kafka_client::scrub(e, &cfg.options))))?;
         let client = producer.clone();
         let n = name.clone();
         tokio::task::spawn_blocking(move || client.client().fetch_metadata(None, CONNECT_TIMEOUT).map(|_| ()))
@@ -186,20 +185,6 @@ impl KafkaSink {
             }
         }
     }
-}
-
-/// librdkafka settings: the bootstrap list, our `defaults`, then the
-/// user's `options` (which win).
-pub(crate) fn client_config(brokers: &str, options: &crate::config::ClientOptions, defaults: &[(&str, &str)]) -> ClientConfig {
-    let mut c = ClientConfig::new();
-    c.set("bootstrap.servers", brokers);
-    for (k, v) in defaults {
-        c.set(*k, *v);
-    }
-    for (k, v) in options {
-        c.set(k, v.expose());
-    }
-    c
 }
 
 fn missing_topic(target: &str, topic: &str) -> SinkError {

@@ -228,7 +228,7 @@ impl KafkaSource {
                 "resuming from the group's committed offsets (the local checkpoint is only a hint)");
         }
         let track = Arc::new(Track::default());
-        let mut config = crate::sinks::kafka::client_config(&self.cfg.brokers, &self.cfg.options, &[
+        let mut config = crate::kafka_client::client_config(&self.cfg.brokers, &self.cfg.options, &[
             ("group.id", &self.cfg.group),
             ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
@@ -238,7 +238,12 @@ impl KafkaSource {
         let consumer: Arc<StreamConsumer<GroupContext>> = Arc::new(
             config
                 .create_with_context(GroupContext { name: self.name.clone(), track: track.clone() })
-                .map_err(|e| SourceError::definite(&self.name, format!("cannot create the Kafka consumer: {e}; check `options`")))?,
+                .map_err(|e| {
+                    SourceError::definite(
+                        &self.name,
+                        format!("cannot create the Kafka consumer: {}; check `options`", crate::kafka_client::scrub(e, &self.cfg.options)),
+                    )
+                })?,
         );
 
         // The topics that exist now, and (once mode) where they end.
@@ -392,7 +397,7 @@ impl KafkaSource {
 /// Kafka-compatible brokers (tansu) answer ListOffsets with the start of
 /// the last batch instead.
 fn ends_now(brokers: &str, options: &crate::config::ClientOptions, topics: &[(String, Vec<i32>)]) -> Result<HashMap<Tp, i64>, String> {
-    let probe: BaseConsumer = crate::sinks::kafka::client_config(brokers, options, &[("enable.partition.eof", "true")])
+    let probe: BaseConsumer = crate::kafka_client::client_config(brokers, options, &[("enable.partition.eof", "true")])
         .set("group.id", "logferry-end-probe")
         .set("enable.auto.commit", "false")
         .create()
