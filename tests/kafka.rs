@@ -469,10 +469,28 @@ fn a_cluster_down_at_start_is_waited_for() {
          [[pipeline.target]]\nkind = \"file\"\npath = \"out/changes.jsonl\"\n[pipeline.apply]\nretry_backoff = \"200ms\"\nretry_max_backoff = \"1s\"\ncheckpoint_interval = \"50ms\"\n"
     ));
     let mut run = s.spawn(&["run"]);
-    // Longer than the source's 10 s metadata request: it fails (transient)
-    // and the pipeline restarts it at least once.
-    std::thread::sleep(Duration::from_secs(12));
-    assert!(run.try_wait().unwrap().is_none(), "the run gave up while the cluster was down: {}", text(&run.wait_with_output().unwrap().stderr));
+    // The run's log, read as it is written.
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let reader = {
+        let (log, stderr) = (log.clone(), run.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        })
+    };
+    // The source's metadata request fails (transient) and the pipeline
+    // restarts it at least once, the run still going, before a broker exists.
+    let t0 = Instant::now();
+    while !log.lock().unwrap().contains("reconnecting") {
+        assert!(run.try_wait().unwrap().is_none(), "the run gave up while the cluster was down: {}", log.lock().unwrap());
+        assert!(t0.elapsed() < Duration::from_secs(60), "no restart of the source within 60 s: {}", log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(run.try_wait().unwrap().is_none(), "the run gave up while the cluster was down: {}", log.lock().unwrap());
     let mut broker = std::process::Command::new(&tansu)
         .args(["broker", "--listener-url", &format!("tcp://{brokers}"), "--advertised-listener-url", &format!("tcp://{brokers}")])
         .args(["--storage-engine", "memory://tansu/"])
@@ -491,18 +509,21 @@ fn a_cluster_down_at_start_is_waited_for() {
     while complete_lines(&out) < 100 {
         if t0.elapsed() > Duration::from_secs(40) || run.try_wait().unwrap().is_some() {
             unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
-            let o = run.wait_with_output().unwrap();
+            let _ = run.wait();
             let _ = broker.kill();
-            panic!("{} of 100 records after the broker came up: {}", complete_lines(&out), text(&o.stderr));
+            let _ = reader.join();
+            panic!("{} of 100 records after the broker came up: {}", complete_lines(&out), log.lock().unwrap());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
-    let o = run.wait_with_output().unwrap();
+    let status = run.wait().unwrap();
     let _ = broker.kill();
     let _ = broker.wait();
-    assert!(o.status.success(), "the run did not stop cleanly: {}", text(&o.stderr));
-    assert!(text(&o.stderr).contains("reconnecting"), "the source was restarted: {}", text(&o.stderr));
+    let _ = reader.join();
+    let stderr = log.lock().unwrap().clone();
+    assert!(status.success(), "the run did not stop cleanly: {stderr}");
+    assert!(stderr.contains("reconnecting"), "the source was restarted: {stderr}");
 }
 
 /// Protobuf both ways: the generate source → a Kafka target writing
