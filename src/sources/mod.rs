@@ -153,6 +153,32 @@ impl SourceContext {
 pub struct SourceStats {
     /// Nanoseconds the source waited for room in the pipeline's intake.
     blocked_ns: AtomicU64,
+    /// The initial (or online) copy, per table, in the order started.
+    copies: std::sync::Mutex<Vec<TableCopy>>,
+    /// Bytes the source is behind the end of its log, plus one (0: it has
+    /// not said; PostgreSQL: server WAL end − last received LSN).
+    behind_bytes: AtomicU64,
+}
+
+/// How far the copy of one table got (`status`, progress bars, `/metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TableCopy {
+    /// The table, `schema.name` (or `database.name`, `db.collection`).
+    pub table: String,
+    /// Rows emitted so far.
+    pub rows: u64,
+    /// The source's estimate of the table's rows when the copy started
+    /// (`pg_class.reltuples`, `information_schema.tables.table_rows`,
+    /// `estimatedDocumentCount`); `None` when it has none.
+    pub estimate: Option<u64>,
+    /// Chunks emitted so far.
+    pub chunks: u64,
+    /// Every row is emitted.
+    pub done: bool,
+    /// When this process started copying it.
+    pub started: std::time::Instant,
+    /// When it finished (`done`).
+    pub finished: Option<std::time::Instant>,
 }
 
 impl SourceStats {
@@ -165,6 +191,50 @@ impl SourceStats {
     /// Time spent waiting for room so far.
     pub fn blocked_time(&self) -> Duration {
         Duration::from_nanos(self.blocked_ns.load(Relaxed))
+    }
+
+    /// The copy of `table` starts (again, when resumed: `rows` counts this
+    /// process's rows only); `estimate` is the source's guess of its rows.
+    pub fn copy_started(&self, table: &str, estimate: Option<u64>) {
+        let mut copies = self.copies.lock().expect("not poisoned");
+        copies.retain(|c| c.table != table);
+        copies.push(TableCopy {
+            table: table.to_string(),
+            rows: 0,
+            estimate,
+            chunks: 0,
+            done: false,
+            started: std::time::Instant::now(),
+            finished: None,
+        });
+    }
+
+    /// A chunk of `rows` rows of `table` was emitted; `done`: it was the last.
+    pub fn copy_chunk(&self, table: &str, rows: u64, done: bool) {
+        let mut copies = self.copies.lock().expect("not poisoned");
+        if let Some(c) = copies.iter_mut().find(|c| c.table == table) {
+            c.rows += rows;
+            c.chunks += 1;
+            if done && !c.done {
+                c.done = true;
+                c.finished = Some(std::time::Instant::now());
+            }
+        }
+    }
+
+    /// Every table copy this process started, in the order started.
+    pub fn copies(&self) -> Vec<TableCopy> {
+        self.copies.lock().expect("not poisoned").clone()
+    }
+
+    /// The source is `bytes` behind the end of its log (where it can say).
+    pub fn set_behind_bytes(&self, bytes: u64) {
+        self.behind_bytes.store(bytes.saturating_add(1), Relaxed);
+    }
+
+    /// Bytes behind the end of the log, when the source said.
+    pub fn behind_bytes(&self) -> Option<u64> {
+        self.behind_bytes.load(Relaxed).checked_sub(1)
     }
 }
 
@@ -191,6 +261,12 @@ impl Emitter {
     pub fn timed(mut self, stats: Arc<SourceStats>) -> Self {
         self.stats = Some(stats);
         self
+    }
+
+    /// The stats handle the source reports its copy progress and lag to
+    /// (a detached one when the pipeline gave none).
+    pub fn stats(&self) -> Arc<SourceStats> {
+        self.stats.clone().unwrap_or_default()
     }
 
     /// Emits one record; waits while the pipeline is full.
