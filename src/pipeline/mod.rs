@@ -279,6 +279,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             emitter: Emitter::new(intake_tx).timed(stats.source.clone()),
             durable: durable_tx.subscribe(),
             shutdown: stop_tx.subscribe(),
+            requests: stats.requests.clone(),
         };
         let task = tokio::spawn(async move {
             let result = source.run(ctx).await;

@@ -211,7 +211,8 @@ impl Spooled {
     async fn run_spooled(&mut self, ctx: SourceContext) -> Result<(), SourceError> {
         let name = self.inner.name().to_string();
         let err = |e| store_error(&name, e);
-        let SourceContext { pipeline, resume, once, emitter, durable, shutdown } = ctx;
+        // The inner source gets the pipeline's requests from `shared.stats`.
+        let SourceContext { pipeline, resume, once, emitter, durable, shutdown, requests: _ } = ctx;
         let store = self.store.clone();
 
         // Where delivery starts and what the source resumes after.
@@ -299,9 +300,10 @@ impl Spooled {
                 pipeline: pipeline.to_string(),
                 resume: shared.committed().position,
                 once,
-                emitter: Emitter::new(tx),
+                emitter: Emitter::new(tx).timed(shared.stats.source.clone()),
                 durable: shared.source_durable.subscribe(),
                 shutdown: shutdown.clone(),
+                requests: shared.stats.requests.clone(),
             };
             reconnect.started();
             let (result, written) = tokio::join!(self.inner.run(ctx), write(shared, rx, self.max_bytes, shutdown.clone()));

@@ -23,6 +23,9 @@ pub struct PipelineStats {
     pub source: Arc<SourceStats>,
     /// What the lanes measure of the targets.
     pub targets: Arc<SinkStats>,
+    /// Copies the source is asked to make while it streams (online
+    /// snapshots, repairs); handed to it in its `SourceContext`.
+    pub requests: Arc<crate::sources::requests::CopyRequests>,
     records: AtomicU64,
     applied: AtomicU64,
     dead_lettered: AtomicU64,

@@ -33,6 +33,7 @@ pub mod kafka;
 pub mod mongodb;
 pub mod mysql;
 pub mod postgres;
+pub mod requests;
 pub mod row_keys;
 
 use crate::record::{Change, Position, Row, TableRef, TableSchema};
@@ -57,6 +58,8 @@ pub struct SourceContext {
     pub durable: watch::Receiver<Option<Position>>,
     /// Becomes true when the pipeline must stop.
     pub shutdown: watch::Receiver<bool>,
+    /// Tables or keys to copy again while streaming (`requests`).
+    pub requests: Arc<requests::CopyRequests>,
 }
 
 impl SnapshotProgress {
