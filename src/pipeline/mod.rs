@@ -287,6 +287,14 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         });
         (task, intake)
     };
+    let _refuser = (!source.copies_online()).then(|| {
+        let requests = stats.requests.clone();
+        let why = format!(
+            "source {} cannot copy a table or keys while it streams (online snapshots and repairs need a PostgreSQL source)",
+            source.name()
+        );
+        AbortOnDrop(tokio::spawn(async move { requests.refuse_all(why).await }).abort_handle())
+    });
     let (mut source_task, mut intake) = start_source(source, resume.as_ref().map(|c| c.position.clone()));
     let mut source_back: Option<Box<dyn Source>> = None;
     let mut reconnect = Reconnect::new(apply.retry_backoff, apply.retry_max_backoff);
@@ -756,5 +764,14 @@ impl Coordinator {
         self.saved = Some(cp);
         self.next_save = Instant::now() + self.interval;
         Ok(())
+    }
+}
+
+/// Aborts a helper task when the run that spawned it ends, however it ends.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

@@ -202,6 +202,10 @@ impl Source for Spooled {
         self.inner.name()
     }
 
+    fn copies_online(&self) -> bool {
+        self.inner.copies_online()
+    }
+
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(self.run_spooled(ctx))
     }

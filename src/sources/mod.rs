@@ -420,6 +420,13 @@ pub trait Source: Send {
 
     /// Reads and emits until the end (once mode), shutdown, or an error.
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>>;
+
+    /// Whether the source serves [`SourceContext::requests`] (copies a
+    /// table or keys again while it streams); the pipeline fails the
+    /// requests of a source that does not.
+    fn copies_online(&self) -> bool {
+        false
+    }
 }
 
 /// Why a source stopped, classified by what the caller must do.

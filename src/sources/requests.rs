@@ -105,6 +105,26 @@ impl CopyRequests {
         }
     }
 
+    /// Requests a source took but did not finish (it restarted) are queued
+    /// again, to be taken by the source's next session.
+    pub fn requeue_unfinished(&self) {
+        let mut inner = self.inner.lock().expect("not poisoned");
+        for (_, s) in inner.all.iter_mut() {
+            if matches!(s, CopyState::Copying { .. }) {
+                *s = CopyState::Queued;
+            }
+        }
+    }
+
+    /// Fails every request as it comes: for a source that cannot copy
+    /// while streaming. Runs until the process ends.
+    pub async fn refuse_all(&self, why: String) {
+        loop {
+            let r = self.next().await;
+            self.set(r.id, CopyState::Failed(why.clone()));
+        }
+    }
+
     /// Every request of this process with its state, oldest first.
     pub fn list(&self) -> Vec<(CopyRequest, CopyState)> {
         self.inner.lock().expect("not poisoned").all.clone()

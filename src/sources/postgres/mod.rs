@@ -53,6 +53,7 @@
 pub mod catalog;
 pub mod decode;
 pub mod logical;
+mod online;
 pub mod position;
 mod snapshot;
 mod stream;
@@ -235,6 +236,10 @@ impl Source for PostgresSource {
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move { run(&self.cfg, &self.name, ctx).await })
     }
+
+    fn copies_online(&self) -> bool {
+        true
+    }
 }
 
 /// What preflight found: the tables, ready to replicate.
@@ -352,6 +357,8 @@ async fn slot_state(client: &Client, slot: &str, source: &str) -> SourceResult<O
 }
 
 async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> SourceResult<()> {
+    // Requests an earlier session of this run took and did not finish.
+    ctx.requests.requeue_unfinished();
     let conn = ConnInfo::parse(cfg.db.url.expose(), source)?;
     let client = conn.connect(source).await?;
     let Preflight { tables } = preflight(&client, cfg, source).await?;
@@ -387,6 +394,21 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     }
     // Where streaming starts, whether (and from where) to copy first, and
     // the replication session (gated: nothing streams until the copy is done).
+    // Whole-table copies to make while streaming: unfinished ones from the
+    // checkpoint, and tables configured since it was written.
+    let mut online_pending: Vec<(String, Option<Vec<String>>)> = Vec::new();
+    if let Some(pos) = resume.as_ref().filter(|p| p.snapshot.is_none()) {
+        online_pending = pos.online.clone();
+        if let (Some(known), SnapshotMode::Initial) = (&pos.tables, cfg.db.snapshot) {
+            for t in &tables {
+                let name = t.qualified();
+                if !known.contains(&name) && !online_pending.iter().any(|(n, _)| *n == name) {
+                    tracing::info!(table = %name, "table added to `tables` since the last checkpoint: copying it online");
+                    online_pending.push((name, None));
+                }
+            }
+        }
+    }
     let (start, snapshot_from, mut repl) = match (resume, slot) {
         (None, None) => {
             let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication, source).await?)
@@ -516,6 +538,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
         tables: &tables,
         heartbeat_interval: cfg.heartbeat_interval,
         once_marker,
+        online: online::Online::new(conn.clone(), source, &cfg.slot, &tables, cfg.snapshot_chunk_rows, online_pending),
     })
     .run(ctx)
     .await

@@ -20,6 +20,16 @@ pub struct PgPosition {
     /// Present until the initial snapshot is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<SnapshotProgress>,
+    /// The tables replicated as of this position (`schema.name`): a table
+    /// configured later is copied online while the others stream.
+    /// `None` in checkpoints written before this was kept: every table
+    /// configured now counts as known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    /// Online copies not finished yet, in order: the table and the key of
+    /// the last row copied (text, one per key column; `None`: not started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub online: Vec<(String, Option<Vec<String>>)>,
 }
 
 pub use crate::sources::SnapshotProgress;
@@ -28,6 +38,11 @@ impl PgPosition {
     /// The checkpointable form.
     pub fn to_position(&self) -> Position {
         let display = match &self.snapshot {
+            None if !self.online.is_empty() => format!(
+                "{}; copying online: {}",
+                format_lsn(self.lsn),
+                self.online.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")
+            ),
             None => format_lsn(self.lsn),
             Some(s) => format!(
                 "snapshot: {} table(s) copied, {} in progress; stream from {}",
@@ -40,6 +55,12 @@ impl PgPosition {
             token: serde_json::to_vec(self).expect("serializable").into(),
             display,
         }
+    }
+
+    /// A streaming position at `lsn` (no snapshot, no online copies, tables
+    /// not recorded).
+    pub fn at(lsn: u64) -> Self {
+        PgPosition { lsn, snapshot: None, tables: None, online: Vec::new() }
     }
 
     /// Reads a checkpointed position back.
@@ -82,12 +103,20 @@ mod tests {
                 done: vec!["public.a".into()],
                 partial: vec![("public.b".into(), vec!["42".into(), "x'y".into()])],
             }),
+            tables: Some(vec!["public.a".into(), "public.b".into()]),
+            online: Vec::new(),
         };
         let back = PgPosition::from_position(&p.to_position()).unwrap();
         assert_eq!(back, p);
         assert!(p.to_position().display.contains("1 table(s) copied"));
-        let stream = PgPosition { lsn: 0x1_0000_00A0, snapshot: None };
+        let stream = PgPosition::at(0x1_0000_00A0);
         assert_eq!(stream.to_position().display, "1/A0");
+        // Checkpoints written before `tables` and `online` existed still read.
+        let old = Position { token: br#"{"lsn":160}"#.to_vec().into(), display: "0/A0".into() };
+        assert_eq!(PgPosition::from_position(&old).unwrap(), PgPosition::at(160));
+        let online = PgPosition { online: vec![("public.c".into(), Some(vec!["9".into()]))], ..PgPosition::at(160) };
+        assert_eq!(PgPosition::from_position(&online.to_position()).unwrap(), online);
+        assert_eq!(online.to_position().display, "0/A0; copying online: public.c");
         let bad = Position { token: b"\x00\x01".to_vec().into(), display: "change 7".into() };
         assert!(PgPosition::from_position(&bad).unwrap_err().contains("change 7"));
     }

@@ -59,6 +59,7 @@ enum Piece {
 /// Copies every table not yet done. Returns false if shut down mid-way.
 pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
     let CopyJob { conn, source, tables, exported, mut progress, stream_lsn, chunk_rows, parallel, ctx } = job;
+    let names: Vec<String> = tables.iter().map(Table::qualified).collect();
     let todo: VecDeque<usize> = (0..tables.len()).filter(|&i| !progress.done.contains(&tables[i].qualified())).collect();
     tracing::info!(tables = todo.len(), already_done = progress.done.len(), "initial snapshot");
     let todo = Arc::new(Mutex::new(todo));
@@ -100,7 +101,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
             Piece::Chunk { table, rows, last_key, done } => {
                 let t = &tables[table];
                 progress.chunk_emitted(&t.qualified(), done, last_key);
-                let position = PgPosition { lsn: stream_lsn, snapshot: Some(progress.clone()) }.to_position();
+                let position = PgPosition { snapshot: Some(progress.clone()), tables: Some(names.clone()), ..PgPosition::at(stream_lsn) }.to_position();
                 ctx.emit_chunk("postgres", &t.table_ref(), &t.key, false, rows, position).await?;
             }
         }
@@ -111,7 +112,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
         }
     }
     // Snapshot complete: from here on the position is the stream's.
-    let position = PgPosition { lsn: stream_lsn, snapshot: None }.to_position();
+    let position = PgPosition { tables: Some(names), ..PgPosition::at(stream_lsn) }.to_position();
     ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
     tracing::info!("initial snapshot complete");
     Ok(true)
@@ -224,7 +225,7 @@ pub(super) fn convert(ty: &PgType, text: &str, t: &Table, c: &CatalogColumn, sou
 }
 
 /// `SELECT cols FROM t [WHERE (keys) > (last)] ORDER BY keys`.
-fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> String {
+pub(super) fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> String {
     let list = cols.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let keys = key_idx.iter().map(|&k| quote_ident(&cols[k].name)).collect::<Vec<_>>().join(", ");
     let mut sql = format!("SELECT {list} FROM {}", t.quoted());

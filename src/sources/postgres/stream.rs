@@ -12,6 +12,7 @@
 
 use super::catalog::{Table, TypeResolver};
 use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
+use super::online;
 use super::position::PgPosition;
 use super::types::{self, PgType};
 use super::{definite, repl_error, sql_error, SourceResult};
@@ -41,6 +42,8 @@ pub struct StreamSetup<'a> {
     pub heartbeat_interval: Duration,
     /// In once mode, stop when the stream reaches this LSN.
     pub once_marker: Option<u64>,
+    /// Tables to copy while streaming, and requests to serve.
+    pub online: super::online::Online,
 }
 
 /// A relation as the stream describes it, with resolved column types.
@@ -67,6 +70,8 @@ pub struct Streamer<'a> {
     tail: TxTail,
     /// Records emitted since the last heartbeat tick (idle detection).
     busy: bool,
+    /// Once mode reached its end marker, but online copies go on.
+    once_reached: bool,
 }
 
 impl<'a> Streamer<'a> {
@@ -79,6 +84,7 @@ impl<'a> Streamer<'a> {
             tx: None,
             tail: TxTail::default(),
             busy: false,
+            once_reached: false,
         }
     }
 
@@ -89,6 +95,7 @@ impl<'a> Streamer<'a> {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.reset();
         loop {
+            self.setup.online.start_next().await?;
             tokio::select! {
                 biased;
                 _ = crate::sources::stopped(&mut shutdown) => {
@@ -100,9 +107,12 @@ impl<'a> Streamer<'a> {
                         let pos = durable.borrow_and_update().clone();
                         if let Some(lsn) = pos.as_ref().and_then(|p| PgPosition::from_position(p).ok()).map(|p| p.lsn) {
                             self.setup.repl.update_applied_lsn(Lsn::from_u64(lsn));
+                            self.setup.online.durable(lsn, &ctx);
                         }
                     }
                 }
+                request = ctx.requests.next() => self.setup.online.accept(request, &ctx),
+                outcome = self.setup.online.reader_finished() => self.setup.online.reader_done(outcome).await?,
                 _ = tick.tick() => {
                     if !self.busy {
                         self.setup
@@ -135,7 +145,7 @@ impl<'a> Streamer<'a> {
                 self.tail.clear();
             }
             ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
-                let position = PgPosition { lsn: end_lsn.as_u64(), snapshot: None }.to_position();
+                let position = self.setup.online.position(end_lsn.as_u64());
                 let mut last = self.tail.end(&ctx.pipeline, "postgres", position);
                 if !last.is_heartbeat() {
                     last.commit_time = Some(pg_time(commit_time_micros));
@@ -144,10 +154,15 @@ impl<'a> Streamer<'a> {
                 self.tx = None;
             }
             ReplicationEvent::Message { transactional, lsn, prefix, content } => {
-                if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX) {
-                    let position = PgPosition { lsn: lsn.as_u64(), snapshot: None }.to_position();
-                    ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", position)).await?;
-                    return Ok(self.setup.once_marker.is_some_and(|m| lsn.as_u64() >= m));
+                let watermark = prefix == online::LOW_PREFIX || prefix == online::HIGH_PREFIX;
+                if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX || watermark) {
+                    let lsn = lsn.as_u64();
+                    if !(watermark && self.setup.online.watermark(&prefix, &content, lsn, ctx).await?) {
+                        ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", self.setup.online.position(lsn))).await?;
+                    }
+                    // Once mode ends at its marker, after the online copies.
+                    self.once_reached |= self.setup.once_marker.is_some_and(|m| lsn >= m);
+                    return Ok(self.once_reached && self.setup.online.idle());
                 }
                 let mut rec = self.base(Op::Message, None);
                 rec.message = Some(LogicalMessage { prefix, content, transactional });
@@ -155,7 +170,7 @@ impl<'a> Streamer<'a> {
                     self.push(rec, ctx).await?;
                 } else {
                     rec.tx_end = true;
-                    rec.position = Some(PgPosition { lsn: lsn.as_u64(), snapshot: None }.to_position());
+                    rec.position = Some(self.setup.online.position(lsn.as_u64()));
                     ctx.emitter.emit(rec).await?;
                 }
             }
@@ -387,6 +402,7 @@ impl<'a> Streamer<'a> {
     /// Emits the held record and holds `rec` (the transaction's last so far).
     async fn push(&mut self, mut rec: Change, ctx: &SourceContext) -> SourceResult<()> {
         self.busy = true;
+        self.setup.online.observe(&rec);
         rec.pipeline = ctx.pipeline.clone();
         if let Some(prev) = self.tail.hold(rec) {
             ctx.emitter.emit(prev).await?;
