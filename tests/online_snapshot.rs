@@ -136,6 +136,14 @@ fn a_table_added_to_tables_is_copied_online_while_the_others_stream() {
         let out = run.wait_with_output().unwrap();
         panic!("never saw `a` streaming while `b` was partly copied (b rows seen: {b_seen}); the run said:\n{}", text(&out.stderr));
     }
+    // Keep writing while most of `b` is copied (rows the workload changes
+    // inside a chunk's window must be left to the stream).
+    rt.block_on(async {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline && count(&target, "SELECT count(*) FROM b").await < b_rows * 9 / 10 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
     stop.send(true).unwrap();
     let txs = rt.block_on(writes).unwrap();
     assert!(txs > 20, "workload transactions: {txs}");
