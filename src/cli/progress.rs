@@ -430,6 +430,64 @@ mod tests {
         assert_eq!(eta(12_000, 11_000, 100), Some(Duration::ZERO), "an estimate passed is no negative time");
     }
 
+    /// Collects what a test subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Captured {
+        fn lines(&self, what: &str) -> Vec<String> {
+            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
+            text.lines().filter(|l| l.contains(what)).map(str::to_string).collect()
+        }
+    }
+
+    #[test]
+    fn without_a_terminal_copies_are_logged_every_period_and_once_when_done() {
+        let stats = Arc::new(PipelineStats::new("p"));
+        let log = Captured::default();
+        let sink = log.clone();
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
+        tracing::subscriber::with_default(subscriber, || {
+            let mut watch = Watch::new(vec![stats.clone()], CheckpointStore::temporary().unwrap(), false, Mode::Logs);
+            watch.update(false);
+            assert!(!watch.active, "a continuous run shows nothing before a copy starts");
+            stats.source.copy_started("s.t", Some(100));
+            stats.source.copy_chunk("s.t", 40, false);
+            watch.update(false);
+            assert!(watch.active && log.lines("copying table").is_empty(), "nothing before a period has passed");
+            watch.last_log = Instant::now().checked_sub(LOG_EVERY).expect("the clock is past 10 s");
+            watch.update(false);
+            let copying = log.lines("copying table");
+            assert_eq!(copying.len(), 1, "{copying:?}");
+            assert!(copying[0].contains("pipeline=p table=s.t rows=40 estimate=100 rows_per_s="), "{copying:?}");
+            assert_eq!(log.lines(" progress pipeline=p applied=0 checkpoint=\"none yet\"").len(), 1);
+
+            stats.source.copy_chunk("s.t", 60, true);
+            watch.update(false);
+            watch.update(false);
+            let copied = log.lines("table copied");
+            assert_eq!(copied.len(), 1, "once per table: {copied:?}");
+            assert!(copied[0].contains("pipeline=p table=s.t rows=100 rows_per_s="), "{copied:?}");
+            assert!(watch.active, "the display lingers a moment after the last copy");
+            watch.last_copying = Instant::now().checked_sub(LINGER);
+            watch.update(false);
+            assert!(!watch.active, "then a continuous run goes back to its normal logs");
+            watch.last_log = Instant::now().checked_sub(LOG_EVERY).unwrap();
+            watch.update(false);
+            assert_eq!(log.lines("copying table").len(), 1, "no periodic lines while nothing is copied");
+        });
+    }
+
     #[test]
     fn the_templates_parse() {
         let _ = (bar_style(), count_style(), done_style(), line_style());
