@@ -24,6 +24,7 @@ mod bench;
 mod check;
 mod dead_letters;
 mod grants;
+pub mod progress;
 mod rules;
 mod status;
 
@@ -244,6 +245,8 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
         let listener = crate::admin::bind(admin.listen).await?;
         tokio::spawn(crate::admin::serve(listener, Arc::new(Registry::new(stats.clone()))));
     }
+    // Bars or log lines for the initial copy (and, with --once, the catch-up).
+    let display = progress::Display::start(stats.clone(), store.clone(), once, progress::Mode::for_stderr());
     let mut runs = Vec::new();
     for (p, stats) in pipelines.into_iter().zip(stats.iter().cloned()) {
         let stage = rules::stage(&cfg, p)?;
@@ -276,23 +279,25 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
     // One failing pipeline stops the others cleanly, then the process fails.
     let mut first_error = None;
     let mut internal = None;
+    // Said once the progress display is done, below its last lines.
+    let mut said = Vec::new();
     for r in runs {
         match r.await {
             Ok(Ok(summary)) => {
                 if once {
-                    eprintln!(
+                    said.push(format!(
                         "logferry: applied {} records in {:.1}s; checkpoint at {}",
                         summary.applied,
                         summary.elapsed.as_secs_f64(),
                         summary.checkpoint.as_ref().map_or("(none)", |c| c.position.display.as_str())
-                    );
+                    ));
                 }
                 if summary.dead_lettered > 0 {
-                    eprintln!(
+                    said.push(format!(
                         "logferry: {} record(s) set aside as dead letters; see `logferry dead-letters list --config {}`",
                         summary.dead_lettered,
                         path.display()
-                    );
+                    ));
                 }
             }
             Ok(Err(e)) => {
@@ -304,6 +309,10 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
                 internal.get_or_insert(format!("a pipeline task ended abnormally: {join}"));
             }
         }
+    }
+    drop(display);
+    for line in said {
+        eprintln!("{line}");
     }
     match (first_error, internal) {
         (Some(e), _) => Err(e.into()),

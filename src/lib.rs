@@ -53,8 +53,10 @@
 //!   target.
 //! - [`admin`]: `/health` and `/metrics`; it only reads `PipelineStats`.
 //! - [`cli`]: the commands (`run`, `check`, `status`, `reset`,
-//!   `dead-letters`, `bench`); `main.rs` only parses, logs and prints
-//!   errors with [`ErrorChain`].
+//!   `dead-letters`, `bench`) and `run`'s copy progress (bars on a
+//!   terminal, log lines otherwise, `cli::progress`); `main.rs` only
+//!   parses, logs (through `cli::progress::LogWriter`) and prints errors
+//!   with [`ErrorChain`].
 //!
 //! # Which way the imports run
 //!

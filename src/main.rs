@@ -29,7 +29,7 @@ fn main() {
     }
 }
 
-/// Logs go to stderr. `LOGFERRY_LOG` sets levels, e.g. `debug` or
+/// Logs go to stderr (around the progress bars of `run`). `LOGFERRY_LOG` sets levels, e.g. `debug` or
 /// `info,logferry::pipeline=debug`; the default is `info`.
 fn init_logging() {
     let spec = std::env::var("LOGFERRY_LOG").unwrap_or_else(|_| "info".to_string());
@@ -41,7 +41,8 @@ fn init_logging() {
     tracing_subscriber::registry()
         .with(
             tracing_subscriber::fmt::layer()
-                .with_writer(std::io::stderr)
+                // stderr, written around `run`'s progress bars.
+                .with_writer(logferry::cli::progress::LogWriter)
                 .with_target(false)
                 .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
         )

@@ -1,5 +1,11 @@
 //! The initial copy: every selected collection in `_id` order, in chunks
 //! whose progress lives in the checkpoint position.
+//!
+//! Progress goes to the source's stats (`SourceStats::copy_started`,
+//! `copy_chunk`), with `estimatedDocumentCount` (the collection's metadata
+//! count, no scan) as the estimate; a server that cannot say gives no
+//! estimate rather than stopping the copy. A resumed copy counts only the
+//! documents it copies now; the estimate stays the whole collection's.
 
 use super::{mongo_error, MongoPosition, Selection, SourceResult, SOURCE_KIND};
 use crate::config::MongodbSourceConfig;
@@ -20,6 +26,7 @@ pub(super) async fn copy(
 ) -> SourceResult<Option<MongoPosition>> {
     let key = vec!["_id".to_string()];
     let chunk = cfg.snapshot_chunk_docs;
+    let stats = ctx.emitter.stats();
     for c in &selection.existing {
         let q = c.qualified();
         let progress = pos.snapshot.clone().unwrap_or_default();
@@ -42,6 +49,14 @@ pub(super) async fn copy(
             None => Document::new(),
         };
         let coll = client.database(&c.db).collection::<Document>(&c.coll);
+        let estimate = match coll.estimated_document_count().await {
+            Ok(n) => Some(n),
+            Err(e) => {
+                tracing::debug!(source, collection = %q, error = %e, "no document count estimate");
+                None
+            }
+        };
+        stats.copy_started(&q, estimate);
         let mut cursor = coll
             .find(filter)
             .sort(doc! {"_id": 1})
@@ -65,6 +80,7 @@ pub(super) async fn copy(
                 pos.snapshot = Some(p);
                 let n = rows.len();
                 ctx.emit_chunk(SOURCE_KIND, &c.table(), &key, true, std::mem::take(&mut rows), pos.to_position()).await?;
+                stats.copy_chunk(&q, n as u64, !more);
                 tracing::debug!(source, collection = %q, rows = n, done = !more, "snapshot chunk");
                 if !more {
                     break;

@@ -6,6 +6,13 @@
 //! continue after the last key NULL-safely (`<=>`, NULLs first as MySQL
 //! sorts them), and a chunk never ends inside a run of equal keys (the
 //! rows of its last key are read whole), so no row is skipped.
+//!
+//! Progress goes to the source's stats (`SourceStats::copy_started`,
+//! `copy_chunk`). The row estimate is `information_schema.tables.table_rows`
+//! (InnoDB's guess; MySQL 8 may cache it for a day); when that says NULL or
+//! 0 and the table is small (under [`COUNT_BELOW_BYTES`] of data), the rows
+//! are counted in the snapshot transaction instead. A resumed copy counts
+//! only the rows it copies now; the estimate stays the whole table's.
 
 use super::catalog::{quote_ident, Table};
 use super::decode::text_value;
@@ -16,6 +23,33 @@ use crate::sources::{position_marker, SourceContext};
 use mysql_async::prelude::Queryable;
 use crate::tls::mysql::MysqlEndpoint;
 use mysql_async::{Conn, Value as MyValue};
+
+/// A table with no usable `table_rows` is counted (`count(*)`) when its
+/// data takes less than this: a few tens of milliseconds at most.
+pub const COUNT_BELOW_BYTES: u64 = 64 << 20;
+
+/// The rows of `t` as the server guesses them, or — when it cannot say and
+/// the table is small — counted in the snapshot.
+async fn estimate(conn: &mut Conn, t: &Table, source: &str) -> SourceResult<Option<u64>> {
+    let what = format!("estimating the rows of {}", t.qualified());
+    let row: Option<(Option<u64>, Option<u64>)> = conn
+        .exec_first(
+            "SELECT table_rows, data_length FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            (t.database.as_str(), t.name.as_str()),
+        )
+        .await
+        .map_err(|e| mysql_error(source, &what, &e))?;
+    let (rows, bytes) = row.unwrap_or_default();
+    if let Some(n) = rows.filter(|&n| n > 0) {
+        return Ok(Some(n));
+    }
+    if bytes.is_none_or(|b| b >= COUNT_BELOW_BYTES) {
+        return Ok(None);
+    }
+    let count: Option<u64> =
+        conn.query_first(format!("SELECT COUNT(*) FROM {}", t.quoted())).await.map_err(|e| mysql_error(source, &what, &e))?;
+    Ok(count)
+}
 
 /// Opens the snapshot transaction and returns the binlog position it matches.
 async fn begin(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<MyPosition> {
@@ -101,12 +135,14 @@ pub(super) async fn copy(
         }
     }
     tracing::info!(tables = tables.len(), already_done = progress.done.len(), from = %start.to_position().display, "initial snapshot");
+    let stats = ctx.emitter.stats();
     for t in tables {
         let name = t.qualified();
         if progress.done.contains(&name) {
             continue;
         }
         ctx.emit_schema("mysql", t.schema()).await?;
+        stats.copy_started(&name, estimate(&mut conn, t, source).await?);
         let mut after: Option<Vec<Option<Vec<u8>>>> = progress
             .partial
             .iter()
@@ -158,7 +194,9 @@ pub(super) async fn copy(
             }
             progress.chunk_emitted(&name, done, last_key.iter().map(|k| k.as_deref().map_or_else(|| NULL_KEY.to_string(), hex)).collect());
             let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
+            let n = records.len() as u64;
             ctx.emit_chunk("mysql", &t.table_ref(), &t.key, false, records, position).await?;
+            stats.copy_chunk(&name, n, done);
             if done {
                 break;
             }

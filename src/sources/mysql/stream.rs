@@ -6,6 +6,12 @@
 //! and then carries the position after that event. A transaction with no
 //! rows for us becomes a heartbeat record with that position, so the
 //! checkpoint keeps moving while other tables are busy.
+//!
+//! How far behind the end of the binlog the stream is goes to the source's
+//! stats (`SourceStats::set_behind_bytes`) every [`BEHIND_EVERY`]: from
+//! `SHOW BINARY LOGS` (file sizes), the rest of the current file after our
+//! position plus every later file. A server that refuses it (the user lacks
+//! `REPLICATION CLIENT` / `BINLOG MONITOR`) just leaves the figure unset.
 
 use super::catalog::{self, Table};
 use super::decode::{event_rows, DecodeError};
@@ -31,6 +37,9 @@ const MARIADB_GTID_LIST: u8 = 163;
 const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
 /// MariaDB GTID event flag: the group has no BEGIN/COMMIT (DDL, non-transactional).
 const FL_STANDALONE: u8 = 1;
+
+/// How often the bytes behind the end of the binlog are measured.
+pub const BEHIND_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What the streamer needs.
 pub(super) struct StreamSetup {
@@ -192,10 +201,19 @@ impl Streamer {
     pub(super) async fn run(mut self, start: MyPosition, ctx: SourceContext) -> SourceResult<()> {
         let mut stream = self.open(&start).await?;
         let mut shutdown = ctx.shutdown.clone();
+        let mut behind = tokio::time::interval(BEHIND_EVERY);
+        behind.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stats = ctx.emitter.stats();
         loop {
             let next = tokio::select! {
                 biased;
                 _ = crate::sources::stopped(&mut shutdown) => return Ok(()),
+                _ = behind.tick() => {
+                    if let Some(bytes) = self.behind_bytes().await {
+                        stats.set_behind_bytes(bytes);
+                    }
+                    continue;
+                }
                 ev = std::future::poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)) => ev,
             };
             let event = match next {
@@ -334,6 +352,24 @@ impl Streamer {
             ctx.emitter.emit(prev).await?;
         }
         Ok(())
+    }
+
+    /// Bytes of binlog after our position, or `None` when the server
+    /// will not say (only a figure for operators: never an error).
+    async fn behind_bytes(&mut self) -> Option<u64> {
+        if self.file.is_empty() {
+            return None;
+        }
+        let logs: Vec<mysql_async::Row> = match self.meta().await.ok()?.query("SHOW BINARY LOGS").await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!(error = %e, "SHOW BINARY LOGS failed; no bytes-behind figure");
+                return None;
+            }
+        };
+        let logs: Vec<(String, u64)> =
+            logs.iter().filter_map(|r| Some((r.get_opt::<String, _>(0)?.ok()?, r.get_opt::<u64, _>(1)?.ok()?))).collect();
+        Some(bytes_after(&logs, &self.file, self.pos))
     }
 
     async fn meta(&mut self) -> SourceResult<&mut Conn> {
@@ -595,6 +631,17 @@ fn rotate_target(header: &mysql_async::binlog::events::BinlogEventHeader, data: 
 
 /// Orders binlog files by their numeric extension (`.000009` < `.000010`,
 /// and `.999999` < `.1000000` once the server needs a seventh digit).
+/// Bytes of the binlog files `logs` (name, size) after `pos` of `file`.
+fn bytes_after(logs: &[(String, u64)], file: &str, pos: u64) -> u64 {
+    logs.iter()
+        .map(|(name, size)| match file_order(name).cmp(&file_order(file)) {
+            std::cmp::Ordering::Less => 0,
+            std::cmp::Ordering::Equal => size.saturating_sub(pos),
+            std::cmp::Ordering::Greater => *size,
+        })
+        .sum()
+}
+
 fn file_order(name: &str) -> (&str, u64, &str) {
     match name.rsplit_once('.') {
         Some((base, ext)) => match ext.parse::<u64>() {
@@ -635,6 +682,13 @@ fn stream_error(source: &str, e: &mysql_async::Error) -> SourceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_behind_count_the_rest_of_this_file_and_every_later_one() {
+        let logs = [("bin.000009".to_string(), 500), ("bin.000010".to_string(), 1000), ("bin.000011".to_string(), 300)];
+        assert_eq!(bytes_after(&logs, "bin.000010", 400), 600 + 300);
+        assert_eq!(bytes_after(&logs, "bin.000011", 300), 0);
+    }
 
     #[test]
     fn ddl_targets() {

@@ -16,6 +16,15 @@
 //! A table without a primary key is walked by its rule's row key (see
 //! `catalog::Table::key_from_rule`); as that key may repeat or hold NULLs,
 //! a resumed snapshot copies such a table again from its start.
+//!
+//! Progress goes to the source's stats (`SourceStats::copy_started`,
+//! `copy_chunk`) as each table's schema and chunks are emitted. The row
+//! estimate is `pg_class.reltuples`; a table never analysed (or analysed
+//! empty) has −1 or 0 there, which says nothing, so such a table is counted
+//! exactly inside the snapshot when it is small (under
+//! [`COUNT_BELOW_BYTES`] on disk) and has no estimate otherwise. A resumed
+//! copy counts only the rows it copies now; the estimate stays the whole
+//! table's.
 
 use super::catalog::{self, quote_ident, quote_literal, CatalogColumn, Table, TypeResolver};
 use super::position::{PgPosition, SnapshotProgress};
@@ -31,6 +40,10 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 /// Chunks buffered between readers and the emitting loop (per reader one
 /// more in flight); bounds snapshot memory to a few chunks.
 const CHUNK_QUEUE: usize = 2;
+
+/// A table with no usable `reltuples` is counted (`count(*)`) when it
+/// takes less than this on disk: a few tens of milliseconds at most.
+pub const COUNT_BELOW_BYTES: i64 = 64 << 20;
 
 /// What `copy` needs.
 pub struct CopyJob<'a> {
@@ -50,8 +63,8 @@ pub struct CopyJob<'a> {
 
 /// A piece of a table from a reader.
 enum Piece {
-    /// The table's schema, before its first chunk.
-    Schema { schema: TableSchema },
+    /// The table's schema, before its first chunk, and its row estimate.
+    Schema { schema: TableSchema, table: usize, estimate: Option<u64> },
     /// Rows, the key of the last one (text), and whether the table is done.
     Chunk { table: usize, rows: Vec<Row>, last_key: Vec<String>, done: bool },
 }
@@ -84,6 +97,7 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
     drop(tx);
 
     let mut shutdown = ctx.shutdown.clone();
+    let stats = ctx.emitter.stats();
     loop {
         let piece = tokio::select! {
             biased;
@@ -95,14 +109,17 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
         };
         let Some(piece) = piece else { break };
         match piece? {
-            Piece::Schema { schema } => {
+            Piece::Schema { schema, table, estimate } => {
                 ctx.emit_schema("postgres", schema).await?;
+                stats.copy_started(&tables[table].qualified(), estimate);
             }
             Piece::Chunk { table, rows, last_key, done } => {
                 let t = &tables[table];
                 progress.chunk_emitted(&t.qualified(), done, last_key);
                 let position = PgPosition { snapshot: Some(progress.clone()), tables: Some(names.clone()), ..PgPosition::at(stream_lsn) }.to_position();
+                let n = rows.len() as u64;
                 ctx.emit_chunk("postgres", &t.table_ref(), &t.key, false, rows, position).await?;
+                stats.copy_chunk(&t.qualified(), n, done);
             }
         }
     }
@@ -137,6 +154,32 @@ struct Reader {
 }
 
 impl Reader {
+    /// The rows of `t` as the catalog guesses them (`reltuples`), or — when
+    /// it cannot say and the table is small — counted in the snapshot.
+    async fn estimate(&self, t: &Table) -> SourceResult<Option<u64>> {
+        let source = self.source.as_str();
+        let what = format!("estimating the rows of {}", t.qualified());
+        let row = self
+            .client
+            .query_one("SELECT reltuples::float8, pg_relation_size(oid) FROM pg_class WHERE oid = $1", &[&t.oid])
+            .await
+            .map_err(|e| sql_error(source, &what, &e))?;
+        let (reltuples, bytes): (f64, i64) = (row.get(0), row.get(1));
+        if reltuples >= 1.0 {
+            return Ok(Some(reltuples.round() as u64));
+        }
+        if bytes >= COUNT_BELOW_BYTES {
+            return Ok(None);
+        }
+        let count: i64 = self
+            .client
+            .query_one(&format!("SELECT count(*) FROM {}", t.quoted()), &[])
+            .await
+            .map_err(|e| sql_error(source, &what, &e))?
+            .get(0);
+        Ok(Some(count.max(0) as u64))
+    }
+
     async fn run(self) {
         let mut resolver = TypeResolver::default();
         loop {
@@ -159,7 +202,8 @@ impl Reader {
         }
         let logical = resolver.logical.columns(&self.client, &cols, source).await?;
         let schema = catalog::table_schema(t, &cols, logical, &t.key);
-        if self.tx.send(Ok(Piece::Schema { schema })).await.is_err() {
+        let estimate = self.estimate(t).await?;
+        if self.tx.send(Ok(Piece::Schema { schema, table: index, estimate })).await.is_err() {
             return Ok(());
         }
         let mut key_idx = Vec::with_capacity(t.key.len());

@@ -9,6 +9,13 @@
 //! A Relation message (sent before a table's first change in a session and
 //! after DDL) becomes a schema record when the table's columns differ from
 //! what was last emitted for it in this session.
+//!
+//! How far behind the server's WAL the stream is goes to the source's stats
+//! (`SourceStats::set_behind_bytes`) every [`BEHIND_EVERY`]: the server's
+//! WAL end (`pg_current_wal_lsn()`, or the replayed LSN on a standby) minus
+//! the furthest LSN received. It is asked for on the SQL session because the
+//! walsender's own `wal_end` fields in logical replication are only what it
+//! has decoded and sent so far, not the end of the server's WAL.
 
 use super::catalog::{Table, TypeResolver};
 use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
@@ -32,6 +39,8 @@ pub const ONCE_PREFIX: &str = "logferry.once";
 pub const HEARTBEAT_PREFIX: &str = "logferry.heartbeat";
 /// Seconds from 1970-01-01 to 2000-01-01, PostgreSQL's epoch.
 const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
+/// How often the bytes behind the server's WAL end are measured.
+pub const BEHIND_EVERY: Duration = Duration::from_secs(2);
 
 /// What the streamer needs.
 pub struct StreamSetup<'a> {
@@ -72,6 +81,8 @@ pub struct Streamer<'a> {
     busy: bool,
     /// Once mode reached its end marker, but online copies go on.
     once_reached: bool,
+    /// The furthest LSN the stream has delivered (bytes-behind figure).
+    received: u64,
 }
 
 impl<'a> Streamer<'a> {
@@ -85,6 +96,7 @@ impl<'a> Streamer<'a> {
             tail: TxTail::default(),
             busy: false,
             once_reached: false,
+            received: 0,
         }
     }
 
@@ -94,6 +106,9 @@ impl<'a> Streamer<'a> {
         let mut tick = tokio::time::interval(self.setup.heartbeat_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.reset();
+        let mut behind = tokio::time::interval(BEHIND_EVERY);
+        behind.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let stats = ctx.emitter.stats();
         loop {
             self.setup.online.start_next().await?;
             tokio::select! {
@@ -123,6 +138,13 @@ impl<'a> Streamer<'a> {
                     }
                     self.busy = false;
                 }
+                _ = behind.tick() => {
+                    if self.received > 0 {
+                        if let Some(end) = self.wal_end().await {
+                            stats.set_behind_bytes(end.saturating_sub(self.received));
+                        }
+                    }
+                }
                 ev = self.setup.repl.recv() => {
                     let ev = ev.map_err(|e| repl_error(&self.setup.source, "reading the replication stream", &e))?;
                     let Some(ev) = ev else {
@@ -137,8 +159,29 @@ impl<'a> Streamer<'a> {
         }
     }
 
+    /// The server's WAL end, or `None` when it cannot be read now (only
+    /// a figure for operators: a failure here never stops the stream).
+    async fn wal_end(&self) -> Option<u64> {
+        let sql = "SELECT (CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text";
+        match self.setup.client.query_one(sql, &[]).await {
+            Ok(row) => row.get::<_, Option<String>>(0).as_deref().and_then(super::parse_lsn),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the server's WAL end");
+                None
+            }
+        }
+    }
+
     /// Handles one event; true when once mode reached its end.
     async fn handle(&mut self, ev: ReplicationEvent, ctx: &SourceContext) -> SourceResult<bool> {
+        let lsn = match &ev {
+            ReplicationEvent::KeepAlive { wal_end, .. } => wal_end.as_u64(),
+            ReplicationEvent::XLogData { wal_start, .. } => wal_start.as_u64(),
+            ReplicationEvent::Commit { end_lsn, .. } => end_lsn.as_u64(),
+            ReplicationEvent::Message { lsn, .. } => lsn.as_u64(),
+            _ => 0,
+        };
+        self.received = self.received.max(lsn);
         match ev {
             ReplicationEvent::Begin { xid, commit_time_micros, .. } => {
                 self.tx = Some((xid, pg_time(commit_time_micros)));
