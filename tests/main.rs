@@ -21,6 +21,8 @@ mod mysql_e2e;
 mod mysql_sink;
 mod mysql_source;
 mod nats_target;
+mod operate;
+mod operate_page;
 mod pipeline_core;
 mod reliability_source;
 mod postgres_e2e;

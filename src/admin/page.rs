@@ -32,7 +32,7 @@ main { padding:20px 24px; display:grid; gap:18px; max-width:1200px; }
 .state.streaming { background:var(--ok); } .state.copying, .state.starting { background:var(--info); }
 .state.retrying { background:var(--warn); } .state.failed { background:var(--bad); } .state.stopped { background:var(--mute); }
 .summary { color:var(--mute); margin:4px 0 12px; }
-.figures { display:grid; grid-template-columns:repeat(auto-fill,minmax(150px,1fr)); gap:10px; margin-bottom:12px; }
+.figures { display:grid; grid-template-columns:repeat(auto-fit,minmax(125px,1fr)); gap:10px; margin-bottom:12px; }
 .figure { border:1px solid var(--line); border-radius:6px; padding:8px 10px; }
 .figure .k { color:var(--mute); font-size:11px; text-transform:uppercase; letter-spacing:.4px; }
 .figure .v { font-size:17px; font-weight:600; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
@@ -80,7 +80,22 @@ function secs(s) {
   if (s < 1) return num(s * 1000) + " ms";
   if (s < 100) return num(s, 1) + " s";
   if (s < 6000) return Math.floor(s / 60) + " min " + Math.round(s % 60) + " s";
-  return Math.floor(s / 3600) + " h " + Math.floor(s / 60 % 60) + " min";
+  if (s < 172800) return Math.floor(s / 3600) + " h " + Math.floor(s / 60 % 60) + " min";
+  return num(s / 86400, 1) + " days";
+}
+// Short forms for the chart's axes.
+function secsShort(s) {
+  if (s === 0) return "0";
+  if (s < 1) return num(s * 1000) + "ms";
+  if (s < 120) return num(s, 1) + "s";
+  if (s < 7200) return num(s / 60, 1) + "m";
+  if (s < 172800) return num(s / 3600, 1) + "h";
+  return num(s / 86400, 1) + "d";
+}
+function ago(ms) {
+  const s = Math.round(ms / 1000);
+  if (s === 0) return "now";
+  return "−" + (s < 120 ? s + " s" : Math.round(s / 60) + " min");
 }
 function bytes(b) {
   if (b === null || b === undefined) return "–";
@@ -101,25 +116,27 @@ function nice(max) {
   return 10 * p;
 }
 
-// The chart: applied records/s and lag over the last 15 minutes, each on its own scale.
+// The chart: applied records/s and lag over the last 15 minutes (or since
+// the first sample, at least a minute), each on its own scale.
 function chart(p, now) {
-  const W = 1000, H = 190, L = 58, R = 58, T = 12, B = 24;
+  const W = 1000, H = 190, L = 58, R = 62, T = 12, B = 24;
   const s = svg("svg", { class: "chart", viewBox: "0 0 " + W + " " + H, preserveAspectRatio: "none", role: "img",
     "aria-label": "records applied per second and lag of pipeline " + p.name + " over the last 15 minutes" });
   const pts = (p.history || []).filter(h => h.t >= now - SPAN_MS);
+  const span = Math.min(SPAN_MS, Math.max(60000, pts.length ? now - pts[0].t : 0));
   const rateMax = nice(Math.max(0, ...pts.map(h => h.applied_per_s)));
   const lagMax = nice(Math.max(0, ...pts.map(h => h.lag_s)));
-  const x = t => L + (W - L - R) * (t - (now - SPAN_MS)) / SPAN_MS;
+  const x = t => L + (W - L - R) * (t - (now - span)) / span;
   const y = (v, max) => T + (H - T - B) * (1 - Math.min(v, max) / max);
   for (let i = 0; i <= 4; i++) {
     const gy = T + (H - T - B) * i / 4;
     s.append(svg("line", { class: "grid", x1: L, x2: W - R, y1: gy, y2: gy }));
     s.append(svg("text", { x: L - 6, y: gy + 4, "text-anchor": "end" }, num(rateMax * (4 - i) / 4, 1)));
-    s.append(svg("text", { x: W - R + 6, y: gy + 4 }, secs(lagMax * (4 - i) / 4)));
+    s.append(svg("text", { x: W - R + 6, y: gy + 4 }, secsShort(lagMax * (4 - i) / 4)));
   }
-  for (const m of [15, 10, 5, 0]) {
-    s.append(svg("text", { x: x(now - m * 60000), y: H - 6, "text-anchor": m === 15 ? "start" : m === 0 ? "end" : "middle" },
-      m === 0 ? "now" : "−" + m + " min"));
+  for (let i = 0; i <= 3; i++) {
+    const back = span * (3 - i) / 3;
+    s.append(svg("text", { x: x(now - back), y: H - 6, "text-anchor": i === 0 ? "start" : i === 3 ? "end" : "middle" }, ago(back)));
   }
   if (pts.length < 2) {
     s.append(svg("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "waiting" },

@@ -22,6 +22,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+/// How long `status` waits for the control socket of a run that holds
+/// the state dir (one that is starting binds it a moment after).
+const STARTING_RUN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 pub(super) async fn status(path: PathBuf, as_json: bool) -> Result<(), CliError> {
     let cfg = Config::load(&path)?;
     // The control socket first: asking it never disturbs a run.
@@ -34,6 +38,14 @@ pub(super) async fn status(path: PathBuf, as_json: bool) -> Result<(), CliError>
     match CheckpointStore::open(&cfg.state_dir) {
         Ok(store) => stored(&cfg, &store, as_json),
         Err(CheckpointError::Locked { dir }) => {
+            // A run that has just opened the store binds its socket next.
+            let deadline = std::time::Instant::now() + STARTING_RUN_WAIT;
+            while std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                if let Ok(body) = ask(&socket).await {
+                    return live(&cfg, &body, as_json);
+                }
+            }
             let held = format!(
                 "state dir {} is held by another process, which does not answer on {socket}",
                 dir.display()

@@ -662,8 +662,9 @@ struct Coordinator {
     /// Unix millis at which the current routing round began: when its
     /// records were received.
     received_ms: u64,
-    /// When the first record of a transaction whose end has not been
-    /// routed yet was received (its source time for the lag).
+    /// Source time of the first record of a transaction whose end has not
+    /// been routed yet: its commit time, else when it was received (the
+    /// lag while its records are in flight).
     open_tx_ms: Option<u64>,
 }
 
@@ -706,7 +707,8 @@ impl Coordinator {
             }
             self.open_tx_ms = None;
         } else if self.open_tx_ms.is_none() {
-            self.open_tx_ms = Some(self.received_ms);
+            let committed = change.commit_time.as_ref().and_then(commit_instant);
+            self.open_tx_ms = Some(committed.map_or(self.received_ms, unix_ms));
         }
         if change.is_heartbeat() {
             // Nothing to apply: acknowledged at once, in its place in the sequence.
