@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     pub name: String,
-    pub labels: Vec<(String, String)>,
+    pub labels: Labels,
     pub value: f64,
 }
 
@@ -83,8 +83,11 @@ fn family_of(name: &str, types: &BTreeMap<String, String>) -> String {
     name.to_string()
 }
 
+/// A sample's labels, in order.
+type Labels = Vec<(String, String)>;
+
 /// `{a="x",b="y\"z"}` after the name: the labels and the rest of the line.
-fn parse_labels(s: &str) -> Result<(Vec<(String, String)>, &str), String> {
+fn parse_labels(s: &str) -> Result<(Labels, &str), String> {
     let mut labels = Vec::new();
     let mut rest = s.strip_prefix('{').ok_or("expected {")?;
     loop {
