@@ -20,11 +20,11 @@
 //!   record and every table copy it started is done, and while a
 //!   pipeline's lag exceeds `[admin] ready_max_lag` (no bound by default)
 //!   or a pipeline stopped; `200` otherwise. The JSON body gives the reasons.
-//! - `GET /metrics`: the Prometheus text format ([`metrics`]).
-//! - `GET /`: the status page ([`page`]), one self-contained HTML page
+//! - `GET /metrics`: the Prometheus text format (`metrics.rs`).
+//! - `GET /`: the status page (`page.rs`), one self-contained HTML page
 //!   that draws `/status` every few seconds.
 //! - `GET /status`: JSON, below.
-//! - `POST /copy`, `GET /copy?pipeline=P&id=N`: copy requests ([`control`]).
+//! - `POST /copy`, `GET /copy?pipeline=P&id=N`: copy requests (`control.rs`).
 //!
 //! # `/status`
 //!

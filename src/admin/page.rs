@@ -32,10 +32,11 @@ main { padding:20px 24px; display:grid; gap:18px; max-width:1200px; }
 .state.streaming { background:var(--ok); } .state.copying, .state.starting { background:var(--info); }
 .state.retrying { background:var(--warn); } .state.failed { background:var(--bad); } .state.stopped { background:var(--mute); }
 .summary { color:var(--mute); margin:4px 0 12px; }
-.figures { display:grid; grid-template-columns:repeat(auto-fit,minmax(125px,1fr)); gap:10px; margin-bottom:12px; }
+.figures { display:grid; grid-template-columns:repeat(auto-fit,minmax(140px,1fr)); gap:10px; margin-bottom:12px; }
 .figure { border:1px solid var(--line); border-radius:6px; padding:8px 10px; }
 .figure .k { color:var(--mute); font-size:11px; text-transform:uppercase; letter-spacing:.4px; }
 .figure .v { font-size:17px; font-weight:600; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
+.figure .s { color:var(--mute); font-size:12px; overflow-wrap:anywhere; }
 svg.chart { width:100%; height:190px; display:block; }
 svg.chart .grid { stroke:var(--line); stroke-width:1; }
 svg.chart text { font-size:11px; fill:var(--mute); }
@@ -95,7 +96,7 @@ function secsShort(s) {
 function ago(ms) {
   const s = Math.round(ms / 1000);
   if (s === 0) return "now";
-  return "−" + (s < 120 ? s + " s" : Math.round(s / 60) + " min");
+  return "−" + (s < 60 ? s + " s" : num(s / 60, 1) + " min");
 }
 function bytes(b) {
   if (b === null || b === undefined) return "–";
@@ -104,9 +105,10 @@ function bytes(b) {
   while (b >= 1024 && i < units.length - 1) { b /= 1024; i++; }
   return num(b, i ? 1 : 0) + " " + units[i];
 }
-function figure(k, v) {
+function figure(k, v, sub) {
   const f = el("div", "figure");
   f.append(el("div", "k", k), el("div", "v", v));
+  if (sub) f.append(el("div", "s", sub));
   return f;
 }
 function nice(max) {
@@ -184,16 +186,17 @@ function card(p, now) {
   c.append(h, el("div", "summary", p.summary));
   const f = el("div", "figures");
   const cp = p.checkpoint;
+  const through = p.applied_through_unix_ms ? new Date(p.applied_through_unix_ms).toISOString() : null;
   f.append(
     figure("Lag", secs(p.lag_seconds)),
-    figure("Applied / s (1 min)", num(p.records_per_second, 1)),
-    figure("Applied", num(p.records_applied)),
+    figure("Applied / s", num(p.records_per_second, 1), "last minute"),
+    figure("Applied", num(p.records_applied), num(p.records_received) + " received"),
     figure("Dead letters", num(p.dead_letters)),
-    figure("Checkpoint", cp ? "seq " + num(cp.seq) + (cp.age_seconds !== null ? " · " + secs(cp.age_seconds) + " ago" : "") : "none yet"),
-    figure("Position", cp && cp.position ? cp.position : "–"),
+    figure("Checkpoint", cp ? "seq " + num(cp.seq) : "none yet",
+      cp ? (cp.position ? cp.position + " · " : "") + (cp.age_seconds !== null ? secs(cp.age_seconds) + " ago" : "") : null),
     figure("Behind (source)", bytes(p.behind_bytes)),
-    figure("Applied through", p.applied_through_unix_ms ? new Date(p.applied_through_unix_ms).toISOString().replace("T", " ").slice(0, 19) + " UTC" : "–"));
-  if (p.spool_bytes !== null) f.append(figure("Spool", bytes(p.spool_bytes)));
+    figure("Applied through", through ? through.slice(11, 19) : "–", through ? through.slice(0, 10) + " UTC" : null));
+  if (p.spool_bytes !== null) f.append(figure("Spool", bytes(p.spool_bytes), p.spool_full ? "full: the source waits" : null));
   c.append(f);
   const legend = el("div", "legend");
   const key = (color, text) => { const s = el("span"); const i = el("i"); i.style.background = color; s.append(i, document.createTextNode(text)); return s; };

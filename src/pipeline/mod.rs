@@ -95,7 +95,7 @@ pub use ack::AckTracker;
 pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
 pub use stats::{
-    op_name, HistogramSnapshot, LatencySummary, PipelineStats, Point, Sample, StageTimes, StatsSnapshot, HISTORY_SPAN,
+    op_name, HistogramSnapshot, History, LatencySummary, PipelineStats, Point, Sample, StageTimes, StatsSnapshot, HISTORY_SPAN,
     SAMPLE_INTERVAL,
 };
 
