@@ -25,6 +25,10 @@
 //!   without a commit timestamp. It never goes back (a source whose
 //!   commit timestamps lag this machine's clock, such as the generator's
 //!   synthetic 2024 times, does not move it back after an idle moment).
+//!   With a spool, "received" is when the coordinator read a record back
+//!   from the spool, so a change still waiting in the spool at an idle
+//!   moment is not covered by that moment's time (the spool is read as
+//!   fast as the lanes take records, so such moments are short).
 //! - *oldest unapplied*: the source time of the oldest record received but
 //!   not yet applied: the commit timestamp of the first transaction end
 //!   above the watermark (its records share it), or the time it was
