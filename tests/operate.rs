@@ -37,6 +37,25 @@ pub(crate) fn until<T>(what: &str, mut f: impl FnMut() -> Result<T, String>) -> 
     }
 }
 
+/// A running `logferry run`, SIGKILLed on drop, so a failing test does
+/// not leave it running.
+pub(crate) struct Running(pub Child);
+
+impl Running {
+    pub(crate) fn start(s: &Scratch) -> Self {
+        Running(s.spawn(&["run"]))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Its stderr, line by line, read on a thread.
 pub(crate) fn log_lines(child: &mut Child) -> Receiver<String> {
     let stderr = child.stderr.take().unwrap();
@@ -135,8 +154,8 @@ fn metrics_parse_strictly_and_every_metric_of_the_dashboard_and_the_rules_exists
     let config = generate_config(1_000_000, "rate = 2000", "json")
         + "[pipeline.spool]\nmax_bytes = \"64MiB\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n";
     let s = Scratch::new(&config);
-    let mut child = s.spawn(&["run"]);
-    let log = log_lines(&mut child);
+    let mut run = Running::start(&s);
+    let log = log_lines(&mut run.0);
     let addr = admin_addr(&log);
 
     let scrape = until("records applied, a checkpoint and a sample of every family", || {
@@ -176,7 +195,7 @@ fn metrics_parse_strictly_and_every_metric_of_the_dashboard_and_the_rules_exists
     assert!(dashboard["templating"]["list"].as_array().unwrap().iter().any(|v| v["name"] == "pipeline"), "a `pipeline` variable");
     let exprs: Vec<&str> = dashboard["panels"].as_array().unwrap().iter().flat_map(|p| p["targets"].as_array().into_iter().flatten()).filter_map(|t| t["expr"].as_str()).collect();
     assert!(exprs.len() >= 15 && exprs.iter().all(|e| e.contains("pipeline=~\"$pipeline\"")), "{exprs:?}");
-    terminate(&mut child);
+    terminate(&mut run.0);
 }
 
 #[test]
@@ -184,8 +203,8 @@ fn live_status_and_copy_requests_go_to_the_running_process_over_its_socket() {
     // No [admin]: the control socket alone.
     let s = Scratch::new(&generate_config(3000, "rate = 1000", "json"));
     let socket = s.path("state/logferry.sock");
-    let mut child = s.spawn(&["run"]);
-    let _log = log_lines(&mut child);
+    let mut run = Running::start(&s);
+    let _log = log_lines(&mut run.0);
     until("the control socket", || if socket.exists() { Ok(()) } else { Err("no socket yet".into()) });
     let status_json = || {
         let out = s.run(&["status", "--json"]);
@@ -252,7 +271,7 @@ fn live_status_and_copy_requests_go_to_the_running_process_over_its_socket() {
     let t = text(&s.run(&["status"]).stdout);
     assert!(t.contains("copy request #1 gen.t1 (whole table): queued") && t.contains("copy request #2 gen.t2 (1 key(s)): queued"), "{t}");
 
-    terminate(&mut child);
+    terminate(&mut run.0);
     assert!(!socket.exists(), "the socket goes with the run");
     let out = s.run(&["status"]);
     let t = text(&out.stdout);
@@ -294,8 +313,8 @@ checkpoint_interval = "50ms"
         server.url
     );
     let s = Scratch::new(&config);
-    let mut child = s.spawn(&["run"]);
-    let log = log_lines(&mut child);
+    let mut run = Running::start(&s);
+    let log = log_lines(&mut run.0);
     let addr = admin_addr(&log);
 
     // The target refuses: the lanes retry and the changes wait in flight.
@@ -330,5 +349,5 @@ checkpoint_interval = "50ms"
     let scrape = prom::parse(&http(&addr, "GET", "/metrics", "").1).unwrap();
     assert!(scrape.value("logferry_target_retries_total", &[("pipeline", "gen")]).unwrap() > 0.0);
     assert_eq!(scrape.value("logferry_lag_seconds", &[("pipeline", "gen")]), Some(0.0));
-    terminate(&mut child);
+    terminate(&mut run.0);
 }

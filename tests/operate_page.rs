@@ -6,7 +6,7 @@
 //! of the `/status` history, and a screenshot is saved (the README's
 //! docs/status-page.png is one of these).
 
-use crate::operate::{admin_addr, http, log_lines, terminate, until};
+use crate::operate::{admin_addr, http, log_lines, terminate, until, Running};
 use crate::support::binary::{text, Scratch};
 use crate::support::pg;
 use serde_json::Value;
@@ -115,8 +115,8 @@ checkpoint_interval = "100ms"
         slot = db.name
     );
     let s = Scratch::new(&config);
-    let mut child = s.spawn(&["run"]);
-    let log = log_lines(&mut child);
+    let mut run = Running::start(&s);
+    let log = log_lines(&mut run.0);
     let addr = admin_addr(&log);
 
     // A steady write workload: inserts and updates, a few every 20 ms.
@@ -184,7 +184,7 @@ checkpoint_interval = "100ms"
 
     stop.store(true, Ordering::SeqCst);
     writer.join().unwrap();
-    terminate(&mut child);
+    terminate(&mut run.0);
     rt.block_on(async {
         // The slot is free once the run has exited; dropping it can race its walsender's exit.
         for _ in 0..50 {
