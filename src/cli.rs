@@ -1,4 +1,5 @@
-//! The command line: `run`, `check`, `status`, `reset`, `dead-letters`.
+//! The command line: `run`, `check`, `status`, `snapshot`, `reset`,
+//! `dead-letters`, `bench`.
 //!
 //! Exit codes: 0 success, 2 bad usage or config, 1 runtime failure. Errors
 //! go to stderr as one readable paragraph; logs go to stderr too, so stdout
@@ -26,6 +27,7 @@ mod dead_letters;
 mod grants;
 pub mod progress;
 mod rules;
+mod snapshot;
 mod status;
 
 pub use dead_letters::DeadLettersCommand;
@@ -61,11 +63,29 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Print each pipeline's checkpointed position and when it was written.
+    /// Show each pipeline's state: live from the running `logferry run`
+    /// (per table, lag, throughput, checkpoint), else the stored checkpoints.
     Status {
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print JSON (the running process's `/status`, or the stored
+        /// checkpoints with `"running": false`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ask the running `logferry run` to copy a table again while it
+    /// streams, and wait until the copy is applied.
+    Snapshot {
+        /// The config file.
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The pipeline (may be left out when the file has one).
+        #[arg(long, short)]
+        pipeline: Option<String>,
+        /// The source table, `schema.name` (`database.name`, `db.collection`).
+        #[arg(long, short)]
+        table: String,
     },
     /// Forget a pipeline's checkpoint: its next run starts from the beginning.
     Reset {
@@ -133,6 +153,10 @@ pub enum CliError {
         #[source]
         cause: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// Talking to the running `logferry run` failed, or a copy it was
+    /// asked for failed (`status`, `snapshot`): exit 1.
+    #[error("{0}")]
+    Live(String),
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -153,7 +177,8 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
         Command::Check { config } => check::check(config).await,
-        Command::Status { config } => status::status(config),
+        Command::Status { config, json } => status::status(config, json).await,
+        Command::Snapshot { config, pipeline, table } => snapshot::snapshot(config, pipeline, table).await,
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
         Command::Bench(args) => bench::run(*args).await,
@@ -241,10 +266,10 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
     tokio::spawn(forward_signals(shutdown_tx.clone()));
 
     let stats: Vec<Arc<PipelineStats>> = pipelines.iter().map(|p| Arc::new(PipelineStats::new(&p.name))).collect();
-    if let Some(admin) = &cfg.admin {
-        let listener = crate::admin::bind(admin.listen).await?;
-        tokio::spawn(crate::admin::serve(listener, Arc::new(Registry::new(stats.clone()))));
-    }
+    // The admin endpoint (when configured) and the control socket in the
+    // state dir, which this process now holds; the socket goes at return.
+    let registry = Arc::new(Registry::new(stats.clone(), cfg.admin.as_ref().and_then(|a| a.ready_max_lag)));
+    let _control = crate::admin::start(cfg.admin.as_ref(), &cfg.state_dir, registry).await?;
     // Bars or log lines for the initial copy (and, with --once, the catch-up).
     let display = progress::Display::start(stats.clone(), store.clone(), once, progress::Mode::for_stderr());
     let mut runs = Vec::new();

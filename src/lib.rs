@@ -51,8 +51,11 @@
 //! - [`tls`]: rustls set-up shared by the PostgreSQL and MySQL connections;
 //!   [`kafka_client`]: librdkafka settings shared by the Kafka source and
 //!   target.
-//! - [`admin`]: `/health` and `/metrics`; it only reads `PipelineStats`.
-//! - [`cli`]: the commands (`run`, `check`, `status`, `reset`,
+//! - [`admin`]: the admin endpoint and the control socket in the state
+//!   dir (`/health`, `/ready`, `/metrics`, `/status`, the status page,
+//!   copy requests) and their client; it reads `PipelineStats` and only
+//!   writes copy requests into it.
+//! - [`cli`]: the commands (`run`, `check`, `status`, `snapshot`, `reset`,
 //!   `dead-letters`, `bench`) and `run`'s copy progress (bars on a
 //!   terminal, log lines otherwise, `cli::progress`); `main.rs` only
 //!   parses, logs (through `cli::progress::LogWriter`) and prints errors

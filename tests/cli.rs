@@ -243,7 +243,7 @@ fn the_admin_endpoint_serves_health_and_metrics_on_loopback() {
     assert!(series(&metrics, "logferry_records_received_total") >= series(&metrics, "logferry_records_applied_total"));
     assert_eq!(series(&metrics, "logferry_up"), 1);
     assert_eq!(series(&metrics, "logferry_target_failing_lanes"), 0);
-    assert_eq!(http_get(&addr, "/").0, "HTTP/1.1 404 Not Found");
+    assert_eq!(http_get(&addr, "/").0, "HTTP/1.1 200 OK");
 
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     assert!(child.wait().unwrap().success());

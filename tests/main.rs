@@ -22,6 +22,8 @@ mod online_snapshot;
 mod mysql_sink;
 mod mysql_source;
 mod nats_target;
+mod operate;
+mod operate_page;
 mod pipeline_core;
 mod reliability_source;
 mod postgres_e2e;

@@ -31,7 +31,7 @@ pub struct Config {
     /// Where sled checkpoints and dead letters live; relative paths are
     /// resolved against the config file's folder.
     pub state_dir: PathBuf,
-    /// Admin HTTP listener (served by a later issue), if configured.
+    /// Admin HTTP listener, if configured.
     pub admin: Option<AdminConfig>,
     /// At least one pipeline; names are unique.
     pub pipelines: Vec<PipelineConfig>,
@@ -40,8 +40,12 @@ pub struct Config {
 /// `[admin]`.
 #[derive(Debug, Clone)]
 pub struct AdminConfig {
-    /// Address for /health and /metrics.
+    /// Address of the admin endpoint (`/health`, `/ready`, `/metrics`,
+    /// `/status`, the status page, `/copy`).
     pub listen: std::net::SocketAddr,
+    /// `/ready` answers 503 while a pipeline's lag exceeds this (`None`:
+    /// no lag bound).
+    pub ready_max_lag: Option<std::time::Duration>,
 }
 
 /// One `[[pipeline]]`: a source, its targets and how to apply.

@@ -35,6 +35,8 @@ pub(crate) struct Delivery {
     pub stopping: watch::Receiver<bool>,
     /// The targets' figures (time in applies, lanes retrying a target).
     pub stats: Arc<SinkStats>,
+    /// The pipeline's figures (retries, per-table counts, batch histograms).
+    pub figures: Arc<super::PipelineStats>,
     /// The validate-and-transform rules: batches arrive in the source's
     /// form and each target gets the transformed records.
     pub stage: Option<Arc<Stage>>,
@@ -92,6 +94,7 @@ impl Delivery {
                     }
                     Err(e) if e.is_transient() && self.retry.max_retries.is_none_or(|max| attempt < max) => {
                         attempt = attempt.saturating_add(1);
+                        self.figures.target_retried();
                         let (since, since_wall) = *failing_since.get_or_insert_with(|| (Instant::now(), std::time::SystemTime::now()));
                         if _failing.is_none() {
                             _failing = Some(self.stats.lane_failing());

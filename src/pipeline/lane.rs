@@ -74,12 +74,14 @@ impl Lane {
                 return;
             }
             let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
+            let began = std::time::Instant::now();
             let applied = match &self.quarantine {
                 None => self.delivery.apply_everywhere(&batch).await.map(|()| 0),
                 Some(q) => q.apply_or_set_aside(&mut self.delivery, &batch).await,
             };
             match applied {
                 Ok(dead_lettered) => {
+                    self.delivery.figures.batch_applied(&batch.records, began.elapsed());
                     let _ = self.events.send(LaneEvent::Applied { seqs, bytes, dead_lettered });
                 }
                 Err(Some(error)) => {

@@ -94,7 +94,10 @@ mod stats;
 pub use ack::AckTracker;
 pub use spool::{parse_spool_position, spool_position, unwrap_position};
 pub use dead_letter::{can_dead_letter, dead_keys, touched_keys, KeyId};
-pub use stats::{LatencySummary, PipelineStats, StageTimes, StatsSnapshot};
+pub use stats::{
+    op_name, HistogramSnapshot, History, LatencySummary, PipelineStats, Point, Sample, StageTimes, StatsSnapshot, HISTORY_SPAN,
+    SAMPLE_INTERVAL,
+};
 
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
@@ -252,8 +255,10 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         }
     };
     match &resume {
-        Some(cp) => tracing::info!(pipeline = %name, position = %cp.position.display, seq = cp.seq,
-            "resuming after the checkpoint"),
+        Some(cp) => {
+            stats.resumed(cp);
+            tracing::info!(pipeline = %name, position = %cp.position.display, seq = cp.seq, "resuming after the checkpoint")
+        }
         None => tracing::info!(pipeline = %name, "no checkpoint: starting from the beginning"),
     }
 
@@ -334,6 +339,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 cancel: cancel_rx.clone(),
                 stopping: shutdown.clone(),
                 stats: stats.targets.clone(),
+                figures: stats.clone(),
                 stage: stage.clone(),
                 routes: routes.clone(),
             },
@@ -372,6 +378,9 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         applied: 0,
         dead_lettered: 0,
         stats: stats.clone(),
+        applied_through_ms: 0,
+        received_ms: 0,
+        open_tx_ms: None,
     };
 
     let mut barrier: Option<Barrier> = None;
@@ -505,6 +514,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     // (up to a round's worth, within the budgets), then hand
                     // each lane its share in one send.
                     let began = std::time::Instant::now();
+                    co.received_ms = unix_ms(SystemTime::now());
                     let mut next = Some(change);
                     let mut round = 0;
                     while let Some(change) = next.take() {
@@ -636,7 +646,7 @@ struct Coordinator {
     tracker: AckTracker,
     /// Transaction ends routed but not yet under the watermark, in seq
     /// order, with their source commit time (for the latency figures).
-    tx_ends: VecDeque<(u64, Position, Option<SystemTime>)>,
+    tx_ends: VecDeque<TxEnd>,
     /// The newest transaction end under the watermark, not yet saved.
     candidate: Option<(u64, Position)>,
     /// The last checkpoint written.
@@ -655,6 +665,30 @@ struct Coordinator {
     applied: u64,
     dead_lettered: u64,
     stats: Arc<PipelineStats>,
+    /// Unix millis everything is applied through (`PipelineStats::progress`).
+    applied_through_ms: u64,
+    /// Unix millis at which the current routing round began: when its
+    /// records were received.
+    received_ms: u64,
+    /// Source time of the first record of a transaction whose end has not
+    /// been routed yet: its commit time, else when it was received (the
+    /// lag while its records are in flight).
+    open_tx_ms: Option<u64>,
+}
+
+/// A transaction end on its way to the watermark.
+struct TxEnd {
+    seq: u64,
+    position: Position,
+    /// Source commit time (none for heartbeats): the latency figures.
+    committed: Option<SystemTime>,
+    /// Unix millis: the commit time, else when it was received (lag and
+    /// "applied through", see `stats`).
+    source_ms: u64,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Coordinator {
@@ -674,10 +708,15 @@ impl Coordinator {
         if change.tx_end {
             if let Some(pos) = change.position.take() {
                 let committed = if change.is_heartbeat() { None } else { change.commit_time.as_ref().and_then(commit_instant) };
-                self.tx_ends.push_back((seq, pos.clone(), committed));
+                let source_ms = committed.map_or(self.received_ms, unix_ms);
+                self.tx_ends.push_back(TxEnd { seq, position: pos.clone(), committed, source_ms });
                 // Targets see the source's position, also behind a spool.
                 change.position = Some(unwrap_position(pos));
             }
+            self.open_tx_ms = None;
+        } else if self.open_tx_ms.is_none() {
+            let committed = change.commit_time.as_ref().and_then(commit_instant);
+            self.open_tx_ms = Some(committed.map_or(self.received_ms, unix_ms));
         }
         if change.is_heartbeat() {
             // Nothing to apply: acknowledged at once, in its place in the sequence.
@@ -703,6 +742,20 @@ impl Coordinator {
                 let _ = lane_tx[l].send(std::mem::take(pending));
             }
         }
+        self.publish();
+    }
+
+    /// Tells the stats how far everything is applied and how old the
+    /// oldest record in flight is (see `stats`' module docs).
+    fn publish(&mut self) {
+        let in_flight = self.tracker.watermark() + 1 < self.next_seq;
+        let oldest = if in_flight {
+            self.tx_ends.front().map(|t| t.source_ms).or(self.open_tx_ms).unwrap_or(self.received_ms).max(1)
+        } else {
+            self.applied_through_ms = self.applied_through_ms.max(self.received_ms);
+            0
+        };
+        self.stats.progress(self.applied_through_ms, oldest);
     }
 
     fn in_flight(&mut self, size: usize) {
@@ -719,6 +772,7 @@ impl Coordinator {
         for &s in seqs {
             self.acked(s);
         }
+        self.publish();
     }
 
     fn acked(&mut self, seq: u64) {
@@ -726,11 +780,12 @@ impl Coordinator {
             return;
         }
         let w = self.tracker.watermark();
-        while self.tx_ends.front().is_some_and(|(s, _, _)| *s <= w) {
-            let (seq, position, committed) = self.tx_ends.pop_front().expect("checked");
+        while self.tx_ends.front().is_some_and(|t| t.seq <= w) {
+            let TxEnd { seq, position, committed, source_ms } = self.tx_ends.pop_front().expect("checked");
             if let Some(at) = committed {
                 self.stats.transaction_applied(at);
             }
+            self.applied_through_ms = self.applied_through_ms.max(source_ms);
             self.candidate = Some((seq, position));
         }
     }
@@ -744,6 +799,7 @@ impl Coordinator {
         self.next_seq = seq + 1;
         self.tracker = AckTracker::new(seq);
         self.tx_ends.clear();
+        self.open_tx_ms = None;
         self.candidate = None;
         Ok(())
     }
@@ -760,7 +816,7 @@ impl Coordinator {
             .expect("checkpoint write does not panic")?;
         tracing::debug!(pipeline = %self.name, seq, position = %cp.position.display, "checkpoint saved");
         let _ = self.durable_tx.send(Some(cp.position.clone()));
-        self.stats.checkpointed(seq);
+        self.stats.checkpointed(seq, &cp.position.display);
         self.saved = Some(cp);
         self.next_save = Instant::now() + self.interval;
         Ok(())

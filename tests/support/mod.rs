@@ -22,6 +22,7 @@ pub mod mariadb;
 pub mod mongodb;
 pub mod outage;
 pub mod pg;
+pub mod prom;
 pub mod proxy;
 pub mod records;
 pub mod shop;

@@ -20,6 +20,7 @@ pub(super) struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawAdmin {
     listen: String,
+    ready_max_lag: Option<Quantity>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -126,7 +127,20 @@ impl RawAdmin {
                 ),
             )
         })?;
-        Ok(AdminConfig { listen })
+        let ready_max_lag = match self.ready_max_lag {
+            None => None,
+            Some(q) => match parse_duration(&q) {
+                Ok(d) if d.is_zero() => {
+                    return Err(invalid(
+                        "admin.ready_max_lag",
+                        format!("found 0; expected more than 0, as {DURATION_FORM} (leave it out for no lag bound)"),
+                    ))
+                }
+                Ok(d) => Some(d),
+                Err(m) => return Err(invalid("admin.ready_max_lag", m)),
+            },
+        };
+        Ok(AdminConfig { listen, ready_max_lag })
     }
 }
 

@@ -151,6 +151,20 @@ fn admin_listen() {
 }
 
 #[test]
+fn admin_ready_max_lag() {
+    let listen = "[admin]\nlisten = \"127.0.0.1:9187\"\n";
+    let cfg = parse(&format!("{listen}{SOURCE}{STDOUT}")).unwrap();
+    assert_eq!(cfg.admin.unwrap().ready_max_lag, None, "no lag bound by default");
+    let cfg = parse(&format!("{listen}ready_max_lag = \"30s\"\n{SOURCE}{STDOUT}")).unwrap();
+    assert_eq!(cfg.admin.unwrap().ready_max_lag, Some(std::time::Duration::from_secs(30)));
+    for (bad, says) in [("30", "without a unit"), ("\"0s\"", "found 0"), ("\"soon\"", "\"soon\"")] {
+        let (key, message) = invalid(&format!("{listen}ready_max_lag = {bad}\n{SOURCE}{STDOUT}"));
+        assert_eq!(key, "admin.ready_max_lag");
+        assert!(message.contains(says), "{bad}: {message}");
+    }
+}
+
+#[test]
 fn url_scheme_must_match_kind() {
     for (kind, url, expected) in [
         (

@@ -1,21 +1,60 @@
 //! The figures of one pipeline run, written by the pipeline and read by
-//! the admin endpoint (`/health`, `/metrics`) and `logferry bench`.
+//! the admin endpoint (`/health`, `/ready`, `/metrics`, `/status`, the
+//! status page) and `logferry bench`.
 //!
 //! A [`PipelineStats`] holds the pipeline's own counters (records,
 //! acknowledgements, checkpoints, restarts, spool, commit-to-apply latency,
-//! routing time) and the two contract handles it hands out: the
-//! [`SourceStats`] its source updates through the `Emitter`, and the
-//! [`SinkStats`] its lanes update around every target apply. Everything
-//! is atomics; readers take a [`StatsSnapshot`].
+//! routing time, per-table applied counts, batch histograms, retries, lag)
+//! and the two contract handles it hands out: the [`SourceStats`] its
+//! source updates through the `Emitter`, and the [`SinkStats`] its lanes
+//! update around every target apply. Counters are atomics; the few maps
+//! (per-table counts, the checkpoint's position text, the history ring)
+//! are behind mutexes taken once per batch, checkpoint or sample. Readers
+//! take a [`StatsSnapshot`].
+//!
+//! **Lag and "applied through".** The coordinator publishes two times
+//! after every routing round and every acknowledged batch
+//! ([`PipelineStats::progress`]):
+//! - *applied through*: the latest source time up to which everything is
+//!   applied. It is the commit timestamp of the last transaction every
+//!   target applied (all before it applied too, by the watermark), or,
+//!   when nothing is in flight (every record received is acknowledged),
+//!   the wall-clock time at which the last acknowledged record —
+//!   heartbeats included — was received. A heartbeat under the watermark
+//!   counts with the time it was received, and so does a transaction end
+//!   without a commit timestamp. It never goes back (a source whose
+//!   commit timestamps lag this machine's clock, such as the generator's
+//!   synthetic 2024 times, does not move it back after an idle moment).
+//!   With a spool, "received" is when the coordinator read a record back
+//!   from the spool, so a change still waiting in the spool at an idle
+//!   moment is not covered by that moment's time (the spool is read as
+//!   fast as the lanes take records, so such moments are short).
+//! - *oldest unapplied*: the source time of the oldest record received but
+//!   not yet applied: the commit timestamp of the first transaction end
+//!   above the watermark (its records share it), or the time it was
+//!   received (a heartbeat, no timestamp, or a transaction whose end has
+//!   not arrived yet). Lag is now minus that, and 0 when nothing is in
+//!   flight.
 
+mod histogram;
+mod history;
+
+pub use histogram::{Histogram, HistogramSnapshot, APPLY_SECONDS_BOUNDS, BATCH_ROWS_BOUNDS};
+pub use history::{History, Point, Sample, HISTORY_SPAN, SAMPLE_INTERVAL};
+
+use crate::record::Change;
 use crate::sinks::SinkStats;
 use crate::sources::SourceStats;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Operations counted per table (`Op` values 0..=8).
+const OPS: usize = 9;
+
 /// What one pipeline reports, updated as it runs.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PipelineStats {
     /// Pipeline name.
     pub name: String,
@@ -44,6 +83,57 @@ pub struct PipelineStats {
     route_ns: AtomicU64,
     /// The validate-and-transform stage's counters, when it has rules.
     transform: std::sync::OnceLock<Arc<crate::transform::TransformStats>>,
+    /// Records of acknowledged batches per source table (`schema.name`)
+    /// and operation (indexed by `Op` value).
+    table_ops: Mutex<HashMap<String, [u64; OPS]>>,
+    /// Seconds from a batch's first apply attempt to every target's
+    /// acknowledgement (retries included).
+    apply_batch: Histogram,
+    /// Rows per acknowledged batch.
+    batch_rows: Histogram,
+    /// Retries of a batch on a target after a transient failure.
+    target_retries: AtomicU64,
+    /// Unix millis everything is applied through (0: not yet known); see
+    /// the module docs.
+    applied_through_ms: AtomicU64,
+    /// Unix millis (source time) of the oldest record in flight (0: none).
+    oldest_unapplied_ms: AtomicU64,
+    /// The position text of the last checkpoint (written or resumed from).
+    checkpoint_position: Mutex<String>,
+    /// The last 15 minutes, sampled (the status page's chart).
+    history: History,
+}
+
+impl Default for PipelineStats {
+    fn default() -> Self {
+        PipelineStats {
+            name: String::new(),
+            source: Default::default(),
+            targets: Default::default(),
+            requests: Default::default(),
+            records: Default::default(),
+            applied: Default::default(),
+            dead_lettered: Default::default(),
+            checkpoint_seq: Default::default(),
+            checkpoint_ms: Default::default(),
+            source_restarts: Default::default(),
+            spooled: Default::default(),
+            spool_bytes: Default::default(),
+            spool_full: Default::default(),
+            stopped: Default::default(),
+            latency: Default::default(),
+            route_ns: Default::default(),
+            transform: Default::default(),
+            table_ops: Default::default(),
+            apply_batch: Histogram::new(APPLY_SECONDS_BOUNDS),
+            batch_rows: Histogram::new(BATCH_ROWS_BOUNDS),
+            target_retries: Default::default(),
+            applied_through_ms: Default::default(),
+            oldest_unapplied_ms: Default::default(),
+            checkpoint_position: Default::default(),
+            history: Default::default(),
+        }
+    }
 }
 
 /// The counters of a [`PipelineStats`] at one moment, for readers.
@@ -78,6 +168,29 @@ pub struct StatsSnapshot {
     pub invalid: u64,
     /// Of those, records dropped by `on_invalid = "skip"`.
     pub skipped: u64,
+    /// Retries of a batch on a target after a transient failure.
+    pub target_retries: u64,
+    /// The position text of the last checkpoint (empty: none yet).
+    pub checkpoint_position: String,
+    /// Everything is applied up to this source time (see the module docs).
+    pub applied_through: Option<SystemTime>,
+    /// Source time of the oldest record in flight (`None`: nothing is).
+    pub oldest_unapplied: Option<SystemTime>,
+}
+
+impl StatsSnapshot {
+    /// Now minus the source time of the oldest record in flight; zero when
+    /// nothing is in flight (or that time is ahead of this clock).
+    pub fn lag(&self, now: SystemTime) -> Duration {
+        self.oldest_unapplied.map_or(Duration::ZERO, |t| now.duration_since(t).unwrap_or_default())
+    }
+}
+
+/// The JSON name of an operation (`insert`, `snapshot_read`, …).
+pub fn op_name(op: usize) -> String {
+    crate::record::Op::try_from(op as i32)
+        .map(|o| o.as_str_name().trim_start_matches("OP_").to_ascii_lowercase())
+        .unwrap_or_else(|_| op.to_string())
 }
 
 /// Upper bounds of the latency buckets in microseconds: 100 µs steps to
@@ -198,6 +311,11 @@ pub struct StageTimes {
     pub apply_s: f64,
 }
 
+/// A unix-millis field as a time (0: none).
+fn millis(ms: u64) -> Option<SystemTime> {
+    (ms > 0).then(|| UNIX_EPOCH + Duration::from_millis(ms))
+}
+
 fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
 }
@@ -219,10 +337,106 @@ impl PipelineStats {
         self.dead_lettered.fetch_add(dead_lettered, Relaxed);
     }
 
-    /// A checkpoint was written.
-    pub fn checkpointed(&self, seq: u64) {
+    /// A checkpoint was written at `position`.
+    pub fn checkpointed(&self, seq: u64, position: &str) {
         self.checkpoint_seq.store(seq, Relaxed);
         self.checkpoint_ms.store(now_ms(), Relaxed);
+        position.clone_into(&mut self.checkpoint_position.lock().expect("not poisoned"));
+    }
+
+    /// The run resumes from a stored checkpoint: it counts as the last one
+    /// (its age is the age of that write) until this run writes one.
+    pub fn resumed(&self, cp: &crate::checkpoint::Checkpoint) {
+        self.checkpoint_seq.store(cp.seq, Relaxed);
+        let ms = cp.updated_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+        self.checkpoint_ms.store(ms.max(1), Relaxed);
+        cp.position.display.clone_into(&mut self.checkpoint_position.lock().expect("not poisoned"));
+    }
+
+    /// Every target acknowledged `records` (one batch) after `took`: counts
+    /// them per table and operation and in the batch histograms.
+    pub fn batch_applied(&self, records: &[Change], took: Duration) {
+        self.apply_batch.observe(took.as_secs_f64());
+        self.batch_rows.observe(records.len() as f64);
+        // Per table in a small local list first: one lock per batch.
+        let mut local: Vec<(&crate::record::TableRef, [u64; OPS])> = Vec::new();
+        for c in records {
+            let Some(t) = c.table.as_ref() else { continue };
+            let op = (c.op as usize).min(OPS - 1);
+            match local.iter_mut().find(|(l, _)| *l == t) {
+                Some((_, n)) => n[op] += 1,
+                None => {
+                    let mut n = [0; OPS];
+                    n[op] = 1;
+                    local.push((t, n));
+                }
+            }
+        }
+        let mut map = self.table_ops.lock().expect("not poisoned");
+        for (t, n) in local {
+            let name = t.qualified();
+            let entry = map.entry(name).or_insert([0; OPS]);
+            for (e, n) in entry.iter_mut().zip(n) {
+                *e += n;
+            }
+        }
+    }
+
+    /// A lane retries a batch on a target after a transient failure.
+    pub fn target_retried(&self) {
+        self.target_retries.fetch_add(1, Relaxed);
+    }
+
+    /// The coordinator's view of progress (see the module docs): unix
+    /// millis everything is applied through (0: unknown) and the source
+    /// time of the oldest record in flight (0: nothing is in flight).
+    pub fn progress(&self, applied_through_ms: u64, oldest_unapplied_ms: u64) {
+        self.applied_through_ms.fetch_max(applied_through_ms, Relaxed);
+        self.oldest_unapplied_ms.store(oldest_unapplied_ms, Relaxed);
+    }
+
+    /// Per source table: records of acknowledged batches by operation
+    /// (`(op name, count)`, only operations seen), tables sorted.
+    pub fn table_ops(&self) -> Vec<(String, Vec<(String, u64)>)> {
+        let map = self.table_ops.lock().expect("not poisoned");
+        let mut out: Vec<(String, Vec<(String, u64)>)> = map
+            .iter()
+            .map(|(t, n)| (t.clone(), n.iter().enumerate().filter(|(_, &c)| c > 0).map(|(op, &c)| (op_name(op), c)).collect()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+
+    /// The apply time per batch so far.
+    pub fn apply_batch_seconds(&self) -> HistogramSnapshot {
+        self.apply_batch.snapshot()
+    }
+
+    /// The rows per batch so far.
+    pub fn batch_rows(&self) -> HistogramSnapshot {
+        self.batch_rows.snapshot()
+    }
+
+    /// The counters and lag now, as a history sample.
+    pub fn sample_now(&self) -> Sample {
+        let now = SystemTime::now();
+        let s = self.snapshot();
+        Sample {
+            at_ms: now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            received: s.records,
+            applied: s.applied,
+            lag_s: s.lag(now).as_secs_f64(),
+        }
+    }
+
+    /// Records a history sample now (the admin endpoint's sampler).
+    pub fn sample(&self) {
+        self.history.push(self.sample_now());
+    }
+
+    /// The sampled history (see [`History`]).
+    pub fn history(&self) -> &History {
+        &self.history
     }
 
     /// The source was restarted after a transient failure.
@@ -309,6 +523,10 @@ impl PipelineStats {
                 [DeadLetter, Stop, Skip].into_iter().map(|a| t.invalid(a)).sum()
             }),
             skipped: self.transform.get().map_or(0, |t| t.invalid(crate::config::OnInvalid::Skip)),
+            target_retries: self.target_retries.load(Relaxed),
+            checkpoint_position: self.checkpoint_position.lock().expect("not poisoned").clone(),
+            applied_through: millis(self.applied_through_ms.load(Relaxed)),
+            oldest_unapplied: millis(self.oldest_unapplied_ms.load(Relaxed)),
         }
     }
 }
