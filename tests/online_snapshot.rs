@@ -30,6 +30,9 @@ snapshot_chunk_rows = 1000
 [[pipeline.target]]
 kind = "postgres"
 url = "{dst}"
+[[pipeline.target]]
+kind = "file"
+path = "out/changes.jsonl"
 [pipeline.apply]
 lanes = 4
 batch_max_rows = 500
@@ -164,7 +167,14 @@ fn a_table_added_to_tables_is_copied_online_while_the_others_stream() {
     rt.block_on(async {
         for t in ["a", "b"] {
             let (x, y) = (dump(&source, t).await, dump(&target, t).await);
-            assert_eq!(x.len(), y.len(), "{t}: row counts differ");
+            if x.len() != y.len() {
+                let xs: std::collections::BTreeSet<_> = x.iter().map(|r| r.split('|').next().unwrap().to_string()).collect();
+                let ys: std::collections::BTreeSet<_> = y.iter().map(|r| r.split('|').next().unwrap().to_string()).collect();
+                let extra: Vec<_> = ys.difference(&xs).cloned().collect();
+                let missing: Vec<_> = xs.difference(&ys).cloned().collect();
+                let dir = s.dir.keep();
+                panic!("{t}: extra {extra:?} missing {missing:?}; files in {}", dir.display());
+            }
             assert!(x == y, "{t}: target differs from source");
         }
     });
@@ -266,6 +276,46 @@ fn wait_applied(rt: &tokio::runtime::Runtime, stats: &logferry::pipeline::Pipeli
                 other => assert!(Instant::now() < deadline, "request {id} still {other:?}"),
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+}
+
+#[test]
+fn logferry_snapshot_recopies_a_table_through_the_running_process_under_a_workload() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let b_rows = 20_000;
+    let (source, target) = rt.block_on(tables(b_rows));
+    let s = Scratch::new(&config(&source, &target, "\"a\", \"b\""));
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    rt.block_on(async {
+        target.client.batch_execute("UPDATE b SET note = 'damaged' WHERE id % 5 = 0; DELETE FROM b WHERE id % 13 = 0;").await.unwrap();
+    });
+    let (stop, writes) = workload(&rt, source.url.clone(), b_rows);
+    let mut run = crate::operate::Running(s.spawn(&["run"]));
+    let socket = s.path("state/logferry.sock");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !socket.exists() {
+        assert!(Instant::now() < deadline, "the run never opened its control socket");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // `logferry snapshot` asks the running process and returns once the
+    // copy is applied, while the workload writes on.
+    let out = s.run(&["snapshot", "--table", "b"]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "snapshot: {stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("applied"), "{stdout}");
+    stop.send(true).unwrap();
+    assert!(rt.block_on(writes).unwrap() > 5);
+    unsafe { libc::kill(run.0.id() as i32, libc::SIGTERM) };
+    assert!(run.0.wait().unwrap().success());
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    rt.block_on(async {
+        for t in ["a", "b"] {
+            let (x, y) = (dump(&source, t).await, dump(&target, t).await);
+            assert_eq!(x.len(), y.len(), "{t}: row counts differ");
+            assert!(x == y, "{t}: target differs from source");
         }
     });
 }

@@ -248,19 +248,17 @@ fn live_status_and_copy_requests_go_to_the_running_process_over_its_socket() {
         }
     });
 
-    // `snapshot` submits a whole-table request; the generator does not take
-    // copy requests, so it stays queued (and snapshot keeps waiting).
-    let mut snap = s.command(&["snapshot", "--table", "gen.t1"]).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let mut lines = std::io::BufReader::new(snap.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    assert!(first.starts_with("copy request #1: table gen.t1 of pipeline gen"), "{first}");
-    assert_eq!(lines.next().unwrap().unwrap(), "queued: waiting for the source to take it");
-    snap.kill().unwrap();
-    snap.wait().unwrap();
+    // `snapshot` submits a whole-table request; the generator cannot copy
+    // while it streams, so the request fails with the reason (exit 1).
+    let out = s.run(&["snapshot", "--table", "gen.t1"]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.starts_with("copy request #1: table gen.t1 of pipeline gen"), "{stdout}");
+    assert!(stderr.contains("source generate cannot copy a table or keys while it streams"), "{stderr}");
     let (code, body) = unix(&socket, "GET", "/copy?pipeline=gen&id=1", "");
     assert_eq!(code, 200, "{body}");
     let r = json(&body);
-    assert_eq!((r["state"].as_str(), r["table"].as_str(), r["keys"].is_null()), (Some("queued"), Some("gen.t1"), true), "{r}");
+    assert_eq!((r["state"].as_str(), r["table"].as_str(), r["keys"].is_null()), (Some("failed"), Some("gen.t1"), true), "{r}");
     // Keys as canonical JSON records; an unknown pipeline is refused with the names.
     let post = "{\"pipeline\":\"gen\",\"table\":\"gen.t2\"}\n{\"op\":\"insert\",\"key\":[\"id\"],\"after\":{\"id\":{\"int64\":7}}}\n";
     let (code, body) = unix(&socket, "POST", "/copy", post);
@@ -268,8 +266,14 @@ fn live_status_and_copy_requests_go_to_the_running_process_over_its_socket() {
     let (code, body) = unix(&socket, "POST", "/copy", "{\"pipeline\":\"nope\",\"table\":\"gen.t2\"}\n");
     assert_eq!(code, 404, "{body}");
     assert!(json(&body)["error"].as_str().unwrap().contains("it runs: gen"), "{body}");
-    let t = text(&s.run(&["status"]).stdout);
-    assert!(t.contains("copy request #1 gen.t1 (whole table): queued") && t.contains("copy request #2 gen.t2 (1 key(s)): queued"), "{t}");
+    let t = until("both requests listed by status as failed", || {
+        let t = text(&s.run(&["status"]).stdout);
+        match t.contains("copy request #1 gen.t1 (whole table): failed") && t.contains("copy request #2 gen.t2 (1 key(s)): failed") {
+            true => Ok(t),
+            false => Err(t),
+        }
+    });
+    assert!(t.contains("cannot copy a table or keys while it streams"), "{t}");
 
     terminate(&mut run.0);
     assert!(!socket.exists(), "the socket goes with the run");

@@ -27,11 +27,14 @@
 //! Key copies (`verify --repair`) are not kept: a run that dies before
 //! they are applied leaves them to the next `verify`.
 //!
-//! **Known limit.** A transaction whose commit record precedes the low
-//! watermark but which became visible to readers only after the chunk's
-//! read began (a window of microseconds inside PostgreSQL's commit) would
-//! be missing from the chunk while the stream emitted it before the low
-//! watermark; `logferry verify` finds such a row and `--repair` mends it.
+//! **Commits in flight.** PostgreSQL writes a commit record before it
+//! makes the transaction visible, so a transaction streamed just before
+//! the low watermark can still be invisible to the chunk's read, which
+//! then holds the row as it was before it. The chunk is read in one
+//! `REPEATABLE READ` transaction together with `pg_current_snapshot()`,
+//! and the keys of the recent transactions (the last `RECENT_KEYS`
+//! changes streamed while copies are pending) that snapshot does not see
+//! are left to the stream as well.
 
 use super::catalog::{quote_ident, quote_literal, CatalogColumn, Table, TypeResolver};
 use super::position::PgPosition;
@@ -49,6 +52,8 @@ use tokio_postgres::{Client, SimpleQueryMessage};
 pub const LOW_PREFIX: &str = "logferry.lw";
 /// Prefix of the high watermark message.
 pub const HIGH_PREFIX: &str = "logferry.hw";
+/// Keys of recent transactions kept for the visibility check.
+const RECENT_KEYS: usize = 100_000;
 
 /// A key as compared between chunk rows and stream changes: each key
 /// column's canonical text (`None`: NULL or absent).
@@ -82,6 +87,36 @@ pub struct ChunkRead {
     last_key: Option<Vec<String>>,
     /// Fewer rows than asked: the table is done.
     done: bool,
+    /// Which transactions the read saw.
+    visibility: Visibility,
+}
+
+/// The chunk read's snapshot (`pg_current_snapshot()`), 32-bit xids as
+/// the stream's Begin messages carry them.
+#[derive(Debug, Default)]
+struct Visibility {
+    xmin: u32,
+    xmax: u32,
+    xip: HashSet<u32>,
+}
+
+impl Visibility {
+    /// Parses `xmin:xmax:xip,…` (64-bit xids: the low 32 bits are kept).
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split(':');
+        let low = |s: &str| s.parse::<u64>().ok().map(|x| x as u32);
+        let xmin = low(parts.next()?)?;
+        let xmax = low(parts.next()?)?;
+        let xip = parts.next().unwrap_or("").split(',').filter(|s| !s.is_empty()).map(low).collect::<Option<_>>()?;
+        Some(Visibility { xmin, xmax, xip })
+    }
+
+    /// Whether a transaction committed before the snapshot (modulo-2^32
+    /// xid order, as PostgreSQL compares them).
+    fn sees(&self, xid: u32) -> bool {
+        let before = |a: u32, b: u32| (a.wrapping_sub(b) as i32) < 0;
+        before(xid, self.xmin) || (before(xid, self.xmax) && !self.xip.contains(&xid))
+    }
 }
 
 /// A table's columns as the reader decodes them.
@@ -128,6 +163,12 @@ pub struct Online {
     /// Requests emitted, waiting for the checkpoint to pass this LSN.
     unapplied: Vec<(u64, u64, u64)>,
     reader: Option<Arc<Client>>,
+    /// (xid, table, key) of the last changes streamed while copies are
+    /// pending (at most `RECENT_KEYS`), for [`Visibility`].
+    recent: VecDeque<(u32, String, KeyText)>,
+    /// Tells this session's watermarks from those of earlier sessions that
+    /// a resumed stream reads again.
+    session: String,
 }
 
 impl Online {
@@ -155,6 +196,12 @@ impl Online {
             schema_sent: HashSet::new(),
             unapplied: Vec::new(),
             reader: None,
+            recent: VecDeque::new(),
+            session: format!(
+                "{}.{}",
+                std::process::id(),
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos())
+            ),
         }
     }
 
@@ -228,7 +275,7 @@ impl Online {
             }
         };
         self.next_window += 1;
-        let tag = format!("{}:{}", self.slot, self.next_window);
+        let tag = format!("{}:{}:{}", self.slot, self.session, self.next_window);
         let read = Read {
             client: reader,
             source: self.source.clone(),
@@ -297,6 +344,20 @@ impl Online {
     /// Notes a change of the stream (inside a window it keeps the chunk's
     /// row of that key from being emitted).
     pub fn observe(&mut self, rec: &Change) {
+        if self.idle() {
+            return;
+        }
+        // Keys of recent transactions, for the chunk's visibility check.
+        if let (Some(table), Ok(xid)) = (&rec.table, rec.tx_id.parse::<u32>()) {
+            for row in [&rec.after, &rec.before].into_iter().flatten() {
+                if let Some(k) = key_of(row, &rec.key_columns) {
+                    if self.recent.len() == RECENT_KEYS {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back((xid, table.qualified(), k));
+                }
+            }
+        }
         let Some(w) = self.window.as_mut().filter(|w| w.open) else { return };
         let t = &self.tables[w.job.table()];
         let Some(table) = &rec.table else { return };
@@ -345,7 +406,18 @@ impl Online {
             }
             return Ok(false);
         }
-        self.emit_chunk(w.job, w.changed, read, lsn, ctx).await?;
+        // A transaction streamed before the low watermark but not yet
+        // visible to the chunk's snapshot (its commit record precedes the
+        // watermark; PostgreSQL makes it visible a moment later): the chunk
+        // holds the row as it was before it, so its keys go to the stream.
+        let name = self.tables[ti].qualified();
+        let mut changed = w.changed;
+        for (xid, table, key) in &self.recent {
+            if *table == name && !read.visibility.sees(*xid) {
+                changed.insert(key.clone());
+            }
+        }
+        self.emit_chunk(w.job, changed, read, lsn, ctx).await?;
         Ok(true)
     }
 
@@ -486,11 +558,24 @@ impl Read {
             }
             Job::Keys { request, .. } => keys_sql(&self.table, &shape, request.keys.as_deref().unwrap_or_default()),
         };
-        let msgs = self
-            .client
-            .simple_query(&sql)
-            .await
-            .map_err(|e| sql_error(source, &format!("reading {} online", self.table.qualified()), &e))?;
+        // One snapshot for both statements: the rows and which transactions they saw.
+        let what = format!("reading {} online", self.table.qualified());
+        let read = async {
+            self.client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
+            let snap: String = self.client.query_one("SELECT pg_current_snapshot()::text", &[]).await?.get(0);
+            let msgs = self.client.simple_query(&sql).await?;
+            self.client.batch_execute("COMMIT").await?;
+            Ok::<_, tokio_postgres::Error>((snap, msgs))
+        };
+        let (snap, msgs) = match read.await {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK").await;
+                return Err(sql_error(source, &what, &e));
+            }
+        };
+        let visibility = Visibility::parse(&snap)
+            .ok_or_else(|| super::definite(source, format!("{what}: unreadable snapshot `{snap}`")))?;
         let mut rows = Vec::new();
         let mut last_key = None;
         for m in msgs {
@@ -509,7 +594,7 @@ impl Read {
         }
         let done = matches!(self.job, Job::Keys { .. }) || rows.len() < self.chunk_rows;
         self.mark(HIGH_PREFIX).await?;
-        Ok(ChunkRead { shape, rows, last_key, done })
+        Ok(ChunkRead { shape, rows, last_key, done, visibility })
     }
 
     async fn mark(&self, prefix: &str) -> SourceResult<()> {
@@ -573,4 +658,21 @@ fn keys_sql(t: &Table, shape: &Shape, keys: &[Vec<Value>]) -> String {
         return format!("SELECT {list} FROM {} WHERE false", t.quoted());
     }
     format!("SELECT {list} FROM {} WHERE ({key_cols}) IN ({})", t.quoted(), tuples.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Visibility;
+
+    #[test]
+    fn a_snapshot_sees_what_committed_before_it() {
+        let v = Visibility::parse("4294967396:4294967410:4294967400,4294967405").unwrap();
+        // xids as the stream has them: the low 32 bits (epoch 1 here).
+        assert!(v.sees(99) && v.sees(100) && v.sees(113), "committed before the snapshot");
+        assert!(!v.sees(104) && !v.sees(109), "in progress at the snapshot");
+        assert!(!v.sees(110) && !v.sees(500), "started after it");
+        let w = Visibility::parse("4294967290:5:").unwrap();
+        assert!(w.sees(4294967295) && w.sees(2) && !w.sees(5), "around the wrap");
+        assert!(Visibility::parse("nope").is_none());
+    }
 }
