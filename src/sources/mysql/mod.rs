@@ -92,6 +92,12 @@ pub struct MyPosition {
     /// the last row copied (hex, one per key column; `None`: not started).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub online: crate::sources::online::Pending,
+    /// Set on the position ending an online copy chunk: a number growing
+    /// over chunks and sessions, which tells the chunk from the
+    /// transaction before it at the same binlog position (a request is
+    /// applied once the checkpoint has its chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u64>,
 }
 
 impl MyPosition {

@@ -66,7 +66,10 @@ pub struct Settings {
 /// whole-table copies to do.
 pub fn new(settings: Settings, tables: &[Table], pending: Pending) -> MyOnline {
     let (source, chunk_rows) = (settings.source.clone(), settings.chunk_rows);
-    let engine = MyEngine { settings, tables: tables.to_vec(), estimates: HashMap::new(), conn: None };
+    // Chunks are numbered from the session's start time in microseconds.
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let first_chunk = u64::try_from(since_epoch.as_micros()).unwrap_or_default();
+    let engine = MyEngine { settings, tables: tables.to_vec(), estimates: HashMap::new(), conn: None, first_chunk };
     Online::new(engine, &source, tables.iter().map(Table::table_ref).collect(), chunk_rows, pending)
 }
 
@@ -78,6 +81,8 @@ pub struct MyEngine {
     estimates: HashMap<usize, Option<u64>>,
     /// The reader connection, kept between chunks.
     conn: Option<Conn>,
+    /// [`MyPosition::chunk`] of this session's chunk 0.
+    first_chunk: u64,
 }
 
 /// What a reader hands back besides rows.
@@ -127,7 +132,9 @@ impl Engine for MyEngine {
     }
 
     fn reached(at: &MyPosition, durable: &MyPosition) -> bool {
-        !before(durable, at)
+        // At the same binlog position, only the chunk's own position (or a
+        // later chunk's) says its rows are applied.
+        before(at, durable) || (!before(durable, at) && durable.chunk >= at.chunk)
     }
 }
 
@@ -137,8 +144,11 @@ impl Online<MyEngine> {
     /// the position to resume after. At or after the current chunk's high
     /// watermark the chunk is emitted, ending with `at`; true when it was.
     pub async fn stream_at(&mut self, seen: &MyPosition, at: &MyPosition, ctx: &SourceContext) -> SourceResult<bool> {
-        match self.read_marks() {
-            Some(marks) if !before(seen, &marks.high) => self.high(at.clone(), ctx).await,
+        match (self.read_marks(), self.window()) {
+            (Some(marks), Some(window)) if !before(seen, &marks.high) => {
+                let at = MyPosition { chunk: Some(self.engine.first_chunk + window), ..at.clone() };
+                self.high(at, ctx).await
+            }
             _ => Ok(false),
         }
     }
