@@ -9,6 +9,7 @@ use crate::support::{mariadb, pg, Rng};
 use logferry::record::Value;
 use logferry::sources::requests::CopyState;
 use mysql_async::prelude::Queryable;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -66,8 +67,16 @@ async fn count(db: &pg::TestDb, sql: &str) -> i64 {
 }
 
 /// Writes to `a` and `b` in small transactions until stopped: inserts,
-/// increments of `v` (so a stale copy of a row shows), deletes.
-fn workload(rt: &tokio::runtime::Runtime, url: String, b_rows: u64) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<u32>) {
+/// increments of `v` (so a stale copy of a row shows), deletes. The keys
+/// of `b` changed are anywhere, or — when `front` is above 0 — just ahead
+/// of it (where an online copy is reading: a chunk's window is a few
+/// milliseconds, and a key changed there must be left to the stream).
+fn workload(
+    rt: &tokio::runtime::Runtime,
+    url: String,
+    b_rows: u64,
+    front: Arc<AtomicU64>,
+) -> (tokio::sync::watch::Sender<bool>, tokio::task::JoinHandle<u32>) {
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let task = rt.spawn(async move {
         let mut conn = mysql_async::Conn::from_url(url.as_str()).await.unwrap();
@@ -75,7 +84,15 @@ fn workload(rt: &tokio::runtime::Runtime, url: String, b_rows: u64) -> (tokio::s
         let mut next = 10_000_000i64;
         let mut txs = 0;
         while !*stop_rx.borrow_and_update() {
-            let k = 1 + rng.below(b_rows);
+            let near = front.load(Ordering::Relaxed);
+            let k = match near {
+                0 => 1 + rng.below(b_rows),
+                _ => (near + rng.below(1500)).saturating_sub(500).clamp(1, b_rows),
+            };
+            let gone = match near {
+                0 => 1 + rng.below(b_rows),
+                _ => k + rng.below(5),
+            };
             let sql = format!(
                 "START TRANSACTION;
                  INSERT INTO a VALUES ({next}, 0, 'new');
@@ -86,7 +103,7 @@ fn workload(rt: &tokio::runtime::Runtime, url: String, b_rows: u64) -> (tokio::s
                  COMMIT;",
                 1 + rng.below(100),
                 k + 5,
-                1 + rng.below(b_rows),
+                gone,
             );
             conn.query_drop(sql).await.unwrap();
             next += 1;
@@ -126,7 +143,8 @@ fn mariadb_a_table_added_to_tables_is_copied_online_while_the_others_stream() {
 
     // Then `b` too, while both tables are written to.
     std::fs::write(&s.config, config(&source, &target, &["a", "b"], server_id)).unwrap();
-    let (stop, writes) = workload(&rt, source.url.clone(), b_rows);
+    let front = Arc::new(AtomicU64::new(0));
+    let (stop, writes) = workload(&rt, source.url.clone(), b_rows, front.clone());
     let mut run = s.spawn(&["run"]);
     // Watch the target: `a` must gain rows while `b` is half copied.
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -148,12 +166,18 @@ fn mariadb_a_table_added_to_tables_is_copied_online_while_the_others_stream() {
         let out = run.wait_with_output().unwrap();
         panic!("never saw `a` streaming while `b` was partly copied (b rows seen: {b_seen}); the run said:\n{}", text(&out.stderr));
     }
-    // Keep writing while most of `b` is copied (rows the workload changes
-    // inside a chunk's window must be left to the stream).
+    // Keep writing while most of `b` is copied, now where the copy reads
+    // (rows the workload changes inside a chunk's window must be left to
+    // the stream): the copy is about as far as the target has rows of `b`.
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline && count(&target, "SELECT count(*) FROM b").await < b_rows as i64 * 9 / 10 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        while Instant::now() < deadline {
+            let copied = count(&target, &format!("SELECT count(*) FROM b WHERE id <= {b_rows}")).await;
+            if copied >= b_rows as i64 * 9 / 10 {
+                break;
+            }
+            front.store(copied.max(1) as u64, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
     stop.send(true).unwrap();
@@ -198,7 +222,7 @@ fn mariadb_a_requested_copy_mends_a_damaged_table_while_it_streams() {
     let p = &cfg.pipelines[0];
     let stats = Arc::new(logferry::pipeline::PipelineStats::new(&p.name));
     let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
-    let (stop, writes) = workload(&rt, source.url.clone(), b_rows);
+    let (stop, writes) = workload(&rt, source.url.clone(), b_rows, Arc::new(AtomicU64::new(0)));
     let run = rt.spawn({
         let stats = stats.clone();
         let cfg = cfg.clone();
