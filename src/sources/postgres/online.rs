@@ -128,7 +128,7 @@ impl Online<PgEngine> {
     /// emits a position marker): a low watermark, or another pipeline's.
     pub async fn watermark(&mut self, prefix: &str, content: &[u8], lsn: u64, ctx: &SourceContext) -> SourceResult<bool> {
         let tag = String::from_utf8_lossy(content);
-        if !self.window().is_some_and(|w| self.engine.tag(w) == tag) {
+        if self.window().is_none_or(|w| self.engine.tag(w) != tag) {
             return Ok(false);
         }
         if prefix == LOW_PREFIX {
