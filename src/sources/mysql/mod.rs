@@ -38,6 +38,13 @@
 //! A position the server no longer has (binlog purged) stops the run with
 //! the recovery steps (`logferry reset` and a new snapshot).
 //!
+//! # Online copies
+//!
+//! Tables added to `tables` since the checkpoint (which records the table
+//! list), `logferry snapshot` and `verify --repair` requests are copied
+//! while the binlog streams, with binlog positions as watermarks
+//! (`online`, the engine of `sources::online`).
+//!
 //! # DDL
 //!
 //! `ALTER TABLE` / `CREATE TABLE` on a selected table refreshes its columns
