@@ -18,6 +18,7 @@ mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;
 mod mysql_e2e;
+mod mysql_online_snapshot;
 mod online_snapshot;
 mod mysql_sink;
 mod mysql_source;

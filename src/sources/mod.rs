@@ -32,6 +32,7 @@ pub mod generate;
 pub mod kafka;
 pub mod mongodb;
 pub mod mysql;
+pub mod online;
 pub mod postgres;
 pub mod requests;
 pub mod row_keys;

@@ -38,6 +38,13 @@
 //! A position the server no longer has (binlog purged) stops the run with
 //! the recovery steps (`logferry reset` and a new snapshot).
 //!
+//! # Online copies
+//!
+//! Tables added to `tables` since the checkpoint (which records the table
+//! list), `logferry snapshot` and `verify --repair` requests are copied
+//! while the binlog streams, with binlog positions as watermarks
+//! (`online`, the engine of `sources::online`).
+//!
 //! # DDL
 //!
 //! `ALTER TABLE` / `CREATE TABLE` on a selected table refreshes its columns
@@ -47,9 +54,11 @@
 //! carry them).
 
 pub mod catalog;
+mod ddl;
 pub mod decode;
 pub mod gtid;
 pub mod logical;
+mod online;
 mod snapshot;
 mod stream;
 /// The rows-event → records step of the stream, for benches/decode.rs.
@@ -68,7 +77,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) type SourceResult<T> = Result<T, SourceError>;
 
 /// A MySQL / MariaDB source position.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MyPosition {
     /// Binlog file the next event is read from.
     pub file: String,
@@ -80,6 +89,22 @@ pub struct MyPosition {
     /// Present until the initial copy is complete.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot: Option<crate::sources::SnapshotProgress>,
+    /// The tables replicated as of this position (`database.table`): a
+    /// table configured later is copied online while the others stream.
+    /// `None` in checkpoints written before this was kept (and during the
+    /// initial copy): every table configured now counts as known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tables: Option<Vec<String>>,
+    /// Online copies not finished yet, in order: the table and the key of
+    /// the last row copied (hex, one per key column; `None`: not started).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub online: crate::sources::online::Pending,
+    /// Set on the position ending an online copy chunk: a number growing
+    /// over chunks and sessions, which tells the chunk from the
+    /// transaction before it at the same binlog position (a request is
+    /// applied once the checkpoint has its chunk).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk: Option<u64>,
 }
 
 impl MyPosition {
@@ -88,6 +113,12 @@ impl MyPosition {
         let mut display = format!("{}:{}", self.file, self.pos);
         if let Some(g) = &self.gtid {
             display.push_str(&format!(" gtid {g}"));
+        }
+        if !self.online.is_empty() {
+            display.push_str(&format!(
+                "; copying online: {}",
+                self.online.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")
+            ));
         }
         if let Some(s) = &self.snapshot {
             display = format!("snapshot: {} table(s) copied, {} in progress; stream from {display}", s.done.len(), s.partial.len());
@@ -178,6 +209,10 @@ impl Source for MysqlSource {
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move { run(&self.cfg, &self.name, ctx).await })
     }
+
+    fn copies_online(&self) -> bool {
+        true
+    }
 }
 
 /// The server's dialect.
@@ -263,10 +298,12 @@ pub(crate) async fn master_status(conn: &mut Conn, flavor: Flavor, source: &str)
         Flavor::Mysql => row.get::<Option<String>, _>(4).flatten().map(|g| g.split_whitespace().collect()),
     }
     .filter(|g: &String| !g.is_empty());
-    Ok(MyPosition { file, pos, gtid, snapshot: None })
+    Ok(MyPosition { file, pos, gtid, ..Default::default() })
 }
 
 async fn run(cfg: &MysqlSourceConfig, source: &str, ctx: SourceContext) -> SourceResult<()> {
+    // Requests an earlier session of this run took and did not finish.
+    ctx.requests.requeue_unfinished();
     let opts = opts(cfg.db.url.expose(), source)?;
     let mut conn = connect(&opts, source).await?;
     let (flavor, tables) = preflight(&mut conn, cfg, source).await?;
@@ -276,6 +313,17 @@ async fn run(cfg: &MysqlSourceConfig, source: &str, ctx: SourceContext) -> Sourc
         .map(MyPosition::from_position)
         .transpose()
         .map_err(|m| definite(source, format!("{m}; `logferry reset` the pipeline to start over")))?;
+    // Whole-table copies to make while streaming: unfinished ones from the
+    // checkpoint, and tables configured since it was written.
+    let pending = match resume.as_ref().filter(|p| p.snapshot.is_none()) {
+        Some(pos) => crate::sources::online::resume_pending(
+            &pos.online,
+            pos.tables.as_ref(),
+            cfg.db.snapshot == SnapshotMode::Initial,
+            tables.iter().map(catalog::Table::qualified),
+        ),
+        None => Vec::new(),
+    };
     // Once mode: where the binlog ends now.
     let end = if ctx.once { Some(master_status(&mut conn, flavor, source).await?) } else { None };
 
@@ -307,12 +355,23 @@ async fn run(cfg: &MysqlSourceConfig, source: &str, ctx: SourceContext) -> Sourc
         }
     };
     drop(conn);
+    let settings = online::Settings {
+        opts: opts.clone(),
+        source: source.to_string(),
+        flavor,
+        row_keys: cfg.db.row_keys.clone(),
+        chunk_rows: cfg.snapshot_chunk_rows,
+    };
+    let online = online::new(settings, &tables, pending);
+    // The start again, now recording the tables and the copies to make
+    // (a table configured later is then known to be new).
+    ctx.emitter.emit(super::position_marker(&ctx.pipeline, "mysql", online.position(&start))).await?;
     if let Some(end) = &end {
-        if !stream::before(&start, end) {
+        if !stream::before(&start, end) && online.idle() {
             return Ok(());
         }
     }
-    stream::Streamer::new(stream::StreamSetup { opts, source: source.to_string(), tables, flavor, cfg: cfg.clone(), end })
+    stream::Streamer::new(stream::StreamSetup { opts, source: source.to_string(), tables, flavor, cfg: cfg.clone(), end, online })
         .run(start, ctx)
         .await
 }
@@ -323,8 +382,19 @@ mod tests {
 
     #[test]
     fn positions_round_trip() {
-        let p = MyPosition { file: "mariadb-bin.000002".into(), pos: 1234, gtid: Some("0-1-42".into()), snapshot: None };
+        let p = MyPosition { file: "mariadb-bin.000002".into(), pos: 1234, gtid: Some("0-1-42".into()), ..Default::default() };
         assert_eq!(MyPosition::from_position(&p.to_position()).unwrap(), p);
         assert_eq!(p.to_position().display, "mariadb-bin.000002:1234 gtid 0-1-42");
+        // Checkpoints written before `tables` and `online` existed still read.
+        let old = Position { token: br#"{"file":"b.000001","pos":4}"#.to_vec().into(), display: "b.000001:4".into() };
+        let back = MyPosition::from_position(&old).unwrap();
+        assert_eq!((back.tables, back.online.len()), (None, 0));
+        let online = MyPosition {
+            tables: Some(vec!["d.a".into(), "d.b".into()]),
+            online: vec![("d.b".into(), Some(vec!["3431".into()]))],
+            ..p.clone()
+        };
+        assert_eq!(MyPosition::from_position(&online.to_position()).unwrap(), online);
+        assert_eq!(online.to_position().display, "mariadb-bin.000002:1234 gtid 0-1-42; copying online: d.b");
     }
 }

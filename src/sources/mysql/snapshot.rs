@@ -30,7 +30,7 @@ pub const COUNT_BELOW_BYTES: u64 = 64 << 20;
 
 /// The rows of `t` as the server guesses them, or — when it cannot say and
 /// the table is small — counted in the snapshot.
-async fn estimate(conn: &mut Conn, t: &Table, source: &str) -> SourceResult<Option<u64>> {
+pub(super) async fn estimate(conn: &mut Conn, t: &Table, source: &str) -> SourceResult<Option<u64>> {
     let what = format!("estimating the rows of {}", t.qualified());
     let row: Option<(Option<u64>, Option<u64>)> = conn
         .exec_first(
@@ -77,7 +77,7 @@ async fn begin(conn: &mut Conn, flavor: Flavor, source: &str) -> SourceResult<My
         .map_err(|e| mysql_error(source, "reading the snapshot's GTID position", &e))?
         .flatten()
         .filter(|g| !g.is_empty());
-    Ok(MyPosition { file, pos, gtid, snapshot: None })
+    Ok(MyPosition { file, pos, gtid, ..Default::default() })
 }
 
 /// Oracle MySQL has no `binlog_snapshot_file`: the binlog position that
@@ -147,52 +147,16 @@ pub(super) async fn copy(
             .partial
             .iter()
             .find(|(n, _)| *n == name)
-            .map(|(_, k)| k.iter().map(|v| hex_decode(v)).collect());
-        let mut key_idx = Vec::with_capacity(t.key.len());
-        for k in &t.key {
-            let i = t.columns.iter().position(|c| &c.name == k).ok_or_else(|| {
-                definite(source, format!("key column `{k}` of {name} is gone (dropped since the start?)"))
-            })?;
-            key_idx.push(i);
-        }
+            .map(|(_, k)| key_from_text(k));
+        let key_idx = key_indexes(t, source)?;
         loop {
             if *ctx.shutdown.borrow() {
                 return Ok(None);
             }
-            let sql = chunk_sql(t, &key_idx, after.as_deref(), chunk_rows);
-            let mut rows: Vec<mysql_async::Row> = conn
-                .query(sql)
-                .await
-                .map_err(|e| mysql_error(source, &format!("reading {name}"), &e))?;
-            let done = rows.len() < chunk_rows;
-            let key_of = |r: &mysql_async::Row| -> Vec<Option<Vec<u8>>> { key_idx.iter().map(|&k| raw_of(r.as_ref(k))).collect() };
-            if !done && t.key_from_rule {
-                // End the chunk after the whole run of its last key.
-                let last = rows.last().map(key_of).unwrap_or_default();
-                while rows.last().is_some_and(|r| key_of(r) == last) {
-                    rows.pop();
-                }
-                let run: Vec<mysql_async::Row> = conn
-                    .query(equal_key_sql(t, &key_idx, &last))
-                    .await
-                    .map_err(|e| mysql_error(source, &format!("reading {name}"), &e))?;
-                rows.extend(run);
-            }
-            let last_key = rows.last().map(key_of).unwrap_or_default();
-            let mut records = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let mut columns = Vec::with_capacity(t.columns.len());
-                for (i, c) in t.columns.iter().enumerate() {
-                    let raw = match r.as_ref(i) {
-                        Some(MyValue::Bytes(b)) => Some(b.as_slice()),
-                        _ => None,
-                    };
-                    let value = text_value(raw, c, &name).map_err(|e| definite(source, e.to_string()))?;
-                    columns.push(Column { name: c.name.clone(), value: Some(value) });
-                }
-                records.push(Row { columns });
-            }
-            progress.chunk_emitted(&name, done, last_key.iter().map(|k| k.as_deref().map_or_else(|| NULL_KEY.to_string(), hex)).collect());
+            let chunk = read_chunk(&mut conn, t, &key_idx, after.as_deref(), chunk_rows, source).await?;
+            let (done, last_key) = (chunk.done, chunk.last_key);
+            let records = chunk.rows;
+            progress.chunk_emitted(&name, done, key_text(&last_key));
             let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
             let n = records.len() as u64;
             ctx.emit_chunk("mysql", &t.table_ref(), &t.key, false, records, position).await?;
@@ -207,6 +171,87 @@ pub(super) async fn copy(
     ctx.emitter.emit(position_marker(&ctx.pipeline, "mysql", start.to_position())).await?;
     tracing::info!("initial snapshot complete");
     Ok(Some(start))
+}
+
+/// The index of each key column of `t` in its columns.
+pub(super) fn key_indexes(t: &Table, source: &str) -> SourceResult<Vec<usize>> {
+    t.key
+        .iter()
+        .map(|k| {
+            t.columns.iter().position(|c| &c.name == k).ok_or_else(|| {
+                definite(source, format!("key column `{k}` of {} is gone (dropped since the start?)", t.qualified()))
+            })
+        })
+        .collect()
+}
+
+/// One chunk of a table in key order.
+pub(super) struct Chunk {
+    /// The rows, every column decoded.
+    pub rows: Vec<Row>,
+    /// The key of the last row, as the text protocol returned it.
+    pub last_key: Vec<Option<Vec<u8>>>,
+    /// Fewer rows than asked: the table is done.
+    pub done: bool,
+}
+
+/// Reads the `chunk_rows` rows of `t` after the key `after` (from the
+/// start when `None`), in key order; a rule's row key ends the chunk after
+/// the whole run of its last key.
+pub(super) async fn read_chunk(
+    conn: &mut Conn,
+    t: &Table,
+    key_idx: &[usize],
+    after: Option<&[Option<Vec<u8>>]>,
+    chunk_rows: usize,
+    source: &str,
+) -> SourceResult<Chunk> {
+    let what = || format!("reading {}", t.qualified());
+    let mut rows: Vec<mysql_async::Row> =
+        conn.query(chunk_sql(t, key_idx, after, chunk_rows)).await.map_err(|e| mysql_error(source, &what(), &e))?;
+    let done = rows.len() < chunk_rows;
+    let key_of = |r: &mysql_async::Row| -> Vec<Option<Vec<u8>>> { key_idx.iter().map(|&k| raw_of(r.as_ref(k))).collect() };
+    if !done && t.key_from_rule {
+        // End the chunk after the whole run of its last key.
+        let last = rows.last().map(key_of).unwrap_or_default();
+        while rows.last().is_some_and(|r| key_of(r) == last) {
+            rows.pop();
+        }
+        let run: Vec<mysql_async::Row> =
+            conn.query(equal_key_sql(t, key_idx, &last)).await.map_err(|e| mysql_error(source, &what(), &e))?;
+        rows.extend(run);
+    }
+    let last_key = rows.last().map(key_of).unwrap_or_default();
+    Ok(Chunk { rows: decode_rows(t, &rows, source)?, last_key, done })
+}
+
+/// Rows of the text protocol (every column of `t`, in order) decoded.
+pub(super) fn decode_rows(t: &Table, rows: &[mysql_async::Row], source: &str) -> SourceResult<Vec<Row>> {
+    let name = t.qualified();
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let mut columns = Vec::with_capacity(t.columns.len());
+        for (i, c) in t.columns.iter().enumerate() {
+            let raw = match r.as_ref(i) {
+                Some(MyValue::Bytes(b)) => Some(b.as_slice()),
+                _ => None,
+            };
+            let value = text_value(raw, c, &name).map_err(|e| definite(source, e.to_string()))?;
+            columns.push(Column { name: c.name.clone(), value: Some(value) });
+        }
+        out.push(Row { columns });
+    }
+    Ok(out)
+}
+
+/// A key as kept in positions: hex per column, [`NULL_KEY`] for NULL.
+pub(super) fn key_text(key: &[Option<Vec<u8>>]) -> Vec<String> {
+    key.iter().map(|k| k.as_deref().map_or_else(|| NULL_KEY.to_string(), hex)).collect()
+}
+
+/// A key kept by [`key_text`] back as raw values.
+pub(super) fn key_from_text(key: &[String]) -> Vec<Option<Vec<u8>>> {
+    key.iter().map(|v| hex_decode(v)).collect()
 }
 
 /// A key value exactly as the text protocol returned it (`None`: NULL).
@@ -297,6 +342,42 @@ fn equal_key_sql(t: &Table, key_idx: &[usize], key: &[Option<Vec<u8>>]) -> Strin
     format!("SELECT {cols} FROM {} WHERE {cond}", t.quoted())
 }
 
+/// The rows of the keys `keys` (values in key-column order; bytes as
+/// they are, anything else as its text, which MySQL converts): a row
+/// comparison `IN` for a primary key, NULL-safe equality for a rule's
+/// row key.
+pub(super) fn keys_sql(t: &Table, key_idx: &[usize], keys: &[Vec<crate::record::Value>]) -> String {
+    use crate::record::value::Kind;
+    let cols = t.columns.iter().map(|c| c.select_expr()).collect::<Vec<_>>().join(", ");
+    let raw = |v: &crate::record::Value| -> Option<Vec<u8>> {
+        match v.kind.as_ref() {
+            Some(Kind::Bytes(b)) => Some(b.to_vec()),
+            _ => crate::record::json::value_text(v).map(String::into_bytes),
+        }
+    };
+    let keys: Vec<Vec<Option<Vec<u8>>>> = keys.iter().map(|k| k.iter().map(raw).collect()).collect();
+    if keys.is_empty() {
+        return format!("SELECT {cols} FROM {} WHERE FALSE", t.quoted());
+    }
+    let cond = if t.key_from_rule {
+        keys.iter()
+            .map(|k| {
+                let eq = key_idx.iter().zip(k).map(|(&c, v)| format!("{} <=> {}", quote_ident(&t.columns[c].name), key_literal(t, c, v.as_deref())));
+                format!("({})", eq.collect::<Vec<_>>().join(" AND "))
+            })
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    } else {
+        let names = key_idx.iter().map(|&c| quote_ident(&t.columns[c].name)).collect::<Vec<_>>().join(", ");
+        let tuples = keys.iter().map(|k| {
+            let lits = key_idx.iter().zip(k).map(|(&c, v)| key_literal(t, c, v.as_deref()));
+            format!("({})", lits.collect::<Vec<_>>().join(", "))
+        });
+        format!("({names}) IN ({})", tuples.collect::<Vec<_>>().join(", "))
+    };
+    format!("SELECT {cols} FROM {} WHERE {cond}", t.quoted())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -327,6 +408,10 @@ mod tests {
         let pk = chunk_sql(&table(false), &[0, 2], Some(&[Some(b"1".to_vec()), Some(b"2".to_vec())]), 5);
         assert!(pk.ends_with(" WHERE (`a`, `b`) > (_utf8mb4 X'31', _utf8mb4 X'32') ORDER BY `a`, `b` LIMIT 5"), "{pk}");
         assert_eq!(hex_decode(NULL_KEY), None);
+        let keys = [vec![crate::record::Value::int64(1), crate::record::Value::text("x")]];
+        assert!(keys_sql(&table(false), &[0, 2], &keys).ends_with(" WHERE (`a`, `b`) IN ((_utf8mb4 X'31', _utf8mb4 X'78'))"));
+        assert!(keys_sql(&table(true), &[0, 2], &keys).ends_with(" WHERE (`a` <=> _utf8mb4 X'31' AND `b` <=> _utf8mb4 X'78')"));
+        assert!(keys_sql(&table(true), &[0, 2], &[]).ends_with(" WHERE FALSE"));
         assert_eq!(hex_decode("3731"), Some(b"71".to_vec()));
     }
 }

@@ -14,6 +14,7 @@
 //! `REPLICATION CLIENT` / `BINLOG MONITOR`) just leaves the figure unset.
 
 use super::catalog::{self, Table};
+use super::ddl::{ddl_target, Ddl};
 use super::decode::{event_rows, DecodeError};
 use super::gtid::{uuid_text, GtidSet};
 use super::{definite, mysql_error, Flavor, MyPosition, SourceResult};
@@ -32,6 +33,9 @@ const MARIADB_ANNOTATE_ROWS: u8 = 160;
 const MARIADB_BINLOG_CHECKPOINT: u8 = 161;
 const MARIADB_GTID: u8 = 162;
 const MARIADB_GTID_LIST: u8 = 163;
+/// Heartbeat events (MySQL 8.0.26+ also sends a second version).
+const HEARTBEAT: u8 = 27;
+const HEARTBEAT_V2: u8 = 41;
 /// MariaDB compressed query / row events (`log_bin_compress = ON`), which
 /// mysql_common cannot read: refusing them beats skipping rows.
 const MARIADB_COMPRESSED: std::ops::RangeInclusive<u8> = 165..=171;
@@ -48,8 +52,10 @@ pub(super) struct StreamSetup {
     pub tables: Vec<Table>,
     pub flavor: Flavor,
     pub cfg: MysqlSourceConfig,
-    /// Once mode: stop at this position.
+    /// Once mode: stop at this position (after the online copies).
     pub end: Option<MyPosition>,
+    /// Tables to copy while streaming, and requests to serve.
+    pub online: super::online::MyOnline,
 }
 
 /// True if `a` is strictly before `b` in the binlog.
@@ -139,7 +145,7 @@ impl Streamer {
             }),
             Flavor::Mysql => (!self.mysql_gtid.is_empty()).then(|| self.mysql_gtid.to_string()),
         };
-        MyPosition { file: self.file.clone(), pos: self.pos, gtid, snapshot: None }
+        MyPosition { file: self.file.clone(), pos: self.pos, gtid, ..Default::default() }
     }
 
     async fn open(&mut self, start: &MyPosition) -> SourceResult<BinlogStream> {
@@ -201,13 +207,35 @@ impl Streamer {
     pub(super) async fn run(mut self, start: MyPosition, ctx: SourceContext) -> SourceResult<()> {
         let mut stream = self.open(&start).await?;
         let mut shutdown = ctx.shutdown.clone();
+        let mut durable = ctx.durable.clone();
         let mut behind = tokio::time::interval(BEHIND_EVERY);
         behind.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stats = ctx.emitter.stats();
         loop {
+            self.setup.online.start_next();
             let next = tokio::select! {
                 biased;
                 _ = crate::sources::stopped(&mut shutdown) => return Ok(()),
+                changed = durable.changed() => {
+                    let pos = changed.ok().and_then(|_| durable.borrow_and_update().clone());
+                    if let Some(p) = pos.as_ref().and_then(|p| MyPosition::from_position(p).ok()) {
+                        self.setup.online.durable(&p, &ctx);
+                    }
+                    continue;
+                }
+                request = ctx.requests.next() => {
+                    self.setup.online.accept(request, &ctx);
+                    continue;
+                }
+                outcome = self.setup.online.reader_finished() => {
+                    self.setup.online.reader_done(outcome).await?;
+                    // An idle stream may be at the high watermark already.
+                    let at = self.position();
+                    if self.at_boundary() && self.setup.online.stream_at(&at, &at, &ctx).await? && self.once_done() {
+                        return Ok(());
+                    }
+                    continue;
+                }
                 _ = behind.tick() => {
                     if let Some(bytes) = self.behind_bytes().await {
                         stats.set_behind_bytes(bytes);
@@ -224,13 +252,36 @@ impl Streamer {
                 Some(Ok(ev)) => ev,
             };
             self.event(&event, &stream, &ctx).await?;
-            if let Some(end) = &self.setup.end {
-                if !self.in_tx && !before(&self.position(), end) {
-                    tracing::info!(at = %self.position().to_position().display, end = %end.to_position().display, "run --once: reached the end of the binlog as it was at start");
-                    return Ok(());
+            if self.at_boundary() {
+                let at = self.position();
+                // A heartbeat says how far the server has sent the binlog.
+                let header = event.header();
+                let mut seen = at.clone();
+                if matches!(header.event_type_raw(), HEARTBEAT | HEARTBEAT_V2) {
+                    seen.pos = seen.pos.max(u64::from(header.log_pos()));
                 }
+                self.setup.online.stream_at(&seen, &at, &ctx).await?;
+            }
+            if self.once_done() {
+                return Ok(());
             }
         }
+    }
+
+    /// Between transactions: a chunk may be emitted here.
+    fn at_boundary(&self) -> bool {
+        !self.in_tx && self.current_gtid.is_none() && self.current_mysql_gtid.is_none()
+    }
+
+    /// Once mode reached the end of the binlog as it was at start, and the
+    /// online copies are done.
+    fn once_done(&self) -> bool {
+        let Some(end) = &self.setup.end else { return false };
+        let done = self.at_boundary() && !before(&self.position(), end) && self.setup.online.idle();
+        if done {
+            tracing::info!(at = %self.position().to_position().display, end = %end.to_position().display, "run --once: reached the end of the binlog as it was at start");
+        }
+        done
     }
 
     async fn event(&mut self, event: &mysql_async::binlog::events::Event, stream: &BinlogStream, ctx: &SourceContext) -> SourceResult<()> {
@@ -335,7 +386,7 @@ impl Streamer {
         if let Some((uuid, gno)) = self.current_mysql_gtid.take() {
             self.mysql_gtid.add(&uuid, gno);
         }
-        let position = self.position().to_position();
+        let position = self.setup.online.position(&self.position());
         let last = self.tail.end(&ctx.pipeline, "mysql", position);
         ctx.emitter.emit(last).await?;
         self.in_tx = false;
@@ -348,6 +399,7 @@ impl Streamer {
         rec.source = "mysql".into();
         rec.tx_id = self.tx_id.clone();
         rec.commit_time = self.commit_time;
+        self.setup.online.observe(&rec);
         if let Some(prev) = self.tail.hold(rec) {
             ctx.emitter.emit(prev).await?;
         }
@@ -475,130 +527,6 @@ impl Streamer {
     }
 }
 
-#[derive(Debug, PartialEq, Eq)]
-enum Ddl {
-    Alter,
-    Create,
-    Truncate,
-    Drop,
-    Rename,
-}
-
-/// The table a DDL statement is about: (verb, database, table). Only the
-/// forms that touch one named table are recognised.
-fn ddl_target(default_db: &str, sql: &str) -> Option<(Ddl, String, String)> {
-    let mut words = Tokens { s: sql, i: 0 };
-    let first = words.word()?.to_uppercase();
-    let verb = match first.as_str() {
-        "ALTER" => Ddl::Alter,
-        "CREATE" => Ddl::Create,
-        "TRUNCATE" => Ddl::Truncate,
-        "DROP" => Ddl::Drop,
-        "RENAME" => Ddl::Rename,
-        _ => return None,
-    };
-    // Skip modifiers up to TABLE (CREATE OR REPLACE TEMPORARY TABLE, ALTER ONLINE IGNORE TABLE …).
-    let mut saw_table = verb == Ddl::Truncate;
-    for _ in 0..6 {
-        let save = words.i;
-        let w = words.word()?;
-        if w.eq_ignore_ascii_case("TABLE") {
-            saw_table = true;
-            break;
-        }
-        if verb == Ddl::Truncate {
-            words.i = save;
-            break;
-        }
-        if w.eq_ignore_ascii_case("TEMPORARY") {
-            return None;
-        }
-    }
-    if !saw_table {
-        return None;
-    }
-    // IF [NOT] EXISTS
-    let save = words.i;
-    match words.word() {
-        Some(w) if w.eq_ignore_ascii_case("IF") => {
-            if words.word().is_some_and(|w| w.eq_ignore_ascii_case("NOT")) {
-                words.word();
-            }
-        }
-        _ => words.i = save,
-    }
-    let first = words.ident()?;
-    let (db, name) = if words.peek() == Some('.') {
-        words.i += 1;
-        (first, words.ident()?)
-    } else {
-        (default_db.to_string(), first)
-    };
-    Some((verb, db, name))
-}
-
-struct Tokens<'a> {
-    s: &'a str,
-    i: usize,
-}
-
-impl<'a> Tokens<'a> {
-    fn skip_ws(&mut self) {
-        loop {
-            let rest = &self.s[self.i..];
-            let trimmed = rest.trim_start();
-            self.i += rest.len() - trimmed.len();
-            if trimmed.starts_with("/*") {
-                match trimmed.find("*/") {
-                    Some(e) => self.i += e + 2,
-                    None => self.i = self.s.len(),
-                }
-            } else {
-                return;
-            }
-        }
-    }
-    fn peek(&mut self) -> Option<char> {
-        self.skip_ws();
-        self.s[self.i..].chars().next()
-    }
-    fn word(&mut self) -> Option<&'a str> {
-        self.skip_ws();
-        let rest: &'a str = &self.s[self.i..];
-        let n = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$')).unwrap_or(rest.len());
-        if n == 0 {
-            return None;
-        }
-        self.i += n;
-        Some(&rest[..n])
-    }
-    /// A bare or backquoted identifier.
-    fn ident(&mut self) -> Option<String> {
-        self.skip_ws();
-        let rest = &self.s[self.i..];
-        if let Some(body) = rest.strip_prefix('`') {
-            let mut out = String::new();
-            let mut chars = body.char_indices().peekable();
-            while let Some((j, c)) = chars.next() {
-                if c == '`' {
-                    if chars.peek().map(|(_, c)| *c) == Some('`') {
-                        chars.next();
-                        out.push('`');
-                    } else {
-                        self.i += 1 + j + 1;
-                        return Some(out);
-                    }
-                } else {
-                    out.push(c);
-                }
-            }
-            None
-        } else {
-            self.word().map(str::to_string)
-        }
-    }
-}
-
 /// Where a ROTATE event points: (offset, file name). The server's
 /// artificial ("fake") rotate at the start of a dump comes before the format
 /// description event, so the client cannot yet know whether a CRC32 follows
@@ -691,24 +619,8 @@ mod tests {
     }
 
     #[test]
-    fn ddl_targets() {
-        let t = |s| ddl_target("shop", s);
-        assert_eq!(t("ALTER TABLE orders ADD COLUMN x int"), Some((Ddl::Alter, "shop".into(), "orders".into())));
-        assert_eq!(t("alter table `crm`.`a``b` add c int"), Some((Ddl::Alter, "crm".into(), "a`b".into())));
-        assert_eq!(t("CREATE TABLE IF NOT EXISTS t (id int)"), Some((Ddl::Create, "shop".into(), "t".into())));
-        assert_eq!(t("CREATE OR REPLACE TABLE t (id int)"), Some((Ddl::Create, "shop".into(), "t".into())));
-        assert_eq!(t("TRUNCATE TABLE x"), Some((Ddl::Truncate, "shop".into(), "x".into())));
-        assert_eq!(t("truncate x"), Some((Ddl::Truncate, "shop".into(), "x".into())));
-        assert_eq!(t("DROP TABLE IF EXISTS `o` /* generated by server */"), Some((Ddl::Drop, "shop".into(), "o".into())));
-        assert_eq!(t("RENAME TABLE a TO b"), Some((Ddl::Rename, "shop".into(), "a".into())));
-        assert_eq!(t("CREATE TEMPORARY TABLE t (i int)"), None);
-        assert_eq!(t("INSERT INTO t VALUES (1)"), None);
-        assert_eq!(t("CREATE INDEX i ON t (a)"), None);
-    }
-
-    #[test]
     fn positions_order_by_file_then_offset() {
-        let p = |f: &str, o| MyPosition { file: f.into(), pos: o, gtid: None, snapshot: None };
+        let p = |f: &str, o| MyPosition { file: f.into(), pos: o, ..Default::default() };
         assert!(before(&p("b.000001", 900), &p("b.000002", 4)));
         assert!(before(&p("b.000002", 4), &p("b.000002", 5)));
         assert!(!before(&p("b.000002", 5), &p("b.000002", 5)));

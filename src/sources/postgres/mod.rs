@@ -396,19 +396,15 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     // the replication session (gated: nothing streams until the copy is done).
     // Whole-table copies to make while streaming: unfinished ones from the
     // checkpoint, and tables configured since it was written.
-    let mut online_pending: Vec<(String, Option<Vec<String>>)> = Vec::new();
-    if let Some(pos) = resume.as_ref().filter(|p| p.snapshot.is_none()) {
-        online_pending = pos.online.clone();
-        if let (Some(known), SnapshotMode::Initial) = (&pos.tables, cfg.db.snapshot) {
-            for t in &tables {
-                let name = t.qualified();
-                if !known.contains(&name) && !online_pending.iter().any(|(n, _)| *n == name) {
-                    tracing::info!(table = %name, "table added to `tables` since the last checkpoint: copying it online");
-                    online_pending.push((name, None));
-                }
-            }
-        }
-    }
+    let online_pending = match resume.as_ref().filter(|p| p.snapshot.is_none()) {
+        Some(pos) => crate::sources::online::resume_pending(
+            &pos.online,
+            pos.tables.as_ref(),
+            cfg.db.snapshot == SnapshotMode::Initial,
+            tables.iter().map(catalog::Table::qualified),
+        ),
+        None => Vec::new(),
+    };
     let (start, snapshot_from, mut repl) = match (resume, slot) {
         (None, None) => {
             let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication, source).await?)
@@ -538,7 +534,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
         tables: &tables,
         heartbeat_interval: cfg.heartbeat_interval,
         once_marker,
-        online: online::Online::new(conn.clone(), source, &cfg.slot, &tables, cfg.snapshot_chunk_rows, online_pending),
+        online: online::new(conn.clone(), source, &cfg.slot, &tables, cfg.snapshot_chunk_rows, online_pending),
     })
     .run(ctx)
     .await

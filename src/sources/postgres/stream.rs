@@ -52,7 +52,7 @@ pub struct StreamSetup<'a> {
     /// In once mode, stop when the stream reaches this LSN.
     pub once_marker: Option<u64>,
     /// Tables to copy while streaming, and requests to serve.
-    pub online: super::online::Online,
+    pub online: super::online::PgOnline,
 }
 
 /// A relation as the stream describes it, with resolved column types.
@@ -110,7 +110,7 @@ impl<'a> Streamer<'a> {
         behind.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let stats = ctx.emitter.stats();
         loop {
-            self.setup.online.start_next().await?;
+            self.setup.online.start_next();
             tokio::select! {
                 biased;
                 _ = crate::sources::stopped(&mut shutdown) => {
@@ -122,7 +122,7 @@ impl<'a> Streamer<'a> {
                         let pos = durable.borrow_and_update().clone();
                         if let Some(lsn) = pos.as_ref().and_then(|p| PgPosition::from_position(p).ok()).map(|p| p.lsn) {
                             self.setup.repl.update_applied_lsn(Lsn::from_u64(lsn));
-                            self.setup.online.durable(lsn, &ctx);
+                            self.setup.online.durable(&lsn, &ctx);
                         }
                     }
                 }
@@ -188,7 +188,7 @@ impl<'a> Streamer<'a> {
                 self.tail.clear();
             }
             ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
-                let position = self.setup.online.position(end_lsn.as_u64());
+                let position = self.setup.online.position(&end_lsn.as_u64());
                 let mut last = self.tail.end(&ctx.pipeline, "postgres", position);
                 if !last.is_heartbeat() {
                     last.commit_time = Some(pg_time(commit_time_micros));
@@ -201,7 +201,7 @@ impl<'a> Streamer<'a> {
                 if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX || watermark) {
                     let lsn = lsn.as_u64();
                     if !(watermark && self.setup.online.watermark(&prefix, &content, lsn, ctx).await?) {
-                        ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", self.setup.online.position(lsn))).await?;
+                        ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", self.setup.online.position(&lsn))).await?;
                     }
                     // Once mode ends at its marker, after the online copies.
                     self.once_reached |= self.setup.once_marker.is_some_and(|m| lsn >= m);
@@ -213,7 +213,7 @@ impl<'a> Streamer<'a> {
                     self.push(rec, ctx).await?;
                 } else {
                     rec.tx_end = true;
-                    rec.position = Some(self.setup.online.position(lsn.as_u64()));
+                    rec.position = Some(self.setup.online.position(&lsn.as_u64()));
                     ctx.emitter.emit(rec).await?;
                 }
             }
