@@ -59,6 +59,9 @@ pub enum Command {
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the findings as one JSON document (the exit code is the same).
+        #[arg(long)]
+        json: bool,
     },
     /// Print each pipeline's checkpointed position and when it was written.
     Status {
@@ -151,7 +154,7 @@ impl CliError {
 pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
-        Command::Check { config } => check::check(config).await,
+        Command::Check { config, json } => check::check(config, json).await,
         Command::Status { config } => status::status(config),
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
