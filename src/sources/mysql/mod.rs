@@ -5,7 +5,9 @@
 //!
 //! 1. **Preflight** (also what `logferry check` reports): `log_bin` on,
 //!    `binlog_format = ROW`, `binlog_row_image = FULL`, the binlog status is
-//!    readable (BINLOG MONITOR / REPLICATION CLIENT), and every selected
+//!    readable (BINLOG MONITOR / REPLICATION CLIENT), the user holds
+//!    REPLICATION SLAVE (per `SHOW GRANTS`) and may read every selected
+//!    table (see [`check()`]), and every selected
 //!    table (`database.table` globs) has a primary key, or the `key` of a
 //!    `[[pipeline.table]]` rule naming columns it has. Every problem is
 //!    listed at once with its fix.

@@ -8,7 +8,8 @@
 //!    the tables, and every selected table needs a primary key (or a unique
 //!    index as replica identity), or — without either — the `key` of a
 //!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`. Each failure
-//!    says which setting or table, and the SQL that fixes it.
+//!    says which setting or table, and the SQL that fixes it. `check` also
+//!    judges the slot (see [`check()`]).
 //! 2. **Publication** `publication` is created if missing and its table list
 //!    kept equal to the selected tables.
 //! 3. **Slot.** Without a checkpoint and without a slot, the slot is created
