@@ -62,6 +62,9 @@ pub enum Command {
         /// The config file.
         #[arg(long, short)]
         config: PathBuf,
+        /// Print the findings as one JSON document (the exit code is the same).
+        #[arg(long)]
+        json: bool,
     },
     /// Show each pipeline's state: live from the running `logferry run`
     /// (per table, lag, throughput, checkpoint), else the stored checkpoints.
@@ -176,7 +179,7 @@ impl CliError {
 pub async fn execute(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
-        Command::Check { config } => check::check(config).await,
+        Command::Check { config, json } => check::check(config, json).await,
         Command::Status { config, json } => status::status(config, json).await,
         Command::Snapshot { config, pipeline, table } => snapshot::snapshot(config, pipeline, table).await,
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),

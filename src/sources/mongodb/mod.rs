@@ -298,10 +298,10 @@ pub(crate) async fn preflight(client: &Client, cfg: &MongodbSourceConfig, source
 }
 
 /// What `logferry check` says about a mongodb source.
-pub async fn check(cfg: &MongodbSourceConfig) -> Result<String, String> {
+pub async fn check(cfg: &MongodbSourceConfig) -> Result<String, SourceError> {
     let source = MongodbSource::new(cfg.clone()).name;
-    let client = connect(cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let sel = preflight(&client, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
+    let client = connect(cfg, &source).await?;
+    let sel = preflight(&client, cfg, &source).await?;
     let names: Vec<String> = sel.existing.iter().map(Coll::qualified).collect();
     Ok(format!("{source}: ready; {} collection(s): {}", names.len(), names.join(", ")))
 }

@@ -133,7 +133,7 @@ pub async fn resolve_tables(
             problems.push(format!("table selector `{sel}` has no database; write it as `database.table` (globs allowed)"));
         } else if !rows.iter().any(|(d, t)| selected(std::slice::from_ref(sel), d, t)) {
             problems.push(format!(
-                "no table matches `{sel}` (or the role cannot see it: GRANT SELECT ON {} TO …)",
+                "no table matches `{sel}`: check `tables` in [pipeline.source], or, if it exists, let the user see it: GRANT SELECT ON {} TO …;",
                 sel.split_once('.').map(|(d, _)| format!("{}.*", quote_ident(d))).unwrap_or_default()
             ));
         }

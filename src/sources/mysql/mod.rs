@@ -5,7 +5,9 @@
 //!
 //! 1. **Preflight** (also what `logferry check` reports): `log_bin` on,
 //!    `binlog_format = ROW`, `binlog_row_image = FULL`, the binlog status is
-//!    readable (BINLOG MONITOR / REPLICATION CLIENT), and every selected
+//!    readable (BINLOG MONITOR / REPLICATION CLIENT), the user holds
+//!    REPLICATION SLAVE (per `SHOW GRANTS`) and may read every selected
+//!    table (see [`check()`]), and every selected
 //!    table (`database.table` globs) has a primary key, or the `key` of a
 //!    `[[pipeline.table]]` rule naming columns it has. Every problem is
 //!    listed at once with its fix.
@@ -54,6 +56,7 @@
 //! carry them).
 
 pub mod catalog;
+mod check;
 mod ddl;
 pub mod decode;
 pub mod gtid;
@@ -64,6 +67,7 @@ mod stream;
 /// The rows-event → records step of the stream, for benches/decode.rs.
 #[doc(hidden)]
 pub use stream::row_records;
+pub use check::check;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
 use crate::config::{MysqlFlavor, MysqlSourceConfig, SnapshotMode};
@@ -224,10 +228,12 @@ pub enum Flavor {
     Mysql,
 }
 
-/// Settings, grants and tables; every problem at once, each with its fix.
+/// Settings, grants and tables; every problem at once, each with its fix
+/// (a `GRANT` names the user's account as the server sees it).
 pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -> SourceResult<(Flavor, Vec<catalog::Table>)> {
-    let (version, log_bin, format, image): (String, Option<String>, Option<String>, Option<String>) = conn
-        .query_first("SELECT VERSION(), @@log_bin, @@binlog_format, @@binlog_row_image")
+    type Settings = (String, Option<String>, Option<String>, Option<String>, String);
+    let (version, log_bin, format, image, current_user): Settings = conn
+        .query_first("SELECT VERSION(), @@log_bin, @@binlog_format, @@binlog_row_image, CURRENT_USER()")
         .await
         .map_err(|e| mysql_error(source, "reading server settings", &e))?
         .ok_or_else(|| definite(source, "the server returned no settings"))?;
@@ -237,6 +243,7 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
         MysqlFlavor::Auto if version.to_lowercase().contains("mariadb") => Flavor::Mariadb,
         MysqlFlavor::Auto => Flavor::Mysql,
     };
+    let account = check::account(&current_user);
     let mut problems = Vec::new();
     if log_bin.as_deref() != Some("1") {
         problems.push("the binary log is off: start the server with log_bin (e.g. log_bin = mysql-bin in my.cnf) and a server_id".to_string());
@@ -253,25 +260,31 @@ pub async fn preflight(conn: &mut Conn, cfg: &MysqlSourceConfig, source: &str) -
             image.unwrap_or_default()
         ));
     }
+    if check::lacks_replication_slave(&check::grants(conn).await) {
+        problems.push(format!("user {account} may not read the binlog (REPLICATION SLAVE): run GRANT REPLICATION SLAVE ON *.* TO {account};"));
+    }
+    // MySQL 8.4 renamed the statement; the first error is the telling one.
     if let Err(e) = conn.query_drop("SHOW MASTER STATUS").await {
-        problems.push(format!(
-            "cannot read the binlog position ({e}): GRANT SELECT, REPLICATION SLAVE, {} ON *.* TO <user>;",
-            if flavor == Flavor::Mariadb { "BINLOG MONITOR" } else { "REPLICATION CLIENT" }
-        ));
+        if conn.query_drop("SHOW BINARY LOG STATUS").await.is_err() {
+            problems.push(format!(
+                "user {account} cannot read the binlog position ({e}): run GRANT {} ON *.* TO {account};",
+                if flavor == Flavor::Mariadb { "BINLOG MONITOR" } else { "REPLICATION CLIENT" }
+            ));
+        }
     }
     let tables = note_problem(&mut problems, catalog::resolve_tables(conn, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
+    let unreadable = check::unreadable(conn, &tables).await;
+    if !unreadable.is_empty() {
+        problems.push(format!(
+            "user {account} cannot read {}: run {}",
+            unreadable.join(", "),
+            unreadable.iter().map(|t| format!("GRANT SELECT ON {t} TO {account};")).collect::<Vec<_>>().join(" ")
+        ));
+    }
+    // The catalog's messages cannot know the account.
+    let problems = problems.into_iter().map(|p| p.replace("TO …", &format!("TO {account}"))).collect();
     fail_on_problems(source, problems)?;
     Ok((flavor, tables))
-}
-
-/// What `logferry check` says about a mysql source.
-pub async fn check(cfg: &MysqlSourceConfig) -> Result<String, String> {
-    let source = MysqlSource::new(cfg.clone()).name;
-    let opts = opts(cfg.db.url.expose(), &source).map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let mut conn = connect(&opts, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let (flavor, tables) = preflight(&mut conn, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
-    Ok(format!("{source}: ready ({flavor:?}); {} table(s): {}", names.len(), names.join(", ")))
 }
 
 /// The server's current end of binlog (file, offset) and its GTID state:

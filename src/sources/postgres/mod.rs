@@ -8,7 +8,8 @@
 //!    the tables, and every selected table needs a primary key (or a unique
 //!    index as replica identity), or — without either — the `key` of a
 //!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`. Each failure
-//!    says which setting or table, and the SQL that fixes it.
+//!    says which setting or table, and the SQL that fixes it. `check` also
+//!    judges the slot (see [`check()`]).
 //! 2. **Publication** `publication` is created if missing and its table list
 //!    kept equal to the selected tables.
 //! 3. **Slot.** Without a checkpoint and without a slot, the slot is created
@@ -50,6 +51,7 @@
 //! `--once` writes a marker message at start; the source stops when the
 //! stream reaches it, i.e. after every transaction committed before start.
 
+mod check;
 pub mod catalog;
 pub mod decode;
 pub mod logical;
@@ -61,6 +63,7 @@ mod stream;
 #[doc(hidden)]
 pub use stream::{tuple_row, RowShape};
 pub mod types;
+pub use check::check;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
 use crate::config::{PostgresSourceConfig, SnapshotMode};
@@ -243,6 +246,7 @@ impl Source for PostgresSource {
 }
 
 /// What preflight found: the tables, ready to replicate.
+#[derive(Default)]
 pub struct Preflight {
     pub tables: Vec<catalog::Table>,
 }
@@ -278,26 +282,6 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
     let tables = note_problem(&mut problems, catalog::resolve_tables(client, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
     fail_on_problems(source, problems)?;
     Ok(Preflight { tables })
-}
-
-/// What `logferry check` says about a postgres source: connects, runs the
-/// preflight, and describes the slot; `Err` lists every problem.
-pub async fn check(cfg: &PostgresSourceConfig) -> Result<String, String> {
-    let source = format!("postgres:{}", display_url(cfg.db.url.expose()));
-    let conn = ConnInfo::parse(cfg.db.url.expose(), &source).map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let client = conn.connect(&source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let Preflight { tables } = preflight(&client, cfg, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let slot = slot_state(&client, &cfg.slot, &source).await.map_err(|e| crate::ErrorChain(&e).to_string())?;
-    let names: Vec<String> = tables.iter().map(|t| t.qualified()).collect();
-    let slot = match slot {
-        None => format!("slot `{}` will be created on the first run", cfg.slot),
-        Some(s) => format!(
-            "slot `{}` exists (confirmed {})",
-            cfg.slot,
-            s.confirmed_flush.map(format_lsn).unwrap_or_else(|| "nothing yet".into())
-        ),
-    };
-    Ok(format!("{source}: ready; {} table(s): {}; {slot}", names.len(), names.join(", ")))
 }
 
 /// Creates the publication, or makes its table list equal to `tables`.
