@@ -218,38 +218,13 @@ fn mariadb_a_requested_copy_mends_a_damaged_table_while_it_streams() {
             .unwrap();
     });
 
-    let cfg = logferry::config::Config::load(&s.config).unwrap();
-    let p = &cfg.pipelines[0];
-    let stats = Arc::new(logferry::pipeline::PipelineStats::new(&p.name));
-    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let (stop, writes) = workload(&rt, source.url.clone(), b_rows, Arc::new(AtomicU64::new(0)));
-    let run = rt.spawn({
-        let stats = stats.clone();
-        let cfg = cfg.clone();
-        async move {
-            let p = &cfg.pipelines[0];
-            logferry::pipeline::run(logferry::pipeline::PipelineRun {
-                name: p.name.clone(),
-                apply: p.apply.clone(),
-                source: logferry::cli::open_source(&p.source).unwrap(),
-                sinks: logferry::cli::open_sinks(&p.targets, p.apply.lanes, false).await.unwrap(),
-                store: logferry::checkpoint::CheckpointStore::open(&cfg.state_dir).unwrap(),
-                once: false,
-                shutdown,
-                on_error: p.on_error,
-                spool: p.spool,
-                stats,
-                stage: None,
-                routes: Vec::new(),
-            })
-            .await
-        }
-    });
+    let run = crate::support::online::InProcess::start(&rt, &s.config);
     // A few keys first (what `verify --repair` sends): 7 and 14 were
     // changed, 11 deleted; 999999 never existed and is deleted (a no-op).
     let keys = [7i64, 14, 11, 999_999].iter().map(|k| vec![Value::int64(*k)]).collect();
-    let id = stats.requests.submit(&format!("{}.b", source.name), Some(keys));
-    wait_applied(&rt, &stats, id);
+    let id = run.stats.requests.submit(&format!("{}.b", source.name), Some(keys));
+    run.wait_applied(&rt, id);
     rt.block_on(async {
         let got = pg::rows(&target, "SELECT id::text, note FROM public.b WHERE id IN (7, 11, 14) ORDER BY b.id").await;
         let gone = source.rows("SELECT COUNT(*) FROM b WHERE id IN (7, 11, 14)").await;
@@ -258,13 +233,13 @@ fn mariadb_a_requested_copy_mends_a_damaged_table_while_it_streams() {
         assert_eq!(Some(got.len().to_string()), gone[0][0], "{got:?}");
     });
     // Then the whole table (what `logferry snapshot --table b` sends).
-    let id = stats.requests.submit("b", None);
-    wait_applied(&rt, &stats, id);
-    let unknown = stats.requests.submit("nope.b", None);
+    let id = run.stats.requests.submit("b", None);
+    run.wait_applied(&rt, id);
+    let unknown = run.stats.requests.submit("nope.b", None);
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !matches!(stats.requests.state(unknown), Some(CopyState::Failed(_))) {
-            assert!(Instant::now() < deadline, "{:?}", stats.requests.state(unknown));
+        while !matches!(run.stats.requests.state(unknown), Some(CopyState::Failed(_))) {
+            assert!(Instant::now() < deadline, "{:?}", run.stats.requests.state(unknown));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -280,21 +255,6 @@ fn mariadb_a_requested_copy_mends_a_damaged_table_while_it_streams() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    shutdown_tx.send(true).unwrap();
-    rt.block_on(run).unwrap().unwrap();
+    run.stop(&rt);
     rt.block_on(assert_equal(&source, &target));
-}
-
-fn wait_applied(rt: &tokio::runtime::Runtime, stats: &logferry::pipeline::PipelineStats, id: u64) {
-    rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match stats.requests.state(id) {
-                Some(CopyState::Emitted { applied: true, .. }) => return,
-                Some(CopyState::Failed(e)) => panic!("request {id} failed: {e}"),
-                other => assert!(Instant::now() < deadline, "request {id} still {other:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    });
 }

@@ -10,7 +10,6 @@ use crate::support::pg::{connect, fresh_db, TestDb};
 use crate::support::Rng;
 use logferry::record::Value;
 use logferry::sources::requests::CopyState;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn config(source: &TestDb, target: &TestDb, tables: &str) -> String {
@@ -197,50 +196,25 @@ fn a_requested_copy_mends_a_damaged_table_while_it_streams() {
             .unwrap();
     });
 
-    let cfg = logferry::config::Config::load(&s.config).unwrap();
-    let p = &cfg.pipelines[0];
-    let stats = Arc::new(logferry::pipeline::PipelineStats::new(&p.name));
-    let (shutdown_tx, shutdown) = tokio::sync::watch::channel(false);
     let (stop, writes) = workload(&rt, source.url.clone(), b_rows);
-    let run = rt.spawn({
-        let stats = stats.clone();
-        let cfg = cfg.clone();
-        async move {
-            let p = &cfg.pipelines[0];
-            logferry::pipeline::run(logferry::pipeline::PipelineRun {
-                name: p.name.clone(),
-                apply: p.apply.clone(),
-                source: logferry::cli::open_source(&p.source).unwrap(),
-                sinks: logferry::cli::open_sinks(&p.targets, p.apply.lanes, false).await.unwrap(),
-                store: logferry::checkpoint::CheckpointStore::open(&cfg.state_dir).unwrap(),
-                once: false,
-                shutdown,
-                on_error: p.on_error,
-                spool: p.spool,
-                stats,
-                stage: None,
-                routes: Vec::new(),
-            })
-            .await
-        }
-    });
+    let run = crate::support::online::InProcess::start(&rt, &s.config);
     // A few keys first (what `verify --repair` sends): 7 and 14 were
     // changed, 11 deleted; 999999 never existed and is deleted (a no-op).
     let keys = [7i64, 14, 11, 999_999].iter().map(|k| vec![Value::int64(*k)]).collect();
-    let id = stats.requests.submit("public.b", Some(keys));
-    wait_applied(&rt, &stats, id);
+    let id = run.stats.requests.submit("public.b", Some(keys));
+    run.wait_applied(&rt, id);
     rt.block_on(async {
         let got = crate::support::pg::rows(&target, "SELECT id::text, note FROM b WHERE id IN (7, 11, 14) ORDER BY id").await;
         assert!(got.iter().all(|r| !r.contains("damaged")) && got.len() == 3, "{got:?}");
     });
     // Then the whole table (what `logferry snapshot --table b` sends).
-    let id = stats.requests.submit("b", None);
-    wait_applied(&rt, &stats, id);
-    let unknown = stats.requests.submit("public.nope", None);
+    let id = run.stats.requests.submit("b", None);
+    run.wait_applied(&rt, id);
+    let unknown = run.stats.requests.submit("public.nope", None);
     rt.block_on(async {
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !matches!(stats.requests.state(unknown), Some(CopyState::Failed(_))) {
-            assert!(Instant::now() < deadline, "{:?}", stats.requests.state(unknown));
+        while !matches!(run.stats.requests.state(unknown), Some(CopyState::Failed(_))) {
+            assert!(Instant::now() < deadline, "{:?}", run.stats.requests.state(unknown));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -255,27 +229,12 @@ fn a_requested_copy_mends_a_damaged_table_while_it_streams() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     });
-    shutdown_tx.send(true).unwrap();
-    rt.block_on(run).unwrap().unwrap();
+    run.stop(&rt);
     rt.block_on(async {
         for t in ["a", "b"] {
             let (x, y) = (dump(&source, t).await, dump(&target, t).await);
             assert_eq!(x.len(), y.len(), "{t}: row counts differ");
             assert!(x == y, "{t}: target differs from source");
-        }
-    });
-}
-
-fn wait_applied(rt: &tokio::runtime::Runtime, stats: &logferry::pipeline::PipelineStats, id: u64) {
-    rt.block_on(async {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            match stats.requests.state(id) {
-                Some(CopyState::Emitted { applied: true, .. }) => return,
-                Some(CopyState::Failed(e)) => panic!("request {id} failed: {e}"),
-                other => assert!(Instant::now() < deadline, "request {id} still {other:?}"),
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
 }

@@ -20,6 +20,7 @@ pub mod binary;
 pub mod http_server;
 pub mod mariadb;
 pub mod mongodb;
+pub mod online;
 pub mod outage;
 pub mod pg;
 pub mod prom;
