@@ -1,4 +1,4 @@
-//! The command line: `run`, `check`, `status`, `reset`, `dead-letters`.
+//! The command line: `run`, `check`, `status`, `verify`, `reset`, `dead-letters`.
 //!
 //! Exit codes: 0 success, 2 bad usage or config, 1 runtime failure. Errors
 //! go to stderr as one readable paragraph; logs go to stderr too, so stdout
@@ -26,6 +26,7 @@ mod dead_letters;
 mod grants;
 mod rules;
 mod status;
+mod verify;
 
 pub use dead_letters::DeadLettersCommand;
 
@@ -66,6 +67,10 @@ pub enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Compare each source table with its target tables (through the
+    /// table rules); exit 1 when any differs. `--repair` mends the keys
+    /// that differ.
+    Verify(verify::VerifyArgs),
     /// Forget a pipeline's checkpoint: its next run starts from the beginning.
     Reset {
         /// The config file.
@@ -132,6 +137,12 @@ pub enum CliError {
         #[source]
         cause: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
+    /// `verify` could not compare (a database could not be read): exit 1.
+    #[error("verify: {0}")]
+    Verify(#[source] crate::verify::VerifyError),
+    /// `verify` found tables that differ: exit 1.
+    #[error("verify: {0}")]
+    Differs(String),
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -153,6 +164,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Run { config, pipeline, once } => run(config, pipeline, once).await,
         Command::Check { config } => check::check(config).await,
         Command::Status { config } => status::status(config),
+        Command::Verify(args) => verify::verify(args).await,
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
         Command::Bench(args) => bench::run(*args).await,

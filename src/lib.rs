@@ -52,13 +52,17 @@
 //!   [`kafka_client`]: librdkafka settings shared by the Kafka source and
 //!   target.
 //! - [`admin`]: `/health` and `/metrics`; it only reads `PipelineStats`.
-//! - [`cli`]: the commands (`run`, `check`, `status`, `reset`,
+//! - [`verify`]: `logferry verify [--repair]`: each source table against
+//!   its target tables, by key ranges with digests computed inside the
+//!   databases or row by row, through the rules; re-checks what differs
+//!   while a run applies, and repairs by sending rows through the pipeline.
+//! - [`cli`]: the commands (`run`, `check`, `status`, `verify`, `reset`,
 //!   `dead-letters`, `bench`); `main.rs` only parses, logs and prints
 //!   errors with [`ErrorChain`].
 //!
 //! # Which way the imports run
 //!
-//! `cli` → `config`, `pipeline`, `admin` → `transform` → `sources`/`sinks`
+//! `cli` → `config`, `pipeline`, `admin`, `verify` → `transform` → `sources`/`sinks`
 //! contracts → `record`. `record` imports nothing of ours; `config` at
 //! most `record`; `transform` only `config`, `record` and the source
 //! selectors' glob.
@@ -76,6 +80,7 @@ pub mod sinks;
 pub mod sources;
 pub mod tls;
 pub mod transform;
+pub mod verify;
 
 /// A boxed, sendable future: what the object-safe `Source` and `Sink`
 /// traits return.
