@@ -34,3 +34,4 @@ mod spool;
 mod sql_targets;
 mod tls;
 mod transform;
+mod verify;

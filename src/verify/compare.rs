@@ -334,6 +334,8 @@ pub struct Matcher {
     /// Target rows not yet paired: (target key, row).
     target: HashMap<KeyId, (Key, Row)>,
     different: Vec<Key>,
+    /// Target keys of rows the rules keep from the target.
+    filtered_in_target: Vec<Key>,
     /// Rows paired and compared.
     pub compared: u64,
 }
@@ -349,7 +351,7 @@ impl Matcher {
     pub fn source(&mut self, key: Key, expected: Option<Row>) {
         let id = key_id(&key);
         match self.target.remove(&id) {
-            Some((_, got)) => self.pair(key, expected, Some(got)),
+            Some((tkey, got)) => self.pair(key, expected, tkey, got),
             None => {
                 self.source.insert(id, (key, expected));
             }
@@ -360,22 +362,20 @@ impl Matcher {
     pub fn target(&mut self, key: Key, row: Row) {
         let id = key_id(&key);
         match self.source.remove(&id) {
-            Some((skey, expected)) => self.pair(skey, expected, Some(row)),
+            Some((skey, expected)) => self.pair(skey, expected, key, row),
             None => {
                 self.target.insert(id, (key, row));
             }
         }
     }
 
-    fn pair(&mut self, key: Key, expected: Option<Row>, got: Option<Row>) {
+    fn pair(&mut self, key: Key, expected: Option<Row>, target_key: Key, got: Row) {
         self.compared += 1;
-        match (expected, got) {
-            (Some(e), Some(g)) if !self.rules.rows_equal(&e, &g) => self.different.push(key),
-            (None, Some(_)) => {
-                // The rules keep the row away, yet the target has it.
-                self.different.push(key)
-            }
-            _ => {}
+        match expected {
+            Some(e) if !self.rules.rows_equal(&e, &got) => self.different.push(key),
+            Some(_) => {}
+            // The rules keep the row away, yet the target has it.
+            None => self.filtered_in_target.push(target_key),
         }
     }
 
@@ -390,6 +390,7 @@ impl Matcher {
         let mut missing: Vec<(KeyId, Key)> =
             self.source.into_iter().filter(|(_, (_, e))| e.is_some()).map(|(id, (k, _))| (id, k)).collect();
         let mut extra: Vec<(KeyId, Key)> = self.target.into_iter().map(|(id, (k, _))| (id, k)).collect();
+        extra.extend(self.filtered_in_target.into_iter().map(|k| (key_id(&k), k)));
         missing.sort_by(|a, b| key_order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
         extra.sort_by(|a, b| key_order(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
         Differences {
@@ -465,14 +466,14 @@ mod tests {
         m.target(vec![Value::int64(9)], row(9, "z"));
         // Filtered away at the source and absent from the target: fine.
         m.source(vec![Value::int64(7)], None);
-        // Filtered away at the source but present in the target: a difference.
+        // Filtered away at the source but present in the target: extra.
         m.source(vec![Value::int64(8)], None);
         m.target(vec![Value::int64(8)], row(8, "h"));
         assert_eq!(m.compared, 3);
         let d = m.finish();
         assert_eq!(d.missing, vec![vec![Value::int64(2)]]);
-        assert_eq!(d.extra, vec![vec![Value::int64(9)]]);
-        assert_eq!(d.different, vec![vec![Value::int64(3)], vec![Value::int64(8)]]);
+        assert_eq!(d.extra, vec![vec![Value::int64(8)], vec![Value::int64(9)]]);
+        assert_eq!(d.different, vec![vec![Value::int64(3)]]);
         assert_eq!(d.len(), 4);
     }
 

@@ -1,7 +1,8 @@
 //! `verify --repair`: the differing keys are read again from the source
 //! and sent through the pipeline as ordinary records — a row the source
 //! has as a snapshot read (an upsert, as the initial copy emits it), a key
-//! the source no longer has as a DELETE of that key — so they are shaped
+//! the source no longer has (or whose row the rules' filter keeps from the
+//! targets) as a DELETE of that key — so they are shaped
 //! by the rules, routed, applied and dead-lettered like any record. Then
 //! the keys are compared again.
 //!
@@ -140,7 +141,10 @@ pub async fn run_locally(
             ..Default::default()
         });
         for k in keys {
-            let row = found.remove(&super::compare::key_id(k));
+            // A row the rules keep from the targets must not be there:
+            // sent as a DELETE of its key (a key-only old row, which the
+            // filter cannot judge, so the DELETE is forwarded).
+            let row = found.remove(&super::compare::key_id(k)).filter(|r| super::tables::expected(p.stage.as_deref(), t, r).is_some());
             match row.is_some() {
                 true => sent.upserts += 1,
                 false => sent.deletes += 1,
