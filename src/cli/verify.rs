@@ -39,6 +39,9 @@ pub struct VerifyArgs {
     /// Seconds to wait for a running pipeline to apply past a read (re-checks, repairs).
     #[arg(long, default_value_t = 60)]
     pub max_wait: u64,
+    /// Compare row by row even where the databases could compute digests.
+    #[arg(long)]
+    pub by_rows: bool,
 }
 
 impl From<VerifyError> for CliError {
@@ -53,7 +56,12 @@ impl From<VerifyError> for CliError {
 pub(super) async fn verify(args: VerifyArgs) -> Result<(), CliError> {
     let cfg = Config::load(&args.config)?;
     let pipelines = selected(&cfg, args.pipeline.as_deref())?;
-    let opts = Options { table: args.table.clone(), max_wait: Duration::from_secs(args.max_wait), ..Options::default() };
+    let opts = Options {
+        table: args.table.clone(),
+        max_wait: Duration::from_secs(args.max_wait),
+        by_rows: args.by_rows,
+        ..Options::default()
+    };
     let control = Control::probe(&cfg.state_dir).await;
     let bar = Bar::new(std::io::stderr().is_terminal());
     let mut runs = Vec::new();
@@ -127,7 +135,9 @@ async fn repair(cfg: &Config, p: &Pipeline<'_>, checked: &mut [Checked], control
         }
         None => {
             let store = CheckpointStore::open(&cfg.state_dir)?;
-            let sinks = super::open_sinks(&p.config.targets, p.config.apply.lanes, false).await?;
+            let targets: Vec<_> =
+                verify::repair::repair_targets(p.config).into_iter().map(|i| p.config.targets[i].clone()).collect();
+            let sinks = super::open_sinks(&targets, p.config.apply.lanes, false).await?;
             let sent = verify::repair::run_locally(p, &work, sinks, &store).await?;
             drop(store);
             format!("{} row(s) re-read from the source and {} key(s) deleted, sent through the pipeline", sent.upserts, sent.deletes)

@@ -258,6 +258,60 @@ mod tests {
         assert_eq!(find_pipeline_field(&b, "other", "applied_through_unix_ms"), None);
     }
 
+    /// Answers each connection on `socket` with the next of `answers`,
+    /// and hands back the requests it read.
+    fn serve(socket: &Path, answers: Vec<&'static str>) -> tokio::task::JoinHandle<Vec<String>> {
+        let listener = tokio::net::UnixListener::bind(socket).unwrap();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for a in answers {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut got = Vec::new();
+                // The request ends with its body (Content-Length) or the blank line.
+                loop {
+                    let n = conn.read(&mut buf).await.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&got).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let len = text.lines().find_map(|l| l.strip_prefix("Content-Length: ")).and_then(|v| v.trim().parse::<usize>().ok());
+                        if got.len() >= end + 4 + len.unwrap_or(0) {
+                            break;
+                        }
+                    }
+                }
+                seen.push(String::from_utf8_lossy(&got).to_string());
+                conn.write_all(a.as_bytes()).await.unwrap();
+                conn.shutdown().await.unwrap();
+            }
+            seen
+        })
+    }
+
+    #[tokio::test]
+    async fn the_client_speaks_http_over_the_unix_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(Control::probe(dir.path()).await.is_none(), "no socket: no process runs");
+        let status = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 60\r\n\r\n{\"pipelines\":[{\"name\":\"shop\",\"applied_through_unix_ms\":42}]}";
+        let server = serve(
+            &dir.path().join(SOCKET_NAME),
+            vec![
+                status,
+                status,
+                "HTTP/1.1 202 Accepted\r\nContent-Length: 8\r\n\r\n{\"id\":7}",
+                "HTTP/1.1 200 OK\r\nContent-Length: 44\r\n\r\n{\"id\":7,\"state\":\"emitted\",\"applied\":true}   ",
+            ],
+        );
+        let c = Control::probe(dir.path()).await.expect("the endpoint answers");
+        assert_eq!(c.applied_through("shop").await.unwrap(), Some(42));
+        assert_eq!(c.post_copy(b"{\"pipeline\":\"shop\"}\n".to_vec()).await.unwrap(), 7);
+        assert_eq!(c.copy_state("shop", 7).await.unwrap(), CopyProgress::Applied);
+        let seen = server.await.unwrap();
+        assert!(seen[0].starts_with("GET /status HTTP/1.1\r\n"), "{:?}", seen[0]);
+        assert!(seen[2].starts_with("POST /copy HTTP/1.1\r\n") && seen[2].ends_with("\r\n\r\n{\"pipeline\":\"shop\"}\n"), "{:?}", seen[2]);
+        assert!(seen[3].starts_with("GET /copy?pipeline=shop&id=7 HTTP/1.1\r\n"), "{:?}", seen[3]);
+    }
+
     #[test]
     fn copy_states() {
         assert_eq!(copy_progress(&serde_json::json!({"id": 1, "state": "queued"})), CopyProgress::Pending);

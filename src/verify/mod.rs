@@ -99,11 +99,13 @@ pub struct Options {
     pub sizes: ranges::Sizes,
     /// Longest wait for a running pipeline to apply past a read (re-checks, repairs).
     pub max_wait: Duration,
+    /// Compare row by row even where in-database digests could be used.
+    pub by_rows: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { table: None, sizes: ranges::Sizes::default(), max_wait: Duration::from_secs(60) }
+        Options { table: None, sizes: ranges::Sizes::default(), max_wait: Duration::from_secs(60), by_rows: false }
     }
 }
 
@@ -220,7 +222,8 @@ async fn compare_pair(
     progress: &dyn Progress,
 ) -> Result<Sides, VerifyError> {
     let started = Instant::now();
-    let (mut src, mut tgt, by_digests) = tables::open(p.config, pair).await?;
+    let (mut src, mut tgt, digests_possible) = tables::open(p.config, pair).await?;
+    let by_digests = digests_possible && !opts.by_rows;
     let rules = row_rules(pair, &*src, &*tgt);
     let estimate = src.estimate().await?;
     progress.start(&format!("{} → {}", pair.source.table, tgt.describe()), estimate);

@@ -12,14 +12,17 @@
 //!   is followed until the checkpoint has passed them.
 //! - **No run** ([`run_locally`]): the pipeline runs here, once, with a
 //!   source of our own that emits just these records, and the pipeline's
-//!   targets, rules, routes and `on_error`. The records carry no position,
-//!   so the checkpoint does not move: the pipeline resumes where it was.
+//!   database targets (see [`repair_targets`]), rules, routes and
+//!   `on_error`. The records carry no position, so the checkpoint does not
+//!   move: the pipeline resumes where it was.
 
 use super::compare::Key;
 use super::control::{Control, CopyProgress};
 use super::tables::{snapshot_record, SourceTable};
 use super::{Checked, Pipeline, VerifyError};
 use crate::checkpoint::CheckpointStore;
+use crate::config::PipelineConfig;
+use crate::transform::Route;
 use crate::pipeline::{PipelineRun, PipelineStats};
 use crate::record::{Change, Column, Op, Row};
 use crate::sinks::Sink;
@@ -108,15 +111,30 @@ pub struct Sent {
     pub deletes: u64,
 }
 
+/// The indexes of the targets a local repair sends to: the database
+/// targets, which `verify` compares. File, broker and HTTP targets get no
+/// repair records: the records are numbered after the checkpoint like the
+/// next run's, and a NATS stream (`Nats-Msg-Id`) or an HTTP receiver
+/// (`Idempotency-Key`) deduplicating by those numbers would then drop the
+/// next run's real records as duplicates of the repair's.
+pub fn repair_targets(p: &PipelineConfig) -> Vec<usize> {
+    (0..p.targets.len()).filter(|&i| super::tables::target_engine(&p.targets[i]).is_ok()).collect()
+}
+
 /// Runs the pipeline here for just the repair records (no run holds the
-/// state dir): see the module docs. `sinks`: the pipeline's targets,
-/// opened; `store`: the state dir, held for the run.
+/// state dir): see the module docs. `sinks`: the targets of
+/// [`repair_targets`], opened, in that order; `store`: the state dir,
+/// held for the run.
 pub async fn run_locally(
     p: &Pipeline<'_>,
     work: &[(SourceTable, Vec<Key>)],
     sinks: Vec<Arc<dyn Sink>>,
     store: &CheckpointStore,
 ) -> Result<Sent, VerifyError> {
+    let routes: Vec<Route> = repair_targets(p.config).into_iter().map(|i| p.routes.get(i).cloned().unwrap_or_default()).collect();
+    if routes.len() != sinks.len() {
+        return Err(VerifyError::Internal("repair targets and their routes differ in number".into()));
+    }
     let name = &p.config.name;
     if p.config.spool.is_some() {
         return Err(VerifyError::Repair(format!(
@@ -167,7 +185,7 @@ pub async fn run_locally(
         spool: None,
         stats: Arc::new(PipelineStats::new(name)),
         stage: p.stage.clone(),
-        routes: p.routes.clone(),
+        routes,
     })
     .await?;
     let after = store.load(name)?;
