@@ -274,6 +274,59 @@ async fn mariadb_to_postgres_every_type_equal_then_three_named_differences_then_
     assert_eq!(pg::rows(&target, "SELECT count(*), min(id) FROM public.items").await, ["3001|1"]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mariadb_to_mariadb_compares_by_digests_and_finds_three_differences() {
+    let source = mariadb::fresh_db("vf_mm_src").await;
+    let target = mariadb::fresh_db("vf_mm_dst").await;
+    source
+        .exec(
+            "CREATE TABLE items (id INT PRIMARY KEY, name VARCHAR(40) NOT NULL, qty INT, price DECIMAL(10,2), f FLOAT, d DOUBLE,
+                                 at DATETIME(6), note TEXT, data BLOB, l1 VARCHAR(20) CHARACTER SET latin1) CHARACTER SET utf8mb4;
+             INSERT INTO items SELECT seq, CONCAT('item ', seq), seq % 97, seq / 4, seq / 3, seq / 7,
+                                      '2024-01-01' + INTERVAL seq SECOND, IF(seq % 5 = 0, NULL, 'NULL'), UNHEX(HEX(seq)), 'Grüße'
+               FROM seq_1_to_25000;",
+        )
+        .await;
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "my2my"
+[pipeline.source]
+kind = "mysql"
+url = "{src}"
+tables = ["{db}.items"]
+server_id = {id}
+[[pipeline.target]]
+kind = "mysql"
+url = "{dst}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        db = source.name,
+        id = 4_100_101_000 + std::process::id() % 1000,
+        dst = target.url,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report)[0]["compared_by"], "digests", "{report:#}");
+    assert_eq!(compared(&report)[0]["rows"], 25_000, "{report:#}");
+    // The text 'NULL' made NULL, a float changed in its 7th digit (3000 → 3000.000244), a row gone and one new.
+    target.exec("UPDATE items SET note = NULL WHERE id = 4; UPDATE items SET f = 3000.0003 WHERE id = 9000; DELETE FROM items WHERE id = 17; INSERT INTO items (id, name) VALUES (30000, 'intruder')").await;
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let t = compared(&report)[0];
+    assert_eq!(keys(t, "missing"), [r#"{"id":17}"#], "{report:#}");
+    assert_eq!(keys(t, "extra"), [r#"{"id":30000}"#], "{report:#}");
+    assert_eq!(keys(t, "different"), [r#"{"id":4}"#, r#"{"id":9000}"#], "{report:#}");
+    let (code, report, stderr) = verify(&s, &["--repair"]);
+    assert_equal(code, &report, &stderr);
+}
+
 fn mongo_config(source: &mongodb::TestMongo, target: &mongodb::TestMongo) -> String {
     format!(
         r#"

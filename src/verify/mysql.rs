@@ -6,8 +6,9 @@
 //! The digest of a range is `COUNT(*)` and the sum of the first 60 bits of
 //! `MD5` over the row's values, each `QUOTE`d (so NULL, written `NULL`, is
 //! told from the text `'NULL'`) and taken as bytes (so columns of
-//! different character sets concatenate). `SUM` of integers is exact
-//! (DECIMAL).
+//! different character sets concatenate); text is read as utf8mb4 first,
+//! so a `latin1` source column and the `utf8mb4` column a target made of
+//! it give the same bytes. `SUM` of integers is exact (DECIMAL).
 
 use super::compare::{key_of, Key};
 use super::side::{Bound, Digest, Point, Side, SideRow};
@@ -60,6 +61,11 @@ fn raw_literal(c: &ColumnInfo, v: Option<&[u8]>) -> String {
     format!("{intro} X'{}'", super::postgres::hex(v))
 }
 
+/// A column of characters (not bytes).
+fn is_text(c: &ColumnInfo) -> bool {
+    c.charset.is_some() && !is_binary(c)
+}
+
 fn is_binary(c: &ColumnInfo) -> bool {
     c.charset.as_deref() == Some("binary") || c.data_type.contains("binary") || c.data_type.contains("blob")
 }
@@ -92,13 +98,14 @@ impl MySide {
         }))
     }
 
-    /// The columns with their type and character set, as
-    /// information_schema describes them.
+    /// The columns with their type as information_schema describes it,
+    /// and whether they hold text (of any character set: the digest reads
+    /// text as utf8mb4) or bytes.
     pub fn column_types(&self) -> Vec<(String, String)> {
         self.table
             .columns
             .iter()
-            .map(|c| (c.name.clone(), format!("{} {}", c.column_type, c.charset.as_deref().unwrap_or(""))))
+            .map(|c| (c.name.clone(), format!("{} {}", c.column_type, if is_text(c) { "text" } else { "" })))
             .collect()
     }
 
@@ -298,6 +305,7 @@ impl Side for MySide {
                 .iter()
                 .map(|name| {
                     let expr = match self.table.columns.iter().find(|c| &c.name == name) {
+                        Some(c) if is_text(c) => format!("CONVERT({} USING utf8mb4)", c.select_expr()),
                         Some(c) => c.select_expr(),
                         None => quote_ident(name),
                     };
