@@ -150,8 +150,8 @@ async fn repair(cfg: &Config, p: &Pipeline<'_>, checked: &mut [Checked], control
         let stage = p.stage.clone();
         let source = c.pair.source.clone();
         let expect = move |row: &crate::record::Row| verify::tables::expected(stage.as_deref(), &source, row);
-        let after =
-            verify::compare_keys(&p.config.name, &mut **src, &mut **tgt, &keys, &expect, &c.rules, control, opts.max_wait).await?;
+        let live = control.map(|control| verify::Live { control, pipeline: &p.config.name, max_wait: opts.max_wait });
+        let after = verify::compare_keys(&mut **src, &mut **tgt, &keys, &expect, &c.rules, live).await?;
         match after {
             Ok(now) => {
                 let note = match now.is_empty() {

@@ -239,8 +239,9 @@ async fn compare_pair(
     let mut notes = Vec::new();
     let mut differences = outcome.differences;
     if !differences.is_empty() {
-        if let Some(c) = control {
-            let (d, n) = recheck(&p.config.name, &mut *src, &mut *tgt, differences, &expect, &rules, c, opts.max_wait).await?;
+        if let Some(control) = control {
+            let live = Live { control, pipeline: &p.config.name, max_wait: opts.max_wait };
+            let (d, n) = recheck(&mut *src, &mut *tgt, differences, &expect, &rules, live).await?;
             differences = d;
             notes.extend(n);
         }
@@ -280,24 +281,32 @@ pub fn all_keys(d: &Differences) -> Vec<Key> {
         .collect()
 }
 
-/// Reads `keys` on both sides and compares them; with `control`, the
-/// target is read only once the pipeline has applied past the source
-/// read. `Ok(None)`: the pipeline did not get there in time (`note` says
-/// why).
+/// A running pipeline whose progress a comparison waits for.
+#[derive(Clone, Copy)]
+pub struct Live<'a> {
+    /// Its control endpoint.
+    pub control: &'a Control,
+    /// The pipeline's name.
+    pub pipeline: &'a str,
+    /// Longest wait for it to apply past a read.
+    pub max_wait: Duration,
+}
+
+/// Reads `keys` on both sides and compares them; with `live`, the target
+/// is read only once the pipeline has applied past the source read.
+/// `Ok(Err(why))`: the pipeline did not get there in time.
 pub async fn compare_keys(
-    pipeline: &str,
     src: &mut dyn Side,
     tgt: &mut dyn Side,
     keys: &[Key],
     expect: ranges::Expect<'_>,
     rules: &RowRules,
-    control: Option<&Control>,
-    max_wait: Duration,
+    live: Option<Live<'_>>,
 ) -> Result<Result<Differences, String>, VerifyError> {
     let rows = src.by_keys(keys).await?;
     let read_at = now_ms();
-    if let Some(c) = control {
-        if let Err(why) = wait_applied(c, pipeline, read_at, max_wait).await? {
+    if let Some(l) = live {
+        if let Err(why) = wait_applied(l.control, l.pipeline, read_at, l.max_wait).await? {
             return Ok(Err(why));
         }
     }
@@ -315,22 +324,19 @@ pub async fn compare_keys(
 
 /// Re-checks the differing keys while the pipeline runs (see the module
 /// docs): what still differs, and notes for the report.
-#[allow(clippy::too_many_arguments)]
 async fn recheck(
-    pipeline: &str,
     src: &mut dyn Side,
     tgt: &mut dyn Side,
     found: Differences,
     expect: ranges::Expect<'_>,
     rules: &RowRules,
-    control: &Control,
-    max_wait: Duration,
+    live: Live<'_>,
 ) -> Result<(Differences, Vec<String>), VerifyError> {
     let first = found.len();
     let mut current = found;
     for round in 1..=RECHECK_ROUNDS {
         let keys = all_keys(&current);
-        match compare_keys(pipeline, src, tgt, &keys, expect, rules, Some(control), max_wait).await? {
+        match compare_keys(src, tgt, &keys, expect, rules, Some(live)).await? {
             Err(why) => return Ok((current, vec![why])),
             Ok(d) if d.is_empty() => {
                 return Ok((d, vec![format!("{first} key(s) differed while the pipeline ran; all equal once it had applied past the read (round {round})")]));

@@ -269,20 +269,6 @@ impl Side for MySide {
         })
     }
 
-    fn nth_key<'a>(&'a mut self, after: &'a Bound, n: u64) -> BoxFuture<'a, Result<Option<Point>, VerifyError>> {
-        Box::pin(async move {
-            let keys = self.keys_sql();
-            let sql = format!(
-                "SELECT {keys} FROM {}{} ORDER BY {keys} LIMIT 1 OFFSET {}",
-                self.table.quoted(),
-                self.range_sql(after, &Bound::Max),
-                n.saturating_sub(1)
-            );
-            let rows = self.query(sql, "reading range bounds").await?;
-            Ok(self.points(&rows).into_iter().next())
-        })
-    }
-
     fn split_points<'a>(&'a mut self, lo: &'a Bound, hi: &'a Bound, step: u64) -> BoxFuture<'a, Result<Vec<Point>, VerifyError>> {
         Box::pin(async move {
             let keys = self.keys_sql();

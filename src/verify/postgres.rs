@@ -269,20 +269,6 @@ impl Side for PgSide {
         })
     }
 
-    fn nth_key<'a>(&'a mut self, after: &'a Bound, n: u64) -> BoxFuture<'a, Result<Option<Point>, VerifyError>> {
-        Box::pin(async move {
-            let sql = format!(
-                "SELECT {keys} FROM {} {} ORDER BY {keys} OFFSET {} LIMIT 1",
-                self.quoted,
-                self.range_sql(after, &Bound::Max),
-                n.saturating_sub(1),
-                keys = self.keys_sql()
-            );
-            let rows = self.query(&sql, "reading range bounds").await?;
-            Ok(rows.first().map(|r| Point((0..self.key.len()).map(|i| r.get(i).map(|s| s.as_bytes().to_vec())).collect())))
-        })
-    }
-
     fn split_points<'a>(&'a mut self, lo: &'a Bound, hi: &'a Bound, step: u64) -> BoxFuture<'a, Result<Vec<Point>, VerifyError>> {
         Box::pin(async move {
             let keys = self.keys_sql();

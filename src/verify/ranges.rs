@@ -3,7 +3,8 @@
 //!
 //! **By digests** ([`by_digests`], two sides of one SQL engine whose rules
 //! change no value): the source is cut into ranges of `range` keys
-//! (`(lo, hi]`, `hi` being the key `range` rows after `lo`; the first
+//! (`(lo, hi]`, every `range`-th key of the source read in one pass over
+//! its key index; the first
 //! range starts before every key and the last ends after every key, so a
 //! target row before the first or after the last source key falls in a
 //! range too). Each side computes the range's digest (row count and a sum
@@ -72,12 +73,12 @@ pub async fn by_digests(
 ) -> Result<Outcome, VerifyError> {
     let mut matcher = Matcher::new(rules);
     let mut out = Outcome::default();
-    let mut lo = Bound::Min;
-    loop {
-        let hi = match src.nth_key(&lo, sizes.range).await? {
-            Some(p) => Bound::At(p),
-            None => Bound::Max,
-        };
+    // Every range's upper key at once: one pass over the source's key index.
+    let mut cuts = vec![Bound::Min];
+    cuts.extend(src.split_points(&Bound::Min, &Bound::Max, sizes.range).await?.into_iter().map(Bound::At));
+    cuts.push(Bound::Max);
+    for w in cuts.windows(2) {
+        let (lo, hi) = (&w[0], &w[1]);
         // Ranges still to look at, the deepest first.
         let mut todo = vec![(lo.clone(), hi.clone())];
         while let Some((a, b)) = todo.pop() {
@@ -106,10 +107,6 @@ pub async fn by_digests(
                 todo.push((w[0].clone(), w[1].clone()));
             }
         }
-        if hi == Bound::Max {
-            break;
-        }
-        lo = hi;
     }
     out.differences = matcher.finish();
     Ok(out)
@@ -289,12 +286,6 @@ pub(super) mod tests {
                         _ => None,
                     })
                     .collect())
-            })
-        }
-        fn nth_key<'a>(&'a mut self, after: &'a Bound, n: u64) -> BoxFuture<'a, Result<Option<Point>, VerifyError>> {
-            Box::pin(async move {
-                let k = self.range(after, &Bound::Max).nth(n as usize - 1).map(|(k, _)| *k);
-                Ok(k.map(|k| Point(vec![Some(k.to_string().into_bytes())])))
             })
         }
         fn split_points<'a>(&'a mut self, lo: &'a Bound, hi: &'a Bound, step: u64) -> BoxFuture<'a, Result<Vec<Point>, VerifyError>> {

@@ -74,11 +74,6 @@ pub trait Side: Send {
     /// The rows with these keys (those that exist), in any order.
     fn by_keys<'a>(&'a mut self, keys: &'a [Key]) -> BoxFuture<'a, Result<Vec<SideRow>, VerifyError>>;
 
-    /// The key `n` rows after `after`, or `None` when fewer rows follow.
-    fn nth_key<'a>(&'a mut self, _after: &'a Bound, _n: u64) -> BoxFuture<'a, Result<Option<Point>, VerifyError>> {
-        Box::pin(async move { Err(self.no_ranges()) })
-    }
-
     /// Keys that cut `(lo, hi]` into pieces of `step` rows (the last piece
     /// may be shorter), in key order, `hi` not included.
     fn split_points<'a>(&'a mut self, _lo: &'a Bound, _hi: &'a Bound, _step: u64) -> BoxFuture<'a, Result<Vec<Point>, VerifyError>> {
