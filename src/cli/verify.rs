@@ -191,8 +191,11 @@ impl Progress for Bar {
             None => indicatif::ProgressBar::new_spinner(),
         };
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-        let style = indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {human_pos}/~{human_len} rows ({per_sec}, {eta})")
+        let style = indicatif::ProgressStyle::with_template("{wide_msg} [{bar:20}] {human_pos}/~{human_len} rows, {rate}, eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0} rows/s", s.per_sec());
+            })
             .progress_chars("=> ");
         bar.set_style(style);
         bar.set_message(what.to_string());

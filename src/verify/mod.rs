@@ -226,7 +226,8 @@ async fn compare_pair(
     let by_digests = digests_possible && !opts.by_rows;
     let rules = row_rules(pair, &*src, &*tgt);
     let estimate = src.estimate().await?;
-    progress.start(&format!("{} → {}", pair.source.table, tgt.describe()), estimate);
+    let (place, name) = tables::target_place(&p.config.targets[pair.target_index], &pair.renamed);
+    progress.start(&format!("{} → {place}.{name}", pair.source.table), estimate);
     let stage = p.stage.clone();
     let source = pair.source.clone();
     let expect = move |row: &crate::record::Row| tables::expected(stage.as_deref(), &source, row);
