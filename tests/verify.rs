@@ -392,6 +392,76 @@ async fn mongodb_to_mongodb_equal_then_three_named_differences_then_repaired() {
     assert_eq!(mongodb::all_docs(&target.db, "items").await, mongodb::all_docs(&source.db, "items").await);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_documents_in_sql_tables_compare_equal_and_are_repaired() {
+    use bson::{doc, oid::ObjectId};
+    let source = mongodb::fresh_db("vf_m2s_src").await;
+    let pg_target = pg::fresh_db("vf_m2s_pg").await;
+    let my_target = mariadb::fresh_db("vf_m2s_my").await;
+    let oid = |i: u8| ObjectId::from_bytes([i; 12]);
+    let docs = (1..=250u8).map(|i| doc! {"_id": oid(i), "n": i32::from(i), "tags": ["a", format!("b{i}")], "sub": {"x": f64::from(i) / 8.0}});
+    source.coll("items").insert_many(docs).await.unwrap();
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "m2s"
+[pipeline.source]
+kind = "mongodb"
+url = "{src}"
+collections = ["{db}.items"]
+max_await = "200ms"
+[[pipeline.target]]
+kind = "postgres"
+url = "{pg}"
+[[pipeline.target]]
+kind = "mysql"
+url = "{my}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        db = source.name,
+        pg = pg_target.url,
+        my = my_target.url,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report).len(), 2, "both SQL targets are compared: {report:#}");
+
+    // PostgreSQL: one document changed, one gone, one that never was.
+    pg_target
+        .client
+        .batch_execute(&format!(
+            r#"UPDATE public.items SET document = jsonb_set(document, '{{n}}', '{{"$numberInt": "-1"}}') WHERE _id = '{{"$oid": "{a}"}}';
+               DELETE FROM public.items WHERE _id = '{{"$oid": "{b}"}}';
+               INSERT INTO public.items VALUES ('{{"$numberInt": "7"}}', '{{"_id": {{"$numberInt": "7"}}}}');"#,
+            a = oid(10).to_hex(),
+            b = oid(20).to_hex()
+        ))
+        .await
+        .unwrap();
+    my_target.exec(&format!(r#"DELETE FROM items WHERE _id = '{{"$oid":"{}"}}'"#, oid(30).to_hex())).await;
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    let t = compared(&report);
+    let pg_pair = t.iter().find(|t| t["target"].as_str().unwrap().starts_with("postgres")).unwrap();
+    assert_eq!(keys(pg_pair, "different"), [format!(r#"{{"_id":{{"$oid":"{}"}}}}"#, oid(10).to_hex())], "{report:#}");
+    assert_eq!(keys(pg_pair, "missing"), [format!(r#"{{"_id":{{"$oid":"{}"}}}}"#, oid(20).to_hex())], "{report:#}");
+    assert_eq!(keys(pg_pair, "extra"), [r#"{"_id":{"$numberInt":"7"}}"#], "{report:#}");
+    let my_pair = t.iter().find(|t| t["target"].as_str().unwrap().starts_with("mysql")).unwrap();
+    assert_eq!(my_pair["missing"]["count"], 1, "{report:#}");
+    assert_eq!((my_pair["extra"]["count"].as_u64(), my_pair["different"]["count"].as_u64()), (Some(0), Some(0)), "{report:#}");
+
+    let (code, report, stderr) = verify(&s, &["--repair"]);
+    assert_equal(code, &report, &stderr);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+}
+
 const RULES: &str = r#"
 mask_key = "0123456789abcdef"
 [[pipeline.table]]

@@ -147,9 +147,7 @@ async fn repair(cfg: &Config, p: &Pipeline<'_>, checked: &mut [Checked], control
         let Some(d) = c.report.differences().filter(|d| !d.is_empty()).cloned() else { continue };
         let Some((src, tgt)) = c.sides.as_mut() else { continue };
         let keys = verify::all_keys(&d);
-        let stage = p.stage.clone();
-        let source = c.pair.source.clone();
-        let expect = move |row: &crate::record::Row| verify::tables::expected(stage.as_deref(), &source, row);
+        let expect = verify::tables::shaper(p.stage.clone(), &c.pair);
         let live = control.map(|control| verify::Live { control, pipeline: &p.config.name, max_wait: opts.max_wait });
         let after = verify::compare_keys(&mut **src, &mut **tgt, &keys, &expect, &c.rules, live).await?;
         match after {

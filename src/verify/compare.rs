@@ -15,7 +15,7 @@
 //! | MySQL `time` (a duration) | PostgreSQL `interval` | the same microseconds |
 //! | MySQL `set` | PostgreSQL `text[]` | the same labels in order |
 //! | MySQL `bit(n)` (bytes) | PostgreSQL `bit(n)` (`other` text of 0s and 1s) | the same number |
-//! | `json` | `json` | the same JSON (object keys in any order, any spacing: `jsonb` normalises) |
+//! | `json` | `json`, or text holding JSON | the same JSON (object keys in any order, any spacing: `jsonb` normalises) |
 //!
 //! Fixed-width character columns (`char(n)`) compare without trailing
 //! spaces on both sides: PostgreSQL pads them, MySQL strips them, and
@@ -23,7 +23,7 @@
 //!
 //! Keys are matched by [`KeyId`]: the key's values in a normal form
 //! (integers of any width and integral decimals as one integer, enum
-//! labels as text), so a row keyed `5` in MariaDB finds its row keyed `5`
+//! labels as text, JSON as its text with sorted keys), so a row keyed `5` in MariaDB finds its row keyed `5`
 //! in PostgreSQL.
 
 use crate::record::{value::Kind, Row, Value};
@@ -59,6 +59,9 @@ fn norm_key(v: &Value) -> Value {
         },
         Some(Kind::EnumLabel(s)) => Value::text(s.clone()),
         Some(Kind::Float32(f)) => Value::of(Kind::Float64(widen(*f))),
+        // As its normal text: a MySQL target keeps a document's `_id` as
+        // text (`varchar`), PostgreSQL as `jsonb`.
+        Some(Kind::Json(s)) => Value::text(json_normal(s).unwrap_or_else(|| s.clone())),
         _ => v.clone(),
     }
 }
@@ -86,6 +89,7 @@ pub fn key_text(names: &[String], key: &[Value]) -> String {
             Some(Kind::Int32(n)) => out.push_str(&n.to_string()),
             Some(Kind::Uint64(n)) => out.push_str(&n.to_string()),
             Some(Kind::Bool(b)) => out.push_str(if *b { "true" } else { "false" }),
+            Some(Kind::Json(j)) if serde_json::from_str::<serde_json::Value>(j).is_ok() => out.push_str(&json_normal(j).unwrap_or_default()),
             Some(_) => crate::record::json::push_json_string(&mut out, &crate::record::json::value_text(value).unwrap_or_default()),
         }
     }
@@ -217,7 +221,9 @@ pub fn same_value(a: &Value, b: &Value, padded: bool) -> bool {
         (Kind::Float64(p), Kind::Float64(q)) => floats_equal(*p, *q),
         (Kind::Float32(p), Kind::Float32(q)) => floats_equal(f64::from(*p), f64::from(*q)),
         (Kind::Float32(p), Kind::Float64(q)) | (Kind::Float64(q), Kind::Float32(p)) => floats_equal(widen(*p), *q),
-        (Kind::Json(p), Kind::Json(q)) => json_normal(p).is_some_and(|p| Some(p) == json_normal(q)),
+        (Kind::Json(p), Kind::Json(q) | Kind::Text(q)) | (Kind::Text(q), Kind::Json(p)) => {
+            json_normal(p).is_some_and(|p| Some(p) == json_normal(q))
+        }
         (Kind::Bool(p), other) | (other, Kind::Bool(p)) => number_of(other).is_some_and(|n| n == if *p { "1" } else { "0" }),
         (Kind::Set(l), Kind::Array(a)) | (Kind::Array(a), Kind::Set(l)) => {
             l.labels.len() == a.elements.len()
@@ -446,6 +452,11 @@ mod tests {
         assert_eq!(key_id(&[k(Kind::Uint64(5))]), key_id(&[k(Kind::Decimal("5".into()))]));
         assert_eq!(key_id(&[k(Kind::Uint64(u64::MAX))]), key_id(&[k(Kind::Decimal("18446744073709551615".into()))]));
         assert_ne!(key_id(&[Value::int64(5)]), key_id(&[Value::text("5")]));
+        // A document's `_id` as jsonb prints it and as logferry wrote it.
+        let j = |s: &str| k(Kind::Json(s.into()));
+        assert_eq!(key_id(&[j(r#"{"$oid": "65a1"}"#)]), key_id(&[j(r#"{"$oid":"65a1"}"#)]));
+        assert_eq!(key_id(&[j(r#"{"$oid": "65a1"}"#)]), key_id(&[Value::text(r#"{"$oid":"65a1"}"#)]));
+        assert_eq!(key_text(&["_id".into()], &[j(r#"{"$oid": "65a1"}"#)]), r#"{"_id":{"$oid":"65a1"}}"#);
         assert_ne!(key_id(&[Value::int64(1), Value::int64(23)]), key_id(&[Value::int64(12), Value::int64(3)]));
         assert_eq!(key_text(&["region".into(), "id".into()], &[Value::text("eu"), Value::int64(2)]), r#"{"region":"eu","id":2}"#);
         assert_eq!(normal_number("-0.00").as_deref(), Some("0"));

@@ -228,9 +228,7 @@ async fn compare_pair(
     let estimate = src.estimate().await?;
     let (place, name) = tables::target_place(&p.config.targets[pair.target_index], &pair.renamed);
     progress.start(&format!("{} → {place}.{name}", pair.source.table), estimate);
-    let stage = p.stage.clone();
-    let source = pair.source.clone();
-    let expect = move |row: &crate::record::Row| tables::expected(stage.as_deref(), &source, row);
+    let expect = tables::shaper(p.stage.clone(), pair);
     let mut tick = |n: u64| progress.advance(n);
     let outcome = match by_digests {
         true => ranges::by_digests(&mut *src, &mut *tgt, opts.sizes, &expect, rules.clone(), &mut tick).await?,
@@ -314,8 +312,8 @@ pub async fn compare_keys(
     let got = tgt.by_keys(keys).await?;
     let mut m = Matcher::new(rules.clone());
     for r in rows {
-        let e = expect(&r.row);
-        m.source(r.key, e);
+        let (key, e) = expect(&r.row, r.key);
+        m.source(key, e);
     }
     for r in got {
         m.target(r.key, r.row);

@@ -9,8 +9,8 @@
 use super::compare::{key_of, Key};
 use super::side::{Point, Side, SideRow};
 use super::VerifyError;
-use crate::record::bson::{document_to_row, row_id};
-use crate::record::{Column, Row};
+use crate::record::bson::{bson_to_value, document_to_row, row_id};
+use crate::record::{value::Kind, Column, Row, Value};
 use crate::BoxFuture;
 use mongodb::bson::{doc, Bson, Document};
 use mongodb::{Client, Collection, Cursor};
@@ -38,6 +38,19 @@ pub async fn connect(url: &str, label: &str) -> Result<Client, VerifyError> {
         .map_err(|e| VerifyError::Read(format!("{label}: the url: {e}")))?;
     opts.app_name = Some("logferry-verify".to_string());
     Client::with_options(opts).map_err(|e| VerifyError::Read(format!("{label}: the url: {e}")))
+}
+
+/// A key value as MongoDB holds it: a document `_id` a SQL target keeps as
+/// canonical Extended JSON (`sinks::document`) is read back into its BSON
+/// value; any other value is the value itself.
+pub fn key_value(v: &Value) -> Value {
+    match &v.kind {
+        Some(Kind::Json(text)) => serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|j| Bson::try_from(j).ok())
+            .map_or_else(|| v.clone(), |b| bson_to_value(&b)),
+        _ => v.clone(),
+    }
 }
 
 impl MongoSide {
@@ -118,7 +131,7 @@ impl Side for MongoSide {
                 let mut ids: Vec<Bson> = Vec::with_capacity(chunk.len());
                 for k in chunk {
                     let row = Row {
-                        columns: self.key.iter().zip(k).map(|(n, v)| Column { name: n.clone(), value: Some(v.clone()) }).collect(),
+                        columns: self.key.iter().zip(k).map(|(n, v)| Column { name: n.clone(), value: Some(key_value(v)) }).collect(),
                     };
                     match row_id(&self.key, &row) {
                         Ok(id) => ids.push(id),

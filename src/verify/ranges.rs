@@ -19,7 +19,7 @@
 //! source row — shaped by the rules as the targets get it — is paired
 //! with the target row of its key (see `compare::Matcher`).
 
-use super::compare::{Differences, Matcher, RowRules};
+use super::compare::{Differences, Key, Matcher, RowRules};
 use super::side::{Bound, Side, SideRow};
 use super::VerifyError;
 use crate::record::Row;
@@ -57,9 +57,10 @@ pub struct Outcome {
     pub digests: u64,
 }
 
-/// Shapes a source row as the target should hold it (`None`: the rules
-/// keep it from the target).
-pub type Expect<'a> = &'a (dyn Fn(&Row) -> Option<Row> + Sync);
+/// Shapes a source row (and its key) as the target should hold it: the
+/// key in the target's form, and the row (`None`: the rules keep it from
+/// the target).
+pub type Expect<'a> = &'a (dyn Fn(&Row, Key) -> (Key, Option<Row>) + Sync);
 
 /// Compares by ranges and digests (see the module docs). `progress` is
 /// told the source rows compared as they are.
@@ -127,8 +128,8 @@ async fn compare_rows(
     let a = a?;
     let n = a.len() as u64;
     for r in a {
-        let e = expect(&r.row);
-        matcher.source(r.key, e);
+        let (key, e) = expect(&r.row, r.key);
+        matcher.source(key, e);
     }
     for r in b? {
         matcher.target(r.key, r.row);
@@ -185,8 +186,8 @@ pub async fn by_rows(
         tgt_done |= b.is_empty();
         let n = a.len() as u64;
         for r in a {
-            let e = expect(&r.row);
-            matcher.source(r.key, e);
+            let (key, e) = expect(&r.row, r.key);
+            matcher.source(key, e);
         }
         for r in b {
             matcher.target(r.key, r.row);
@@ -202,7 +203,7 @@ pub async fn by_rows(
 pub(super) mod tests {
     use super::*;
     use crate::record::Value;
-    use crate::verify::compare::{key_of, Key};
+    use crate::verify::compare::key_of;
     use crate::verify::side::{Digest, Point};
     use crate::BoxFuture;
     use std::collections::BTreeMap;
@@ -331,8 +332,8 @@ pub(super) mod tests {
             .collect()
     }
 
-    fn same(row: &Row) -> Option<Row> {
-        Some(row.clone())
+    fn same(row: &Row, key: Key) -> (Key, Option<Row>) {
+        (key, Some(row.clone()))
     }
 
     #[tokio::test]

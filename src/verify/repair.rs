@@ -35,12 +35,16 @@ use std::time::{Duration, Instant};
 const COPY_POLL: Duration = Duration::from_millis(100);
 
 /// Keys to mend per source table: the union over its target pairs, in
-/// the source's key column order.
+/// the source's key column order and value form.
 pub fn work(checked: &[Checked]) -> Vec<(SourceTable, Vec<Key>)> {
     let mut out: Vec<(SourceTable, Vec<Key>)> = Vec::new();
     for c in checked {
         let Some(d) = c.report.differences().filter(|d| !d.is_empty()) else { continue };
-        let keys = super::all_keys(d);
+        let mut keys = super::all_keys(d);
+        if c.pair.documents_as_rows {
+            // The `_id`s as the SQL target keeps them, back into BSON values.
+            keys = keys.iter().map(|k| k.iter().map(super::mongodb::key_value).collect()).collect();
+        }
         match out.iter_mut().find(|(t, _)| t.table == c.pair.source.table) {
             Some((_, have)) => {
                 let mut ids: std::collections::HashSet<_> = have.iter().map(|k| super::compare::key_id(k)).collect();

@@ -4,6 +4,10 @@
 //! names it (the `[[pipeline.table]]` rules' rename, then the target's
 //! `schema` / `database`), for the targets whose `tables` route admits it.
 //!
+//! A MongoDB collection in a SQL target is kept as `_id` + `document` rows
+//! in `public` (`sinks::document`); such a pair compares documents in that
+//! form, keyed by the `_id`'s canonical Extended JSON.
+//!
 //! A pair is compared **by digests** when both sides are one SQL engine,
 //! the rules change no value of the table (no filter, no mask: renames and
 //! column selection only change which column is compared with which) and
@@ -16,7 +20,9 @@ use super::postgres::PgSide;
 use super::side::Side;
 use super::VerifyError;
 use crate::config::{PipelineConfig, SourceConfig, TargetConfig};
+use super::compare::Key;
 use crate::record::{Change, Op, Row, TableRef, TableSchema, Value};
+use std::sync::Arc;
 use crate::sources::glob_match;
 use crate::transform::{Route, Stage};
 
@@ -60,6 +66,9 @@ pub struct Pair {
     pub mapping: Option<Vec<(String, String)>>,
     /// Why the pair cannot be compared, if so.
     pub not_verifiable: Option<String>,
+    /// MongoDB documents kept as `_id` + `document` rows of a SQL table
+    /// (`sinks::document`): rows and keys are compared in that form.
+    pub documents_as_rows: bool,
 }
 
 /// The source tables of `p` matching `only` (a glob over `schema.name`).
@@ -151,6 +160,42 @@ pub fn expected(stage: Option<&Stage>, t: &SourceTable, row: &Row) -> Option<Row
     }
 }
 
+/// Shapes source rows of `pair` as its target holds them: through the
+/// rules, then (documents into a SQL table) as an `_id` + `document` row,
+/// the key as that row's `_id`.
+pub fn shaper(stage: Option<Arc<Stage>>, pair: &Pair) -> impl Fn(&Row, Key) -> (Key, Option<Row>) + Sync {
+    let source = pair.source.clone();
+    let as_rows = pair.documents_as_rows;
+    move |row: &Row, key: Key| {
+        if !as_rows {
+            return (key, expected(stage.as_deref(), &source, row));
+        }
+        let shaped = match stage.as_deref() {
+            None => Some(snapshot_record(&source, row.clone())),
+            Some(s) => s.transform(&snapshot_record(&source, row.clone())),
+        };
+        let as_row = shaped.and_then(|c| crate::sinks::document::to_table_row(&c).ok().flatten()).and_then(|c| c.after);
+        let id = |r: &Row| r.get(DOCUMENT_ID).cloned();
+        let key = match as_row.as_ref().and_then(id) {
+            Some(v) => vec![v],
+            None => vec![document_id(row)],
+        };
+        (key, as_row)
+    }
+}
+
+/// The key column of documents: `_id`.
+const DOCUMENT_ID: &str = "_id";
+
+/// The `_id` of a document as a SQL target stores it (canonical Extended JSON).
+fn document_id(row: &Row) -> Value {
+    let mut text = String::new();
+    match row.get(DOCUMENT_ID).map(|v| crate::sinks::document::canonical_extjson(v, &mut text)) {
+        Some(Ok(())) => Value::of(crate::record::value::Kind::Json(text)),
+        _ => Value::null(),
+    }
+}
+
 /// Pairs every source table with each target that receives it.
 pub fn pairs(p: &PipelineConfig, stage: Option<&Stage>, routes: &[Route], tables: &[SourceTable]) -> Vec<Pair> {
     let mut out = Vec::new();
@@ -178,21 +223,25 @@ pub fn pairs(p: &PipelineConfig, stage: Option<&Stage>, routes: &[Route], tables
             let not_verifiable = match (target_engine(target), source_engine) {
                 (Err(kind), _) => Some(format!("a {kind} target cannot be read back")),
                 (_, None) => Some(format!("a {} source has no tables to read back", p.source.kind())),
-                (Ok(Engine::Postgres | Engine::Mysql), Some(Engine::Mongodb)) => {
-                    Some("documents kept as rows of a SQL table are not compared yet".to_string())
-                }
                 _ if t.key_from_rule => Some(
                     "the table has no primary key (its rule's key may repeat), so its rows cannot be paired by key".to_string(),
                 ),
                 _ => None,
             };
+            // A SQL target keeps a collection as `_id` + `document` in `public`.
+            let documents_as_rows = t.schema.documents && matches!(target_engine(target), Ok(Engine::Postgres | Engine::Mysql));
+            let (renamed, target_key) = match documents_as_rows {
+                true => (TableRef { schema: "public".into(), name: renamed.name.clone() }, vec![DOCUMENT_ID.to_string()]),
+                false => (renamed.clone(), shaped.key_columns.clone()),
+            };
             out.push(Pair {
                 source: t.clone(),
                 target_index: i,
-                renamed: renamed.clone(),
-                target_key: shaped.key_columns.clone(),
-                mapping: mapping.clone(),
+                renamed,
+                target_key,
+                mapping: mapping.clone().filter(|_| !documents_as_rows),
                 not_verifiable,
+                documents_as_rows,
             });
         }
     }
