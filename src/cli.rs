@@ -1,5 +1,5 @@
-//! The command line: `run`, `check`, `status`, `snapshot`, `reset`,
-//! `dead-letters`, `bench`.
+//! The command line: `run`, `check`, `status`, `snapshot`, `verify`,
+//! `reset`, `dead-letters`, `bench`.
 //!
 //! Exit codes: 0 success, 2 bad usage or config, 1 runtime failure. Errors
 //! go to stderr as one readable paragraph; logs go to stderr too, so stdout
@@ -29,6 +29,7 @@ pub mod progress;
 mod rules;
 mod snapshot;
 mod status;
+mod verify;
 
 pub use dead_letters::DeadLettersCommand;
 
@@ -90,6 +91,10 @@ pub enum Command {
         #[arg(long, short)]
         table: String,
     },
+    /// Compare each source table with its target tables (through the
+    /// table rules); exit 1 when any differs. `--repair` mends the keys
+    /// that differ.
+    Verify(verify::VerifyArgs),
     /// Forget a pipeline's checkpoint: its next run starts from the beginning.
     Reset {
         /// The config file.
@@ -160,6 +165,12 @@ pub enum CliError {
     /// asked for failed (`status`, `snapshot`): exit 1.
     #[error("{0}")]
     Live(String),
+    /// `verify` could not compare (a database could not be read): exit 1.
+    #[error("verify: {0}")]
+    Verify(#[source] crate::verify::VerifyError),
+    /// `verify` found tables that differ: exit 1.
+    #[error("verify: {0}")]
+    Differs(String),
     /// A bug (a task panicked): exit 1.
     #[error("internal error: {0}; please report it")]
     Internal(String),
@@ -182,6 +193,7 @@ pub async fn execute(cli: Cli) -> Result<(), CliError> {
         Command::Check { config, json } => check::check(config, json).await,
         Command::Status { config, json } => status::status(config, json).await,
         Command::Snapshot { config, pipeline, table } => snapshot::snapshot(config, pipeline, table).await,
+        Command::Verify(args) => verify::verify(args).await,
         Command::Reset { config, pipeline, yes } => reset(config, pipeline, yes),
         Command::DeadLetters(command) => dead_letters::execute(command).await,
         Command::Bench(args) => bench::run(*args).await,

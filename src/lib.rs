@@ -55,15 +55,19 @@
 //!   dir (`/health`, `/ready`, `/metrics`, `/status`, the status page,
 //!   copy requests) and their client; it reads `PipelineStats` and only
 //!   writes copy requests into it.
-//! - [`cli`]: the commands (`run`, `check`, `status`, `snapshot`, `reset`,
-//!   `dead-letters`, `bench`) and `run`'s copy progress (bars on a
+//! - [`verify`]: `logferry verify [--repair]`: each source table against
+//!   its target tables, by key ranges with digests computed inside the
+//!   databases or row by row, through the rules; re-checks what differs
+//!   while a run applies, and repairs by sending rows through the pipeline.
+//! - [`cli`]: the commands (`run`, `check`, `status`, `snapshot`, `verify`,
+//!   `reset`, `dead-letters`, `bench`) and `run`'s copy progress (bars on a
 //!   terminal, log lines otherwise, `cli::progress`); `main.rs` only
 //!   parses, logs (through `cli::progress::LogWriter`) and prints errors
 //!   with [`ErrorChain`].
 //!
 //! # Which way the imports run
 //!
-//! `cli` → `config`, `pipeline`, `admin` → `transform` → `sources`/`sinks`
+//! `cli` → `config`, `pipeline`, `admin`, `verify` → `transform` → `sources`/`sinks`
 //! contracts → `record`. `record` imports nothing of ours; `config` at
 //! most `record`; `transform` only `config`, `record` and the source
 //! selectors' glob.
@@ -81,6 +85,7 @@ pub mod sinks;
 pub mod sources;
 pub mod tls;
 pub mod transform;
+pub mod verify;
 
 /// A boxed, sendable future: what the object-safe `Source` and `Sink`
 /// traits return.

@@ -41,3 +41,4 @@ mod spool;
 mod sql_targets;
 mod tls;
 mod transform;
+mod verify;
