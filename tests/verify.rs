@@ -462,6 +462,54 @@ batch_max_wait = "5ms"
     assert_equal(code, &report, &stderr);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_in_a_mongodb_target_compare_equal_and_are_repaired() {
+    let source = pg::fresh_db("vf_p2m_src").await;
+    let target = mongodb::fresh_db("vf_p2m_dst").await;
+    source.client.batch_execute(PG_ITEMS).await.unwrap();
+    source.client.batch_execute("DELETE FROM items WHERE id > 3000").await.unwrap();
+    source.client.batch_execute("ALTER TABLE items ADD COLUMN u uuid DEFAULT '123e4567-e89b-12d3-a456-426614174000', ADD COLUMN b bytea DEFAULT '\\xdead'").await.unwrap();
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "p2m"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.items"]
+slot = "{slot}"
+publication = "{slot}"
+[[pipeline.target]]
+kind = "mongodb"
+url = "{dst}"
+database = "{dst_db}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        slot = source.name,
+        dst = target.url,
+        dst_db = target.name,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report)[0]["rows"], 3_000, "{report:#}");
+
+    let coll = target.coll("items");
+    coll.update_one(bson::doc! {"_id": 777i64}, bson::doc! {"$set": {"day": "1999-01-01"}}).await.unwrap();
+    coll.delete_one(bson::doc! {"_id": 2345i64}).await.unwrap();
+    coll.insert_one(bson::doc! {"_id": 99999999i64, "id": 99999999i64, "name": "intruder"}).await.unwrap();
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_three(&report, r#"{"id":2345}"#, r#"{"id":99999999}"#, r#"{"id":777}"#);
+    let (code, report, stderr) = verify(&s, &["--repair"]);
+    assert_equal(code, &report, &stderr);
+}
+
 const RULES: &str = r#"
 mask_key = "0123456789abcdef"
 [[pipeline.table]]
