@@ -510,6 +510,57 @@ batch_max_wait = "5ms"
     assert_equal(code, &report, &stderr);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_mariadb_compares_equal_across_the_type_mapping_and_is_repaired() {
+    let source = pg::fresh_db("vf_p2my_src").await;
+    let target = mariadb::fresh_db("vf_p2my_dst").await;
+    source.client.batch_execute(PG_ITEMS).await.unwrap();
+    source
+        .client
+        .batch_execute(
+            "DELETE FROM items WHERE id > 3000;
+             ALTER TABLE items ADD COLUMN ok boolean DEFAULT true, ADD COLUMN u uuid DEFAULT '123e4567-e89b-12d3-a456-426614174000',
+                               ADD COLUMN b bytea DEFAULT '\\xdead', ADD COLUMN t time DEFAULT '12:34:56.5', ADD COLUMN n numeric DEFAULT 1.50,
+                               ADD COLUMN ts timestamp(3) DEFAULT '2024-02-29 13:45:00.123', ADD COLUMN s smallint DEFAULT -3, ADD COLUMN r real DEFAULT 0.1;
+             UPDATE items SET ok = NULL, u = NULL WHERE id % 10 = 0;",
+        )
+        .await
+        .unwrap();
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "p2my"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.items"]
+slot = "{slot}"
+publication = "{slot}"
+[[pipeline.target]]
+kind = "mysql"
+url = "{dst}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        slot = source.name,
+        dst = target.url,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report)[0]["rows"], 3_000, "{report:#}");
+    target.exec("UPDATE items SET ok = 0 WHERE id = 777; DELETE FROM items WHERE id = 2345; INSERT INTO items (id, name) VALUES (0, 'intruder')").await;
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_three(&report, r#"{"id":2345}"#, r#"{"id":0}"#, r#"{"id":777}"#);
+    let (code, report, stderr) = verify(&s, &["--repair"]);
+    assert_equal(code, &report, &stderr);
+}
+
 const RULES: &str = r#"
 mask_key = "0123456789abcdef"
 [[pipeline.table]]
