@@ -3,12 +3,15 @@
 //! and one inserted behind logferry's back in the target are named, and
 //! only those (exit 1); `--repair` mends them and leaves the checkpoint
 //! where it was, and a second verify is equal — PostgreSQL → PostgreSQL
-//! (by in-database digests), MariaDB → PostgreSQL (row by row, every
-//! MariaDB type) and MongoDB → MongoDB. Rules (a rename, masked and
+//! and MariaDB → MariaDB (by in-database digests), MariaDB → PostgreSQL
+//! (row by row, every MariaDB type), PostgreSQL → MariaDB, MongoDB →
+//! MongoDB, MongoDB collections in PostgreSQL and MariaDB tables, and
+//! PostgreSQL rows in a MongoDB collection. Rules (a rename, masked and
 //! excluded columns, a filter) still compare equal, and a target that
 //! cannot be read back does not fail the run. Against a running pipeline
-//! with a write workload, no false difference is reported, and a repair
-//! goes through the running source.
+//! with a write workload no false difference is reported, and a repair
+//! goes through the running source (both need the running process's
+//! control socket).
 
 use crate::support::binary::{text, Scratch};
 use crate::support::{mariadb, mongodb, pg};
