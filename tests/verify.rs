@@ -3,12 +3,15 @@
 //! and one inserted behind logferry's back in the target are named, and
 //! only those (exit 1); `--repair` mends them and leaves the checkpoint
 //! where it was, and a second verify is equal — PostgreSQL → PostgreSQL
-//! (by in-database digests), MariaDB → PostgreSQL (row by row, every
-//! MariaDB type) and MongoDB → MongoDB. Rules (a rename, masked and
+//! and MariaDB → MariaDB (by in-database digests), MariaDB → PostgreSQL
+//! (row by row, every MariaDB type), PostgreSQL → MariaDB, MongoDB →
+//! MongoDB, MongoDB collections in PostgreSQL and MariaDB tables, and
+//! PostgreSQL rows in a MongoDB collection. Rules (a rename, masked and
 //! excluded columns, a filter) still compare equal, and a target that
 //! cannot be read back does not fail the run. Against a running pipeline
-//! with a write workload, no false difference is reported, and a repair
-//! goes through the running source.
+//! with a write workload no false difference is reported, and a repair
+//! goes through the running source (both need the running process's
+//! control socket).
 
 use crate::support::binary::{text, Scratch};
 use crate::support::{mariadb, mongodb, pg};
@@ -459,6 +462,105 @@ batch_max_wait = "5ms"
     let (code, report, stderr) = verify(&s, &["--repair"]);
     assert_equal(code, &report, &stderr);
     let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_rows_in_a_mongodb_target_compare_equal_and_are_repaired() {
+    let source = pg::fresh_db("vf_p2m_src").await;
+    let target = mongodb::fresh_db("vf_p2m_dst").await;
+    source.client.batch_execute(PG_ITEMS).await.unwrap();
+    source.client.batch_execute("DELETE FROM items WHERE id > 3000").await.unwrap();
+    source.client.batch_execute("ALTER TABLE items ADD COLUMN u uuid DEFAULT '123e4567-e89b-12d3-a456-426614174000', ADD COLUMN b bytea DEFAULT '\\xdead'").await.unwrap();
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "p2m"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.items"]
+slot = "{slot}"
+publication = "{slot}"
+[[pipeline.target]]
+kind = "mongodb"
+url = "{dst}"
+database = "{dst_db}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        slot = source.name,
+        dst = target.url,
+        dst_db = target.name,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report)[0]["rows"], 3_000, "{report:#}");
+
+    let coll = target.coll("items");
+    coll.update_one(bson::doc! {"_id": 777i64}, bson::doc! {"$set": {"day": "1999-01-01"}}).await.unwrap();
+    coll.delete_one(bson::doc! {"_id": 2345i64}).await.unwrap();
+    coll.insert_one(bson::doc! {"_id": 99999999i64, "id": 99999999i64, "name": "intruder"}).await.unwrap();
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_three(&report, r#"{"id":2345}"#, r#"{"id":99999999}"#, r#"{"id":777}"#);
+    let (code, report, stderr) = verify(&s, &["--repair"]);
+    assert_equal(code, &report, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_to_mariadb_compares_equal_across_the_type_mapping_and_is_repaired() {
+    let source = pg::fresh_db("vf_p2my_src").await;
+    let target = mariadb::fresh_db("vf_p2my_dst").await;
+    source.client.batch_execute(PG_ITEMS).await.unwrap();
+    source
+        .client
+        .batch_execute(
+            "DELETE FROM items WHERE id > 3000;
+             ALTER TABLE items ADD COLUMN ok boolean DEFAULT true, ADD COLUMN u uuid DEFAULT '123e4567-e89b-12d3-a456-426614174000',
+                               ADD COLUMN b bytea DEFAULT '\\xdead', ADD COLUMN t time DEFAULT '12:34:56.5', ADD COLUMN n numeric DEFAULT 1.50,
+                               ADD COLUMN ts timestamp(3) DEFAULT '2024-02-29 13:45:00.123', ADD COLUMN s smallint DEFAULT -3, ADD COLUMN r real DEFAULT 0.1;
+             UPDATE items SET ok = NULL, u = NULL WHERE id % 10 = 0;",
+        )
+        .await
+        .unwrap();
+    let config = format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "p2my"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.items"]
+slot = "{slot}"
+publication = "{slot}"
+[[pipeline.target]]
+kind = "mysql"
+url = "{dst}"
+[pipeline.apply]
+lanes = 2
+batch_max_wait = "5ms"
+"#,
+        src = source.url,
+        slot = source.name,
+        dst = target.url,
+    );
+    let s = Scratch::new(&config);
+    run_once(&s);
+    let (code, report, stderr) = verify(&s, &[]);
+    assert_equal(code, &report, &stderr);
+    assert_eq!(compared(&report)[0]["rows"], 3_000, "{report:#}");
+    target.exec("UPDATE items SET ok = 0 WHERE id = 777; DELETE FROM items WHERE id = 2345; INSERT INTO items (id, name) VALUES (0, 'intruder')").await;
+    let (code, report, _) = verify(&s, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert_three(&report, r#"{"id":2345}"#, r#"{"id":0}"#, r#"{"id":777}"#);
+    let (code, report, stderr) = verify(&s, &["--repair"]);
     assert_equal(code, &report, &stderr);
 }
 

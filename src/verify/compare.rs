@@ -13,8 +13,10 @@
 //! | `float32` | `float64` | the double of the float's shortest text |
 //! | `text`, `enum`, `other` | `text`, `enum`, `other` | the same text (an enum label in a text column) |
 //! | MySQL `time` (a duration) | PostgreSQL `interval` | the same microseconds |
+//! | `timestamptz` | `timestamp` (a MySQL target's DATETIME) | the same UTC wall clock |
 //! | MySQL `set` | PostgreSQL `text[]` | the same labels in order |
 //! | MySQL `bit(n)` (bytes) | PostgreSQL `bit(n)` (`other` text of 0s and 1s) | the same number |
+//! | an array or document | `json` (a MySQL target's JSON column) | element by element, field by field |
 //! | `json` | `json`, or text holding JSON | the same JSON (object keys in any order, any spacing: `jsonb` normalises) |
 //!
 //! Fixed-width character columns (`char(n)`) compare without trailing
@@ -224,7 +226,14 @@ pub fn same_value(a: &Value, b: &Value, padded: bool) -> bool {
         (Kind::Json(p), Kind::Json(q) | Kind::Text(q)) | (Kind::Text(q), Kind::Json(p)) => {
             json_normal(p).is_some_and(|p| Some(p) == json_normal(q))
         }
+        // A MySQL target keeps a timestamptz as its UTC wall clock (DATETIME).
+        (Kind::Timestamptz(p), Kind::Timestamp(q)) | (Kind::Timestamp(q), Kind::Timestamptz(p)) => p == q,
         (Kind::Bool(p), other) | (other, Kind::Bool(p)) => number_of(other).is_some_and(|n| n == if *p { "1" } else { "0" }),
+        // A MySQL target keeps arrays and documents in JSON columns.
+        (Kind::Array(_) | Kind::Document(_), Kind::Json(j)) | (Kind::Json(j), Kind::Array(_) | Kind::Document(_)) => {
+            let v = if matches!(x, Kind::Json(_)) { b } else { a };
+            serde_json::from_str::<serde_json::Value>(j).is_ok_and(|j| matches_json(v, &j))
+        }
         (Kind::Set(l), Kind::Array(a)) | (Kind::Array(a), Kind::Set(l)) => {
             l.labels.len() == a.elements.len()
                 && l.labels.iter().zip(&a.elements).all(|(s, e)| e.kind.as_ref().and_then(text_of) == Some(s.as_str()))
@@ -253,6 +262,37 @@ pub fn same_value(a: &Value, b: &Value, padded: bool) -> bool {
             }
             false
         }
+    }
+}
+
+/// True when JSON `j` holds value `v` (an array or document a target
+/// wrote as JSON): element by element, field by field; scalars as JSON
+/// numbers, booleans, null or strings (temporal texts with `T` or a space,
+/// with or without `Z`).
+fn matches_json(v: &Value, j: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    let Some(k) = &v.kind else { return j.is_null() };
+    match (k, j) {
+        (Kind::Null(_), J::Null) => true,
+        (Kind::Bool(p), J::Bool(q)) => p == q,
+        (Kind::Array(a), J::Array(items)) => a.elements.len() == items.len() && a.elements.iter().zip(items).all(|(e, i)| matches_json(e, i)),
+        (Kind::Set(l), J::Array(items)) => l.labels.len() == items.len() && l.labels.iter().zip(items).all(|(s, i)| i.as_str() == Some(s)),
+        (Kind::Document(d), J::Object(m)) => {
+            d.fields.len() == m.len()
+                && d.fields.iter().all(|f| m.get(&f.name).is_some_and(|i| matches_json(f.value.as_ref().unwrap_or(&NULL), i)))
+        }
+        (Kind::Float32(f), J::Number(n)) => n.as_f64().is_some_and(|n| floats_equal(widen(*f), n)),
+        (Kind::Float64(f), J::Number(n)) => n.as_f64().is_some_and(|n| floats_equal(*f, n)),
+        (_, J::Number(n)) => number_of(k).is_some_and(|p| normal_number(&n.to_string()) == Some(p)),
+        (_, J::String(s)) => match text_of(k) {
+            Some(t) => t == s,
+            None => {
+                let canon = |t: &str| t.replace('T', " ").trim_end_matches('Z').to_string();
+                number_of(k).is_some_and(|p| normal_number(s) == Some(p))
+                    || crate::record::json::value_text(v).is_some_and(|t| canon(&t) == canon(s))
+            }
+        },
+        _ => false,
     }
 }
 
@@ -439,6 +479,9 @@ mod tests {
         assert!(eq(Kind::Bytes(vec![0x02, 0xaa].into()), Kind::Other(Other { type_name: "bit".into(), text: "1010101010".into() })));
         assert!(!eq(Kind::Bytes(vec![0x02, 0xab].into()), Kind::Other(Other { type_name: "bit".into(), text: "1010101010".into() })));
         assert!(eq(Kind::Json(r#"{"b": 1, "a": [1, 2.5]}"#.into()), Kind::Json(r#"{"a":[1,2.5],"b":1}"#.into())));
+        let texts = Kind::Array(Array { element_type: "text".into(), elements: vec![Value::text("a"), Value::null(), Value::int64(3)] });
+        assert!(eq(texts.clone(), Kind::Json(r#"["a", null, 3]"#.into())));
+        assert!(!eq(texts, Kind::Json(r#"["a", null, 4]"#.into())));
         assert!(!eq(Kind::Text("a".into()), Kind::Text("a ".into())));
         assert!(same_value(&Value::text("ab"), &Value::text("ab "), true), "char(n) padding");
         assert!(same_value(&Value::null(), &Value { kind: None }, false));

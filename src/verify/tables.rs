@@ -6,7 +6,9 @@
 //!
 //! A MongoDB collection in a SQL target is kept as `_id` + `document` rows
 //! in `public` (`sinks::document`); such a pair compares documents in that
-//! form, keyed by the `_id`'s canonical Extended JSON.
+//! form, keyed by the `_id`'s canonical Extended JSON. A SQL table in a
+//! MongoDB target is kept as documents of BSON values (`record::bson`);
+//! its rows are compared with each value in that form.
 //!
 //! A pair is compared **by digests** when both sides are one SQL engine,
 //! the rules change no value of the table (no filter, no mask: renames and
@@ -69,6 +71,10 @@ pub struct Pair {
     /// MongoDB documents kept as `_id` + `document` rows of a SQL table
     /// (`sinks::document`): rows and keys are compared in that form.
     pub documents_as_rows: bool,
+    /// SQL rows kept as MongoDB documents: each value is compared in the
+    /// BSON form the target gives it (`record::bson`: a date as its ISO
+    /// text, a uuid as binary subtype 4, …).
+    pub rows_as_documents: bool,
 }
 
 /// The source tables of `p` matching `only` (a glob over `schema.name`).
@@ -165,8 +171,14 @@ pub fn expected(stage: Option<&Stage>, t: &SourceTable, row: &Row) -> Option<Row
 /// the key as that row's `_id`.
 pub fn shaper(stage: Option<Arc<Stage>>, pair: &Pair) -> impl Fn(&Row, Key) -> (Key, Option<Row>) + Sync {
     let source = pair.source.clone();
-    let as_rows = pair.documents_as_rows;
+    let (as_rows, as_documents) = (pair.documents_as_rows, pair.rows_as_documents);
     move |row: &Row, key: Key| {
+        if as_documents {
+            let shaped = expected(stage.as_deref(), &source, row).map(|r| Row {
+                columns: r.columns.into_iter().map(|c| crate::record::Column { value: c.value.as_ref().map(as_bson), ..c }).collect(),
+            });
+            return (key.iter().map(as_bson).collect(), shaped);
+        }
         if !as_rows {
             return (key, expected(stage.as_deref(), &source, row));
         }
@@ -182,6 +194,11 @@ pub fn shaper(stage: Option<Arc<Stage>>, pair: &Pair) -> impl Fn(&Row, Key) -> (
         };
         (key, as_row)
     }
+}
+
+/// `v` as a MongoDB target stores it and the MongoDB reader reads it back.
+fn as_bson(v: &Value) -> Value {
+    crate::record::bson::value_to_bson(v).map_or_else(|_| v.clone(), |b| crate::record::bson::bson_to_value(&b))
 }
 
 /// The key column of documents: `_id`.
@@ -230,6 +247,7 @@ pub fn pairs(p: &PipelineConfig, stage: Option<&Stage>, routes: &[Route], tables
             };
             // A SQL target keeps a collection as `_id` + `document` in `public`.
             let documents_as_rows = t.schema.documents && matches!(target_engine(target), Ok(Engine::Postgres | Engine::Mysql));
+            let rows_as_documents = !t.schema.documents && matches!(target_engine(target), Ok(Engine::Mongodb));
             let (renamed, target_key) = match documents_as_rows {
                 true => (TableRef { schema: "public".into(), name: renamed.name.clone() }, vec![DOCUMENT_ID.to_string()]),
                 false => (renamed.clone(), shaped.key_columns.clone()),
@@ -242,6 +260,7 @@ pub fn pairs(p: &PipelineConfig, stage: Option<&Stage>, routes: &[Route], tables
                 mapping: mapping.clone().filter(|_| !documents_as_rows),
                 not_verifiable,
                 documents_as_rows,
+                rows_as_documents,
             });
         }
     }
