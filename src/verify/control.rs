@@ -1,6 +1,5 @@
-//! A minimal client of a running `logferry run`'s control endpoint: HTTP/1.1
-//! over the Unix socket `<state_dir>/logferry.sock`, one request per
-//! connection (`Connection: close`).
+//! What `verify` asks a running `logferry run` over its control socket
+//! `<state_dir>/logferry.sock` (through `admin::client`).
 //!
 //! - `GET /status`: JSON with, per pipeline, `applied_through_unix_ms` —
 //!   the source time up to which everything is applied to every target.
@@ -9,20 +8,13 @@
 //! - `GET /copy?pipeline=P&id=N`: that request's state.
 //!
 //! The answers are read leniently (the fields are looked for wherever they
-//! are in the JSON), so this client does not depend on the exact nesting
-//! of the server's documents.
+//! are in the JSON).
 
 use super::VerifyError;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// The socket's file name in the state dir.
-pub const SOCKET_NAME: &str = "logferry.sock";
-
-/// One request must be answered within this long (the endpoint only reads
-/// in-memory figures).
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+pub const SOCKET_NAME: &str = crate::admin::SOCKET_NAME;
 
 /// The control endpoint of a running process.
 #[derive(Debug, Clone)]
@@ -104,80 +96,13 @@ impl Control {
         VerifyError::Control(format!("{what} on {} answered with JSON that cannot be read: {e}", self.socket.display()))
     }
 
-    /// One HTTP/1.1 exchange: (status code, body).
+    /// One exchange through the admin endpoint's client: (status code, body).
     async fn request(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> Result<(u16, Vec<u8>), VerifyError> {
-        let io = |e: std::io::Error| VerifyError::Control(format!("{} {path} on {}: {e}", method, self.socket.display()));
-        let exchange = async {
-            let mut stream = tokio::net::UnixStream::connect(&self.socket).await.map_err(io)?;
-            let mut req = format!("{method} {path} HTTP/1.1\r\nHost: logferry\r\nConnection: close\r\n");
-            if let Some(b) = &body {
-                req.push_str(&format!("Content-Type: application/x-ndjson\r\nContent-Length: {}\r\n", b.len()));
-            }
-            req.push_str("\r\n");
-            stream.write_all(req.as_bytes()).await.map_err(io)?;
-            if let Some(b) = &body {
-                stream.write_all(b).await.map_err(io)?;
-            }
-            stream.flush().await.map_err(io)?;
-            let mut answer = Vec::new();
-            stream.read_to_end(&mut answer).await.map_err(io)?;
-            parse_response(&answer).map_err(|m| VerifyError::Control(format!("{method} {path} on {}: {m}", self.socket.display())))
-        };
-        tokio::time::timeout(REQUEST_TIMEOUT, exchange)
+        let endpoint = crate::admin::client::Endpoint::Unix(self.socket.clone());
+        crate::admin::client::request(&endpoint, method, path, body.as_deref())
             .await
-            .map_err(|_| VerifyError::Control(format!("{method} {path} on {}: no answer within {REQUEST_TIMEOUT:?}", self.socket.display())))?
-    }
-}
-
-/// Status code and body of a whole HTTP/1.1 response (Content-Length,
-/// chunked, or up to the end of the connection).
-fn parse_response(data: &[u8]) -> Result<(u16, Vec<u8>), String> {
-    let end = data.windows(4).position(|w| w == b"\r\n\r\n").ok_or("the answer has no header end")?;
-    let head = String::from_utf8_lossy(&data[..end]);
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or_default();
-    let code: u16 = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("not an HTTP status line: {status:?}"))?;
-    let mut length = None;
-    let mut chunked = false;
-    for line in lines {
-        if let Some((name, value)) = line.split_once(':') {
-            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim());
-            if name == "content-length" {
-                length = value.parse::<usize>().ok();
-            } else if name == "transfer-encoding" && value.to_ascii_lowercase().contains("chunked") {
-                chunked = true;
-            }
-        }
-    }
-    let rest = &data[end + 4..];
-    let body = if chunked {
-        dechunk(rest)?
-    } else {
-        match length {
-            Some(n) => rest.get(..n).ok_or("the answer is shorter than its Content-Length")?.to_vec(),
-            None => rest.to_vec(),
-        }
-    };
-    Ok((code, body))
-}
-
-fn dechunk(mut data: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n").ok_or("a chunk size line has no end")?;
-        let size_text = String::from_utf8_lossy(&data[..eol]);
-        let size = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-            .map_err(|_| format!("bad chunk size {size_text:?}"))?;
-        data = &data[eol + 2..];
-        if size == 0 {
-            return Ok(out);
-        }
-        out.extend_from_slice(data.get(..size).ok_or("a chunk is cut short")?);
-        data = data.get(size + 2..).unwrap_or_default();
+            .map(|a| (a.status, a.body.into_bytes()))
+            .map_err(|e| VerifyError::Control(format!("{method} {path}: {}", crate::ErrorChain(&e))))
     }
 }
 
@@ -237,17 +162,7 @@ fn copy_progress(json: &serde_json::Value) -> CopyProgress {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn responses_with_length_chunks_or_close() {
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}extra").unwrap();
-        assert_eq!(r, (200, b"{}".to_vec()));
-        let r = parse_response(b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n").unwrap();
-        assert_eq!(r, (404, b"abcde".to_vec()));
-        let r = parse_response(b"HTTP/1.0 200 OK\r\n\r\nall of it").unwrap();
-        assert_eq!(r, (200, b"all of it".to_vec()));
-        assert!(parse_response(b"garbage").is_err());
-    }
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[test]
     fn pipeline_fields_are_found_in_any_nesting() {
