@@ -78,18 +78,18 @@ pub(super) async fn verify(args: VerifyArgs) -> Result<(), CliError> {
         }
     }
     let differs = |c: &[Checked]| c.iter().any(|c| c.report.differences().is_some_and(|d| !d.is_empty()));
+    if args.repair {
+        for (p, checked) in &mut runs {
+            if differs(checked) {
+                repair(&cfg, p, checked, control.as_ref(), &opts).await?;
+            }
+        }
+    }
     let mut notes = Vec::new();
     if control.is_none() {
         for (p, checked) in &runs {
             if differs(checked) {
                 notes.push(not_running_note(&cfg, &p.config.name));
-            }
-        }
-    }
-    if args.repair {
-        for (p, checked) in &mut runs {
-            if differs(checked) {
-                repair(&cfg, p, checked, control.as_ref(), &opts).await?;
             }
         }
     }
