@@ -128,21 +128,7 @@ impl MySide {
     }
 
     fn range_sql(&self, lo: &Bound, hi: &Bound) -> String {
-        let keys = self.keys_sql();
-        let mut conds = Vec::new();
-        if let Bound::At(p) = lo {
-            conds.push(format!("({keys}) > ({})", self.point_sql(p)));
-        }
-        if let Bound::At(p) = hi {
-            conds.push(format!("({keys}) <= ({})", self.point_sql(p)));
-        }
-        if matches!(lo, Bound::Max) || matches!(hi, Bound::Min) {
-            conds.push("FALSE".into());
-        }
-        match conds.is_empty() {
-            true => String::new(),
-            false => format!(" WHERE {}", conds.join(" AND ")),
-        }
+        super::side::range_where(&self.keys_sql(), lo, hi, |p| self.point_sql(p))
     }
 
     fn select_sql(&self) -> String {

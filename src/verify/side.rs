@@ -30,6 +30,25 @@ pub enum Bound {
     Max,
 }
 
+/// ` WHERE (keys) > (lo) AND (keys) <= (hi)` for SQL engines, or nothing
+/// for the whole key space; `point` writes a key as the engine's literals.
+pub fn range_where(keys: &str, lo: &Bound, hi: &Bound, point: impl Fn(&Point) -> String) -> String {
+    let mut conds = Vec::new();
+    if let Bound::At(p) = lo {
+        conds.push(format!("({keys}) > ({})", point(p)));
+    }
+    if let Bound::At(p) = hi {
+        conds.push(format!("({keys}) <= ({})", point(p)));
+    }
+    if matches!(lo, Bound::Max) || matches!(hi, Bound::Min) {
+        conds.push("FALSE".into());
+    }
+    match conds.is_empty() {
+        true => String::new(),
+        false => format!(" WHERE {}", conds.join(" AND ")),
+    }
+}
+
 /// What the database says about a range: its rows and a sum of their
 /// hashes. Equal digests mean equal rows (up to a 64-bit hash).
 #[derive(Debug, Clone, PartialEq, Eq)]
