@@ -684,7 +684,16 @@ async fn verify_while_a_workload_replicates_reports_no_false_difference() {
     let _run = start_run(&s);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let writer = workload(source.url.clone(), stop_rx);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Start once the workload is writing (its inserts take ids from 100000).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let max: i64 = source.client.query_one("SELECT max(id) FROM items", &[]).await.unwrap().get(0);
+        if max >= 100_020 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the workload did not start writing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     // Every run reports equal; at least one must have met changes in
     // flight (found them different, then equal once the pipeline had
     // applied past its read), or the test did not test the re-check.

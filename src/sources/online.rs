@@ -131,6 +131,8 @@ pub trait Engine: Send {
     }
 }
 
+/// How long after a transient failure the next chunk is read.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Keys of recent transactions kept for [`Engine::sees`].
 const RECENT_KEYS: usize = 100_000;
 
@@ -169,6 +171,8 @@ pub struct Online<E: Engine> {
     /// (transaction, table, key) of the last changes streamed while copies
     /// are pending (at most `RECENT_KEYS`), for [`Engine::sees`].
     recent: VecDeque<(String, String, KeyText)>,
+    /// A chunk failed transiently: no new chunk before this.
+    retry_at: Option<std::time::Instant>,
 }
 
 fn qualified(t: &TableRef) -> String {
@@ -199,6 +203,7 @@ impl<E: Engine> Online<E> {
             schema_sent: HashSet::new(),
             unapplied: Vec::new(),
             recent: VecDeque::new(),
+            retry_at: None,
         }
     }
 
@@ -243,9 +248,10 @@ impl<E: Engine> Online<E> {
 
     /// Starts the next chunk's reader when no chunk is between its watermarks.
     pub fn start_next(&mut self) {
-        if self.window.is_some() {
+        if self.window.is_some() || self.retry_at.is_some_and(|at| std::time::Instant::now() < at) {
             return;
         }
+        self.retry_at = None;
         let job = if let Some((table, request)) = self.key_requests.pop_front() {
             Job::Keys { table, request }
         } else if let Some((name, after)) = self.pending.first() {
@@ -319,8 +325,9 @@ impl<E: Engine> Online<E> {
                     self.key_requests.push_front((table, request));
                 }
                 if e.is_transient() {
-                    tracing::warn!(error = %crate::ErrorChain(&e), "an online copy chunk failed; trying it again");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    tracing::warn!(error = %crate::ErrorChain(&e), "an online copy chunk failed; trying it again in a second");
+                    // Not slept here: the stream goes on, and `start_next` waits.
+                    self.retry_at = Some(std::time::Instant::now() + RETRY_AFTER);
                     Ok(())
                 } else {
                     Err(e)
