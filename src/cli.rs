@@ -13,7 +13,7 @@ use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use crate::admin::Registry;
 use crate::pipeline::PipelineStats;
 use crate::sinks::deferred::{connect_or_defer, Connect};
-use crate::sinks::{file::FileSink, stdout::StdoutSink, Sink, SinkError};
+use crate::sinks::{discard::DiscardSink, file::FileSink, stdout::StdoutSink, Sink, SinkError};
 use crate::sources::{generate::GenerateSource, mysql::MysqlSource, postgres::PostgresSource, Source};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, IsTerminal};
@@ -246,6 +246,7 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
             Ok(match &t {
                 TargetConfig::File(f) => Arc::new(FileSink::open(f)?) as Arc<dyn Sink>,
                 TargetConfig::Stdout(_) => Arc::new(StdoutSink),
+                TargetConfig::Discard => Arc::new(DiscardSink::default()),
                 TargetConfig::Mysql(m) => Arc::new(
                     MysqlSink::connect(MysqlSinkConfig {
                         url: m.url.expose().to_string(),

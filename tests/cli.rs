@@ -93,6 +93,22 @@ fn run_once_writes_every_change_then_status_and_reset() {
 }
 
 #[test]
+fn the_discard_target_acknowledges_every_record_and_the_checkpoint_advances() {
+    let config = generate_config(3000, "", "json")
+        .replace("kind = \"file\"\npath = \"out/changes.jsonl\"\nformat = \"json\"", "kind = \"discard\"");
+    assert!(config.contains("kind = \"discard\""), "{config}");
+    let s = Scratch::new(&config);
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "stderr: {}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(err.contains("applied 3000 records"), "{err}");
+    assert!(err.contains("records acknowledged without writing") && err.contains("records=3000"), "{err}");
+    assert!(!s.path("out").exists(), "the discard target wrote something");
+    let status = text(&s.run(&["status"]).stdout);
+    assert!(status.contains("change 3000"), "{status}");
+}
+
+#[test]
 fn protobuf_files_are_length_delimited_changes() {
     let s = Scratch::new(&generate_config(1200, "", "protobuf"));
     let out = s.run(&["run", "--once"]);

@@ -249,6 +249,7 @@ fn target_kind(t: &TargetConfig) -> &'static str {
     match t {
         TargetConfig::File(_) => "file",
         TargetConfig::Stdout(_) => "stdout",
+        TargetConfig::Discard => "discard",
         TargetConfig::Postgres(_) => "postgres",
         TargetConfig::Mysql(_) => "mysql",
         TargetConfig::Mongodb(_) => "mongodb",
@@ -264,6 +265,7 @@ fn describe(t: &TargetConfig) -> String {
     match t {
         TargetConfig::File(f) => format!("file {} ({:?})", f.path.display(), f.format),
         TargetConfig::Stdout(_) => "stdout".to_string(),
+        TargetConfig::Discard => "discard".to_string(),
         TargetConfig::Postgres(t) => format!("postgres {}", t.url),
         TargetConfig::Mysql(t) => format!("mysql {}", t.url),
         TargetConfig::Mongodb(t) => format!("mongodb {}", t.url),

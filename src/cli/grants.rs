@@ -124,7 +124,7 @@ pub fn target(cfg: &TargetConfig) -> Vec<String> {
             let db = t.database.clone().unwrap_or_else(|| "<each source database>".into());
             vec![format!("db.getSiblingDB(\"admin\").grantRolesToUser(\"{user}\", [{{role: \"readWrite\", db: \"{db}\"}}])")]
         }
-        TargetConfig::File(_) | TargetConfig::Stdout(_) | TargetConfig::Kafka(_) | TargetConfig::Nats(_) | TargetConfig::Http(_) => Vec::new(),
+        TargetConfig::File(_) | TargetConfig::Stdout(_) | TargetConfig::Discard | TargetConfig::Kafka(_) | TargetConfig::Nats(_) | TargetConfig::Http(_) => Vec::new(),
     }
 }
 

@@ -291,6 +291,8 @@ pub enum TargetConfig {
     File(FileTargetConfig),
     /// `kind = "stdout"`.
     Stdout(StdoutTargetConfig),
+    /// `kind = "discard"`: counts and acknowledges, writes nothing.
+    Discard,
     /// `kind = "postgres"`.
     Postgres(PostgresTargetConfig),
     /// `kind = "mysql"` (MySQL or MariaDB).

@@ -41,6 +41,7 @@
 //!   Heartbeats never reach sinks.
 
 pub mod deferred;
+pub mod discard;
 pub mod document;
 pub mod file;
 pub mod http;

@@ -139,6 +139,7 @@ pub fn target_engine(t: &TargetConfig) -> Result<Engine, &'static str> {
         TargetConfig::Mongodb(_) => Ok(Engine::Mongodb),
         TargetConfig::File(_) => Err("file"),
         TargetConfig::Stdout(_) => Err("stdout"),
+        TargetConfig::Discard => Err("discard"),
         TargetConfig::Kafka(_) => Err("kafka"),
         TargetConfig::Nats(_) => Err("nats"),
         TargetConfig::Http(_) => Err("http"),

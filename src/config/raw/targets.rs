@@ -1,5 +1,5 @@
-//! `[[pipeline.target]]`: one raw shape per `kind` (file, stdout, postgres,
-//! mysql, mongodb), chosen by the kind before the rest is read, and its checks.
+//! `[[pipeline.target]]`: one raw shape per `kind` (file, stdout, discard,
+//! postgres, mysql, mongodb, kafka, nats, http), chosen by the kind before the rest is read, and its checks.
 use super::*;
 use super::brokers::{RawHttpTarget, RawKafkaTarget, RawNatsTarget};
 
@@ -7,6 +7,7 @@ use super::brokers::{RawHttpTarget, RawKafkaTarget, RawNatsTarget};
 pub(super) enum RawTarget {
     File(RawFileTarget),
     Stdout(RawStdoutTarget),
+    Discard(RawDiscardTarget),
     Postgres(RawPostgresTarget),
     Mysql(RawMysqlTarget),
     Mongodb(RawMongodbTarget),
@@ -40,6 +41,7 @@ struct TargetKind {
 enum TargetKindName {
     File,
     Stdout,
+    Discard,
     Postgres,
     Mysql,
     Mongodb,
@@ -54,6 +56,7 @@ impl RawTarget {
         Ok(match kind {
             TargetKindName::File => RawTarget::File(from_value(value)?),
             TargetKindName::Stdout => RawTarget::Stdout(from_value(value)?),
+            TargetKindName::Discard => RawTarget::Discard(from_value(value)?),
             TargetKindName::Postgres => RawTarget::Postgres(from_value(value)?),
             TargetKindName::Mysql => RawTarget::Mysql(from_value(value)?),
             TargetKindName::Mongodb => RawTarget::Mongodb(from_value(value)?),
@@ -81,6 +84,14 @@ pub(super) struct RawStdoutTarget {
     _kind: serde::de::IgnoredAny,
     tables: Option<Vec<String>>,
     format: Option<RawFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDiscardTarget {
+    #[serde(rename = "kind")]
+    _kind: serde::de::IgnoredAny,
+    tables: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +141,7 @@ impl RawTarget {
         let tables = match self {
             RawTarget::File(t) => t.tables.take(),
             RawTarget::Stdout(t) => t.tables.take(),
+            RawTarget::Discard(t) => t.tables.take(),
             RawTarget::Postgres(t) => t.tables.take(),
             RawTarget::Mysql(t) => t.tables.take(),
             RawTarget::Mongodb(t) => t.tables.take(),
@@ -183,6 +195,7 @@ impl RawTarget {
                 database: t.database.filter(|s| !s.is_empty()),
                 transaction: t.transaction.unwrap_or(false),
             }),
+            RawTarget::Discard(_) => TargetConfig::Discard,
             RawTarget::Stdout(s) => {
                 let format = record_format(s.format);
                 if format == RecordFormat::Protobuf {
