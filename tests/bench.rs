@@ -13,8 +13,9 @@ use std::process::Command;
 fn bench(name: &str, args: &[&str]) -> (String, String) {
     let prefix = format!("lf_bench_{name}_{}", std::process::id());
     let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
-        .args(["bench", "--pg-url", &pg::server_url(), "--prefix", &prefix])
+        .args(["bench", "--prefix", &prefix])
         .args(args)
+        .env("LOGFERRY_BENCH_PG_URL", pg::server_url())
         .env("LOGFERRY_LOG", "warn")
         .output()
         .unwrap();
@@ -41,15 +42,47 @@ fn json(stdout: &str) -> serde_json::Value {
     serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"))
 }
 
+/// A `pg_recvlogical` that notes its arguments and whether `PGPASSWORD`
+/// was set, then runs the real one; its folder goes first in `PATH`.
+fn recording_pg_recvlogical(dir: &std::path::Path) -> String {
+    let real = ["/usr/bin/pg_recvlogical"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .chain(std::fs::read_dir("/usr/lib/postgresql").into_iter().flatten().flatten().map(|e| e.path().join("bin/pg_recvlogical")))
+        .find(|p| p.is_file())
+        .expect("pg_recvlogical is installed");
+    let script = dir.join("pg_recvlogical");
+    let d = dir.display();
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\nprintf '%s\\n' \"$*\" > {d}/args\n[ -n \"$PGPASSWORD\" ] && echo set > {d}/pgpassword\nexec {} \"$@\"\n", real.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    format!("{d}:{}", std::env::var("PATH").unwrap_or_default())
+}
+
 #[test]
 fn bench_compare_runs_every_reader_on_one_backlog_and_cleans_up() {
     let prefix = format!("lf_bench_{}", std::process::id());
+    let url = pg::server_url();
+    let password = url.parse::<tokio_postgres::Config>().unwrap().get_password().map(|p| String::from_utf8_lossy(p).into_owned());
+    let password = password.expect("the test server URL has a password");
+    let wrapper = tempfile::tempdir().unwrap();
+    let path = recording_pg_recvlogical(wrapper.path());
+    // The URL comes from the environment, so no command line holds the password.
     let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
-        .args(["bench", "--pg-url", &pg::server_url(), "--rows", "5000", "--tx-rows", "1000", "--updates", "700", "--deletes", "300"])
+        .args(["bench", "--rows", "5000", "--tx-rows", "1000", "--updates", "700", "--deletes", "300"])
         .args(["--lanes", "2", "--batch", "500", "--compare", "--json", "--prefix", &prefix])
+        .env("LOGFERRY_BENCH_PG_URL", &url)
+        .env("PATH", path)
         .env("LOGFERRY_LOG", "warn")
         .output()
         .unwrap();
+    // pg_recvlogical got the password from the environment, not its arguments (`ps` shows those).
+    let args = std::fs::read_to_string(wrapper.path().join("args")).expect("the bench ran pg_recvlogical");
+    assert!(args.contains(&format!("--slot {prefix}_recv")) && !args.contains(&password), "{args}");
+    assert!(wrapper.path().join("pgpassword").exists(), "PGPASSWORD was not set for pg_recvlogical");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "bench failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
     let v: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("not one JSON object ({e}): {stdout}"));

@@ -12,7 +12,9 @@ use std::process::Command;
 fn bench_mariadb_compare_reads_one_backlog_with_both_readers_and_cleans_up() {
     let prefix = format!("lf_mbench_{}", std::process::id());
     let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
-        .args(["bench", "--source", "mariadb", "--mariadb-url", &mariadb::server_url(), "--pg-url", &pg::server_url()])
+        .args(["bench", "--source", "mariadb"])
+        .env("LOGFERRY_BENCH_MARIADB_URL", mariadb::server_url())
+        .env("LOGFERRY_BENCH_PG_URL", pg::server_url())
         .args(["--rows", "5000", "--tx-rows", "1000", "--updates", "700", "--deletes", "300"])
         .args(["--lanes", "2", "--batch", "500", "--compare", "--json", "--prefix", &prefix])
         .env("LOGFERRY_LOG", "warn")
@@ -64,14 +66,23 @@ fn bench_mariadb_compare_reads_one_backlog_with_both_readers_and_cleans_up() {
 }
 
 #[test]
-fn bench_mariadb_without_its_url_exits_2_naming_the_flag() {
+fn bench_mariadb_without_its_url_exits_2_naming_the_flag_and_its_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
         .args(["bench", "--source", "mariadb", "--pg-url", "postgres://127.0.0.1:1/x", "--rows", "10"])
+        .env_remove("LOGFERRY_BENCH_MARIADB_URL")
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("--mariadb-url"), "{stderr}");
+    assert!(stderr.contains("--mariadb-url or LOGFERRY_BENCH_MARIADB_URL"), "{stderr}");
+    // The same URL from the environment is taken as the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
+        .args(["bench", "--source", "mariadb", "--pg-url", "postgres://127.0.0.1:1/x", "--rows", "10"])
+        .env("LOGFERRY_BENCH_MARIADB_URL", "mysql://root@127.0.0.1:1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("connecting to --mariadb-url") && stderr.contains("refused"), "{stderr}");
 }
 
 #[test]

@@ -68,7 +68,7 @@ pub(super) async fn run(args: &BenchArgs) -> Result<(), CliError> {
     // --rows, --lanes, --batch and --prefix are checked by the caller.
     let Some(my_url) = args.mariadb_url.as_deref() else {
         return Err(CliError::Usage(
-            "bench: --source mariadb needs --mariadb-url (a root URL of a MariaDB/MySQL server with log_bin on and \
+            "bench: --source mariadb needs --mariadb-url or LOGFERRY_BENCH_MARIADB_URL (a root URL of a MariaDB/MySQL server with log_bin on and \
              binlog_format = ROW, like mysql://root:password@127.0.0.1:3306)"
                 .into(),
         ));
@@ -76,7 +76,7 @@ pub(super) async fn run(args: &BenchArgs) -> Result<(), CliError> {
     let pg_url = match (args.target.as_str(), args.pg_url.as_deref()) {
         ("postgres", None) => {
             return Err(CliError::Usage(
-                "bench: --target postgres needs --pg-url (a PostgreSQL superuser URL to create the target database on); \
+                "bench: --target postgres needs --pg-url or LOGFERRY_BENCH_PG_URL (a PostgreSQL superuser URL to create the target database on); \
                  or use --target file"
                     .into(),
             ))

@@ -2,7 +2,7 @@
 //! PostgreSQL's own tools, and prints the figures.
 //!
 //! ```text
-//! logferry bench --pg-url postgres://postgres:pw@127.0.0.1:5432/postgres \
+//! LOGFERRY_BENCH_PG_URL=postgres://postgres:pw@127.0.0.1:5432/postgres logferry bench \
 //!     [--rows 1000000] [--tx-rows 0] [--width 100] [--updates 0] [--deletes 0] \
 //!     [--tables 1] [--indexes 0] [--target postgres|file|nats [--nats-url URL]] \
 //!     [--lanes 8] [--batch 1000] \
@@ -116,10 +116,11 @@ pub struct BenchArgs {
     pub source: String,
     /// A PostgreSQL superuser URL (wal_level = logical); its database is used to create the bench databases.
     /// The source with `--source postgres`; the target with `--target postgres`.
-    #[arg(long)]
+    /// Better from the environment (`ps` shows a command line's password).
+    #[arg(long, env = "LOGFERRY_BENCH_PG_URL", hide_env_values = true)]
     pub pg_url: Option<String>,
     /// A MariaDB/MySQL root URL (binlog_format = ROW), for `--source mariadb`.
-    #[arg(long)]
+    #[arg(long, env = "LOGFERRY_BENCH_MARIADB_URL", hide_env_values = true)]
     pub mariadb_url: Option<String>,
     /// Rows inserted into the backlog.
     #[arg(long, default_value_t = 1_000_000)]
@@ -409,7 +410,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     }
     let Some(pg_url) = args.pg_url.as_deref() else {
         return Err(CliError::Usage(
-            "bench: --source postgres needs --pg-url (a superuser URL of a server with wal_level = logical)".into(),
+            "bench: --source postgres needs --pg-url or LOGFERRY_BENCH_PG_URL (a superuser URL of a server with wal_level = logical)".into(),
         ));
     };
     let steady = args.rate.is_some() || args.duration.is_some();
@@ -451,7 +452,12 @@ async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
             }
             Some(prog) => {
                 let mut cmd = std::process::Command::new(prog);
-                cmd.args(["-d", &conninfo(&bench.src_url), "--slot", &format!("{p}_recv"), "--start"]).args([
+                // The password goes through the environment: `ps` shows arguments.
+                let (info, password) = conninfo_without_password(&bench.src_url);
+                if let Some(pw) = password {
+                    cmd.env("PGPASSWORD", pw);
+                }
+                cmd.args(["-d", &info, "--slot", &format!("{p}_recv"), "--start"]).args([
                     "-o",
                     "proto_version=1",
                     "-o",
@@ -526,11 +532,20 @@ pub(super) struct Backlog {
     tx_rows: u64,
 }
 
-/// A libpq key/value conninfo for a `postgres://` URL (pg_recvlogical and
-/// CREATE SUBSCRIPTION take it).
+/// A libpq key/value conninfo for a `postgres://` URL, password included
+/// (CREATE SUBSCRIPTION's CONNECTION takes it; never a command line).
 pub(super) fn conninfo(url: &str) -> String {
+    match conninfo_without_password(url) {
+        (info, Some(pw)) => format!("{info} password={pw}"),
+        (info, None) => info,
+    }
+}
+
+/// `url` as a libpq conninfo without its password, and the password, for
+/// programs the bench starts (the password goes in `PGPASSWORD`).
+pub(super) fn conninfo_without_password(url: &str) -> (String, Option<String>) {
     let cfg: Result<tokio_postgres::Config, _> = url.parse();
-    let Ok(cfg) = cfg else { return url.to_string() };
+    let Ok(cfg) = cfg else { return (url.to_string(), None) };
     let mut parts = Vec::new();
     if let Some(tokio_postgres::config::Host::Tcp(h)) = cfg.get_hosts().first() {
         parts.push(format!("host={h}"));
@@ -544,10 +559,7 @@ pub(super) fn conninfo(url: &str) -> String {
     if let Some(u) = cfg.get_user() {
         parts.push(format!("user={u}"));
     }
-    if let Some(pw) = cfg.get_password() {
-        parts.push(format!("password={}", String::from_utf8_lossy(pw)));
-    }
-    parts.join(" ")
+    (parts.join(" "), cfg.get_password().map(|pw| String::from_utf8_lossy(pw).into_owned()))
 }
 
 /// Drops what an earlier bench with this prefix left: the subscription

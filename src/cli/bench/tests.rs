@@ -29,6 +29,11 @@ fn urls_and_conninfo() {
     assert_eq!(with_db("postgres://u@h:1/postgres?sslmode=disable", "x"), "postgres://u@h:1/x?sslmode=disable");
     assert_eq!(with_db("postgres://u@h:1", "x"), "postgres://u@h:1/x");
     assert_eq!(conninfo("postgres://u:pw@127.0.0.1:5432/db"), "host=127.0.0.1 port=5432 dbname=db user=u password=pw");
+    assert_eq!(
+        conninfo_without_password("postgres://u:pw@127.0.0.1:5432/db"),
+        ("host=127.0.0.1 port=5432 dbname=db user=u".to_string(), Some("pw".to_string()))
+    );
+    assert_eq!(conninfo_without_password("postgres://u@h:1/db").1, None);
 }
 
 #[test]
