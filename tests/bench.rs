@@ -95,9 +95,49 @@ fn bench_compare_runs_every_reader_on_one_backlog_and_cleans_up() {
     }
     assert!(v["wal_bytes"].as_i64().unwrap() > 0 && v["logferry_peak_rss_kib"].as_u64().unwrap() > 0, "{v}");
     assert!(v["ratio_vs_native_subscription"].as_f64().unwrap() > 0.0 && v["time_ratio_vs_pg_recvlogical"].as_f64().unwrap() > 0.0, "{v}");
+    let cpu_s = v["logferry_cpu_seconds"].as_f64().unwrap();
+    let per_change = v["logferry_cpu_us_per_change"].as_f64().unwrap();
+    assert!(per_change > 0.0 && (per_change - cpu_s * 1e6 / 6000.0).abs() < 0.01, "{v}");
 
     // Its databases, slots and subscription are gone.
     assert_cleaned_up(&prefix);
+}
+
+#[test]
+fn bench_repeat_runs_every_reader_in_each_round_and_prints_medians_of_the_rounds() {
+    let (stdout, _) = bench("repeat", &["--rows", "2000", "--tx-rows", "500", "--updates", "200", "--compare", "--repeat", "2", "--json"]);
+    let v = json(&stdout);
+    assert_eq!((v["repeat"].as_u64(), v["changes"].as_u64()), (Some(2), Some(2200)), "{v}");
+    let rounds = v["rounds_seconds"].as_array().unwrap();
+    assert_eq!(rounds.len(), 2, "{v}");
+    let names = ["pg_recvlogical (read only)", "logferry run --once", "native subscription (apply)"];
+    for reader in v["readers"].as_array().unwrap() {
+        let name = reader["reader"].as_str().unwrap();
+        assert!(names.contains(&name), "{v}");
+        // Each round ran this reader; with two rounds the median is their mean.
+        let each: Vec<f64> = rounds.iter().map(|r| r[name].as_f64().unwrap()).collect();
+        assert!(each.iter().all(|s| *s > 0.0), "{v}");
+        let s = &reader["seconds"];
+        let (median, min, max) = (s["median"].as_f64().unwrap(), s["min"].as_f64().unwrap(), s["max"].as_f64().unwrap());
+        assert!((median - (each[0] + each[1]) / 2.0).abs() < 0.002, "{v}");
+        assert!((min - each[0].min(each[1])).abs() < 0.001 && (max - each[0].max(each[1])).abs() < 0.001, "{v}");
+    }
+    assert_eq!(v["readers"].as_array().unwrap().len(), 3, "{v}");
+    let ratios: Vec<&str> = v["ratios"].as_array().unwrap().iter().map(|r| r["ratio"].as_str().unwrap()).collect();
+    assert!(ratios.contains(&"logferry rows/s / native subscription (apply) rows/s"), "{v}");
+    assert!(ratios.contains(&"logferry time / pg_recvlogical (read only) time"), "{v}");
+    assert!(v["logferry_cpu_us_per_change"]["median"].as_f64().unwrap() > 0.0, "{v}");
+}
+
+#[test]
+fn bench_into_the_discard_target_times_logferry_alone_and_checks_no_target() {
+    let (stdout, _) = bench("discard", &["--rows", "3000", "--tx-rows", "1000", "--deletes", "100", "--target", "discard", "--json"]);
+    let v = json(&stdout);
+    assert_eq!((v["target"].as_str(), v["changes"].as_u64()), (Some("discard"), Some(3100)), "{v}");
+    let readers: Vec<&str> = v["readers"].as_array().unwrap().iter().map(|r| r["reader"].as_str().unwrap()).collect();
+    assert_eq!(readers, ["logferry run --once"], "{v}");
+    // Nothing is written, so nothing is checked against the source.
+    assert_eq!(v["target_verified"], false, "{v}");
 }
 
 #[test]
@@ -108,6 +148,16 @@ fn bench_refuses_bad_options_with_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--rows"));
+    for extra in [&["--csv"][..], &["--rate", "10", "--duration", "2"], &["--sweep", "lanes=1,2"]] {
+        let out = Command::new(env!("CARGO_BIN_EXE_logferry"))
+            .args(["bench", "--pg-url", "postgres://127.0.0.1:1/x", "--repeat", "2"])
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains("--repeat"), "{extra:?}: {stderr}");
+    }
 }
 
 #[test]

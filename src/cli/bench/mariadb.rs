@@ -96,14 +96,31 @@ pub(super) async fn run(args: &BenchArgs) -> Result<(), CliError> {
         Some(url) => Some(connect(url).await?),
         None => None,
     };
-    cleanup(&mut admin, pg_admin.as_ref(), &args.prefix).await?;
-    let result = bench(args, my_url, &my, &mut admin, pg_url.zip(pg_admin.as_ref())).await;
-    // Dropped also when the bench failed; its own error comes first.
-    let cleaned = cleanup(&mut admin, pg_admin.as_ref(), &args.prefix).await;
+    let mut reports = Vec::new();
+    for _ in 0..args.repeat {
+        cleanup(&mut admin, pg_admin.as_ref(), &args.prefix).await?;
+        let result = bench(args, my_url, &my, &mut admin, pg_url.zip(pg_admin.as_ref())).await;
+        // Dropped also when the bench failed; its own error comes first.
+        let cleaned = cleanup(&mut admin, pg_admin.as_ref(), &args.prefix).await;
+        reports.push(result?);
+        cleaned?;
+    }
     let _ = admin.disconnect().await;
-    let report = result?;
-    cleaned?;
-    report.print(args);
+    match reports.as_slice() {
+        [one] => one.print(args),
+        many => {
+            let rounds: Vec<super::repeat::Round> = many
+                .iter()
+                .map(|r| super::repeat::Round {
+                    readers: r.figures.iter().map(|f| (f.name.clone(), f.seconds)).collect(),
+                    changes: r.changes,
+                    cpu_s: r.cpu,
+                    rss_kib: r.rss_kib,
+                })
+                .collect();
+            super::repeat::print(args, &rounds);
+        }
+    }
     Ok(())
 }
 
@@ -320,7 +337,7 @@ impl Report {
             let ratio = ratio.map_or("null".to_string(), |v| num(v, 3));
             println!(
                 "{{\"changes\":{changes},\"binlog_bytes\":{},\"binlog_files\":{},\"target\":\"{}\",\"lanes\":{},\"batch\":{},\"spool\":{},\
-                 \"readers\":[{readers}],\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"logferry_records\":{},\
+                 \"readers\":[{readers}],\"logferry_peak_rss_kib\":{},\"logferry_cpu_seconds\":{},\"logferry_cpu_us_per_change\":{},\"logferry_records\":{},\
                  \"logferry_stages\":{{\"source_waiting_s\":{},\"route_s\":{},\"apply_s_summed_over_lanes\":{},\"read_decode_s_estimate\":{}}},\
                  \"target_verified\":{},\"ratio_vs_mariadb_binlog\":{ratio}}}",
                 self.binlog_bytes,
@@ -331,6 +348,7 @@ impl Report {
                 args.spool,
                 self.rss_kib,
                 num(self.cpu, 3),
+                num(self.cpu * 1e6 / changes.max(1) as f64, 2),
                 self.counts.0,
                 num(source_blocked_s, 3),
                 num(route_s, 3),
@@ -359,9 +377,10 @@ impl Report {
                 println!("{:<36} {:>9.2} {:>12.0} {:>12.2}", f.name, f.seconds, changes as f64 / f.seconds, mb / f.seconds);
             }
             println!(
-                "logferry: peak RSS {:.1} MiB, {:.2} CPU s (this process){}",
+                "logferry: peak RSS {:.1} MiB, {:.2} CPU s (this process), {:.2} µs per change{}",
                 self.rss_kib as f64 / 1024.0,
                 self.cpu,
+                self.cpu * 1e6 / changes.max(1) as f64,
                 if self.verified { "; target checked equal to the source" } else { "" }
             );
             println!(
@@ -563,10 +582,12 @@ fn server_id() -> u32 {
 }
 
 /// The pipeline's config text: the mysql source on `<prefix>_src.items`
-/// into `dst_url` (PostgreSQL, schema public) or a protobuf file.
+/// into `dst_url` (PostgreSQL, schema public), a protobuf file, or the
+/// discard target.
 fn pipeline_config(args: &BenchArgs, work: &Path, src_url: &str, dst_url: Option<&str>) -> String {
     let target = match dst_url {
         Some(url) => format!("kind = \"postgres\"\nurl = {}\nschema = \"public\"", toml_str(url)),
+        None if args.target == "discard" => "kind = \"discard\"".to_string(),
         None => format!("kind = \"file\"\npath = {}\nformat = \"protobuf\"", toml_str(&work.join("out.pb").display().to_string())),
     };
     format!(

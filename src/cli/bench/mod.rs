@@ -4,8 +4,8 @@
 //! ```text
 //! LOGFERRY_BENCH_PG_URL=postgres://postgres:pw@127.0.0.1:5432/postgres logferry bench \
 //!     [--rows 1000000] [--tx-rows 0] [--width 100] [--updates 0] [--deletes 0] \
-//!     [--tables 1] [--indexes 0] [--target postgres|file|nats [--nats-url URL]] \
-//!     [--lanes 8] [--batch 1000] \
+//!     [--tables 1] [--indexes 0] [--target postgres|file|discard|nats [--nats-url URL]|kafka] \
+//!     [--lanes 8] [--batch 1000] [--repeat N] \
 //!     [--compare] [--spool] [--json | --csv] [--svg FILE] [--prefix lfbench] \
 //!     [--rate R --duration S] [--sweep lanes=1,2,4,8 [batch=100,1000,5000]]
 //! ```
@@ -32,6 +32,7 @@
 //!   /dev/null up to the backlog's end LSN — the read floor;
 //! - logferry (`run --once` in this process): its PostgreSQL source into the
 //!   target (`postgres`: `<prefix>_dst`; `file`: protobuf in a temp dir;
+//!   `discard`: counted and acknowledged, nothing written — the read side;
 //!   `nats`: protobuf messages in the JetStream stream `<PREFIX>` at
 //!   `--nats-url`, deleted before and after the run); every PostgreSQL
 //!   target table is checked against its source table afterwards;
@@ -50,6 +51,13 @@
 //! - commit-to-apply latency per source transaction (count, p50, p95, p99,
 //!   max; bucket upper bounds). In a backlog the transactions waited in the
 //!   backlog, so these are large by construction.
+//!
+//! `--repeat N` runs all of it N times (a new backlog each round, the
+//! readers in the same order within each round) and prints per reader the
+//! median seconds with min–max, and the ratios to logferry taken within
+//! each round, summarised the same way ([`repeat`]). Every run prints
+//! logferry's CPU microseconds per change (this process's CPU time over
+//! the backlog's changes).
 //!
 //! # Steady mode (`--rate R --duration S`)
 //!
@@ -97,12 +105,14 @@ use crate::pipeline::PipelineStats;
 use crate::config::Config;
 use crate::pipeline::{self, PipelineRun};
 use harness::{Bench, Sampler};
+use report::LfFigures;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 mod mariadb;
+mod repeat;
 mod report;
 mod steady;
 mod svg;
@@ -146,7 +156,8 @@ pub struct BenchArgs {
     /// Where logferry applies the backlog (`nats`: the JetStream stream
     /// `<PREFIX>` at --nats-url, protobuf messages; deleted before and after;
     /// `kafka`: with --kafka-brokers).
-    #[arg(long, value_parser = ["postgres", "file", "nats", "kafka"], default_value = "postgres")]
+    /// `discard`: records are counted and acknowledged, nothing is written (the read side alone).
+    #[arg(long, value_parser = ["postgres", "file", "discard", "nats", "kafka"], default_value = "postgres")]
     pub target: String,
     /// The NATS server (JetStream on) for `--target nats`, e.g. `nats://127.0.0.1:4222`.
     #[arg(long)]
@@ -202,6 +213,10 @@ pub struct BenchArgs {
     /// renamed, masked rows do not match the source any more).
     #[arg(long)]
     pub rules: bool,
+    /// Run the backlog bench this many times, every reader once per round,
+    /// and print medians with min–max (of seconds, rows/s and the ratios).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 }
 
 /// The rules `--rules` adds: five, each touching every row (the filter and
@@ -391,6 +406,11 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
     if args.target == "kafka" && (args.kafka_brokers.is_none() || args.source != "postgres") {
         return Err(CliError::Usage("bench: --target kafka works with --source postgres and needs --kafka-brokers host:port".into()));
     }
+    if args.repeat > 1 && (args.rate.is_some() || !args.sweep.is_empty() || args.csv || args.svg.is_some()) {
+        return Err(CliError::Usage(
+            "bench: --repeat reruns the backlog bench; leave out --rate/--duration, --sweep, --csv and --svg".into(),
+        ));
+    }
     if args.source == "mariadb" {
         let pg_only = [
             ("--tables", args.tables != 1),
@@ -435,11 +455,36 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         }
         return sweep::run(&args, pg_url, &grid).await;
     }
-    backlog(&args, pg_url).await
+    if args.repeat > 1 {
+        let mut rounds = Vec::new();
+        for _ in 0..args.repeat {
+            let (backlog, figures, lf, _) = backlog_round(&args, pg_url).await?;
+            rounds.push(repeat::Round {
+                readers: figures.iter().map(|f| (f.name.to_string(), f.seconds)).collect(),
+                changes: backlog.changes,
+                cpu_s: lf.cpu_s,
+                rss_kib: lf.rss_kib,
+            });
+        }
+        repeat::print(&args, &rounds);
+        return Ok(());
+    }
+    let (backlog, figures, lf, verified) = backlog_round(&args, pg_url).await?;
+    if let Some(path) = &args.svg {
+        let title = format!(
+            "logferry bench: {} changes ({} inserts, {} updates, {} deletes), {} target, {} lane(s), batches of {}, {} table(s), {} index(es)",
+            backlog.changes, args.rows, args.updates, args.deletes, args.target, args.lanes, args.batch, args.tables, args.indexes
+        );
+        svg::write(path, &svg::render(&title, &lf.samples, &lf.latency))?;
+    }
+    report::print_backlog(&args, &backlog, &figures, &lf, verified);
+    Ok(())
 }
 
-/// Backlog mode: one backlog, every reader over it.
-async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
+/// Backlog mode, one round: one backlog, every reader over it; the
+/// backlog, each reader's seconds, logferry's figures, and whether the
+/// target was checked equal to the source.
+async fn backlog_round(args: &BenchArgs, pg_url: &str) -> Result<(Backlog, Vec<Figure>, LfFigures, bool), CliError> {
     let p = &args.prefix;
     let bench = Bench::prepare(args, pg_url, args.lanes, args.batch).await?;
     let backlog = bench.write_backlog(args).await?;
@@ -512,16 +557,7 @@ async fn backlog(args: &BenchArgs, pg_url: &str) -> Result<(), CliError> {
             .map_err(|e| fail("disabling the subscription", describe(e)))?;
     }
     bench.finish().await?;
-
-    if let Some(path) = &args.svg {
-        let title = format!(
-            "logferry bench: {} changes ({} inserts, {} updates, {} deletes), {} target, {} lane(s), batches of {}, {} table(s), {} index(es)",
-            backlog.changes, args.rows, args.updates, args.deletes, args.target, args.lanes, args.batch, args.tables, args.indexes
-        );
-        svg::write(path, &svg::render(&title, &lf.samples, &lf.latency))?;
-    }
-    report::print_backlog(args, &backlog, &figures, &lf, verified);
-    Ok(())
+    Ok((backlog, figures, lf, verified))
 }
 
 /// What the backlog holds.
@@ -627,6 +663,7 @@ fn pipeline_config_with(
 ) -> String {
     let target = match args.target.as_str() {
         "file" => format!("kind = \"file\"\npath = \"{}\"\nformat = \"protobuf\"", work.join("out.pb").display()),
+        "discard" => "kind = \"discard\"".to_string(),
         "nats" => format!(
             "kind = \"nats\"\nurl = \"{}\"\nstream = \"{}\"\nformat = \"protobuf\"",
             args.nats_url.as_deref().unwrap_or_default().replace('\\', "\\\\").replace('"', "\\\""),

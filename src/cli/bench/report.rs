@@ -211,10 +211,11 @@ pub(super) fn print_backlog(args: &BenchArgs, backlog: &Backlog, figures: &[Figu
         }
         let opt = |v: Option<f64>, d: usize| v.map_or("null".to_string(), |v| num(v, d));
         println!(
-            "{{\"changes\":{changes},\"wal_bytes\":{},{},\"readers\":[{readers}],\"logferry_peak_rows_per_s_1s\":{},\"logferry_stages\":{},\
+            "{{\"changes\":{changes},\"wal_bytes\":{},{},\"logferry_cpu_us_per_change\":{},\"readers\":[{readers}],\"logferry_peak_rows_per_s_1s\":{},\"logferry_stages\":{},\
              \"logferry_latency\":{},\"target_verified\":{verified},\"ratio_vs_native_subscription\":{},\"time_ratio_vs_pg_recvlogical\":{}}}",
             backlog.wal_bytes,
             run_json_fields(args, lf),
+            num(lf.cpu_s * 1e6 / changes.max(1) as f64, 2),
             opt(peak, 0),
             stages_json(lf),
             latency_json(&lf.latency),
@@ -286,9 +287,10 @@ pub(super) fn print_backlog(args: &BenchArgs, backlog: &Backlog, figures: &[Figu
             latency_text(&lf.latency)
         );
         println!(
-            "logferry: peak RSS {:.1} MiB, {:.2} CPU s (this process){}",
+            "logferry: peak RSS {:.1} MiB, {:.2} CPU s (this process), {:.2} µs per change{}",
             lf.rss_kib as f64 / 1024.0,
             lf.cpu_s,
+            lf.cpu_s * 1e6 / changes.max(1) as f64,
             if verified { "; target checked equal to the source" } else { "" }
         );
         if let Some(r) = ratio_native {
