@@ -7,7 +7,8 @@
 //!    `logical`, the role needs `REPLICATION` (or superuser) and `SELECT` on
 //!    the tables, and every selected table needs a primary key (or a unique
 //!    index as replica identity), or — without either — the `key` of a
-//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`. Each failure
+//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`; `origin =
+//!    "none"` needs PostgreSQL 16 or later. Each failure
 //!    says which setting or table, and the SQL that fixes it. `check` also
 //!    judges the slot (see [`check()`]).
 //! 2. **Publication** `publication` is created if missing and its table list
@@ -35,7 +36,10 @@
 //!    that replay converge to the right state.)
 //! 5. **Stream** ([`stream`]): `START_REPLICATION` from the consistent point
 //!    or the checkpoint, decoding pgoutput into records; the last record of
-//!    each transaction carries the commit's end LSN as its position.
+//!    each transaction carries the commit's end LSN as its position. With
+//!    `origin = "none"` it asks pgoutput for `origin 'none'`: changes that
+//!    carry a replication origin (a marked target session applied them)
+//!    are not sent.
 //!
 //! # Feedback and heartbeats
 //!
