@@ -217,7 +217,8 @@ async fn two_way_pipelines_with_origin_none_deliver_each_write_once_and_never_ec
         for id in remote.clone() {
             let mine: Vec<&String> = rows.iter().filter(|r| r.split('|').next() == Some(&id.to_string())).collect();
             let last_v = want.iter().find(|w| w.split('|').next() == Some(&id.to_string())).unwrap().split('|').nth(1).unwrap();
-            assert!(!mine.is_empty() && mine.len() <= 2, "{}: key {id} from the other side applied {} times: {mine:?}", db.name, mine.len());
+            let most = if id <= 5 || id > 115 { 2 } else { 1 };
+            assert!(!mine.is_empty() && mine.len() <= most, "{}: key {id} from the other side applied {} times: {mine:?}", db.name, mine.len());
             assert!(mine.last().unwrap().ends_with(&format!("|{last_v}")), "{}: key {id}: {mine:?}", db.name);
         }
     }

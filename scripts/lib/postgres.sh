@@ -61,7 +61,7 @@ spec = importlib.util.find_spec(sys.argv[2])
 print(pathlib.Path(spec.origin).parent / "pginstall" / "bin")
 PY
 ) || return 1
-  [ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] || return 1
+  [ -x "$bin/postgres" ] && [ -x "$bin/initdb" ] && [ -x "$bin/pg_ctl" ] && [ -x "$bin/pg_recvlogical" ] || return 1
   "$bin/postgres" --version 2>/dev/null | grep -q "PostgreSQL) $v\." || return 1
   echo "$bin"
 }
