@@ -257,12 +257,15 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                     .await?,
                 ),
                 TargetConfig::Postgres(p) => Arc::new(
-                    PostgresSink::connect(PostgresSinkConfig {
-                        url: p.url.expose().to_string(),
-                        namespace: p.schema.clone(),
-                        create_tables: p.create_tables,
-                        lanes,
-                    })
+                    PostgresSink::connect_with_origin(
+                        PostgresSinkConfig {
+                            url: p.url.expose().to_string(),
+                            namespace: p.schema.clone(),
+                            create_tables: p.create_tables,
+                            lanes,
+                        },
+                        p.replication_origin.clone(),
+                    )
                     .await?,
                 ),
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),

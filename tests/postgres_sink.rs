@@ -270,3 +270,52 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     apply(&*s, batch).await.unwrap();
     assert_eq!(rows(&db, "SELECT id FROM t ORDER BY id").await, ["1", "2", "3"]);
 }
+
+#[tokio::test]
+async fn replication_origins_mark_each_session_and_a_role_that_may_not_is_told_the_grant() {
+    let db = fresh_db("pgsink_origin").await;
+    let role = format!("lf_origin_role_{}", std::process::id());
+    db.client
+        .batch_execute(&format!("DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN PASSWORD 'pw'; GRANT ALL ON SCHEMA public TO {role};"))
+        .await
+        .unwrap();
+    let url = {
+        let rest = db.url.split_once('@').unwrap().1;
+        format!("postgres://{role}:pw@{rest}")
+    };
+    let prefix = format!("logferry_lf_origin_{}", std::process::id());
+    let connect = |lanes: usize| {
+        PostgresSink::connect_with_origin(
+            PostgresSinkConfig { url: url.clone(), namespace: None, create_tables: true, lanes },
+            Some(prefix.clone()),
+        )
+    };
+    // Without the grant: a definite error naming the role and the GRANT that fixes it.
+    let err = connect(1).await.err().expect("a role without the grant must be refused");
+    let message = err.to_string();
+    assert!(!err.is_transient(), "{message}");
+    assert!(message.contains(&format!("role `{role}` may not")) && message.contains("replication_origin = false"), "{message}");
+    let grant = message.split("run ").nth(1).and_then(|m| m.split(';').next()).expect("the GRANT in the message");
+    assert!(grant.starts_with("GRANT EXECUTE ON FUNCTION pg_replication_origin_create(text)"), "{grant}");
+    db.client.batch_execute(grant).await.unwrap();
+
+    // With it: every lane's session holds its own origin `<prefix>_<n>`.
+    let s = connect(2).await.expect("connect after the grant");
+    apply(&s, vec![simple_ddl("t"), ins("t", simple("t", 1, "a", 1))]).await.unwrap();
+    let active = format!(
+        "SELECT count(*)::text FROM pg_replication_origin_status s JOIN pg_replication_origin o ON o.roident = s.local_id \
+         WHERE o.roname LIKE '{prefix}\\_%'"
+    );
+    assert!(rows(&db, &active).await != ["0"], "no origin {prefix}_n is known to the server");
+    // A second sink of the same prefix takes the next free name instead of failing.
+    let other = connect(1).await.expect("a second sink with the same prefix");
+    let names = rows(&db, &format!("SELECT roname FROM pg_replication_origin WHERE roname LIKE '{prefix}\\_%' ORDER BY 1")).await;
+    assert!(names.len() >= 2, "{names:?}");
+    drop((s, other));
+    db.client
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '{role}';"
+        ))
+        .await
+        .unwrap();
+}

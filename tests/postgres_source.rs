@@ -5,7 +5,7 @@
 use crate::support::pg::{connect, fresh_db, url_for, TestDb};
 use crate::support::*;
 use logferry::checkpoint::CheckpointStore;
-use logferry::config::{DatabaseSourceConfig, PostgresSourceConfig, SecretUrl, SnapshotMode};
+use logferry::config::{DatabaseSourceConfig, PgOrigin, PostgresSourceConfig, SecretUrl, SnapshotMode};
 use logferry::record::{value::Kind, Change, Op};
 use logferry::sinks::Sink;
 use logferry::sources::postgres::PostgresSource;
@@ -27,6 +27,7 @@ pub fn source_config(url: &str, slot: &str, tables: &[&str]) -> PostgresSourceCo
         heartbeat_interval: Duration::from_millis(200),
         snapshot_chunk_rows: 3,
         snapshot_parallel: 2,
+        origin: PgOrigin::Any,
     }
 }
 
@@ -128,6 +129,27 @@ async fn unchanged_toast_values_arrive_as_the_unchanged_marker() {
     let after = upd[0].after.as_ref().unwrap();
     assert!(after.get("body").unwrap().is_unchanged(), "{after:?}");
     assert_eq!(int(upd[0], false, "n"), 1);
+}
+
+/// `origin = "none"` needs pgoutput's `origin` option (PostgreSQL 16+): on
+/// an older server the preflight (a run's start, and `check`) names the
+/// version; from 16 on it is accepted. The matrix of scripts/test runs this
+/// on 15, 16 and 18, so each side of the claim is checked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_none_is_refused_before_postgres_16_naming_the_version_and_accepted_from_16() {
+    let db = db_with("CREATE TABLE ok (id int PRIMARY KEY);").await;
+    let version: i32 = db.client.query_one("SELECT current_setting('server_version_num')::int", &[]).await.unwrap().get(0);
+    let mut cfg = source_config(&db.url, &db.name, &["public.ok"]);
+    cfg.origin = PgOrigin::None;
+    let source = "postgres:test";
+    let result = logferry::sources::postgres::preflight(&db.client, &cfg, source).await;
+    if version < 160_000 {
+        let err = result.err().expect("origin = none must be refused before PostgreSQL 16").to_string();
+        assert!(err.contains("origin = \"none\" needs PostgreSQL 16 or later") && err.contains(&format!("this server is {}.", version / 10_000)), "{err}");
+    } else {
+        let tables = result.expect("origin = none is accepted from PostgreSQL 16 on").tables;
+        assert_eq!(tables.len(), 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

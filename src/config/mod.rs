@@ -182,6 +182,21 @@ pub struct PostgresSourceConfig {
     pub snapshot_chunk_rows: usize,
     /// Tables copied at the same time during the initial snapshot.
     pub snapshot_parallel: usize,
+    /// Which changes to stream by their replication origin.
+    pub origin: PgOrigin,
+}
+
+/// `origin = "none" | "any"` of a postgres source: with `None` (PostgreSQL
+/// 16+) the server leaves out changes that carry a replication origin, such
+/// as those a postgres target with `replication_origin = true` applied, so
+/// two pipelines in opposite directions do not echo each other's writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PgOrigin {
+    /// Every change (the default; any server version).
+    #[default]
+    Any,
+    /// Only changes without a replication origin (PostgreSQL 16 and later).
+    None,
 }
 
 /// `kind = "mysql"`: the shared database settings plus the binlog reader's own.
@@ -341,6 +356,10 @@ pub struct PostgresTargetConfig {
     pub schema: Option<String>,
     /// Create missing tables (and add new columns) from the source schema.
     pub create_tables: bool,
+    /// Mark the sessions with a replication origin (`logferry_<pipeline>_<n>`,
+    /// one per connection), so that a postgres source with `origin = "none"`
+    /// on this database skips what this target applied; `None` when off.
+    pub replication_origin: Option<String>,
 }
 
 /// `kind = "file"`: appends records, fsyncs before acknowledging.

@@ -11,11 +11,24 @@ pub fn server_url() -> String {
     })
 }
 
+/// Superuser URL of a PostgreSQL 16 or later (`LOGFERRY_TEST_PG16PLUS_URL`,
+/// set by scripts/test to the newest major it started), for what older
+/// servers cannot do (pgoutput's `origin` option).
+pub fn server16plus_url() -> String {
+    std::env::var("LOGFERRY_TEST_PG16PLUS_URL").unwrap_or_else(|_| {
+        panic!("LOGFERRY_TEST_PG16PLUS_URL is not set: run the suite with scripts/test, which starts PostgreSQL 16 and 18 on 127.0.0.1 and sets it to one of them")
+    })
+}
+
 /// `server_url()` with its database replaced by `db`.
 pub fn url_for(db: &str) -> String {
-    let base = server_url();
-    let cut = base.rfind('/').expect("URL has a path");
-    format!("{}/{}", &base[..cut], db)
+    url_on(&server_url(), db)
+}
+
+/// `server` (a URL) with its database replaced by `db`.
+pub fn url_on(server: &str, db: &str) -> String {
+    let cut = server.rfind('/').expect("URL has a path");
+    format!("{}/{}", &server[..cut], db)
 }
 
 /// Connects and drives the connection in the background.
@@ -41,12 +54,17 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 /// Creates `lf_<prefix>_<pid>_<n>` and connects to it. scripts/test drops
 /// leftovers of earlier runs (databases named lf_*, their slots) at start.
 pub async fn fresh_db(prefix: &str) -> TestDb {
+    fresh_db_on(&server_url(), prefix).await
+}
+
+/// [`fresh_db`] on another server (`server`: a superuser URL).
+pub async fn fresh_db_on(server: &str, prefix: &str) -> TestDb {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let name = format!("lf_{prefix}_{}_{n}", std::process::id());
-    let admin = connect(&server_url()).await;
+    let admin = connect(server).await;
     admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\"")).await.unwrap();
     admin.batch_execute(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
-    let url = url_for(&name);
+    let url = url_on(server, &name);
     let client = connect(&url).await;
     TestDb { name, url, client }
 }

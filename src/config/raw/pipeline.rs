@@ -188,7 +188,7 @@ impl RawPipeline {
         let mut target_tables = Vec::with_capacity(target.len());
         for (i, mut raw) in target.into_iter().enumerate() {
             target_tables.push(raw.take_tables(&format!("{key}.target[{i}].tables"))?);
-            let t = raw.validate(&format!("{key}.target[{i}]"), base)?;
+            let t = raw.validate(&format!("{key}.target[{i}]"), base, &self.name)?;
             if let TargetConfig::File(file) = &t {
                 let earlier = targets.iter().position(
                     |u| matches!(u, TargetConfig::File(other) if other.path == file.path),

@@ -64,6 +64,15 @@ pub(super) struct RawPostgresSource {
     heartbeat_interval: Option<Quantity>,
     snapshot_chunk_rows: Option<i64>,
     snapshot_parallel: Option<i64>,
+    origin: Option<RawPgOrigin>,
+}
+
+/// `origin = "none" | "any"` of a postgres source.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawPgOrigin {
+    None,
+    Any,
 }
 
 /// [`RawDatabaseSource`] plus binlog reader settings.
@@ -261,6 +270,10 @@ impl RawPostgresSource {
             heartbeat_interval,
             snapshot_chunk_rows: count("snapshot_chunk_rows", self.snapshot_chunk_rows, 10_000, 10_000_000)?,
             snapshot_parallel: count("snapshot_parallel", self.snapshot_parallel, 2, 64)?,
+            origin: match self.origin {
+                None | Some(RawPgOrigin::Any) => PgOrigin::Any,
+                Some(RawPgOrigin::None) => PgOrigin::None,
+            },
         })
     }
 }

@@ -103,6 +103,7 @@ pub(super) struct RawPostgresTarget {
     url: String,
     schema: Option<String>,
     create_tables: Option<bool>,
+    replication_origin: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,7 +163,8 @@ impl RawTarget {
         }
     }
 
-    pub(super) fn validate(self, key: &str, base: &Path) -> Result<TargetConfig, Invalid> {
+    /// `pipeline`: the pipeline's name, for names derived from it.
+    pub(super) fn validate(self, key: &str, base: &Path, pipeline: &str) -> Result<TargetConfig, Invalid> {
         Ok(match self {
             RawTarget::Kafka(t) => t.validate(key)?,
             RawTarget::Nats(t) => t.validate(key)?,
@@ -184,6 +186,7 @@ impl RawTarget {
                 url: check_url(&format!("{key}.url"), "postgres", &t.url, &["postgres", "postgresql"])?,
                 schema: t.schema.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
+                replication_origin: t.replication_origin.unwrap_or(false).then(|| origin_prefix(pipeline)),
             }),
             RawTarget::Mysql(t) => TargetConfig::Mysql(MysqlTargetConfig {
                 url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
@@ -216,4 +219,10 @@ pub(super) fn record_format(raw: Option<RawFormat>) -> RecordFormat {
         None | Some(RawFormat::Json) => RecordFormat::Json,
         Some(RawFormat::Protobuf) => RecordFormat::Protobuf,
     }
+}
+
+/// `logferry_<pipeline>`, lowercase with `_` for `-` (as slot names): the
+/// replication origins of a postgres target are this plus `_<n>`.
+fn origin_prefix(pipeline: &str) -> String {
+    format!("logferry_{pipeline}").chars().map(|c| if c == '-' { '_' } else { c.to_ascii_lowercase() }).collect()
 }

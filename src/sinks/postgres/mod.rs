@@ -114,12 +114,21 @@
 //! first time a data record names a table; the cache is shared by the lanes
 //! and updated only after the batch that changed it commits.
 //!
+//! # Replication origins
+//!
+//! With `replication_origin = true` every session is marked with a
+//! replication origin (`logferry_<pipeline>_<n>`, see `origin.rs`), so a
+//! PostgreSQL source on this database with `origin = "none"` skips what
+//! this target applied: the two pipelines of a two-way setup do not echo.
+//! A role that may not is a definite error with the GRANT that fixes it.
+//!
 //! `OP_TRUNCATE` runs `TRUNCATE TABLE` (a table that does not exist is
 //! skipped). `OP_MESSAGE` and `OP_HEARTBEAT` are ignored.
 
 mod apply;
 mod error;
 mod logical;
+mod origin;
 mod plan;
 #[doc(hidden)]
 pub mod schema;
@@ -157,12 +166,21 @@ pub struct Postgres {
     /// `sslmode` / `sslrootcert` from the URL.
     tls: crate::tls::postgres::PgTls,
     schema: Option<String>,
+    /// `logferry_<pipeline>`: every session takes a replication origin
+    /// `<prefix>_<n>` (see `origin.rs`); `None`: sessions are not marked.
+    origin_prefix: Option<String>,
 }
 
 impl SqlSink<Postgres> {
     /// Parses the URL and opens lane 0's connection (so bad credentials or an
     /// unreachable server show up at start).
     pub async fn connect(cfg: PostgresSinkConfig) -> Result<Self, SinkError> {
+        Self::connect_with_origin(cfg, None).await
+    }
+
+    /// [`connect`](Self::connect), every session marked with a replication
+    /// origin whose name starts with `origin_prefix` (`replication_origin = true`).
+    pub async fn connect_with_origin(cfg: PostgresSinkConfig, origin_prefix: Option<String>) -> Result<Self, SinkError> {
         let (url, tls) = crate::tls::postgres::from_url(&cfg.url)
             .map_err(|m| SinkError::definite("postgres", format!("the target url: {m}")))?;
         let mut config: tokio_postgres::Config = url.parse().map_err(|e: tokio_postgres::Error| {
@@ -186,7 +204,7 @@ impl SqlSink<Postgres> {
         let name = sink_name(&config);
         let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
         let common = Common { name, password, create_tables: cfg.create_tables };
-        let dialect = Postgres { common, config, tls, schema: cfg.namespace.filter(|s| !s.is_empty()) };
+        let dialect = Postgres { common, config, tls, schema: cfg.namespace.filter(|s| !s.is_empty()), origin_prefix };
         let first = dialect.open_conn().await?;
         Ok(SqlSink::new(dialect, cfg.lanes, first))
     }
@@ -216,6 +234,10 @@ impl Postgres {
             .batch_execute(SESSION_SETUP)
             .await
             .map_err(|e| scrubbed(classify(&self.common.name, "cannot set up the session", &e)))?;
+        if let Some(prefix) = &self.origin_prefix {
+            let role = self.config.get_user().unwrap_or("postgres");
+            origin::mark_session(&client, prefix, &self.common.name, role).await.map_err(scrubbed)?;
+        }
         Ok(client)
     }
 

@@ -7,7 +7,8 @@
 //!    `logical`, the role needs `REPLICATION` (or superuser) and `SELECT` on
 //!    the tables, and every selected table needs a primary key (or a unique
 //!    index as replica identity), or — without either — the `key` of a
-//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`. Each failure
+//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`; `origin =
+//!    "none"` needs PostgreSQL 16 or later. Each failure
 //!    says which setting or table, and the SQL that fixes it. `check` also
 //!    judges the slot (see [`check()`]).
 //! 2. **Publication** `publication` is created if missing and its table list
@@ -35,7 +36,10 @@
 //!    that replay converge to the right state.)
 //! 5. **Stream** ([`stream`]): `START_REPLICATION` from the consistent point
 //!    or the checkpoint, decoding pgoutput into records; the last record of
-//!    each transaction carries the commit's end LSN as its position.
+//!    each transaction carries the commit's end LSN as its position. With
+//!    `origin = "none"` it asks pgoutput for `origin 'none'`: changes that
+//!    carry a replication origin (a marked target session applied them)
+//!    are not sent.
 //!
 //! # Feedback and heartbeats
 //!
@@ -66,7 +70,7 @@ pub mod types;
 pub use check::check;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
-use crate::config::{PostgresSourceConfig, SnapshotMode};
+use crate::config::{PgOrigin, PostgresSourceConfig, SnapshotMode};
 use crate::BoxFuture;
 use position::{format_lsn, parse_lsn, PgPosition, SnapshotProgress};
 use std::time::Duration;
@@ -111,6 +115,9 @@ pub(crate) struct ConnInfo {
     pub user: String,
     pub password: String,
     pub database: String,
+    /// `origin = "none"`: the replication session asks pgoutput for changes
+    /// without a replication origin only (set by `run`; PostgreSQL 16+).
+    pub origin: PgOrigin,
 }
 
 /// `host:port/db` for names and logs; never the password.
@@ -154,6 +161,7 @@ impl ConnInfo {
             database,
             config,
             tls,
+            origin: PgOrigin::Any,
         })
     }
 
@@ -195,6 +203,10 @@ impl ConnInfo {
         // Durable positions reach the server within a second.
         .with_status_interval(Duration::from_secs(1))
         .with_wakeup_interval(Duration::from_secs(1)))
+        .map(|settings| match self.origin {
+            PgOrigin::None => settings.with_plugin_option("origin", "none"),
+            PgOrigin::Any => settings,
+        })
     }
 }
 
@@ -265,6 +277,14 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
             "wal_level is `{wal_level}`, logical replication needs `logical`: run ALTER SYSTEM SET wal_level = logical; then restart PostgreSQL"
         ));
     }
+    let version_num: i32 = client
+        .query_one("SELECT current_setting('server_version_num')::int", &[])
+        .await
+        .map_err(|e| sql_error(source, "reading server_version_num", &e))?
+        .get(0);
+    if let Some(problem) = origin_problem(cfg.origin, version_num) {
+        problems.push(problem);
+    }
     let row = client
         .query_one(
             "SELECT current_user::text, rolreplication OR rolsuper FROM pg_roles WHERE rolname = current_user",
@@ -282,6 +302,19 @@ pub async fn preflight(client: &Client, cfg: &PostgresSourceConfig, source: &str
     let tables = note_problem(&mut problems, catalog::resolve_tables(client, &cfg.db.tables, &cfg.db.row_keys, source).await)?;
     fail_on_problems(source, problems)?;
     Ok(Preflight { tables })
+}
+
+/// `origin = "none"` needs pgoutput's `origin` option, new in PostgreSQL 16.
+fn origin_problem(origin: PgOrigin, server_version_num: i32) -> Option<String> {
+    (origin == PgOrigin::None && server_version_num < 160_000).then(|| {
+        format!(
+            "origin = \"none\" needs PostgreSQL 16 or later (pgoutput's `origin` option), this server is {}.{}: \
+             upgrade the server, or remove `origin` from [pipeline.source] (every change is then streamed, \
+             including those a two-way setup's other pipeline applied)",
+            server_version_num / 10_000,
+            server_version_num % 10_000 / if server_version_num >= 100_000 { 1 } else { 100 }
+        )
+    })
 }
 
 /// Creates the publication, or makes its table list equal to `tables`.
@@ -343,7 +376,8 @@ async fn slot_state(client: &Client, slot: &str, source: &str) -> SourceResult<O
 async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> SourceResult<()> {
     // Requests an earlier session of this run took and did not finish.
     ctx.requests.requeue_unfinished();
-    let conn = ConnInfo::parse(cfg.db.url.expose(), source)?;
+    let mut conn = ConnInfo::parse(cfg.db.url.expose(), source)?;
+    conn.origin = cfg.origin;
     let client = conn.connect(source).await?;
     let Preflight { tables } = preflight(&client, cfg, source).await?;
     ensure_publication(&client, &cfg.publication, &tables, source).await?;
@@ -522,4 +556,18 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     })
     .run(ctx)
     .await
+}
+
+#[cfg(test)]
+mod origin_tests {
+    use super::*;
+
+    #[test]
+    fn origin_none_needs_postgres_16() {
+        let problem = origin_problem(PgOrigin::None, 150_018).expect("15 refuses origin = none");
+        assert!(problem.contains("PostgreSQL 16 or later") && problem.contains("this server is 15.18"), "{problem}");
+        assert_eq!(origin_problem(PgOrigin::None, 160_002), None);
+        assert_eq!(origin_problem(PgOrigin::None, 180_006), None);
+        assert_eq!(origin_problem(PgOrigin::Any, 150_018), None);
+    }
 }
