@@ -334,3 +334,19 @@ mod mariadb {
         assert_eq!(target.rows(ALL).await, source_rows(&source).await, "after inserts, updates and deletes of duplicate rows");
     }
 }
+
+// ---- MongoDB target: refused ----
+
+#[tokio::test]
+async fn mongodb_target_refuses_a_keyless_table_naming_it() {
+    use logferry::config::{MongodbTargetConfig, SecretUrl};
+    let url = std::env::var("LOGFERRY_TEST_MONGO_URL")
+        .unwrap_or_else(|_| panic!("LOGFERRY_TEST_MONGO_URL is not set: run the suite with scripts/test, which starts a MongoDB stand-in"));
+    let database = format!("lf_keyless_{}", std::process::id());
+    let cfg = MongodbTargetConfig { url: SecretUrl::new(url), database: Some(database), transaction: false };
+    let s = logferry::sinks::mongodb::MongodbSink::connect(&cfg, 1).await.unwrap_or_else(|e| panic!("connect: {e}"));
+    let err = apply(&s, vec![change(Op::Insert, "public", "history", &[], None, log_row("a", None, "{}"))]).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(!err.is_transient(), "{msg}");
+    assert!(msg.contains("history") && msg.contains("without a primary key") && msg.contains("[[pipeline.table]]"), "{msg}");
+}
