@@ -196,6 +196,43 @@ mod pg {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_copy_stopped_midway_resumes_by_emptying_the_target_first() {
+        let source = fresh_db("keyless_resume_src").await;
+        source
+            .client
+            .batch_execute(
+                "CREATE TABLE history (note text, n int);
+                 ALTER TABLE history REPLICA IDENTITY FULL;
+                 INSERT INTO history SELECT 'same', 1 FROM generate_series(1, 12);
+                 INSERT INTO history SELECT 'r' || i, i FROM generate_series(1, 12) i;",
+            )
+            .await
+            .unwrap();
+        let target = TargetDb::fresh(Dialect::Postgres, "keyless_resume_dst").await;
+        let TargetDb::Postgres(dst) = &target else { unreachable!() };
+        let sink: Arc<dyn Sink> = Arc::from(target.sink(1).await);
+        let store = CheckpointStore::temporary().unwrap();
+        let cfg = config(&source, &["public.history"]);
+        // Small batches, so chunks are checkpointed as the copy goes; a
+        // second target refuses every record from seq 15 on, which stops
+        // the run in the middle of the copy, after the SQL target applied
+        // rows past the checkpoint.
+        let apply = logferry::config::ApplyConfig { batch_max_rows: 2, ..fast_apply(1) };
+        let faults = Faults { definite_at: (15..10_000).collect(), ..Faults::default() };
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let failing: Arc<dyn Sink> = Arc::new(RecordingSink::new(0, log.clone(), faults));
+        let stopped = run_pipeline("resume", apply.clone(), PostgresSource::new(cfg.clone()), vec![sink.clone(), failing], &store, true, no_shutdown()).await;
+        assert!(stopped.is_err(), "the refusing target stops the copy");
+        let applied = rows(dst, "SELECT count(*) FROM history").await;
+        assert!(applied != ["0"] && applied != ["24"], "the copy stopped midway: {applied:?} rows on the target");
+        // The next run resumes the copy: the keyless table starts again,
+        // emptied first, so the target holds each row exactly as often as the source.
+        run_pipeline("resume", apply, PostgresSource::new(cfg), vec![sink], &store, true, no_shutdown()).await.unwrap();
+        let all = "SELECT note, n FROM history ORDER BY note, n";
+        assert_eq!(rows(dst, all).await, rows(&source, all).await);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_keyless_table_applies_in_one_lane() {
         let db = fresh_db("keyless_lanes").await;
         db.client
@@ -325,13 +362,20 @@ mod mariadb {
                  DELETE FROM history WHERE note = 'a' LIMIT 1;",
             )
             .await;
-        let streamed = run_into(MysqlSource::new(cfg), Some(sink), 4, &store).await;
+        let streamed = run_into(MysqlSource::new(cfg.clone()), Some(sink.clone()), 4, &store).await;
         let records = of_table(&streamed, "history");
         check_records(&records, 4);
         assert!(records.iter().any(|c| c.op() == Op::Update) && records.iter().any(|c| c.op() == Op::Delete), "{records:#?}");
         assert_eq!(target.rows("SELECT note, n FROM history WHERE note IN ('b', 'c') ORDER BY 1, 2").await, ["b|2", "b|9", "c|3", "c|3"]);
         assert_eq!(target.rows("SELECT count(*) FROM history WHERE note = 'a'").await, ["2"]);
-        assert_eq!(target.rows(ALL).await, source_rows(&source).await, "after inserts, updates and deletes of duplicate rows");
+        let expected = source_rows(&source).await;
+        assert_eq!(target.rows(ALL).await, expected, "after inserts, updates and deletes of duplicate rows");
+
+        // Copied again from the start (a new checkpoint, as after `reset`):
+        // the TRUNCATE first, so nothing doubles.
+        let store = CheckpointStore::temporary().unwrap();
+        run_into(MysqlSource::new(cfg), Some(sink), 4, &store).await;
+        assert_eq!(target.rows(ALL).await, expected, "a copy that starts again empties the target first");
     }
 }
 
