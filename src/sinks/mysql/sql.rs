@@ -321,6 +321,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn keyless_statements_delete_one_row_null_safely() {
+        let (text, null, json) = (Cell::Text("it's".into()), Cell::Null, Cell::Text("{\"a\": 1}".into()));
+        assert_eq!(
+            delete_one("`d`.`t`", &[("a", &text, false), ("b", &null, false), ("j", &json, true), ("k", &null, true)]),
+            "DELETE FROM `d`.`t` WHERE `a` <=> 'it\\'s' AND `b` <=> NULL AND `j` <=> CAST('{\"a\": 1}' AS JSON) AND `k` <=> NULL LIMIT 1"
+        );
+        assert_eq!(insert_prefix("`d`.`t`", &["a", "b"]), "INSERT INTO `d`.`t` (`a`, `b`) VALUES ");
+    }
+
+    #[test]
     fn quote_ident_quotes_everything() {
         assert_eq!(quote_ident("plain"), "`plain`");
         assert_eq!(quote_ident("select"), "`select`");
