@@ -11,7 +11,9 @@
 //! its schema record is followed by a TRUNCATE record (so a copy that
 //! starts again first empties what an earlier attempt left on the
 //! targets), then the whole table is read by one streamed query and
-//! emitted in chunks; a resumed copy reads it again from its start.
+//! emitted in chunks (the session's `net_write_timeout` raised to a day,
+//! so a pipeline held back by a target outage does not break the read); a
+//! resumed copy reads it again from its start.
 //!
 //! Progress goes to the source's stats (`SourceStats::copy_started`,
 //! `copy_chunk`). The row estimate is `information_schema.tables.table_rows`
@@ -200,6 +202,10 @@ async fn copy_whole(
     let name = t.qualified();
     let what = || format!("reading {name}");
     let stats = ctx.emitter.stats();
+    // The server waits while the pipeline holds the copy back (a target
+    // outage): give it a day instead of the default minute before it
+    // gives up writing the result.
+    conn.query_drop("SET SESSION net_write_timeout = 86400").await.map_err(|e| mysql_error(source, &what(), &e))?;
     let mut result = conn.query_iter(chunk_sql(t, &[], None, 0)).await.map_err(|e| mysql_error(source, &what(), &e))?;
     loop {
         if *ctx.shutdown.borrow() {
