@@ -278,6 +278,78 @@ mod pg {
         assert!(of_table(&applied, "history").len() > 200);
     }
 
+    /// Through `logferry run --once` with lanes = 4: a PostgreSQL target and
+    /// a file target at once; the file's records of the table have no key.
+    #[test]
+    fn end_to_end_through_the_binary_into_a_database_and_a_file() {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let (source, target) = rt.block_on(async {
+            let s = fresh_db("keyless_bin_src").await;
+            s.client
+                .batch_execute(
+                    "CREATE TABLE history (tid int, delta int, mtime timestamp, filler char(22));
+                     ALTER TABLE history REPLICA IDENTITY FULL;
+                     INSERT INTO history SELECT i % 3, 7, '2024-01-01', NULL FROM generate_series(1, 30) i;",
+                )
+                .await
+                .unwrap();
+            (s, fresh_db("keyless_bin_dst").await)
+        });
+        let s = Scratch::new(&format!(
+            r#"
+state_dir = "state"
+[[pipeline]]
+name = "keyless"
+[pipeline.source]
+kind = "postgres"
+url = "{src}"
+tables = ["public.history"]
+slot = "{slot}"
+publication = "{slot}"
+heartbeat_interval = "500ms"
+snapshot_chunk_rows = 7
+[[pipeline.target]]
+kind = "postgres"
+url = "{dst}"
+[[pipeline.target]]
+kind = "file"
+path = "out/changes.jsonl"
+[pipeline.apply]
+lanes = 4
+batch_max_wait = "5ms"
+checkpoint_interval = "50ms"
+"#,
+            src = source.url,
+            dst = target.url,
+            slot = source.name,
+        ));
+        let all = "SELECT tid, delta, mtime, filler FROM history ORDER BY 1, 2, 3, 4";
+        let out = s.run(&["run", "--once"]);
+        assert!(out.status.success(), "copy run failed: {}", text(&out.stderr));
+        rt.block_on(async { assert_eq!(rows(&target, all).await, rows(&source, all).await, "after the copy") });
+        rt.block_on(source.client.batch_execute(
+            "INSERT INTO history SELECT 1, 7, '2024-01-01', NULL FROM generate_series(1, 5);
+             UPDATE history SET delta = 8 WHERE ctid IN (SELECT ctid FROM history WHERE tid = 1 LIMIT 4);
+             DELETE FROM history WHERE ctid IN (SELECT ctid FROM history WHERE tid = 2 LIMIT 3);",
+        ))
+        .unwrap();
+        let out = s.run(&["run", "--once"]);
+        assert!(out.status.success(), "stream run failed: {}", text(&out.stderr));
+        rt.block_on(async {
+            let expected = rows(&source, all).await;
+            assert_eq!(expected.len(), 32);
+            assert_eq!(rows(&target, all).await, expected, "after inserts, updates and deletes of duplicate rows");
+        });
+        let lines = std::fs::read_to_string(s.path("out/changes.jsonl")).unwrap();
+        let rows_of_table: Vec<&str> = lines.lines().filter(|l| l.contains("\"history\"") && !l.contains("\"schema_change\"")).collect();
+        assert!(rows_of_table.len() >= 30 + 5 + 4 + 3, "{} lines", rows_of_table.len());
+        assert!(rows_of_table.iter().all(|l| !l.contains("\"key\"")), "no key in the file's records: {}", rows_of_table[0]);
+        let records = crate::support::binary::read_json_lines(&s.path("out/changes.jsonl"));
+        let deletes: Vec<&Change> = records.iter().filter(|c| c.op() == Op::Delete).collect();
+        assert_eq!(deletes.len(), 3);
+        assert!(deletes.iter().all(|c| c.key_columns.is_empty() && c.before.as_ref().is_some_and(|r| r.columns.len() == 4)), "{deletes:#?}");
+    }
+
     #[test]
     fn check_reports_a_keyless_table_without_full_identity_with_the_fix_that_works() {
         let rt = tokio::runtime::Runtime::new().unwrap();
