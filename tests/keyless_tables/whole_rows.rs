@@ -398,7 +398,7 @@ mod mariadb {
     use super::*;
     use crate::support::mariadb::fresh_db;
 
-    const ALL: &str = "SELECT note, n, f, at FROM history ORDER BY note, n, f, at";
+    const ALL: &str = "SELECT note, n, f, g, at FROM history ORDER BY note, n, f, at";
 
     /// MariaDB rows as text joined by `|` (NULL as `∅`), like `TargetDb::rows`.
     async fn source_rows(db: &crate::support::mariadb::TestDb) -> Vec<String> {
@@ -410,10 +410,10 @@ mod mariadb {
         let source = fresh_db("keyless_whole_my").await;
         source
             .exec(
-                "CREATE TABLE history (note VARCHAR(20), n INT, f DOUBLE, at DATETIME(6));
-                 INSERT INTO history VALUES ('a', NULL, 0.1, '2024-01-01 10:00'), ('a', NULL, 0.1, '2024-01-01 10:00'),
-                   ('a', NULL, 0.1, '2024-01-01 10:00'), ('b', 2, 1e300, NULL), ('b', 2, 1e300, NULL),
-                   ('d1', 1, 0.5, NULL), ('d2', 2, NULL, '2024-02-02 00:00:00.5'), ('d3', 3, -0.25, NULL);",
+                "CREATE TABLE history (note VARCHAR(20), n INT, f DOUBLE, at DATETIME(6), g FLOAT);
+                 INSERT INTO history VALUES ('a', NULL, 0.1, '2024-01-01 10:00', 0.1), ('a', NULL, 0.1, '2024-01-01 10:00', 0.1),
+                   ('a', NULL, 0.1, '2024-01-01 10:00', 0.1), ('b', 2, 1e300, NULL, 3.3), ('b', 2, 1e300, NULL, 3.3),
+                   ('d1', 1, 0.5, NULL, NULL), ('d2', 2, NULL, '2024-02-02 00:00:00.5', 1), ('d3', 3, -0.25, NULL, -7.7);",
             )
             .await;
         let target = TargetDb::fresh(Dialect::Mysql, "keyless_whole_mydst").await;
@@ -421,13 +421,13 @@ mod mariadb {
         let store = CheckpointStore::temporary().unwrap();
         let cfg = crate::mysql_source::source_config(&source, &["history"]);
         let copied = run_into(MysqlSource::new(cfg.clone()), Some(sink.clone()), 4, &store).await;
-        check_records(&of_table(&copied, "history"), 4);
+        check_records(&of_table(&copied, "history"), 5);
         assert_eq!(target.rows(ALL).await, source_rows(&source).await, "after the copy");
         assert!(target.primary_key("public", "history").await.is_empty());
 
         source
             .exec(
-                "INSERT INTO history VALUES ('c', 3, 0, NULL), ('c', 3, 0, NULL), ('c', 3, 0, NULL);
+                "INSERT INTO history VALUES ('c', 3, 0, NULL, 0.3), ('c', 3, 0, NULL, 0.3), ('c', 3, 0, NULL, 0.3);
                  DELETE FROM history WHERE note = 'c' LIMIT 1;
                  UPDATE history SET n = 9 WHERE note = 'b' LIMIT 1;
                  UPDATE history SET f = 0.2 WHERE note = 'a';
@@ -436,7 +436,7 @@ mod mariadb {
             .await;
         let streamed = run_into(MysqlSource::new(cfg.clone()), Some(sink.clone()), 4, &store).await;
         let records = of_table(&streamed, "history");
-        check_records(&records, 4);
+        check_records(&records, 5);
         assert!(records.iter().any(|c| c.op() == Op::Update) && records.iter().any(|c| c.op() == Op::Delete), "{records:#?}");
         assert_eq!(target.rows("SELECT note, n FROM history WHERE note IN ('b', 'c') ORDER BY 1, 2").await, ["b|2", "b|9", "c|3", "c|3"]);
         assert_eq!(target.rows("SELECT count(*) FROM history WHERE note = 'a'").await, ["2"]);
