@@ -1,5 +1,13 @@
-//! Tables without a primary key, identified by the `key` of a
-//! `[[pipeline.table]]` rule: the PostgreSQL source (REPLICA IDENTITY FULL
+//! Tables without a primary key. Without a rule they are replicated by
+//! whole rows (an empty key, the whole old row in `before`): the
+//! PostgreSQL source (REPLICA IDENTITY FULL required, refused at start and
+//! by `check` with the fix otherwise), the MariaDB source (full row
+//! images), both SQL targets applying them as multisets (duplicate rows:
+//! a delete removes one, an update replaces one), one lane per such table
+//! with lanes > 1, a copy that starts again emptying the target first, and
+//! PostgreSQL → PostgreSQL and MariaDB → MariaDB end to end with exact
+//! multisets compared. With the `key` of a `[[pipeline.table]]` rule they
+//! are identified by that key: the PostgreSQL source (REPLICA IDENTITY FULL
 //! required; snapshot and stream carry the configured key, deletes the
 //! whole old row), its refusals, the MariaDB source (rule keys that repeat
 //! and hold NULLs across snapshot chunks), and PostgreSQL → PostgreSQL
@@ -13,6 +21,8 @@ use logferry::sinks::Sink;
 use logferry::sources::mysql::MysqlSource;
 use logferry::sources::postgres::PostgresSource;
 use std::sync::{Arc, Mutex};
+
+mod whole_rows;
 
 /// The configured key, in rule order (not the table's column order).
 const KEY: [&str; 2] = ["customer_no", "at"];
@@ -143,13 +153,16 @@ mod pg {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn keyless_table_without_a_rule_is_refused_naming_the_rule() {
-        let db = db_with(&format!("{HISTORY} ALTER TABLE history REPLICA IDENTITY FULL;")).await;
-        let store = CheckpointStore::temporary().unwrap();
-        // A rule for another table does not count.
-        let err = run_once(PostgresSource::new(config(&db, "public.other", &KEY)), &store).await.unwrap_err();
-        assert!(err.contains("without a primary key") && err.contains("history"), "{err}");
-        assert!(err.contains("[[pipeline.table]]") && err.contains(r#"match = "public.history""#), "{err}");
+    async fn keyless_table_without_full_identity_or_a_rule_is_refused_with_the_fix() {
+        for identity in ["DEFAULT", "NOTHING"] {
+            let db = db_with(&format!("{HISTORY} ALTER TABLE history REPLICA IDENTITY {identity};")).await;
+            let store = CheckpointStore::temporary().unwrap();
+            // A rule for another table does not count.
+            let err = run_once(PostgresSource::new(config(&db, "public.other", &KEY)), &store).await.unwrap_err();
+            assert!(err.contains("without a primary key") && err.contains("REPLICA IDENTITY FULL"), "{identity}: {err}");
+            assert!(err.contains(r#"run: ALTER TABLE "public"."history" REPLICA IDENTITY FULL;"#), "{identity}: {err}");
+            assert!(err.contains("[[pipeline.table]]") && err.contains(r#"match = "public.history""#), "{identity}: {err}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,15 +268,10 @@ mod mariadb {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn keyless_table_without_a_rule_or_with_a_missing_column_is_refused() {
+    async fn rule_key_naming_a_missing_column_is_refused() {
         let db = fresh_db("keyless_my").await;
         db.exec(&format!("{HISTORY};")).await;
         let store = CheckpointStore::temporary().unwrap();
-        let mut cfg = config(&db, &KEY);
-        cfg.db.row_keys.clear();
-        let err = run_once(MysqlSource::new(cfg), &store).await.unwrap_err();
-        assert!(err.contains("without a primary key") && err.contains("[[pipeline.table]]"), "{err}");
-        assert!(err.contains(&format!("match = \"{}.history\"", db.name)), "{err}");
         let err = run_once(MysqlSource::new(config(&db, &["customer_no", "nope"])), &store).await.unwrap_err();
         assert!(err.contains("`nope`") && err.contains("history"), "{err}");
     }

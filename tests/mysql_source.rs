@@ -107,8 +107,12 @@ async fn preflight_names_every_problem() {
     let db = fresh_db("mysrc_pre").await;
     db.exec("CREATE TABLE nokey (v INT); CREATE TABLE ok (id INT PRIMARY KEY);").await;
     let store = CheckpointStore::temporary().unwrap();
-    let err = run_once(&source_config(&db, &["nokey", "missing", "ok"]), &store).await.unwrap_err();
-    assert!(err.contains("nokey") && err.contains("primary key"), "{err}");
+    // A table without a primary key is replicated by whole rows; a rule
+    // key naming a column it lacks is a problem.
+    let mut cfg = source_config(&db, &["nokey", "missing", "ok"]);
+    cfg.db.row_keys = vec![(format!("{}.nokey", db.name), vec!["nope".to_string()])];
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(err.contains("nokey") && err.contains("`nope`"), "{err}");
     assert!(err.contains(&format!("no table matches `{}.missing`", db.name)), "{err}");
     assert!(!err.contains("logferry-test"), "no password in errors: {err}");
 }

@@ -43,7 +43,6 @@ cases!(
     schema_changes_add_columns_and_refuse_type_changes_and_drops,
     without_create_tables_no_ddl_runs,
     definite_errors_leave_nothing_half_applied,
-    tables_without_a_key_are_refused_with_the_fix,
     wrong_password_is_definite_and_not_echoed,
     lanes_apply_in_parallel,
     many_batches_of_upserts_on_one_lane,
@@ -329,16 +328,6 @@ async fn definite_errors_leave_nothing_half_applied(dialect: Dialect) {
     // And the lane still works afterwards.
     apply(&*s, vec![ins("t", simple(2, "b", 2))]).await.unwrap();
     assert_eq!(db.rows("SELECT count(*) FROM t").await, ["2"]);
-}
-
-async fn tables_without_a_key_are_refused_with_the_fix(dialect: Dialect) {
-    let db = fresh(dialect, "nokey").await;
-    let s = db.sink(1).await;
-    apply(&*s, vec![ddl("public", "log", &[("msg", "text", true)], &[])]).await.unwrap();
-    let rec = change(Op::Insert, "public", "log", &[], None, row(vec![("msg", Value::text("x"))]));
-    let err = apply(&*s, vec![rec]).await.unwrap_err();
-    let msg = err.to_string();
-    assert!(!err.is_transient() && msg.contains("no key") && msg.contains("primary key") && msg.contains("file target"), "{msg}");
 }
 
 async fn wrong_password_is_definite_and_not_echoed(dialect: Dialect) {

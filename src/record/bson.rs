@@ -235,7 +235,11 @@ pub fn row_id(key_columns: &[String], row: &Row) -> Result<Bson, String> {
         value_to_bson(v).map_err(|e| format!("key column {name:?}: {e}"))
     };
     match key_columns {
-        [] => Err("the record has no key columns (a table without a primary key): documents need an _id".into()),
+        [] => Err("a table without a primary key (replicated by whole rows, no key columns) cannot go to a MongoDB \
+                   target: its rows have no _id to upsert and delete by; add a primary key to the source table, name \
+                   the columns that identify a row in a [[pipeline.table]] rule (key = [\"…\"]), or leave the table \
+                   out of this target's `tables`"
+            .into()),
         k if k.iter().any(|c| c == "_id") => value("_id"),
         [single] => value(single),
         several => {

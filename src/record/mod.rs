@@ -65,6 +65,8 @@ impl Change {
 
     /// A stable hash of (table, key) used to pick a lane. Records of one key
     /// always hash the same within a run, so they land in one lane in order.
+    /// A record without key columns (a table without a key, replicated by
+    /// whole rows) hashes by its table alone: the whole table is one lane.
     pub fn route_hash(&self) -> u64 {
         // DefaultHasher::new() uses fixed keys: deterministic, and SipHash
         // spreads skewed keys evenly.

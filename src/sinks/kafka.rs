@@ -9,7 +9,9 @@
 //!   or protobuf (`logferry.v1.Change`); with `envelope = "debezium"`,
 //!   Debezium's change event (`record::debezium::event_json`; records it has
 //!   no event for, schema changes for instance, are skipped), and after a
-//!   delete a tombstone (same key, no value) so compacted topics drop the key.
+//!   delete a tombstone (same key, no value) so compacted topics drop the key
+//!   (none for a table without a key: every row of it has the key `{}`, so
+//!   all of them go to one partition, in order, and none is compacted away).
 //! - **Headers**: `logferry-seq`, `logferry-tx-id`, `logferry-position`.
 //! - **Control records** (schema changes, truncates) have no row key: they
 //!   go to *every* partition of their topic, so each partition carries the
@@ -137,7 +139,9 @@ impl KafkaSink {
             }
             return Ok(());
         }
-        let tombstone = self.envelope == Envelope::Debezium && c.op() == Op::Delete;
+        // No tombstone for a table without a key: its key `{}` is shared by
+        // every row, and compaction would drop them all.
+        let tombstone = self.envelope == Envelope::Debezium && c.op() == Op::Delete && !c.key_columns.is_empty();
         out.push(Outgoing { topic: topic.clone(), key: key.clone(), value: Some(value), partition: None, headers: headers() });
         if tombstone {
             out.push(Outgoing { topic, key, value: None, partition: None, headers: headers() });

@@ -34,6 +34,16 @@
 //!
 //! Key-changing updates are not folded: targets apply them on their own
 //! (the pipeline sends them alone in a batch anyway).
+//!
+//! # Tables without a key
+//!
+//! Records with no key columns (a keyless source table replicated by whole
+//! rows) are not reduced: [`keyless::KeylessPlan`] keeps them in order as
+//! appends and removals of one row equal in every column.
+
+pub mod keyless;
+
+pub use keyless::{KeylessPlan, RowOp};
 
 use crate::record::{Change, Op, Row, Value};
 use std::collections::HashMap;
@@ -180,9 +190,8 @@ pub struct TablePlan<T: PlanTable> {
 pub fn key_indices<T: PlanTable>(info: &T, key_columns: &[String]) -> Result<Vec<usize>, String> {
     if key_columns.is_empty() {
         return Err(format!(
-            "table {} has no key (no primary key or replica identity on the source): this target applies \
-             changes by key and cannot apply or replay them safely without one; add a primary key to the source \
-             table (or REPLICA IDENTITY USING INDEX) or send this table to a file target",
+            "table {} has no key (its records carry no key columns): it cannot be planned by key; its \
+             changes are applied in order as whole rows instead (an internal error if seen)",
             info.display()
         ));
     }
@@ -507,7 +516,7 @@ mod tests {
         other.key_columns = vec!["a".into()];
         assert!(p.add(&other).unwrap_err().contains("disagree"));
         let e = TablePlan::new(info(), &[]).err().unwrap();
-        assert!(e.contains("no key") && e.contains("primary key") && e.contains("file target"), "{e}");
+        assert!(e.contains("has no key") && e.contains("\"s\".\"t\""), "keyless records are planned apart: {e}");
         let e = TablePlan::new(info(), &["nope".to_string()]).err().unwrap();
         assert!(e.contains("\"nope\""), "{e}");
     }

@@ -114,6 +114,21 @@ impl SourceContext {
         Ok(())
     }
 
+    /// Emits a TRUNCATE of `table`: before the copy of a keyless table,
+    /// which is one unit (a copy that starts again empties the targets
+    /// first; rows without a key cannot be upserted over).
+    pub async fn emit_truncate(&self, source: &str, table: &TableRef) -> Result<(), PipelineClosed> {
+        self.emitter
+            .emit(Change {
+                pipeline: self.pipeline.clone(),
+                source: source.to_string(),
+                op: crate::record::Op::Truncate as i32,
+                table: Some(table.clone()),
+                ..Default::default()
+            })
+            .await
+    }
+
     /// Emits the schema of a table about to be copied or streamed (a
     /// table of documents marks the record too).
     pub async fn emit_schema(&self, source: &str, schema: TableSchema) -> Result<(), PipelineClosed> {

@@ -35,6 +35,11 @@
 //! run resumes at the next chunk. Key copies are not kept: a run that dies
 //! before they are applied leaves them to the next `verify`.
 //!
+//! **Keyless tables** (no key columns: replicated by whole rows) are not
+//! copied online: their chunk rows cannot be told apart from rows the
+//! stream changed; such a request fails with the way out (a new initial
+//! snapshot), and a pending copy of one is dropped with a warning.
+//!
 //! [`CopyRequests`]: crate::sources::requests::CopyRequests
 
 use crate::record::{Change, Column, Op, Position, Row, TableRef, TableSchema};
@@ -414,6 +419,9 @@ impl<E: Engine> Online<E> {
         let ti = job.table();
         let t = self.tables[ti].clone();
         let key = read.schema.key_columns.clone();
+        if key.is_empty() {
+            return self.refuse_keyless(job, &t, at, ctx).await;
+        }
         if self.schema_sent.insert(ti) {
             ctx.emit_schema(E::KIND, read.schema.clone()).await?;
         }
@@ -485,6 +493,33 @@ impl<E: Engine> Online<E> {
         for r in records {
             ctx.emitter.emit(r).await?;
         }
+        Ok(())
+    }
+
+    /// A table without key columns cannot be copied while it streams: a
+    /// chunk's rows cannot be told apart from rows the stream changed
+    /// inside the window. Its requests fail with the way out, and a
+    /// pending whole-table copy is dropped.
+    async fn refuse_keyless(&mut self, job: Job, t: &TableRef, at: E::At, ctx: &SourceContext) -> Result<(), SourceError> {
+        let name = qualified(t);
+        let why = format!(
+            "table `{name}` has no key (it is replicated by whole rows): it cannot be copied online while it streams; \
+             copy it with a new initial snapshot instead (`logferry reset` the pipeline, then run it), or give it a \
+             primary key"
+        );
+        tracing::warn!(table = %name, "{why}");
+        match job {
+            Job::Table { .. } => {
+                self.pending.retain(|(n, _)| *n != name);
+                self.rows_copied.remove(&name);
+                for id in self.table_requests.remove(&name).unwrap_or_default() {
+                    ctx.requests.set(id, CopyState::Failed(why.clone()));
+                }
+            }
+            Job::Keys { request, .. } => ctx.requests.set(request.id, CopyState::Failed(why)),
+        }
+        let position = self.position(&at);
+        ctx.emitter.emit(crate::sources::position_marker(&ctx.pipeline, E::KIND, position)).await?;
         Ok(())
     }
 

@@ -11,6 +11,9 @@
 //! | UPDATE | yes or cannot tell | no | a DELETE of the old row |
 //! | UPDATE | no | no | nothing |
 //!
+//! For a table without a key (no key columns) the upsert of the new row is
+//! an INSERT: nothing identifies a row to upsert by.
+//!
 //! "Cannot tell": the old image lacks a column the filter reads
 //! (PostgreSQL's default replica identity sends only the key). A new row
 //! that lacks one (a TOASTed value not sent) cannot be judged either; the
@@ -65,6 +68,12 @@ pub(crate) fn apply(rules: &[Rule], plan: &Plan, hmac: Option<&ring::hmac::Key>,
                 let old = judge(rules, plan, change.before.as_ref());
                 match (old, new) {
                     (Pass::No, Pass::No) => return None,
+                    // A table without a key has nothing to upsert by: the
+                    // target never had the old row, the new one is appended.
+                    (Pass::No, _) if change.key_columns.is_empty() => {
+                        op = Op::Insert;
+                        drop_before = true;
+                    }
                     (Pass::No, _) => drop_before = true,
                     (_, Pass::No) => op = Op::Delete,
                     _ => {}

@@ -96,6 +96,23 @@ fn the_filter_turns_updates_into_upserts_and_deletes() {
 }
 
 #[test]
+fn the_filter_on_a_table_without_a_key_appends_a_row_moving_in() {
+    let mut r = rule("customers");
+    r.filter = Some("country = 'DE'".into());
+    let s = stage(vec![r]);
+    let keyless = |op, before, after| Change { key_columns: Vec::new(), ..change(op, before, after) };
+    // Out → in: the target never had the old row; the new one is appended.
+    let c = s.transform(&keyless(Op::Update, Some(row(1, "FR")), Some(row(1, "DE")))).unwrap();
+    assert_eq!((c.op(), c.before.is_none(), c.key_columns.is_empty()), (Op::Insert, true, true));
+    // In → out: one row equal to the old one is removed (the whole old row).
+    let d = s.transform(&keyless(Op::Update, Some(row(1, "DE")), Some(row(1, "FR")))).unwrap();
+    assert_eq!((d.op(), d.before.map(|r| r.columns.len())), (Op::Delete, Some(3)));
+    // In → in: the update with both rows.
+    let u = s.transform(&keyless(Op::Update, Some(row(1, "DE")), Some(row(2, "DE")))).unwrap();
+    assert_eq!((u.op(), u.before.is_some(), u.after.is_some()), (Op::Update, true, true));
+}
+
+#[test]
 fn masks_renames_and_the_schema_record() {
     let mut r = rule("public.customers");
     r.rename = Some("crm.clients".into());

@@ -244,6 +244,9 @@ pub fn pairs(p: &PipelineConfig, stage: Option<&Stage>, routes: &[Route], tables
                 _ if t.key_from_rule => Some(
                     "the table has no primary key (its rule's key may repeat), so its rows cannot be paired by key".to_string(),
                 ),
+                _ if t.schema.key_columns.is_empty() => Some(
+                    "the table has no key (it is replicated by whole rows), so its rows cannot be paired by key".to_string(),
+                ),
                 _ => None,
             };
             // A SQL target keeps a collection as `_id` + `document` in `public`.

@@ -6,11 +6,11 @@
 use super::error::{classify, excerpt};
 use super::schema::{self, Dialect as Spelling, Server, TableInfo};
 use super::sql::{self, quote_ident, Chunks};
-use super::value::Cell;
+use super::value::{Cell, Class};
 use super::{check_identifier, key_text, Mysql, CONNECT_TIMEOUT, HARMLESS_WARNINGS, IDLE_PING, MAX_ROUND_TRIP_BYTES, PACKET_MARGIN, SESSION_SETUP, SESSION_TIMESTAMPS};
 use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, TableRef, TableSchema};
-use crate::sinks::plan::TableWork;
+use crate::sinks::plan::{RowOp, TableWork};
 use crate::sinks::schema_diff;
 use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
@@ -308,6 +308,37 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// A keyless table's changes in order: multi-row plain inserts, and
+    /// one `DELETE … LIMIT 1` per removed row.
+    async fn keyless_work(&mut self, info: &TableInfo, ops: Vec<RowOp<Cell>>) -> Result<(), MyFailure> {
+        let no_key = |_: usize| "(none: a table without a key)".to_string();
+        for op in ops {
+            match op {
+                RowOp::Append(g) => {
+                    let cols: Vec<&str> = g.columns.iter().map(|&i| info.columns[i].name.as_str()).collect();
+                    let arrays = &g.arrays;
+                    let write = |r: usize, out: &mut String| sql::push_tuple(out, arrays.iter().map(|col| &col[r]));
+                    let prefix = sql::insert_prefix(&info.sql_name, &cols);
+                    self.chunked(info, "insert", prefix, String::new(), g.len(), write, no_key).await?;
+                }
+                RowOp::Remove { columns, cells } => {
+                    let conds: Vec<(&str, &Cell, bool)> = columns
+                        .iter()
+                        .zip(&cells)
+                        .map(|(&i, c)| (info.columns[i].name.as_str(), c, info.columns[i].class == Class::Json))
+                        .collect();
+                    let stmt = sql::delete_one(&info.sql_name, &conds);
+                    let context = format!("table {}: delete of one row (a table without a key)", info.sql_name);
+                    if stmt.len() > self.c.budget {
+                        return Err(self.d.definite(format!("{context}: one row is larger than max_allowed_packet: raise it on the target")).into());
+                    }
+                    self.push(stmt, context, Check::None).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rows whose unchanged columns include a NOT NULL one without a
     /// default: one UPDATE per row, each of which must find its row.
     async fn update_rows(&mut self, info: &TableInfo, key: &[usize], g: &crate::sinks::plan::Group<Cell>, blocking: &[usize]) -> Result<(), MyFailure> {
@@ -454,6 +485,10 @@ impl Dialect for Mysql {
 
     async fn table_work(&self, c: &mut MyConn, info: &TableInfo, work: TableWork<Cell>) -> Result<(), MyFailure> {
         self.session(c).table_work(info, work).await
+    }
+
+    async fn keyless_work(&self, c: &mut MyConn, info: &TableInfo, ops: Vec<RowOp<Cell>>) -> Result<(), MyFailure> {
+        self.session(c).keyless_work(info, ops).await
     }
 
     async fn move_key(&self, c: &mut MyConn, info: &TableInfo, key: &[usize], old: &[Cell], new: &[Cell], set: &[(usize, Cell)]) -> Result<(), MyFailure> {

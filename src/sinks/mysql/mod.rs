@@ -123,10 +123,15 @@
 //! not sent keep their values), then delete the old key and upsert the new
 //! image — the same result when replayed.
 //!
-//! **Tables without a key** (no primary key and no replica identity on the
-//! source) are refused with a definite error, as in the postgres target:
-//! without a key a change cannot be applied or replayed safely. Their schema
-//! changes still create the table (without a primary key).
+//! **Tables without a key** (records with no key columns: a keyless source
+//! table replicated by whole rows) are applied in order, not reduced (see
+//! [`crate::sinks::plan::keyless`]): an INSERT appends (`INSERT … VALUES`,
+//! many rows a statement), a DELETE removes exactly one row equal in every
+//! column (`DELETE … WHERE c <=> v AND … LIMIT 1`; a native JSON column
+//! compares `CAST(v AS JSON)`), an UPDATE removes one such row and appends
+//! the new one. Equality is the column's own (its collation for text:
+//! tables logferry creates use a binary one). Their schema changes create
+//! the table without a primary key. A replay is not harmless here.
 //!
 //! # Schema changes, truncates
 //!

@@ -198,6 +198,35 @@ pub fn create_table(table: &str, cols: &[ColumnDef], key: &[String], collation: 
     )
 }
 
+/// The prefix of a multi-row plain insert (a table without a key:
+/// duplicates are allowed): `INSERT INTO t (c…) VALUES `.
+pub fn insert_prefix(table: &str, cols: &[&str]) -> String {
+    format!("INSERT INTO {table} ({}) VALUES ", names(cols))
+}
+
+/// Deletes exactly one row (of a table without a key) equal in every
+/// given column, NULL-safely (`<=>`); `json` marks a native JSON column,
+/// compared as JSON (`CAST(… AS JSON)`), not as a string.
+pub fn delete_one(table: &str, cols: &[(&str, &Cell, bool)]) -> String {
+    let mut s = format!("DELETE FROM {table} WHERE ");
+    for (i, (name, cell, json)) in cols.iter().enumerate() {
+        if i > 0 {
+            s.push_str(" AND ");
+        }
+        s.push_str(&quote_ident(name));
+        s.push_str(" <=> ");
+        if *json && **cell != Cell::Null {
+            s.push_str("CAST(");
+            push_literal(&mut s, cell);
+            s.push_str(" AS JSON)");
+        } else {
+            push_literal(&mut s, cell);
+        }
+    }
+    s.push_str(" LIMIT 1");
+    s
+}
+
 /// `CREATE DATABASE IF NOT EXISTS` with utf8mb4 and `collation`.
 pub fn create_database(database: &str, collation: &str) -> String {
     format!("CREATE DATABASE IF NOT EXISTS {} DEFAULT CHARACTER SET utf8mb4 COLLATE {collation}", quote_ident(database))
@@ -290,6 +319,16 @@ impl Chunks {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keyless_statements_delete_one_row_null_safely() {
+        let (text, null, json) = (Cell::Text("it's".into()), Cell::Null, Cell::Text("{\"a\": 1}".into()));
+        assert_eq!(
+            delete_one("`d`.`t`", &[("a", &text, false), ("b", &null, false), ("j", &json, true), ("k", &null, true)]),
+            "DELETE FROM `d`.`t` WHERE `a` <=> 'it\\'s' AND `b` <=> NULL AND `j` <=> CAST('{\"a\": 1}' AS JSON) AND `k` <=> NULL LIMIT 1"
+        );
+        assert_eq!(insert_prefix("`d`.`t`", &["a", "b"]), "INSERT INTO `d`.`t` (`a`, `b`) VALUES ");
+    }
 
     #[test]
     fn quote_ident_quotes_everything() {

@@ -10,6 +10,7 @@ use super::sql::{self, quote_ident, Col};
 use super::Postgres;
 use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, LogicalKind, TableRef, TableSchema};
+use crate::sinks::plan::RowOp;
 use crate::sinks::schema_diff;
 use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
 use crate::sinks::SinkError;
@@ -284,6 +285,31 @@ impl Dialect for Postgres {
                 sql::update_then_insert(&info.sql_name, &cols, &key_pos)
             };
             self.run_arrays(conn, info, "upsert", &sql, &g.columns, g.arrays, &g.unchanged).await?;
+        }
+        Ok(())
+    }
+
+    async fn keyless_work(&self, conn: &mut PgConn, info: &TableInfo, ops: Vec<RowOp<Option<String>>>) -> Result<(), PgFailure> {
+        for op in ops {
+            match op {
+                RowOp::Append(g) => {
+                    let cols: Vec<Col<'_>> = g.columns.iter().map(|&i| col(info, i)).collect();
+                    let sql = sql::insert(&info.sql_name, &cols);
+                    self.run_arrays(conn, info, "insert", &sql, &g.columns, g.arrays, &[]).await?;
+                }
+                RowOp::Remove { columns, cells } => {
+                    let cols: Vec<Col<'_>> = columns.iter().map(|&i| col(info, i)).collect();
+                    let sql = sql::delete_one(&info.sql_name, &cols);
+                    let context = format!("table {}: delete of one row (a table without a key)", info.display());
+                    let st = self.prepare(conn, &context, &sql, &vec![Type::TEXT; cells.len()]).await?;
+                    let params: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+                    let deleted = conn.client.execute(&st, &params).await.map_err(|e| self.db(&context, e))?;
+                    if deleted == 0 {
+                        tracing::debug!(target_name = %self.common.name, table = %info.display(),
+                            "no row equal to the old row of a delete or update (a table without a key): nothing to delete");
+                    }
+                }
+            }
         }
         Ok(())
     }

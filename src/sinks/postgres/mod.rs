@@ -69,11 +69,17 @@
 //! values), then delete the old key and upsert the new image — the same
 //! result when replayed.
 //!
-//! **Tables without a key** (no primary key and no replica identity on the
-//! source, so records carry no key columns) are refused with a definite
-//! error: without a key a change cannot be applied or replayed safely. Add a
-//! primary key on the source (or `REPLICA IDENTITY USING INDEX`), or send the
-//! table to a file target. Their schema changes still create the table.
+//! **Tables without a key** (records with no key columns: a keyless source
+//! table replicated by whole rows) are applied in order, not reduced (see
+//! [`crate::sinks::plan::keyless`]): an INSERT appends (`INSERT … SELECT
+//! … FROM unnest(…)`, many rows a statement), a DELETE removes exactly one
+//! row equal in every column — found with `LIMIT 1` comparing each column
+//! as text after a cast to its type (`c::text IS NOT DISTINCT FROM
+//! $n::text::<type>::text`: NULL-safe, exact, and it works for types
+//! without equality such as json), then deleted by `tableoid` and `ctid` —
+//! and an UPDATE removes one such row and appends the new one. Each removal
+//! reads the table (it has no index to use). Their schema changes create the
+//! table without a primary key. A replay is not harmless here.
 //!
 //! Upserts need a PRIMARY KEY or UNIQUE constraint on exactly the key
 //! columns on the target; tables logferry creates have one. Foreign keys on

@@ -99,6 +99,6 @@ mod tests {
         let e = p.add(&rec(Op::Insert, vec![("id", doc)])).unwrap_err();
         assert!(e.contains("\"id\" (bigint)") && e.contains("document"), "{e}");
         let e = TablePlan::new(info(), &[]).err().unwrap();
-        assert!(e.contains("no key") && e.contains("file target"), "{e}");
+        assert!(e.contains("has no key") && e.contains("\"s\".\"t\""), "{e}");
     }
 }

@@ -137,6 +137,29 @@ pub fn update_then_insert(table: &str, cols: &[Col<'_>], key: &[usize]) -> Strin
     sql
 }
 
+/// Appends every row of the parameter arrays (a table without a key:
+/// duplicates are allowed, nothing conflicts).
+pub fn insert(table: &str, cols: &[Col<'_>]) -> String {
+    format!("INSERT INTO {table} ({}) SELECT {} FROM {}", names(cols), casts(cols), unnest(cols.len(), 1))
+}
+
+/// Deletes exactly one row (of a table without a key) equal in `cols` to
+/// the parameters (`text`, one per column), NULL equal to NULL. Values are
+/// compared as their text after a cast to the column's type, so every type
+/// compares — also those without an equality operator (json, point, xml) —
+/// and exactly (`1.5` and `1.50` are different numerics). The row is
+/// found first (`LIMIT 1`), then deleted by its physical address
+/// (`tableoid`, `ctid`), so one row goes however many are equal.
+pub fn delete_one(table: &str, cols: &[Col<'_>]) -> String {
+    format!(
+        "WITH lf_one AS (SELECT lf_x.tableoid AS lf_rel, lf_x.ctid AS lf_row FROM {table} AS lf_x WHERE {} LIMIT 1) \
+         DELETE FROM {table} WHERE ctid = (SELECT lf_row FROM lf_one) AND tableoid = (SELECT lf_rel FROM lf_one)",
+        list(cols.iter().enumerate(), " AND ", |o, i, (_, c)| {
+            let _ = write!(o, "lf_x.{}::text IS NOT DISTINCT FROM ${}::text::{}::text", quote_ident(c.name), i + 1, c.sql_type);
+        })
+    )
+}
+
 /// Deletes every row whose key is in the parameter arrays (one per key column).
 pub fn delete_by_keys(table: &str, key: &[Col<'_>]) -> String {
     format!(
@@ -265,6 +288,16 @@ mod tests {
         assert_eq!(
             update_then_insert(&t, &cols()[..1], &[0]),
             r#"WITH lf_src AS (SELECT lf_u.c0::bigint AS c0 FROM unnest($1::text[]) AS lf_u(c0)) INSERT INTO "s"."t" ("id") SELECT lf_src.c0 FROM lf_src WHERE NOT EXISTS (SELECT 1 FROM "s"."t" AS lf_x WHERE lf_x."id" = lf_src.c0)"#
+        );
+    }
+
+    #[test]
+    fn keyless_sql() {
+        let c = cols();
+        assert_eq!(insert("\"s\".\"t\"", &c[..2]), r#"INSERT INTO "s"."t" ("id", "region") SELECT lf_u.c0::bigint, lf_u.c1::text FROM unnest($1::text[], $2::text[]) AS lf_u(c0, c1)"#);
+        assert_eq!(
+            delete_one("\"s\".\"t\"", &c[..2]),
+            r#"WITH lf_one AS (SELECT lf_x.tableoid AS lf_rel, lf_x.ctid AS lf_row FROM "s"."t" AS lf_x WHERE lf_x."id"::text IS NOT DISTINCT FROM $1::text::bigint::text AND lf_x."region"::text IS NOT DISTINCT FROM $2::text::text::text LIMIT 1) DELETE FROM "s"."t" WHERE ctid = (SELECT lf_row FROM lf_one) AND tableoid = (SELECT lf_rel FROM lf_one)"#
         );
     }
 

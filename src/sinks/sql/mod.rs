@@ -23,8 +23,14 @@
 //!   table's reduced work into statements. Key-changing updates (alone in a
 //!   batch) move the row in place when no row has the new key yet, then
 //!   delete the old key and upsert the new image, which gives the same
-//!   result when replayed. Records of tables without a key are refused:
-//!   without a key a change cannot be applied or replayed safely.
+//!   result when replayed.
+//! - **Tables without a key.** Records with no key columns (a keyless
+//!   source table replicated by whole rows) are not reduced: each table's
+//!   records are applied in order ([`crate::sinks::plan::keyless`]) —
+//!   INSERT appends, DELETE removes exactly one row equal in every column
+//!   (NULL-safe), UPDATE removes one such row and appends the new one.
+//!   The pipeline routes all of such a table's records to one lane. A
+//!   replay of these changes is not harmless (an insert appends again).
 //! - **Table cache.** Target tables are read from the catalog lazily and
 //!   after every CREATE / ALTER; a batch's own changes wait in its overlay
 //!   and join the shared cache only when it commits. After a failure the
@@ -34,7 +40,7 @@
 //! - **Schema changes.** Column types come from the dialect's mapping (the
 //!   engine warns once when a type falls back to text). With
 //!   `create_tables` a missing table is created (NOT NULL where the source
-//!   has it, a primary key on the key columns), missing columns are added
+//!   has it, a primary key on the key columns, none for a keyless table), missing columns are added
 //!   (nullable) and a column that became nullable on the source follows;
 //!   without it no DDL runs and a missing table or column is a definite
 //!   error. A column whose type changed or that was dropped on the source is
@@ -44,7 +50,7 @@
 
 mod tx;
 
-use super::plan::{PlanTable, TableWork};
+use super::plan::{PlanTable, RowOp, TableWork};
 use super::{document, plan, Batch, Sink, SinkError};
 use crate::record::{ColumnSchema, Op, TableRef, TableSchema};
 use crate::BoxFuture;
@@ -242,6 +248,15 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         conn: &mut Self::Conn,
         table: &Self::Table,
         work: TableWork<<Self::Table as PlanTable>::Cell>,
+    ) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Applies one keyless table's changes in order: appends (plain
+    /// inserts) and removals of exactly one row equal in the given columns
+    /// (NULL-safe; none when no row is).
+    fn keyless_work(
+        &self,
+        conn: &mut Self::Conn,
+        table: &Self::Table,
+        ops: Vec<RowOp<<Self::Table as PlanTable>::Cell>>,
     ) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
     /// Moves the row with key `old` to key `new` in place when no row has
     /// `new` yet, setting the `set` columns (table order) of the new image.

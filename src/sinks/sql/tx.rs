@@ -2,6 +2,8 @@
 //! (row runs, schema changes, truncates, key changes) applied through the
 //! dialect, with the batch's own view of the target tables (its overlay).
 
+mod keyless;
+
 use super::{Cached, Cell, Dialect, Failure, SqlSink, SqlTable, TableKey};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::sinks::plan::{key_indices, key_of, PlanTable, Step, TablePlan};
@@ -87,7 +89,12 @@ impl<D: Dialect> Tx<'_, D> {
         let mut by_table: HashMap<TableKey, usize> = HashMap::new();
         // Runs of one table are the common case: skip the name checks for them.
         let mut last: Option<(&TableRef, usize)> = None;
+        let mut keyless: Vec<&Change> = Vec::new();
         for c in records {
+            if c.key_columns.is_empty() {
+                keyless.push(c);
+                continue;
+            }
             if let (Some((t, i)), Some(ct)) = (last, c.table.as_ref()) {
                 if t == ct {
                     plans[i].add(c).map_err(|m| self.definite(m))?;
@@ -115,7 +122,7 @@ impl<D: Dialect> Tx<'_, D> {
             let info = plan.info().clone();
             sink.dialect.table_work(self.conn, &info, plan.finish()).await?;
         }
-        Ok(())
+        self.keyless_rows(&keyless).await
     }
 
     async fn key_change(&mut self, c: &Change) -> Result<(), Failure<D>> {
@@ -205,13 +212,6 @@ impl<D: Dialect> Tx<'_, D> {
                     return Err(self.definite(schema_diff::no_table(&shown)));
                 }
                 dialect.create_table(self.conn, &key, schema, &types).await?;
-                if schema.key_columns.is_empty() {
-                    sink.warn_once(format!("nokey {shown}"), || {
-                        tracing::warn!(target_name = %dialect.name(), table = %shown,
-                            "the table has no key on the source: it is created, but its row changes will be refused \
-                             (add a primary key on the source, or send the table to a file target)");
-                    });
-                }
             }
             Some(cached) => self.evolve(&cached, schema, &types, &context).await?,
         }

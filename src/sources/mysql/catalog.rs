@@ -14,7 +14,9 @@ pub struct Table {
     pub database: String,
     pub name: String,
     /// Primary key columns in key order; for a table without one, the
-    /// `key` of its `[[pipeline.table]]` rule ([`Table::with_row_key`]).
+    /// `key` of its `[[pipeline.table]]` rule ([`Table::with_row_key`]),
+    /// else empty: a keyless table, replicated by whole rows (the binlog's
+    /// full row images; its records carry no key columns).
     pub key: Vec<String>,
     /// The key is a rule's row key: its values may repeat or be NULL.
     pub key_from_rule: bool,
@@ -36,14 +38,15 @@ impl Table {
         TableRef { schema: self.database.clone(), name: self.name.clone() }
     }
     /// A table without a primary key takes the first matching row key of
-    /// `row_keys` (rule match, key columns). `Err`: the problem, with its
-    /// fix (no rule, or the rule names columns the table lacks).
+    /// `row_keys` (rule match, key columns); without a rule it stays
+    /// keyless. `Err`: the problem, with its fix (the rule names columns
+    /// the table lacks).
     pub fn with_row_key(mut self, row_keys: &[(String, Vec<String>)]) -> Result<Self, String> {
         if !self.key.is_empty() {
             return Ok(self);
         }
         let Some(key) = row_keys::rule_for(row_keys, |m| selects(m, &self.database, &self.name)) else {
-            return Err(no_key_problem(&[self.quoted()], &self.qualified()));
+            return Ok(self);
         };
         let columns: Vec<String> = self.columns.iter().map(|c| c.name.clone()).collect();
         if let Some(p) = row_keys::missing_columns(&self.qualified(), key, &columns) {
@@ -98,20 +101,11 @@ fn sql_err(source: &str, what: &str, e: mysql_async::Error) -> crate::sources::S
     super::mysql_error(source, what, &e)
 }
 
-/// Refusal of tables without a primary key or a rule's row key.
-fn no_key_problem(quoted: &[String], example: &str) -> String {
-    format!(
-        "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
-         add one (ALTER TABLE … ADD PRIMARY KEY (…)), {}, or leave the table out of `tables`",
-        quoted.join(", "),
-        row_keys::keyless_hint(example, false)
-    )
-}
-
 /// Every base table matching the selectors, with keys and columns; a table
 /// without a primary key takes the first matching row key of `row_keys`
-/// (rule match, key columns). Errors list every selector that matches
-/// nothing and every table without a key.
+/// (rule match, key columns), else stays keyless (replicated by whole
+/// rows). Errors list every selector that matches nothing and every rule
+/// key naming a missing column.
 pub async fn resolve_tables(
     conn: &mut Conn,
     selectors: &[String],
@@ -139,21 +133,12 @@ pub async fn resolve_tables(
         }
     }
     let mut tables = Vec::new();
-    let mut no_key = Vec::new();
     for (db, name) in rows.iter().filter(|(d, t)| selected(selectors, d, t)) {
         let t = load_table(conn, db, name, source).await?;
-        if t.key.is_empty() && row_keys::rule_for(row_keys, |m| selects(m, db, name)).is_none() {
-            no_key.push((t.quoted(), t.qualified()));
-            continue;
-        }
         match t.with_row_key(row_keys) {
             Ok(t) => tables.push(t),
             Err(p) => problems.push(p),
         }
-    }
-    if let Some((_, example)) = no_key.first() {
-        let quoted: Vec<String> = no_key.iter().map(|(q, _)| q.clone()).collect();
-        problems.push(no_key_problem(&quoted, example));
     }
     if !problems.is_empty() {
         return Err(super::definite(source, problems.join("\n")));

@@ -7,10 +7,11 @@
 //!    `binlog_format = ROW`, `binlog_row_image = FULL`, the binlog status is
 //!    readable (BINLOG MONITOR / REPLICATION CLIENT), the user holds
 //!    REPLICATION SLAVE (per `SHOW GRANTS`) and may read every selected
-//!    table (see [`check()`]), and every selected
-//!    table (`database.table` globs) has a primary key, or the `key` of a
-//!    `[[pipeline.table]]` rule naming columns it has. Every problem is
-//!    listed at once with its fix.
+//!    table (see [`check()`]), and the `key` of a `[[pipeline.table]]`
+//!    rule for a selected table (`database.table` globs) without a primary
+//!    key names columns it has; such a table without a rule is replicated
+//!    by whole rows (no key columns). Every problem is listed at once with
+//!    its fix.
 //! 2. **Snapshot** (first run): `START TRANSACTION WITH CONSISTENT SNAPSHOT`
 //!    and, in the same transaction, the binlog position that matches it
 //!    (`binlog_snapshot_file/position`, MariaDB; and its GTID position via

@@ -7,6 +7,14 @@
 //! sorts them), and a chunk never ends inside a run of equal keys (the
 //! rows of its last key are read whole), so no row is skipped.
 //!
+//! A keyless table without a rule (replicated by whole rows) is one unit:
+//! its schema record is followed by a TRUNCATE record (so a copy that
+//! starts again first empties what an earlier attempt left on the
+//! targets), then the whole table is read by one streamed query and
+//! emitted in chunks (the session's `net_write_timeout` raised to a day,
+//! so a pipeline held back by a target outage does not break the read); a
+//! resumed copy reads it again from its start.
+//!
 //! Progress goes to the source's stats (`SourceStats::copy_started`,
 //! `copy_chunk`). The row estimate is `information_schema.tables.table_rows`
 //! (InnoDB's guess; MySQL 8 may cache it for a day); when that says NULL or
@@ -143,6 +151,13 @@ pub(super) async fn copy(
         }
         ctx.emit_schema("mysql", t.schema()).await?;
         stats.copy_started(&name, estimate(&mut conn, t, source).await?);
+        if t.key.is_empty() {
+            ctx.emit_truncate("mysql", &t.table_ref()).await?;
+            if !copy_whole(&mut conn, t, &start, &mut progress, chunk_rows, source, ctx).await? {
+                return Ok(None);
+            }
+            continue;
+        }
         let mut after: Option<Vec<Option<Vec<u8>>>> = progress
             .partial
             .iter()
@@ -171,6 +186,50 @@ pub(super) async fn copy(
     ctx.emitter.emit(position_marker(&ctx.pipeline, "mysql", start.to_position())).await?;
     tracing::info!("initial snapshot complete");
     Ok(Some(start))
+}
+
+/// Copies keyless table `t` whole, by one streamed query, in chunks of
+/// `chunk_rows`. False when shut down mid-way.
+async fn copy_whole(
+    conn: &mut Conn,
+    t: &Table,
+    start: &MyPosition,
+    progress: &mut SnapshotProgress,
+    chunk_rows: usize,
+    source: &str,
+    ctx: &SourceContext,
+) -> SourceResult<bool> {
+    let name = t.qualified();
+    let what = || format!("reading {name}");
+    let stats = ctx.emitter.stats();
+    // The server waits while the pipeline holds the copy back (a target
+    // outage): give it a day instead of the default minute before it
+    // gives up writing the result.
+    conn.query_drop("SET SESSION net_write_timeout = 86400").await.map_err(|e| mysql_error(source, &what(), &e))?;
+    let mut result = conn.query_iter(chunk_sql(t, &[], None, 0)).await.map_err(|e| mysql_error(source, &what(), &e))?;
+    loop {
+        if *ctx.shutdown.borrow() {
+            return Ok(false);
+        }
+        let mut rows = Vec::with_capacity(chunk_rows.min(4096));
+        while rows.len() < chunk_rows {
+            match result.next().await.map_err(|e| mysql_error(source, &what(), &e))? {
+                Some(r) => rows.push(r),
+                None => break,
+            }
+        }
+        let done = rows.len() < chunk_rows;
+        progress.chunk_emitted(&name, done, Vec::new());
+        let position = MyPosition { snapshot: Some(progress.clone()), ..start.clone() }.to_position();
+        let n = rows.len() as u64;
+        ctx.emit_chunk("mysql", &t.table_ref(), &t.key, false, decode_rows(t, &rows, source)?, position).await?;
+        stats.copy_chunk(&name, n, done);
+        if done {
+            break;
+        }
+    }
+    drop(result);
+    Ok(true)
 }
 
 /// The index of each key column of `t` in its columns.
@@ -303,6 +362,13 @@ fn chunk_sql(t: &Table, key_idx: &[usize], after: Option<&[Option<Vec<u8>>]>, li
             let lits = key_idx.iter().zip(last).map(|(&k, v)| key_literal(t, k, v.as_deref())).collect::<Vec<_>>().join(", ");
             sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
         }
+    }
+    if key_idx.is_empty() {
+        // A keyless table: read whole (0), or its first rows only.
+        if limit > 0 {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        return sql;
     }
     sql.push_str(&format!(" ORDER BY {keys} LIMIT {limit}"));
     sql

@@ -452,7 +452,7 @@ impl Streamer {
     async fn reload(&mut self, db: &str, name: &str) -> SourceResult<()> {
         let source = self.setup.source.clone();
         let t = catalog::load_table(self.meta().await?, db, name, &source).await?;
-        // Without a primary key: the rule's row key, or the refusal.
+        // Without a primary key: the rule's row key, or keyless (whole rows).
         let t = t.with_row_key(&self.setup.cfg.db.row_keys).map_err(|p| definite(&source, p))?;
         self.tables.insert(t.qualified(), t);
         Ok(())

@@ -17,7 +17,9 @@ pub struct Table {
     pub name: String,
     /// Key columns in key order (primary key, or the replica identity
     /// index, or for a table without either the `key` of its
-    /// `[[pipeline.table]]` rule).
+    /// `[[pipeline.table]]` rule). Empty for a keyless table replicated
+    /// by whole rows (REPLICA IDENTITY FULL, no rule): its records carry
+    /// no key columns and the whole old row in `before`.
     pub key: Vec<String>,
     /// `relreplident`: d(efault), f(ull), i(ndex), n(othing).
     pub replica_identity: char,
@@ -112,9 +114,9 @@ pub async fn resolve_tables(
         .map_err(|e| super::sql_error(source, "listing tables", &e))?;
     let mut tables = Vec::new();
     let mut unmatched = Vec::new();
-    let mut no_key = Vec::new();
     let mut no_select = Vec::new();
     let mut not_full = Vec::new();
+    let mut keyless_not_full = Vec::new();
     let mut bad_keys = Vec::new();
     for sel in selectors {
         let mut matched = false;
@@ -143,7 +145,9 @@ pub async fn resolve_tables(
             }
             if t.key.is_empty() {
                 match row_keys::rule_for(row_keys, |m| selects(m, &t.schema, &t.name)) {
-                    None => no_key.push((t.quoted(), t.qualified())),
+                    // Keyless, replicated by whole rows: needs the whole old row.
+                    None if t.replica_identity == 'f' => {}
+                    None => keyless_not_full.push((t.quoted(), t.qualified())),
                     Some(key) => {
                         let columns: Vec<String> = row.get(6);
                         if let Some(p) = row_keys::missing_columns(&t.qualified(), key, &columns) {
@@ -171,14 +175,8 @@ pub async fn resolve_tables(
             unmatched.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
         ));
     }
-    if !no_key.is_empty() {
-        problems.push(format!(
-            "table(s) without a primary key: {}. logferry needs a key to apply changes idempotently and in order; \
-             add one (ALTER TABLE … ADD PRIMARY KEY (…)), or a unique index used as replica identity \
-             (ALTER TABLE … REPLICA IDENTITY USING INDEX …), {}, or leave the table out of `tables`",
-            no_key.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>().join(", "),
-            row_keys::keyless_hint(&no_key[0].1, true)
-        ));
+    if !keyless_not_full.is_empty() {
+        problems.push(keyless_refusal(&keyless_not_full));
     }
     problems.extend(bad_keys);
     if !not_full.is_empty() {
@@ -207,6 +205,21 @@ pub async fn resolve_tables(
         return Err(super::definite(source, problems.join("\n")));
     }
     Ok(tables)
+}
+
+/// The refusal of keyless tables (no primary key, no replica identity
+/// index, no rule key) whose replica identity is not FULL: PostgreSQL then
+/// sends no old row, so a delete or update cannot say which row it was.
+/// `tables`: (quoted, qualified) names.
+pub fn keyless_refusal(tables: &[(String, String)]) -> String {
+    format!(
+        "table(s) without a primary key need REPLICA IDENTITY FULL: {}. Without it PostgreSQL sends no old row for an \
+         UPDATE or DELETE (and refuses them once the table is published), so the targets cannot tell which row changed; \
+         run: {} Or add a primary key (ALTER TABLE … ADD PRIMARY KEY (…)), {}, or leave the table out of `tables`",
+        tables.iter().map(|(q, _)| q.as_str()).collect::<Vec<_>>().join(", "),
+        tables.iter().map(|(q, _)| format!("ALTER TABLE {q} REPLICA IDENTITY FULL;")).collect::<Vec<_>>().join(" "),
+        row_keys::keyless_hint(&tables[0].1, false)
+    )
 }
 
 /// Current columns of `table` (not dropped), in attribute order.

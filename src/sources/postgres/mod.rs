@@ -5,10 +5,11 @@
 //!
 //! 1. **Preflight** (also what `logferry check` reports): `wal_level` must be
 //!    `logical`, the role needs `REPLICATION` (or superuser) and `SELECT` on
-//!    the tables, and every selected table needs a primary key (or a unique
-//!    index as replica identity), or — without either — the `key` of a
-//!    `[[pipeline.table]]` rule and `REPLICA IDENTITY FULL`; `origin =
-//!    "none"` needs PostgreSQL 16 or later. Each failure
+//!    the tables, and a selected table without a primary key (or a unique
+//!    index as replica identity) needs `REPLICA IDENTITY FULL`: it is then
+//!    replicated by whole rows (no key columns), or by the `key` of its
+//!    `[[pipeline.table]]` rule when it has one; `origin = "none"` needs
+//!    PostgreSQL 16 or later. Each failure
 //!    says which setting or table, and the SQL that fixes it. `check` also
 //!    judges the slot (see [`check()`]).
 //! 2. **Publication** `publication` is created if missing and its table list

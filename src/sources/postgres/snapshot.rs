@@ -15,7 +15,12 @@
 //!
 //! A table without a primary key is walked by its rule's row key (see
 //! `catalog::Table::key_from_rule`); as that key may repeat or hold NULLs,
-//! a resumed snapshot copies such a table again from its start.
+//! a resumed snapshot copies such a table again from its start. A keyless
+//! table without a rule (replicated by whole rows) is read in physical
+//! order and is one unit: its schema record is followed by a TRUNCATE
+//! record, so a copy that starts again (resumed after a crash, or copied
+//! anew) first empties what an earlier attempt left on the targets, then
+//! copies the whole table.
 //!
 //! Progress goes to the source's stats (`SourceStats::copy_started`,
 //! `copy_chunk`) as each table's schema and chunks are emitted. The row
@@ -111,6 +116,9 @@ pub async fn copy(job: CopyJob<'_>) -> SourceResult<bool> {
         match piece? {
             Piece::Schema { schema, table, estimate } => {
                 ctx.emit_schema("postgres", schema).await?;
+                if tables[table].key.is_empty() {
+                    ctx.emit_truncate("postgres", &tables[table].table_ref()).await?;
+                }
                 stats.copy_started(&tables[table].qualified(), estimate);
             }
             Piece::Chunk { table, rows, last_key, done } => {
@@ -215,7 +223,7 @@ impl Reader {
         }
         // A rule's row key need not be unique or non-NULL, so "after the
         // last key" could skip rows: such a table is copied again whole.
-        let after = match t.key_from_rule {
+        let after = match t.key_from_rule || t.key.is_empty() {
             true => None,
             false => self.partial.iter().find(|(n, _)| *n == t.qualified()).map(|(_, k)| k.clone()),
         };
@@ -268,7 +276,8 @@ pub(super) fn convert(ty: &PgType, text: &str, t: &Table, c: &CatalogColumn, sou
     })
 }
 
-/// `SELECT cols FROM t [WHERE (keys) > (last)] ORDER BY keys`.
+/// `SELECT cols FROM t [WHERE (keys) > (last)] ORDER BY keys` (no order
+/// for a keyless table).
 pub(super) fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> String {
     let list = cols.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let keys = key_idx.iter().map(|&k| quote_ident(&cols[k].name)).collect::<Vec<_>>().join(", ");
@@ -282,7 +291,9 @@ pub(super) fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], a
             .join(", ");
         sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
     }
-    sql.push_str(&format!(" ORDER BY {keys}"));
+    if !keys.is_empty() {
+        sql.push_str(&format!(" ORDER BY {keys}"));
+    }
     sql
 }
 

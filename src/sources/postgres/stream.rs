@@ -291,6 +291,11 @@ impl<'a> Streamer<'a> {
                 // REPLICA IDENTITY FULL every column is marked as key; the
                 // key is the rule's, and the old image is the whole row.
                 key = rule_key(&source, t, &r)?;
+            } else if t.key.is_empty() {
+                // A keyless table replicated by whole rows: no key columns,
+                // the old image is the whole row (REPLICA IDENTITY FULL).
+                warn_not_full(t, &r);
+                key = Vec::new();
             } else if !t.key.is_empty() && t.key.iter().all(|k| key.contains(k)) {
                 // The primary key (or identity index) in the catalog's
                 // order; with REPLICA IDENTITY FULL the message marks every
@@ -306,7 +311,8 @@ impl<'a> Streamer<'a> {
                 }
             }
         }
-        if key.is_empty() {
+        let keyless = self.setup.tables.iter().any(|t| t.schema == r.namespace && t.name == r.name && t.key.is_empty());
+        if key.is_empty() && !keyless {
             return Err(definite(
                 &source,
                 format!(
@@ -370,15 +376,23 @@ fn rule_key(source: &str, t: &Table, r: &Relation) -> SourceResult<Vec<String>> 
     if let Some(problem) = crate::sources::row_keys::missing_columns(&t.qualified(), &t.key, &columns) {
         return Err(definite(source, problem));
     }
+    warn_not_full(t, r);
+    Ok(t.key.clone())
+}
+
+/// Warns when keyless table `t`'s Relation says it is not REPLICA IDENTITY
+/// FULL (WAL from before the ALTER, or the identity changed since): the
+/// preflight refuses such a table, but stopping here would block the slot
+/// for good, and PostgreSQL itself refuses UPDATE and DELETE on it.
+fn warn_not_full(t: &Table, r: &Relation) {
     if r.replica_identity != b'f' {
         tracing::warn!(
             table = %t.qualified(),
-            "a table without a primary key, identified by a [[pipeline.table]] key, is not REPLICA IDENTITY FULL here: \
+            "a table without a primary key is not REPLICA IDENTITY FULL here: \
              PostgreSQL sends no old row for its updates and deletes; run ALTER TABLE {} REPLICA IDENTITY FULL;",
             t.quoted()
         );
     }
-    Ok(t.key.clone())
 }
 
 /// What turning a relation's tuple into a row needs: its table, column
