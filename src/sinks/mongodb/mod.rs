@@ -396,19 +396,20 @@ fn check_reply(target: &str, reply: &Document, ns: &Namespace, kind: &str, chunk
         let errmsg = we.get_str("errmsg").unwrap_or("(no message)");
         let stmt = index.and_then(|i| chunk.get(i));
         let id = stmt.map(|s| format!(", _id {}", show_id(&s.id))).unwrap_or_default();
-        let mut message = format!("collection {ns}{id}: {kind} refused: {} (code {code})", excerpt(errmsg, 300));
+        let mut message = format!("collection {ns}{id}: {kind} refused: {} (code {code})", excerpt(&crate::redact::mongo_message(errmsg), 300));
         if let Some(s) = stmt.filter(|s| s.partial && RESHAPED_CODES.contains(&code)) {
             return Err(Failure::Reshaped { gid: s.gid, message: format!("{message}: the stored document has another shape than this partial update expects") });
         }
+        let full = format!("server: {}", excerpt(errmsg, 300));
         if transient_code(code) {
             message.push_str("; retrying");
-            return Err(Failure::Sink(SinkError::transient(target, message)));
+            return Err(Failure::Sink(SinkError::transient(target, message).with_row_detail(full)));
         }
         if let Some(fix) = fix_for(code) {
             message.push_str(" — ");
             message.push_str(fix);
         }
-        return Err(Failure::Sink(SinkError::definite(target, message)));
+        return Err(Failure::Sink(SinkError::definite(target, message).with_row_detail(full)));
     }
     if let Ok(wce) = reply.get_document("writeConcernError") {
         let code = int(wce.get("code")).and_then(|c| i32::try_from(c).ok()).unwrap_or(0);
