@@ -16,6 +16,7 @@ mod kafka_debezium;
 mod keyless_tables;
 mod dead_letters;
 mod deploy;
+mod row_data;
 mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;
