@@ -17,6 +17,7 @@ mod keyless_tables;
 mod dead_letters;
 mod deploy;
 mod row_data;
+mod secrets;
 mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;
