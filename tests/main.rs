@@ -18,6 +18,7 @@ mod dead_letters;
 mod deploy;
 mod row_data;
 mod secrets;
+mod admin_abuse;
 mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;

@@ -159,7 +159,7 @@ checkpoint_interval = "20ms"
         let stats = Arc::new(PipelineStats::new("rd"));
         stats.stopped(Some(logferry::ErrorChain(&e).to_string()));
         let registry = Registry::new(vec![stats], None);
-        let health = registry.answer(&Request { method: "GET".into(), path: "/health".into(), query: vec![], body: vec![] });
+        let health = registry.answer(&Request { method: "GET".into(), path: "/health".into(), query: vec![], body: vec![], bearer: None });
         assert_eq!(health.code, 503, "{}", health.body);
         assert!(health.body.contains("23514") && health.body.contains("note_not_secret"), "{}", health.body);
         assert!(!health.body.contains(SECRET), "/health shows the row's value: {}", health.body);

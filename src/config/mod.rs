@@ -46,6 +46,9 @@ pub struct AdminConfig {
     /// `/ready` answers 503 while a pipeline's lag exceeds this (`None`:
     /// no lag bound).
     pub ready_max_lag: Option<std::time::Duration>,
+    /// `[admin] token`: the bearer token every route but `/health` and
+    /// `/ready` needs on TCP; required when `listen` is not loopback.
+    pub token: Option<Secret>,
 }
 
 /// One `[[pipeline]]`: a source, its targets and how to apply.
