@@ -19,6 +19,7 @@ mod deploy;
 mod row_data;
 mod secrets;
 mod admin_abuse;
+mod mongodb_timeouts;
 mod mongodb_sink;
 mod mongodb_source;
 mod mongodb_sql;

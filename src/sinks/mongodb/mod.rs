@@ -80,7 +80,11 @@
 //! # Errors
 //!
 //! See `error.rs`: unreachable servers, elections, write-concern timeouts
-//! and retryable errors are transient; refusals of the data (a unique index
+//! and retryable errors are transient. Unless the URL sets them, a
+//! connection gets [`CONNECT_TIMEOUT`] and finding a server
+//! [`SERVER_SELECTION_TIMEOUT`] (5 s each), and a batch [`APPLY_TIMEOUT`]
+//! (the driver has no socket timeout): an unreachable or hung server is a
+//! transient error, retried, within seconds; refusals of the data (a unique index
 //! other than `_id`, a validator, a document over 16 MiB, a bad field name,
 //! missing privileges) are definite and name the collection, the `_id` (as
 //! relaxed Extended JSON) and the server's message.
@@ -101,6 +105,23 @@ use std::collections::HashSet;
 /// Connections beyond one per lane: schema changes, key-change lookups and
 /// transaction commits of a lane can briefly need a second one.
 const POOL_SPARE: u32 = 2;
+
+/// Time to open a connection (TCP, TLS and the `hello` handshake) and to
+/// wait for a server check's answer, unless the URL sets
+/// `connectTimeoutMS` (the driver's default is 10 s).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Time to find a server to write to, unless the URL sets
+/// `serverSelectionTimeoutMS` (the driver's default is 30 s): an
+/// unreachable or hung server shows up as a transient error, retried,
+/// within seconds.
+pub const SERVER_SELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Time one batch may take before it counts as a transient failure and is
+/// retried. The driver has no socket timeout (`socketTimeoutMS` is not
+/// supported), so a server that stops answering in the middle of a write
+/// would otherwise hold the lane for good.
+pub const APPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Most statements in one write command (the server's `maxWriteBatchSize`).
 const MAX_STATEMENTS_PER_COMMAND: usize = 100_000;
@@ -165,6 +186,12 @@ impl MongodbSink {
         })?;
         if options.app_name.is_none() {
             options.app_name = Some("logferry".into());
+        }
+        if options.connect_timeout.is_none() {
+            options.connect_timeout = Some(CONNECT_TIMEOUT);
+        }
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
         }
         if options.max_pool_size.is_none() {
             options.max_pool_size = Some(u32::try_from(lanes.max(1)).unwrap_or(u32::MAX).saturating_add(POOL_SPARE));
@@ -464,7 +491,17 @@ impl Sink for MongodbSink {
     }
 
     fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.apply_batch(batch))
+        Box::pin(async move {
+            match tokio::time::timeout(APPLY_TIMEOUT, self.apply_batch(batch)).await {
+                Ok(result) => result,
+                // Dropping the batch's future ends its session (an open
+                // transaction is aborted); the retry applies it again.
+                Err(_) => Err(SinkError::transient(
+                    &self.name,
+                    format!("the server did not finish the batch within {}s (a hung server or network?); retrying", APPLY_TIMEOUT.as_secs()),
+                )),
+            }
+        })
     }
 }
 
