@@ -44,15 +44,15 @@ pub fn pg_message(m: &str) -> String {
     while let Some(q) = rest.find(['"', ':']) {
         let (before, at) = rest.split_at(q);
         out.push_str(before);
-        if at.starts_with(':') {
+        if let Some(after_colon) = at.strip_prefix(':') {
             // `…for encoding "UTF8": 0xc3 0x28`: bytes of a value.
-            if at[1..].trim_start().starts_with("0x") {
+            if after_colon.trim_start().starts_with("0x") {
                 out.push_str(": ");
                 out.push_str(HIDDEN);
                 return out;
             }
             out.push(':');
-            rest = &at[1..];
+            rest = after_colon;
             continue;
         }
         let word = last_word(&out);

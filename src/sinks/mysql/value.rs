@@ -221,10 +221,10 @@ fn non_finite(text: &str, class: Class) -> R<Cell> {
     if class == Class::Text {
         return Ok(Cell::Text(text.into()));
     }
-    Err(format!(
-        "a NaN or infinite value cannot be stored: MySQL and MariaDB numbers have no NaN or infinity — make it NULL or a \
-         finite number on the source, keep it from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter), or make the target column a text column"
-    ))
+    Err("a NaN or infinite value cannot be stored: MySQL and MariaDB numbers have no NaN or infinity — make it NULL or a \
+         finite number on the source, keep it from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", \
+         or a filter), or make the target column a text column"
+        .to_string())
 }
 
 /// A finite decimal split into its digits: `negative`, integer digits
