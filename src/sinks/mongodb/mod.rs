@@ -86,8 +86,10 @@
 //! (the driver has no socket timeout): an unreachable or hung server is a
 //! transient error, retried, within seconds; refusals of the data (a unique index
 //! other than `_id`, a validator, a document over 16 MiB, a bad field name,
-//! missing privileges) are definite and name the collection, the `_id` (as
-//! relaxed Extended JSON) and the server's message.
+//! missing privileges) are definite and name the collection and the
+//! server's message without the values it quotes; the document's `_id` (as
+//! relaxed Extended JSON) and the server's whole text go with the error's
+//! row detail into the dead-letter store only.
 
 mod error;
 mod plan;
@@ -344,10 +346,17 @@ impl Run<'_> {
                 cmd.append(list, RawBson::Array(arr));
                 cmd.append("ordered", true);
                 let context = match chunk {
-                    [one] => format!("collection {}, _id {}: {kind}", w.ns, show_id(&one.id)),
+                    [_] => format!("collection {}: {kind} of a document", w.ns),
                     _ => format!("collection {}: {kind} of {} documents", w.ns, chunk.len()),
                 };
-                let reply = self.command(&w.ns.db, cmd, true).await.map_err(|e| classify(&self.sink.name, &context, &e))?;
+                let ids = match chunk {
+                    [one] => format!("_id {}", show_id(&one.id)),
+                    _ => String::new(),
+                };
+                let reply = self.command(&w.ns.db, cmd, true).await.map_err(|e| {
+                    let error = classify(&self.sink.name, &context, &e);
+                    if ids.is_empty() { error } else { error.with_row_detail(&ids) }
+                })?;
                 check_reply(&self.sink.name, &reply, &w.ns, kind, chunk)?;
             }
         }
@@ -361,8 +370,11 @@ impl Run<'_> {
         if !k.unchanged.is_empty() {
             let cmd = doc! { "find": &k.ns.coll, "filter": { "_id": k.old_id.clone() }, "limit": 1, "singleBatch": true };
             let cmd = RawDocumentBuf::from_document(&cmd).map_err(|e| self.sink.definite(format!("collection {}: {e}", k.ns)))?;
-            let context = format!("collection {}, _id {}: read of the old document of a key change", k.ns, show_id(&k.old_id));
-            let reply = self.command(&k.ns.db, cmd, false).await.map_err(|e| classify(&self.sink.name, &context, &e))?;
+            let context = format!("collection {}: read of the old document of a key change", k.ns);
+            let reply = self
+                .command(&k.ns.db, cmd, false)
+                .await
+                .map_err(|e| classify(&self.sink.name, &context, &e).with_row_detail(format!("old _id {}", show_id(&k.old_id))))?;
             let old = reply
                 .get_document("cursor")
                 .ok()
@@ -422,12 +434,13 @@ fn check_reply(target: &str, reply: &Document, ns: &Namespace, kind: &str, chunk
         let code = int(we.get("code")).and_then(|c| i32::try_from(c).ok()).unwrap_or(0);
         let errmsg = we.get_str("errmsg").unwrap_or("(no message)");
         let stmt = index.and_then(|i| chunk.get(i));
-        let id = stmt.map(|s| format!(", _id {}", show_id(&s.id))).unwrap_or_default();
-        let mut message = format!("collection {ns}{id}: {kind} refused: {} (code {code})", excerpt(&crate::redact::mongo_message(errmsg), 300));
+        let index_text = index.map(|i| format!(" (statement {i} of the command)")).unwrap_or_default();
+        let mut message = format!("collection {ns}: {kind} refused{index_text}: {} (code {code})", excerpt(&crate::redact::mongo_message(errmsg), 300));
         if let Some(s) = stmt.filter(|s| s.partial && RESHAPED_CODES.contains(&code)) {
             return Err(Failure::Reshaped { gid: s.gid, message: format!("{message}: the stored document has another shape than this partial update expects") });
         }
-        let full = format!("server: {}", excerpt(errmsg, 300));
+        let id = stmt.map(|s| format!("_id {}; ", show_id(&s.id))).unwrap_or_default();
+        let full = format!("{id}server: {}", excerpt(errmsg, 300));
         if transient_code(code) {
             message.push_str("; retrying");
             return Err(Failure::Sink(SinkError::transient(target, message).with_row_detail(full)));
