@@ -120,12 +120,30 @@ pub fn mysql_message(m: &str) -> String {
 }
 
 /// A MongoDB server message without the values it quotes: a duplicate
-/// key's `dup key: { email: "x" }` (and anything after a `dup key:`).
+/// key's `dup key: { email: "x" }` (anything after a `dup key:`), and the
+/// documents it shows in braces (`Cannot create field 'b' in element {a:
+/// 1}`); field names stay.
 pub fn mongo_message(m: &str) -> String {
-    match m.find("dup key:") {
-        Some(i) => format!("{}dup key: {HIDDEN}", &m[..i]),
-        None => m.to_string(),
+    let m = match m.find("dup key:") {
+        Some(i) => return format!("{}dup key: {HIDDEN}", &m[..i]),
+        None => m,
+    };
+    let mut out = String::with_capacity(m.len());
+    let mut depth = 0usize;
+    for c in m.chars() {
+        match c {
+            '{' => {
+                if depth == 0 {
+                    out.push_str(HIDDEN);
+                }
+                depth += 1;
+            }
+            '}' if depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            c => out.push(c),
+        }
     }
+    out
 }
 
 /// The full text of a refusal, row values included (a server's message
@@ -209,6 +227,7 @@ mod tests {
             "E11000 duplicate key error collection: db.c index: email_1 dup key: (value hidden)"
         );
         assert_eq!(mongo_message("Document failed validation"), "Document failed validation");
+        assert_eq!(mongo_message("Cannot create field 'b' in element {a: {c: \"zz\"}}"), "Cannot create field 'b' in element (value hidden)");
     }
 
     #[test]

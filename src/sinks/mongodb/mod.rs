@@ -555,8 +555,11 @@ mod tests {
         assert!(check_reply("t", &ok, &ns, "update", &[&s]).is_ok());
         let dup = doc! { "writeErrors": [{ "index": 0, "code": 11000, "errmsg": "E11000 duplicate key error collection: d.c index: email_1 dup key: { email: \"x\" }" }], "ok": 1.0 };
         match check_reply("t", &dup, &ns, "update", &[&s]) {
-            Err(Failure::Sink(SinkError::Definite { message, .. })) => {
-                assert!(message.contains("collection d.c, _id 1") && message.contains("E11000") && message.contains("unique index"), "{message}")
+            Err(Failure::Sink(e @ SinkError::Definite { .. })) => {
+                let message = e.message();
+                assert!(message.contains("collection d.c") && message.contains("E11000") && message.contains("unique index"), "{message}");
+                assert!(!message.contains("_id 1") && !message.contains("\"x\""), "no row data: {message}");
+                assert!(e.row_detail().is_some_and(|d| d.contains("_id 1") && d.contains("\"x\"")), "{e:?}");
             }
             _ => panic!(),
         }
