@@ -66,9 +66,10 @@
 //! heartbeat is as recent as the source sent it). `logferry verify` waits
 //! on it this way. See `crate::pipeline`'s stats docs for how it is kept.
 //!
-//! It reads nothing but the request: no configuration, no secrets, no
-//! record contents (a copy request's keys go to the source, never to a
-//! log). Each pipeline updates its [`PipelineStats`] with atomics; a
+//! It answers from the request and the pipelines' figures alone: no
+//! configuration, no secrets (the token is only compared), no record
+//! contents (a copy request's keys go to the source, never to a log; a
+//! stopped pipeline's error carries no row values, see [`crate::redact`]). Each pipeline updates its [`PipelineStats`] with atomics; a
 //! request takes a snapshot of them.
 
 pub mod client;
