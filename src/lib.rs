@@ -59,6 +59,9 @@
 //!   its target tables, by key ranges with digests computed inside the
 //!   databases or row by row, through the rules; re-checks what differs
 //!   while a run applies, and repairs by sending rows through the pipeline.
+//! - [`redact`]: server messages without the row values they quote, for
+//!   errors, logs and `/health`; the full text rides along for the
+//!   dead-letter store only.
 //! - [`cli`]: the commands (`run`, `check`, `status`, `snapshot`, `verify`,
 //!   `reset`, `dead-letters`, `bench`) and `run`'s copy progress (bars on a
 //!   terminal, log lines otherwise, `cli::progress`); `main.rs` only
@@ -81,6 +84,7 @@ pub mod config;
 pub mod kafka_client;
 pub mod pipeline;
 pub mod record;
+pub mod redact;
 pub mod sinks;
 pub mod sources;
 pub mod tls;

@@ -20,15 +20,16 @@ const MAX_ANSWER: usize = 64 * 1024 * 1024;
 pub enum Endpoint {
     /// The control socket in its state dir.
     Unix(PathBuf),
-    /// Its `[admin] listen` address.
-    Tcp(SocketAddr),
+    /// Its `[admin] listen` address, and `[admin] token` if set (sent as
+    /// a bearer token; never printed).
+    Tcp(SocketAddr, Option<crate::config::Secret>),
 }
 
 impl std::fmt::Display for Endpoint {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Endpoint::Unix(p) => write!(f, "{}", p.display()),
-            Endpoint::Tcp(a) => write!(f, "http://{a}"),
+            Endpoint::Tcp(a, _) => write!(f, "http://{a}"),
         }
     }
 }
@@ -37,6 +38,11 @@ impl Endpoint {
     /// The control socket of `state_dir`.
     pub fn socket_of(state_dir: &Path) -> Self {
         Endpoint::Unix(super::socket_path(state_dir))
+    }
+
+    /// The TCP endpoint of `[admin]`, with its token.
+    pub fn admin(admin: &crate::config::AdminConfig) -> Self {
+        Endpoint::Tcp(admin.listen, admin.token.clone())
     }
 }
 
@@ -94,11 +100,11 @@ pub async fn request(endpoint: &Endpoint, method: &str, target: &str, body: Opti
         match endpoint {
             Endpoint::Unix(path) => {
                 let s = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::UnixStream::connect(path)).await.map_err(|_| connect_err(timed_out()))?.map_err(connect_err)?;
-                exchange(s, endpoint, "localhost", method, target, body).await
+                exchange(s, endpoint, "localhost", None, method, target, body).await
             }
-            Endpoint::Tcp(addr) => {
+            Endpoint::Tcp(addr, token) => {
                 let s = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(addr)).await.map_err(|_| connect_err(timed_out()))?.map_err(connect_err)?;
-                exchange(s, endpoint, &addr.to_string(), method, target, body).await
+                exchange(s, endpoint, &addr.to_string(), token.as_ref(), method, target, body).await
             }
         }
     };
@@ -109,13 +115,15 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     mut s: S,
     endpoint: &Endpoint,
     host: &str,
+    token: Option<&crate::config::Secret>,
     method: &str,
     target: &str,
     body: Option<&[u8]>,
 ) -> Result<Answer, ClientError> {
     let io = |source| ClientError::Io { endpoint: endpoint.clone(), source };
     let body = body.unwrap_or_default();
-    let head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+    let auth = token.map(|t| format!("Authorization: Bearer {}\r\n", t.expose())).unwrap_or_default();
+    let head = format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
     s.write_all(head.as_bytes()).await.map_err(io)?;
     s.write_all(body).await.map_err(io)?;
     s.flush().await.map_err(io)?;

@@ -2,13 +2,18 @@
 //! metrics, a status page, live status and copy requests, over plain
 //! HTTP/1.1 on two transports that share one handler ([`Registry::answer`]):
 //!
-//! - TCP at `[admin] listen` (optional; logferry warns when it is not a
-//!   loopback address, since the endpoint has no authentication);
+//! - TCP at `[admin] listen` (optional), with `[admin] token` (a bearer
+//!   token) needed for every route but `GET /health` and `GET /ready`;
+//!   the config refuses a listen address that is not loopback without a
+//!   token;
 //! - always, while `run` holds the state dir, the Unix socket
 //!   `<state_dir>/logferry.sock` ([`SOCKET_NAME`]; a stale one is removed
 //!   at start, and a path too long for a Unix socket is logged and left
-//!   out). `logferry status` and `logferry snapshot` talk to it
-//!   ([`client`]).
+//!   out), without a token: the state dir's permissions guard it.
+//!   `logferry status` and `logferry snapshot` talk to it ([`client`]).
+//!
+//! Each transport bounds its connections, the time a request head may
+//! take, and backs off while `accept` fails: see `http.rs`.
 //!
 //! # Routes
 //!
@@ -61,9 +66,10 @@
 //! heartbeat is as recent as the source sent it). `logferry verify` waits
 //! on it this way. See `crate::pipeline`'s stats docs for how it is kept.
 //!
-//! It reads nothing but the request: no configuration, no secrets, no
-//! record contents (a copy request's keys go to the source, never to a
-//! log). Each pipeline updates its [`PipelineStats`] with atomics; a
+//! It answers from the request and the pipelines' figures alone: no
+//! configuration, no secrets (the token is only compared), no record
+//! contents (a copy request's keys go to the source, never to a log; a
+//! stopped pipeline's error carries no row values, see [`crate::redact`]). Each pipeline updates its [`PipelineStats`] with atomics; a
 //! request takes a snapshot of them.
 
 pub mod client;
@@ -73,7 +79,7 @@ mod metrics;
 mod page;
 mod status;
 
-pub use http::{Request, CONNECTION_TIMEOUT, MAX_BODY, MAX_HEAD};
+pub use http::{Request, CONNECTION_TIMEOUT, HEAD_TIMEOUT, MAX_BODY, MAX_CONNECTIONS, MAX_HEAD};
 pub use metrics::label_value;
 pub use status::human_seconds;
 
@@ -169,14 +175,10 @@ pub struct AdminError {
     pub source: std::io::Error,
 }
 
-/// Binds the admin address (warning when it is not loopback).
+/// Binds the admin address.
 pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AdminError> {
     let listener = TcpListener::bind(addr).await.map_err(|source| AdminError { addr, source })?;
     let local = listener.local_addr().map_err(|source| AdminError { addr, source })?;
-    if !addr.ip().is_loopback() {
-        tracing::warn!(listen = %local,
-            "the admin endpoint listens on a non-loopback address and has no authentication: anyone who can reach it sees pipeline names and progress and can ask for table copies");
-    }
     tracing::info!(listen = %local, "admin endpoint listening (/, /health, /ready, /metrics, /status, /copy)");
     Ok(listener)
 }
@@ -231,7 +233,10 @@ pub async fn start(admin: Option<&AdminConfig>, state_dir: &Path, registry: Arc<
     if let Some(admin) = admin {
         let listener = bind(admin.listen).await?;
         listen = listener.local_addr().ok();
-        tokio::spawn(http::serve_tcp(listener, registry.clone()));
+        if admin.token.is_some() {
+            tracing::info!("the admin endpoint's routes but /health and /ready need the [admin] token (Authorization: Bearer …)");
+        }
+        tokio::spawn(http::serve_tcp(listener, registry.clone(), http::Access { token: admin.token.clone() }));
     }
     let socket = bind_socket(state_dir).map(|(listener, path)| {
         tokio::spawn(http::serve_unix(listener, registry.clone()));
@@ -265,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let stats = Arc::new(PipelineStats::new("shop"));
         let registry = Arc::new(Registry::new(vec![stats.clone()], None));
-        let admin = AdminConfig { listen: "127.0.0.1:0".parse().unwrap(), ready_max_lag: None };
+        let admin = AdminConfig { listen: "127.0.0.1:0".parse().unwrap(), ready_max_lag: None, token: None };
         // A stale socket file from a killed run is replaced.
         std::fs::write(socket_path(dir.path()), b"stale").unwrap();
         let endpoint = start(Some(&admin), dir.path(), registry).await.unwrap();

@@ -61,7 +61,7 @@ async fn submit(cfg: &Config, path: &std::path::Path, body: &[u8]) -> Result<(En
         Err(e) => return Err(CliError::Live(crate::ErrorChain(&e).to_string())),
     }
     if let Some(admin) = &cfg.admin {
-        let tcp = Endpoint::Tcp(admin.listen);
+        let tcp = Endpoint::admin(admin);
         tried.push(tcp.to_string());
         match client::request(&tcp, "POST", "/copy", Some(body)).await {
             Ok(a) => return Ok((tcp, a)),

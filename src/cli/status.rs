@@ -55,7 +55,7 @@ pub(super) async fn status(path: PathBuf, as_json: bool) -> Result<(), CliError>
                     "{held} (a `logferry run` still starting, or one of another version?); try again, or stop that process"
                 )));
             };
-            let tcp = Endpoint::Tcp(admin.listen);
+            let tcp = Endpoint::admin(admin);
             match ask(&tcp).await {
                 Ok(body) => live(&cfg, &body, as_json),
                 Err(e) => Err(CliError::Live(format!("{held}, nor at [admin] listen: {}", crate::ErrorChain(&e)))),

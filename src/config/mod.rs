@@ -46,6 +46,9 @@ pub struct AdminConfig {
     /// `/ready` answers 503 while a pipeline's lag exceeds this (`None`:
     /// no lag bound).
     pub ready_max_lag: Option<std::time::Duration>,
+    /// `[admin] token`: the bearer token every route but `/health` and
+    /// `/ready` needs on TCP; required when `listen` is not loopback.
+    pub token: Option<Secret>,
 }
 
 /// One `[[pipeline]]`: a source, its targets and how to apply.
@@ -512,12 +515,23 @@ impl Config {
 }
 
 /// The 1-based line of the first URL that carries a literal password
-/// (`scheme://user:secret@host`, the secret not a `${NAME}` reference).
+/// (`scheme://user:secret@host`, or a secret query parameter such as
+/// `?password=secret`, the secret not a `${NAME}` reference).
 fn literal_password_line(text: &str) -> Option<usize> {
     text.lines().position(|line| {
         let line = line.split('#').next().unwrap_or("");
         line.match_indices("://").any(|(i, _)| {
             let rest = &line[i + 3..];
+            let url = rest.split(['"', '\'', ' ']).next().unwrap_or("");
+            let in_query = url.split_once('?').is_some_and(|(_, q)| {
+                q.split(['&', ';']).any(|pair| {
+                    pair.split_once('=')
+                        .is_some_and(|(k, v)| secret::is_secret_param(k) && !v.is_empty() && !v.starts_with("${"))
+                })
+            });
+            if in_query {
+                return true;
+            }
             let Some(at) = rest.find('@') else { return false };
             let userinfo = &rest[..at];
             if userinfo.contains('/') || userinfo.contains('"') {
@@ -542,5 +556,8 @@ mod password_tests {
         assert_eq!(literal_password_line("url = \"mysql://root@h/db\""), None);
         assert_eq!(literal_password_line("# url = \"postgres://u:old@h/db\""), None);
         assert_eq!(literal_password_line("path = \"out/changes.jsonl\""), None);
+        assert_eq!(literal_password_line("url = \"mongodb://h/?tls=true&tlsCertificateKeyFilePassword=k3y\""), Some(1));
+        assert_eq!(literal_password_line("url = \"postgres://u@h/db?sslmode=require&password=${PW}\""), None);
+        assert_eq!(literal_password_line("url = \"postgres://u@h/db?sslmode=require\""), None);
     }
 }

@@ -272,7 +272,13 @@ impl Quarantine {
                 target = %target, error = %message,
                 "a target refused the record; set aside as a dead letter (later changes of its key follow it there)");
             q.mark(&change);
-            letters.push(DeadLetter { change, error: message, target, at: SystemTime::now() });
+            // The store holds the row anyway: the letter keeps the server's
+            // full text too (values included), which the log line leaves out.
+            let stored = match error.row_detail() {
+                Some(detail) => format!("{message} [{detail}]"),
+                None => message,
+            };
+            letters.push(DeadLetter { change, error: stored, target, at: SystemTime::now() });
         }
         let n = letters.len();
         if n > 0 {

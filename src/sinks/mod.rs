@@ -145,8 +145,11 @@ pub trait Sink: Send + Sync {
 /// Why a sink could not apply a batch, classified by what the caller must do.
 ///
 /// `message` says what failed in the target's words and already quotes the
-/// driver's text (an excerpt, scrubbed of the password); `cause`, when there
-/// is one, is the error underneath, kept as the error's source. `Display`
+/// driver's text (an excerpt, scrubbed of the password, without the row
+/// values a server quotes: see [`crate::redact`]); `cause`, when there is
+/// one, is the error underneath, kept as the error's source, or the full
+/// text with the row values ([`SinkError::row_detail`]), which prints
+/// nothing and only the dead-letter store keeps. `Display`
 /// prints the message only; [`crate::ErrorChain`] skips a cause whose text
 /// the message already holds, so every text is printed once.
 #[derive(Debug, thiserror::Error)]
@@ -223,6 +226,33 @@ impl SinkError {
         }
     }
 
+    /// Keeps `text` — what the message leaves out because it quotes row
+    /// values (a server's full message and `DETAIL`, the refused row's key)
+    /// — as a [`crate::redact::RowDetail`] source, which prints nothing:
+    /// only the dead-letter store reads it ([`SinkError::row_detail`]).
+    /// Appended to a detail kept before; ignored when the error keeps a
+    /// driver's error as its cause (client-side errors quote no rows).
+    pub fn with_row_detail(mut self, text: impl AsRef<str>) -> Self {
+        let text = text.as_ref();
+        let (SinkError::Transient { cause, .. } | SinkError::Definite { cause, .. }) = &mut self;
+        match cause.as_mut().map(|c| c.downcast_mut::<crate::redact::RowDetail>()) {
+            None => *cause = Some(Box::new(crate::redact::RowDetail(text.to_string()))),
+            Some(Some(d)) => {
+                d.0.push_str("; ");
+                d.0.push_str(text);
+            }
+            Some(None) => {}
+        }
+        self
+    }
+
+    /// The full text kept by [`SinkError::with_row_detail`], row values
+    /// included: for the dead-letter store, never for logs or `/health`.
+    pub fn row_detail(&self) -> Option<&str> {
+        let (SinkError::Transient { cause, .. } | SinkError::Definite { cause, .. }) = self;
+        cause.as_ref()?.downcast_ref::<crate::redact::RowDetail>().map(|d| d.0.as_str())
+    }
+
     /// What failed, without the target's name and without the cause.
     pub fn message(&self) -> &str {
         let (SinkError::Transient { message, .. } | SinkError::Definite { message, .. }) = self;
@@ -285,6 +315,18 @@ mod tests {
         // A cut excerpt would be printed again in full: the message alone tells.
         let cut = SinkError::transient("t", "upsert: connection res…; retrying").caused_by_quoted(io());
         assert!(cut.source().is_none());
+    }
+
+    #[test]
+    fn a_row_detail_is_kept_but_never_printed() {
+        let e = SinkError::definite("t", "upsert: duplicate key (SQLSTATE 23505)").with_row_detail("Key (id)=(zz-7) already exists");
+        let e = e.with_row_detail("the row with key id = 'zz-7'");
+        assert_eq!(e.row_detail(), Some("Key (id)=(zz-7) already exists; the row with key id = 'zz-7'"));
+        let shown = format!("{e} | {} | {e:?}", ErrorChain(&e));
+        assert!(!shown.contains("zz-7"), "{shown}");
+        // A driver's error stays the cause.
+        let io = SinkError::transient("t", "reset").caused_by(std::io::Error::other("reset")).with_row_detail("x");
+        assert!(io.row_detail().is_none() && io.source().is_some());
     }
 
     #[test]

@@ -12,14 +12,18 @@
 //!
 //! # Channel binding
 //!
-//! Over TLS the server offers SCRAM-SHA-256-PLUS: the client proves the
-//! password *and* that it talks to the holder of the certificate it saw
-//! (`tls-server-end-point`, RFC 5929: a hash of the server certificate with
-//! the hash of its signature algorithm). A man in the middle then cannot
-//! relay the authentication even in `require` mode, where the certificate
-//! itself is not checked. Certificates signed with other algorithms (Ed25519,
-//! RSA-PSS), for which PostgreSQL defines no binding, fall back to plain
-//! SCRAM-SHA-256.
+//! Over TLS the server offers SCRAM-SHA-256-PLUS: the SQL sessions prove
+//! the password *and* that they talk to the holder of the certificate they
+//! saw (`tls-server-end-point`, RFC 5929: a hash of the server certificate
+//! with the hash of its signature algorithm), so that SCRAM exchange cannot
+//! be relayed. This does not make `require` safe against an active man in
+//! the middle: tokio-postgres (with its default `channel_binding=prefer`)
+//! still answers a server that asks for a plain or MD5 password, and the
+//! replication session (pgwire-replication) does SCRAM-SHA-256 without
+//! channel binding and answers a plain-password request too. Only the
+//! verify modes keep the login to the real server; the README says so.
+//! Certificates signed with other algorithms (Ed25519, RSA-PSS), for which
+//! PostgreSQL defines no binding, fall back to plain SCRAM-SHA-256.
 //!
 //! # The replication session
 //!

@@ -21,6 +21,7 @@ pub(super) struct RawConfig {
 struct RawAdmin {
     listen: String,
     ready_max_lag: Option<Quantity>,
+    token: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -140,7 +141,30 @@ impl RawAdmin {
                 Err(m) => return Err(invalid("admin.ready_max_lag", m)),
             },
         };
-        Ok(AdminConfig { listen, ready_max_lag })
+        let token = match self.token {
+            Some(t) if t.trim().is_empty() => {
+                return Err(invalid(
+                    "admin.token",
+                    "is empty; expected a secret, e.g. token = \"${LOGFERRY_ADMIN_TOKEN}\" (make one with: \
+                     head -c 32 /dev/urandom | base64), or leave the key out on a loopback listen address",
+                ))
+            }
+            Some(t) => Some(Secret::new(t.trim())),
+            None => None,
+        };
+        let addr: std::net::SocketAddr = listen;
+        if token.is_none() && !addr.ip().is_loopback() {
+            return Err(invalid(
+                "admin.token",
+                format!(
+                    "is missing; admin.listen {addr} is not a loopback address, so anyone who reaches it could read the \
+                     status and ask for table copies: set token = \"${{LOGFERRY_ADMIN_TOKEN}}\" in [admin] (make one with: \
+                     head -c 32 /dev/urandom | base64; clients send `Authorization: Bearer <token>`, probes of /health and \
+                     /ready need none), or listen on 127.0.0.1"
+                ),
+            ));
+        }
+        Ok(AdminConfig { listen, ready_max_lag, token })
     }
 }
 

@@ -89,7 +89,7 @@ pub fn is_transient(e: &Error) -> bool {
 /// The server's message and code of `e`, or the driver's text.
 pub fn describe(e: &Error) -> String {
     match e.kind.as_ref() {
-        ErrorKind::Command(c) => format!("{} (code {} {})", excerpt(&c.message, MAX_EXCERPT), c.code, c.code_name),
+        ErrorKind::Command(c) => format!("{} (code {} {})", excerpt(&crate::redact::mongo_message(&c.message), MAX_EXCERPT), c.code, c.code_name),
         ErrorKind::Io(io) => format!("I/O error: {}", excerpt(&io.to_string(), MAX_EXCERPT)),
         _ => excerpt(&e.kind.to_string(), MAX_EXCERPT),
     }

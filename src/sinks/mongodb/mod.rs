@@ -80,10 +80,16 @@
 //! # Errors
 //!
 //! See `error.rs`: unreachable servers, elections, write-concern timeouts
-//! and retryable errors are transient; refusals of the data (a unique index
+//! and retryable errors are transient. Unless the URL sets them, a
+//! connection gets [`CONNECT_TIMEOUT`] and finding a server
+//! [`SERVER_SELECTION_TIMEOUT`] (5 s each), and a batch [`APPLY_TIMEOUT`]
+//! (the driver has no socket timeout): an unreachable or hung server is a
+//! transient error, retried, within seconds; refusals of the data (a unique index
 //! other than `_id`, a validator, a document over 16 MiB, a bad field name,
-//! missing privileges) are definite and name the collection, the `_id` (as
-//! relaxed Extended JSON) and the server's message.
+//! missing privileges) are definite and name the collection and the
+//! server's message without the values it quotes; the document's `_id` (as
+//! relaxed Extended JSON) and the server's whole text go with the error's
+//! row detail into the dead-letter store only.
 
 mod error;
 mod plan;
@@ -101,6 +107,23 @@ use std::collections::HashSet;
 /// Connections beyond one per lane: schema changes, key-change lookups and
 /// transaction commits of a lane can briefly need a second one.
 const POOL_SPARE: u32 = 2;
+
+/// Time to open a connection (TCP, TLS and the `hello` handshake) and to
+/// wait for a server check's answer, unless the URL sets
+/// `connectTimeoutMS` (the driver's default is 10 s).
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Time to find a server to write to, unless the URL sets
+/// `serverSelectionTimeoutMS` (the driver's default is 30 s): an
+/// unreachable or hung server shows up as a transient error, retried,
+/// within seconds.
+pub const SERVER_SELECTION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Time one batch may take before it counts as a transient failure and is
+/// retried. The driver has no socket timeout (`socketTimeoutMS` is not
+/// supported), so a server that stops answering in the middle of a write
+/// would otherwise hold the lane for good.
+pub const APPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Most statements in one write command (the server's `maxWriteBatchSize`).
 const MAX_STATEMENTS_PER_COMMAND: usize = 100_000;
@@ -165,6 +188,12 @@ impl MongodbSink {
         })?;
         if options.app_name.is_none() {
             options.app_name = Some("logferry".into());
+        }
+        if options.connect_timeout.is_none() {
+            options.connect_timeout = Some(CONNECT_TIMEOUT);
+        }
+        if options.server_selection_timeout.is_none() {
+            options.server_selection_timeout = Some(SERVER_SELECTION_TIMEOUT);
         }
         if options.max_pool_size.is_none() {
             options.max_pool_size = Some(u32::try_from(lanes.max(1)).unwrap_or(u32::MAX).saturating_add(POOL_SPARE));
@@ -317,10 +346,17 @@ impl Run<'_> {
                 cmd.append(list, RawBson::Array(arr));
                 cmd.append("ordered", true);
                 let context = match chunk {
-                    [one] => format!("collection {}, _id {}: {kind}", w.ns, show_id(&one.id)),
+                    [_] => format!("collection {}: {kind} of a document", w.ns),
                     _ => format!("collection {}: {kind} of {} documents", w.ns, chunk.len()),
                 };
-                let reply = self.command(&w.ns.db, cmd, true).await.map_err(|e| classify(&self.sink.name, &context, &e))?;
+                let ids = match chunk {
+                    [one] => format!("_id {}", show_id(&one.id)),
+                    _ => String::new(),
+                };
+                let reply = self.command(&w.ns.db, cmd, true).await.map_err(|e| {
+                    let error = classify(&self.sink.name, &context, &e);
+                    if ids.is_empty() { error } else { error.with_row_detail(&ids) }
+                })?;
                 check_reply(&self.sink.name, &reply, &w.ns, kind, chunk)?;
             }
         }
@@ -334,8 +370,11 @@ impl Run<'_> {
         if !k.unchanged.is_empty() {
             let cmd = doc! { "find": &k.ns.coll, "filter": { "_id": k.old_id.clone() }, "limit": 1, "singleBatch": true };
             let cmd = RawDocumentBuf::from_document(&cmd).map_err(|e| self.sink.definite(format!("collection {}: {e}", k.ns)))?;
-            let context = format!("collection {}, _id {}: read of the old document of a key change", k.ns, show_id(&k.old_id));
-            let reply = self.command(&k.ns.db, cmd, false).await.map_err(|e| classify(&self.sink.name, &context, &e))?;
+            let context = format!("collection {}: read of the old document of a key change", k.ns);
+            let reply = self
+                .command(&k.ns.db, cmd, false)
+                .await
+                .map_err(|e| classify(&self.sink.name, &context, &e).with_row_detail(format!("old _id {}", show_id(&k.old_id))))?;
             let old = reply
                 .get_document("cursor")
                 .ok()
@@ -395,20 +434,22 @@ fn check_reply(target: &str, reply: &Document, ns: &Namespace, kind: &str, chunk
         let code = int(we.get("code")).and_then(|c| i32::try_from(c).ok()).unwrap_or(0);
         let errmsg = we.get_str("errmsg").unwrap_or("(no message)");
         let stmt = index.and_then(|i| chunk.get(i));
-        let id = stmt.map(|s| format!(", _id {}", show_id(&s.id))).unwrap_or_default();
-        let mut message = format!("collection {ns}{id}: {kind} refused: {} (code {code})", excerpt(errmsg, 300));
+        let index_text = index.map(|i| format!(" (statement {i} of the command)")).unwrap_or_default();
+        let mut message = format!("collection {ns}: {kind} refused{index_text}: {} (code {code})", excerpt(&crate::redact::mongo_message(errmsg), 300));
         if let Some(s) = stmt.filter(|s| s.partial && RESHAPED_CODES.contains(&code)) {
             return Err(Failure::Reshaped { gid: s.gid, message: format!("{message}: the stored document has another shape than this partial update expects") });
         }
+        let id = stmt.map(|s| format!("_id {}; ", show_id(&s.id))).unwrap_or_default();
+        let full = format!("{id}server: {}", excerpt(errmsg, 300));
         if transient_code(code) {
             message.push_str("; retrying");
-            return Err(Failure::Sink(SinkError::transient(target, message)));
+            return Err(Failure::Sink(SinkError::transient(target, message).with_row_detail(full)));
         }
         if let Some(fix) = fix_for(code) {
             message.push_str(" — ");
             message.push_str(fix);
         }
-        return Err(Failure::Sink(SinkError::definite(target, message)));
+        return Err(Failure::Sink(SinkError::definite(target, message).with_row_detail(full)));
     }
     if let Ok(wce) = reply.get_document("writeConcernError") {
         let code = int(wce.get("code")).and_then(|c| i32::try_from(c).ok()).unwrap_or(0);
@@ -463,7 +504,17 @@ impl Sink for MongodbSink {
     }
 
     fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.apply_batch(batch))
+        Box::pin(async move {
+            match tokio::time::timeout(APPLY_TIMEOUT, self.apply_batch(batch)).await {
+                Ok(result) => result,
+                // Dropping the batch's future ends its session (an open
+                // transaction is aborted); the retry applies it again.
+                Err(_) => Err(SinkError::transient(
+                    &self.name,
+                    format!("the server did not finish the batch within {}s (a hung server or network?); retrying", APPLY_TIMEOUT.as_secs()),
+                )),
+            }
+        })
     }
 }
 
@@ -504,8 +555,11 @@ mod tests {
         assert!(check_reply("t", &ok, &ns, "update", &[&s]).is_ok());
         let dup = doc! { "writeErrors": [{ "index": 0, "code": 11000, "errmsg": "E11000 duplicate key error collection: d.c index: email_1 dup key: { email: \"x\" }" }], "ok": 1.0 };
         match check_reply("t", &dup, &ns, "update", &[&s]) {
-            Err(Failure::Sink(SinkError::Definite { message, .. })) => {
-                assert!(message.contains("collection d.c, _id 1") && message.contains("E11000") && message.contains("unique index"), "{message}")
+            Err(Failure::Sink(e @ SinkError::Definite { .. })) => {
+                let message = e.message();
+                assert!(message.contains("collection d.c") && message.contains("E11000") && message.contains("unique index"), "{message}");
+                assert!(!message.contains("_id 1") && !message.contains("\"x\""), "no row data: {message}");
+                assert!(e.row_detail().is_some_and(|d| d.contains("_id 1") && d.contains("\"x\"")), "{e:?}");
             }
             _ => panic!(),
         }

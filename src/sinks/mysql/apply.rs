@@ -63,14 +63,23 @@ pub struct Stmt {
 }
 
 impl Stmt {
-    /// `message` plus the key of the row it names (`… at row 3`), if known.
-    fn with_row(&self, message: String) -> String {
+    /// The key of the row `message` names (`… at row 3`), if known: row
+    /// data, so it goes into an error's row detail, never its message.
+    fn row_key(&self, message: &str) -> Option<&str> {
         let n = message
             .rfind(" at row ")
             .and_then(|i| message[i + 8..].split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok());
-        match n.and_then(|n| self.row_keys.get(n.checked_sub(1)?)) {
-            Some(key) => format!("{message} [the row with key {key}]"),
-            None => message,
+        n.and_then(|n| self.row_keys.get(n.checked_sub(1)?)).map(String::as_str)
+    }
+
+    /// `error` with the key of the row its message names kept as row detail.
+    fn with_row(&self, error: SinkError) -> SinkError {
+        match self.row_key(error.message()) {
+            Some(key) => {
+                let detail = format!("the row with key {key}");
+                error.with_row_detail(detail)
+            }
+            None => error,
         }
     }
 }
@@ -214,19 +223,21 @@ impl Session<'_> {
     fn stmt_failure(&self, stmt: &Stmt, e: &mysql_async::Error) -> MyFailure {
         let c = classify(&self.d.common.name, &stmt.context, e);
         let error = match c.error {
-            SinkError::Definite { target, message, cause } => SinkError::Definite { target, message: stmt.with_row(message), cause },
+            definite @ SinkError::Definite { .. } => stmt.with_row(definite),
             transient => transient,
         };
         Failure { error, lost: c.lost, diagnosis: None }
     }
 
     fn missing_row(&self, table: &str, columns: &[String], key: &str) -> SinkError {
-        self.d.definite(format!(
-            "table {table} column {}: the source did not send this column's value (an unchanged TOASTed value) for the row \
-             with key {key}, which does not exist on the target, and the column is NOT NULL without a default, so there is no value to \
-             keep — the target is missing rows: re-snapshot the table (or make the column nullable on the target)",
-            columns.join(", ")
-        ))
+        self.d
+            .definite(format!(
+                "table {table} column {}: the source did not send this column's value (an unchanged TOASTed value) for a row \
+                 that does not exist on the target, and the column is NOT NULL without a default, so there is no value to \
+                 keep — the target is missing rows: re-snapshot the table (or make the column nullable on the target)",
+                columns.join(", ")
+            ))
+            .with_row_detail(format!("the row with key {key}"))
     }
 
     /// Runs DDL now (it commits implicitly, so any pending statements go first).
@@ -258,11 +269,11 @@ impl Session<'_> {
                 return Err(self
                     .d
                     .definite(format!(
-                        "table {}: the row with key {} is {size} bytes as SQL, more than the server's max_allowed_packet \
+                        "table {}: a row is {size} bytes as SQL, more than the server's max_allowed_packet \
                          allows: raise max_allowed_packet on the target",
                         info.sql_name,
-                        key(r)
                     ))
+                    .with_row_detail(format!("the row with key {}", key(r)))
                     .into());
             }
         }
@@ -450,22 +461,30 @@ impl Dialect for Mysql {
         let SinkError::Definite { target, message, cause } = error else { return error };
         let probe = format!("START TRANSACTION; {}; SHOW WARNINGS", stmt.sql);
         let mut shown = Vec::new();
+        let mut details = Vec::new();
         if let Ok(mut r) = conn.query_iter(probe).await {
             let _ = r.collect::<mysql_async::Row>().await;
             let _ = r.collect::<mysql_async::Row>().await;
             if let Ok(rows) = r.collect::<(String, u16, String)>().await {
-                shown = rows
-                    .into_iter()
-                    .filter(|(_, code, _)| !HARMLESS_WARNINGS.contains(code))
-                    .map(|(level, code, msg)| stmt.with_row(format!("{level} {code}: {}", excerpt(&msg, 160))))
-                    .take(3)
-                    .collect();
+                for (level, code, msg) in rows.into_iter().filter(|(_, code, _)| !HARMLESS_WARNINGS.contains(code)).take(3) {
+                    let full = format!("{level} {code}: {}", excerpt(&msg, 160));
+                    details.push(match stmt.row_key(&msg) {
+                        Some(key) => format!("{full} [the row with key {key}]"),
+                        None => full,
+                    });
+                    shown.push(format!("{level} {code}: {}", excerpt(&crate::redact::mysql_message(&msg), 160)));
+                }
             }
             let _ = r.drop_result().await;
         }
         let _ = conn.query_drop("ROLLBACK").await;
         let message = if shown.is_empty() { message } else { format!("{message}: {}", shown.join("; ")) };
-        SinkError::Definite { target, message, cause }
+        let error = SinkError::Definite { target, message, cause };
+        if details.is_empty() {
+            error
+        } else {
+            error.with_row_detail(details.join("; "))
+        }
     }
 
     async fn close(&self, c: MyConn) {

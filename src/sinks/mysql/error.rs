@@ -21,11 +21,13 @@
 //!   syntax, 1071 / 1170 / 1118 key or row too large), privileges (1044,
 //!   1045, 1142, 1143, 1227) and everything unknown.
 //!
-//! Messages quote at most a short excerpt of the server's text (which can
-//! contain a row value) and never the connection URL or password. A
+//! Messages quote at most a short excerpt of the server's text, with the
+//! values it quotes hidden (``Duplicate entry (value hidden) for key
+//! 'email'``, see [`crate::redact::mysql_message`]), and never the
+//! connection URL or password; the server's whole text goes into the
+//! error's row detail, which only the dead-letter store keeps. A
 //! client-side error is also kept as the cause (a copy of its chain, whose
-//! texts the message quotes); a server's error is told by its message and
-//! codes alone, since its full text is what the excerpt leaves out.
+//! texts the message quotes).
 
 use crate::sinks::SinkError;
 
@@ -118,20 +120,22 @@ fn classified(target: &str, context: &str, e: &mysql_async::Error) -> Classified
             let mut message = format!(
                 "{context}{}: {} (MySQL error {}, SQLSTATE {})",
                 column.as_deref().map(|c| format!(" column {}", super::sql::quote_ident(c))).unwrap_or_default(),
-                excerpt(&s.message, MAX_EXCERPT),
+                excerpt(&crate::redact::mysql_message(&s.message), MAX_EXCERPT),
                 s.code,
                 s.state
             );
+            // The server's own words, values included, for the dead-letter store only.
+            let full = format!("server: {}", excerpt(&s.message, MAX_EXCERPT));
             let lost = connection_code(s.code);
             if transient_code(s.code) {
                 message.push_str("; retrying");
-                return Classified { error: SinkError::transient(target, message), lost };
+                return Classified { error: SinkError::transient(target, message).with_row_detail(full), lost };
             }
             if let Some(fix) = fix_for(s.code) {
                 message.push_str(" — ");
                 message.push_str(fix);
             }
-            Classified { error: SinkError::definite(target, message), lost }
+            Classified { error: SinkError::definite(target, message).with_row_detail(full), lost }
         }
         mysql_async::Error::Io(_) | mysql_async::Error::Driver(_) => {
             let mut message = format!("{context}: {e}");
@@ -198,7 +202,9 @@ mod tests {
         assert_eq!(crate::ErrorChain(&e).to_string(), e.to_string());
         // A server's error is told by the message alone (an excerpt of its text).
         let e = classify("x", "ctx", &server(1062, "Duplicate entry 'secret@example.org' for key 'email'")).error;
-        assert!(std::error::Error::source(&e).is_none());
+        assert!(!crate::ErrorChain(&e).to_string().contains("secret@"), "{e}");
+        assert!(e.to_string().contains("for key 'email'"), "{e}");
+        assert!(e.row_detail().is_some_and(|d| d.contains("secret@example.org")));
     }
 
     #[test]

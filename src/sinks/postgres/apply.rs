@@ -246,14 +246,16 @@ impl Dialect for Postgres {
             let Ok(st) = conn.client.prepare_typed(&sql::cast_probe(&sql_type), &[Type::TEXT_ARRAY]).await else { continue };
             if let Err(e) = conn.client.execute(&st, &[&values]).await {
                 if let Some(db) = e.as_db_error() {
-                    return self.definite(format!(
-                        "table {} column {} ({sql_type}): {} (SQLSTATE {}) — the value does not fit the target column type: \
-                         change the column type on the target or keep the value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
-                        probe.table,
-                        quote_ident(&name),
-                        excerpt(db.message(), 200),
-                        db.code().code()
-                    ));
+                    return self
+                        .definite(format!(
+                            "table {} column {} ({sql_type}): {} (SQLSTATE {}) — the value does not fit the target column type: \
+                             change the column type on the target or keep the value from the target with a [[pipeline.table]] rule (exclude_columns, mask = \"null\", or a filter)",
+                            probe.table,
+                            quote_ident(&name),
+                            excerpt(&crate::redact::pg_message(db.message()), 200),
+                            db.code().code()
+                        ))
+                        .with_row_detail(format!("server: {}", excerpt(db.message(), 200)));
                 }
             }
         }

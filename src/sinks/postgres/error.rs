@@ -10,11 +10,14 @@
 //! one, the fix. Client-side failures (connection closed, I/O, timeouts)
 //! are transient.
 //!
-//! Messages quote at most a short excerpt of the server's text (which can
-//! contain a row value) and never the connection URL or password. A
+//! Messages never quote a row value: the server's primary message with its
+//! quoted values hidden ([`crate::redact::pg_message`]), the SQLSTATE, and
+//! the constraint, column and key columns the server names — never its
+//! `DETAIL` (`Failing row contains (…)`, `Key (id)=(5) already exists`),
+//! which goes, with the whole message, into the error's row detail that
+//! only the dead-letter store keeps. Nor the connection URL or password. A
 //! client-side error is also kept as the cause (a copy of its chain, whose
-//! texts the message quotes); a server's error is told by its message and
-//! SQLSTATE alone, since its full text is what the excerpt leaves out.
+//! texts the message quotes).
 
 use crate::sinks::SinkError;
 
@@ -74,19 +77,31 @@ pub fn classify(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkE
 fn classified(target: &str, context: &str, e: &tokio_postgres::Error) -> SinkError {
     if let Some(db) = e.as_db_error() {
         let code = db.code().code();
-        let mut message = format!("{context}: {} (SQLSTATE {code})", excerpt(db.message(), MAX_EXCERPT));
-        if let Some(d) = db.detail() {
-            message.push_str(&format!("; {}", excerpt(d, MAX_EXCERPT / 2)));
+        let mut message = format!("{context}: {} (SQLSTATE {code}", excerpt(&crate::redact::pg_message(db.message()), MAX_EXCERPT));
+        if let Some(c) = db.constraint() {
+            message.push_str(&format!(", constraint {}", super::sql::quote_ident(c)));
         }
+        if let Some(c) = db.column() {
+            message.push_str(&format!(", column {}", super::sql::quote_ident(c)));
+        }
+        if let Some(k) = db.detail().and_then(crate::redact::pg_detail_key) {
+            message.push_str(&format!(", {k}"));
+        }
+        message.push(')');
+        // The server's own words, values included, for the dead-letter store only.
+        let full = match db.detail() {
+            Some(d) => format!("server: {}; DETAIL: {}", excerpt(db.message(), MAX_EXCERPT), excerpt(d, MAX_EXCERPT)),
+            None => format!("server: {}", excerpt(db.message(), MAX_EXCERPT)),
+        };
         if transient_state(code) {
             message.push_str("; retrying");
-            return SinkError::transient(target, message);
+            return SinkError::transient(target, message).with_row_detail(full);
         }
         if let Some(fix) = fix_for(code, db.column(), db.constraint()) {
             message.push_str(" — ");
             message.push_str(&fix);
         }
-        return SinkError::definite(target, message);
+        return SinkError::definite(target, message).with_row_detail(full);
     }
     let mut message = format!("{context}: {e}");
     let mut src = std::error::Error::source(e);

@@ -216,11 +216,12 @@ pub(crate) fn definite(source: &str, message: impl Into<String>) -> SourceError 
 }
 
 /// Classifies a SQL error: connection problems are transient, the rest
-/// definite. A server's error is told by its message and SQLSTATE; any
-/// other error is kept as the cause.
+/// definite. A server's error is told by its message (without the values
+/// it quotes, see [`crate::redact`]) and SQLSTATE; any other error is kept
+/// as the cause.
 pub(crate) fn sql_error(source: &str, what: &str, e: &tokio_postgres::Error) -> SourceError {
     let (message, cause) = match e.as_db_error() {
-        Some(db) => (format!("{what}: {} (SQLSTATE {})", db.message(), db.code().code()), None),
+        Some(db) => (format!("{what}: {} (SQLSTATE {})", crate::redact::pg_message(db.message()), db.code().code()), None),
         None => (what.to_string(), Some(crate::sources::CauseText::of(e))),
     };
     let transient = e.is_closed()

@@ -187,11 +187,12 @@ pub type RowChange = (Option<RowImage>, Option<RowImage>);
 pub const ERROR_EXCERPT_LIMIT: usize = 64;
 
 /// Why a row or value could not be decoded. Every variant names the table;
-/// the value variants name the column and its type and show an excerpt.
+/// the value variants name the column and its type. The value's excerpt is
+/// kept in the error but never printed: errors and logs carry no row data.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DecodeError {
     /// A value that is not valid for its column type.
-    #[error("{table}.{column} ({column_type}): cannot decode {excerpt}: {reason}")]
+    #[error("{table}.{column} ({column_type}): cannot decode a value: {reason}")]
     Value {
         /// `database.table` as the caller named it.
         table: String,
