@@ -1,7 +1,9 @@
 //! Claims the README makes that no other test checked: a PostgreSQL
 //! initial copy killed *during* the copy resumes at the next chunk and
 //! reads no finished chunk again; `run --pipeline P` runs only P; the
-//! stdout target writes one canonical JSON line per record.
+//! stdout target writes one canonical JSON line per record; a MongoDB
+//! source meets dropDatabase (TRUNCATEs), invalidate (stop, or `reopen`)
+//! and a rename (stop) as described, on the SecantusDB stand-in.
 
 use crate::operate::{log_lines, until, Running};
 use crate::support::binary::{text, Scratch};
@@ -270,4 +272,108 @@ fn the_stdout_target_writes_one_canonical_json_line_per_record() {
     sorted.sort_unstable();
     sorted.dedup();
     assert_eq!(sorted.len(), seqs.len(), "no record twice");
+}
+
+fn mongo_config(db: &crate::support::mongodb::TestMongo, on_invalidate: &str) -> String {
+    format!(
+        r#"
+state_dir = "state"
+[[pipeline]]
+name = "mongo"
+[pipeline.source]
+kind = "mongodb"
+url = "{url}"
+collections = ["{db}.*"]
+max_await = "200ms"
+on_invalidate = "{on_invalidate}"
+[[pipeline.target]]
+kind = "file"
+path = "out/changes.jsonl"
+[pipeline.apply]
+lanes = 2
+batch_max_rows = 100
+batch_max_wait = "5ms"
+checkpoint_interval = "20ms"
+"#,
+        url = db.url,
+        db = db.name,
+    )
+}
+
+/// The tables the file target got a TRUNCATE for, after `from` records.
+fn truncated(s: &Scratch, from: usize) -> Vec<String> {
+    let mut names: Vec<String> = crate::support::binary::read_json_lines(&s.path("out/changes.jsonl"))[from..]
+        .iter()
+        .filter(|c| c.op() == Op::Truncate)
+        .map(|c| c.table.as_ref().map(|t| t.name.clone()).unwrap_or_default())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// README, "Pointing it at your MongoDB deployment": dropDatabase becomes a
+/// TRUNCATE of each collection of that database seen so far; the
+/// invalidate that follows stops the run with `on_invalidate = "stop"`
+/// (saying how to go on), and with `"reopen"` a new stream starts after
+/// it and later changes arrive.
+#[test]
+fn mongodb_drop_database_truncates_its_collections_and_invalidate_stops_or_reopens() {
+    use bson::doc;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let source = rt.block_on(crate::support::mongodb::fresh_db("claims_dropdb"));
+    rt.block_on(async {
+        source.coll("a").insert_many([doc! {"_id": 1}, doc! {"_id": 2}]).await.unwrap();
+        source.coll("b").insert_one(doc! {"_id": 1}).await.unwrap();
+    });
+    let s = Scratch::new(&mongo_config(&source, "stop"));
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "the copy failed: {}", text(&out.stderr));
+    let copied = crate::support::binary::read_json_lines(&s.path("out/changes.jsonl")).len();
+
+    rt.block_on(async { source.db.drop().await.unwrap() });
+    let out = s.run(&["run", "--once"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "the invalidate stops the run: {err}");
+    assert!(err.contains("the change stream was invalidated") && err.contains("on_invalidate = \"reopen\""), "{err}");
+    assert_eq!(truncated(&s, copied), ["a", "b"], "dropDatabase truncated every collection seen");
+
+    // With reopen: the run goes on after the invalidate and sees new writes.
+    std::fs::write(&s.config, mongo_config(&source, "reopen")).unwrap();
+    rt.block_on(async { source.coll("a").insert_one(doc! {"_id": 3}).await.unwrap() });
+    let before = crate::support::binary::read_json_lines(&s.path("out/changes.jsonl")).len();
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "the run with reopen failed: {}", text(&out.stderr));
+    let after: Vec<Change> = crate::support::binary::read_json_lines(&s.path("out/changes.jsonl"))[before..].to_vec();
+    let inserted: Vec<String> = after
+        .iter()
+        .filter(|c| c.op() == Op::Insert)
+        .map(|c| format!("{}:{:?}", c.table.as_ref().unwrap().name, c.key_values()[0].kind))
+        .collect();
+    assert_eq!(inserted, ["a:Some(Int32(3))"], "the write after the reopened stream arrived");
+}
+
+/// README, "Pointing it at your MongoDB deployment": renaming a selected
+/// collection stops the run, naming both names and the way on.
+#[test]
+fn mongodb_rename_of_a_selected_collection_stops_the_run() {
+    use bson::doc;
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let source = rt.block_on(crate::support::mongodb::fresh_db("claims_rename"));
+    rt.block_on(async { source.coll("items").insert_one(doc! {"_id": 1}).await.unwrap() });
+    let s = Scratch::new(&mongo_config(&source, "stop"));
+    let out = s.run(&["run", "--once"]);
+    assert!(out.status.success(), "the copy failed: {}", text(&out.stderr));
+    rt.block_on(async {
+        let from = format!("{}.items", source.name);
+        let to = format!("{}.renamed", source.name);
+        source.client.database("admin").run_command(doc! {"renameCollection": from, "to": to}).await.unwrap();
+    });
+    let out = s.run(&["run", "--once"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("collection {0}.items was renamed to {0}.renamed", source.name)) && err.contains("`logferry reset`"),
+        "{err}"
+    );
 }
