@@ -10,9 +10,12 @@
 //! ```
 //!
 //! Needs `LOGFERRY_TEST_PG_URL` (and `LOGFERRY_TEST_MARIADB_URL` for the
-//! MariaDB round), the release binary path as `--bin`, and prints one line
-//! per engine: kills, workload transactions, rows compared, mismatches.
-//! Exits 1 when any row differs.
+//! MariaDB round) and the binary path as `--bin`. Prints, and appends to
+//! the `--log` file (scripts/soak: `target/soak/<UTC time>.log`), one line
+//! per engine: kills, early exits, workload transactions, rows compared,
+//! mismatches, duration; an early exit's own log goes there too. Exits 1
+//! when any row differs or `logferry run` ever exited by itself (every
+//! early exit is a failure: nothing should stop a healthy run).
 
 use mysql_async::prelude::Queryable;
 use std::error::Error;
@@ -42,10 +45,24 @@ struct Args {
     kills: u32,
     engines: Vec<String>,
     seed: u64,
+    log: Option<String>,
+}
+
+/// Prints a line and appends it to the `--log` file.
+fn report(a: &Args, line: &str) {
+    println!("{line}");
+    if let Some(path) = &a.log {
+        use std::io::Write;
+        let written = std::fs::OpenOptions::new().create(true).append(true).open(path).and_then(|mut f| writeln!(f, "{line}"));
+        if let Err(e) = written {
+            eprintln!("soak: cannot write {path}: {e}");
+        }
+    }
 }
 
 fn args() -> Res<Args> {
-    let mut a = Args { bin: "target/release/logferry".into(), kills: 300, engines: vec!["postgres".into(), "mariadb".into()], seed: 1 };
+    let mut a =
+        Args { bin: "target/release/logferry".into(), kills: 300, engines: vec!["postgres".into(), "mariadb".into()], seed: 1, log: None };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
         let mut v = || it.next().ok_or_else(|| format!("{k} needs a value"));
@@ -54,6 +71,7 @@ fn args() -> Res<Args> {
             "--kills" => a.kills = v()?.parse()?,
             "--engine" => a.engines = vec![v()?],
             "--seed" => a.seed = v()?.parse()?,
+            "--log" => a.log = Some(v()?),
             other => return Err(format!("unknown argument {other}; see the doc comment of examples/soak.rs").into()),
         }
     }
@@ -186,20 +204,25 @@ async fn round(a: &Args, engine: &str) -> Res<bool> {
     let mut kills = 0u32;
     let mut early_exits = 0u32;
     let mut krng = Rng(a.seed ^ 0xABCD);
+    let run_log = dir.join("run.log");
     while kills < a.kills {
         let mut child = Command::new(&a.bin)
             .args(["run", "--config"])
             .arg(&config)
             .current_dir(&dir)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&run_log)?)
             .spawn()?;
         // Mostly short lives (inside start-up, copy, first batches), sometimes longer.
         let wait = if krng.below(10) == 0 { 500 + krng.below(2500) } else { 20 + krng.below(400) };
         tokio::time::sleep(Duration::from_millis(wait)).await;
         match child.try_wait()? {
             Some(status) => {
+                // A run only ends when killed: any exit of its own is a failure.
                 early_exits += 1;
+                let log = std::fs::read_to_string(&run_log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+                report(a, &format!("{engine}: early exit #{early_exits} after {kills} kills ({status}); its log ends:\n{}", tail.join("\n")));
                 if early_exits > 10 {
                     return Err(format!("logferry keeps exiting by itself ({status}); run it by hand with {}", config.display()).into());
                 }
@@ -227,14 +250,20 @@ async fn round(a: &Args, engine: &str) -> Res<bool> {
         dst.query("SELECT id, v, note FROM public.items ORDER BY id", &[]).await?.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect();
     let mut mismatches = want.len().abs_diff(got.len());
     mismatches += want.iter().zip(&got).filter(|(a, b)| a != b).count();
-    println!(
-        "{engine} -> postgres: {kills} kills in {:.0}s, {txs} workload transactions, {} source rows, {} target rows, mismatches = {mismatches}",
-        started.elapsed().as_secs_f64(),
-        want.len(),
-        got.len()
+    let passed = mismatches == 0 && early_exits == 0;
+    report(
+        a,
+        &format!(
+            "{engine} -> postgres: {} — {kills} kills, early exits = {early_exits}, in {:.0}s, {txs} workload transactions, {} source rows, {} target rows, mismatches = {mismatches} (seed {})",
+            if passed { "PASS" } else { "FAIL" },
+            started.elapsed().as_secs_f64(),
+            want.len(),
+            got.len(),
+            a.seed
+        ),
     );
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(mismatches == 0)
+    Ok(passed)
 }
 
 #[tokio::main]
@@ -246,15 +275,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let started = Instant::now();
+    report(&a, &format!("soak: {} kills per engine, engines {}, seed {}, binary {}", a.kills, a.engines.join(" "), a.seed, a.bin));
     let mut ok = true;
     for engine in a.engines.clone() {
         match round(&a, &engine).await {
-            Ok(same) => ok &= same,
+            Ok(passed) => ok &= passed,
             Err(e) => {
-                eprintln!("soak ({engine}): {e} ({e:?})");
-                std::process::exit(1);
+                report(&a, &format!("soak ({engine}): FAIL — {e} ({e:?})"));
+                ok = false;
+                break;
             }
         }
     }
+    report(&a, &format!("soak: {} in {:.0}s", if ok { "PASS" } else { "FAIL" }, started.elapsed().as_secs_f64()));
     std::process::exit(if ok { 0 } else { 1 });
 }

@@ -234,8 +234,11 @@ fn the_admin_endpoint_serves_health_and_metrics_on_loopback() {
             let _ = tx.send(line);
         }
     });
+    let deadline = Instant::now() + Duration::from_secs(30);
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(30)).expect("an `admin endpoint listening` line");
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("an `admin endpoint listening` line within 30 s");
         if line.contains("admin endpoint listening") {
             break line.split("listen=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
         }

@@ -395,11 +395,14 @@ fn dead_letter_commands_say_when_a_run_holds_the_state_dir_and_reset_waits_for_t
         }
         all
     });
-    let wait_for = |marker: &str| loop {
-        match lines.recv_timeout(Duration::from_secs(60)) {
-            Ok(line) if line.contains(marker) => return,
-            Ok(_) => {}
-            Err(e) => panic!("the run never logged {marker:?} ({e})"),
+    let wait_for = |marker: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match lines.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now())) {
+                Ok(line) if line.contains(marker) => return,
+                Ok(_) => {}
+                Err(e) => panic!("the run never logged {marker:?} within 60 s ({e})"),
+            }
         }
     };
     wait_for("no checkpoint: starting from the beginning");

@@ -33,6 +33,7 @@ mod nats_target;
 mod operate;
 mod operate_page;
 mod pipeline_core;
+mod readme_claims;
 mod reliability_source;
 mod postgres_e2e;
 mod postgres_sink;

@@ -24,7 +24,7 @@ fn doc(fields: Vec<(&str, Value)>) -> Value {
 }
 
 fn arr(elements: Vec<Value>) -> Value {
-    v(Kind::Array(Array { element_type: String::new(), elements }))
+    v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements }))
 }
 
 fn oid(n: u8) -> Value {

@@ -202,17 +202,20 @@ async fn every_postgres_type_lands_with_its_mariadb_type_and_value() {
     let uuid: Vec<u8> = (0u8..16).map(|i| i * 17).collect();
     let ts = |seconds, nanos| Timestamp { seconds, nanos, special: 0 };
     let text_arr = Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: "text".into(),
         elements: vec![Value::text("a b"), Value::text("c,d"), Value::null(), Value::text("q\"\\'")],
     });
     let int2d = Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: "int4".into(),
         elements: vec![
-            v(Kind::Array(Array { element_type: "int4".into(), elements: vec![Value::int64(1), Value::int64(2)] })),
-            v(Kind::Array(Array { element_type: "int4".into(), elements: vec![Value::int64(3), Value::null()] })),
+            v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(1), Value::int64(2)] })),
+            v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(3), Value::null()] })),
         ],
     });
     let date_arr = Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: "date".into(),
         elements: vec![v(Kind::Date(Date { days: 19_782, special: 0 })), v(Kind::Date(Date { days: 0, special: Special::PosInfinity as i32 }))],
     });
@@ -261,7 +264,7 @@ async fn every_postgres_type_lands_with_its_mariadb_type_and_value() {
         ("integer[]", int2d, "longtext", "[[1,2],[3,null]]"),
         ("date[]", date_arr, "longtext", "[\"2024-02-29\",\"infinity\"]"),
         ("public.mood", Kind::EnumLabel("happy".into()), "longtext", "happy"),
-        ("public.mood[]", Kind::Array(Array { element_type: "mood".into(), elements: vec![v(Kind::EnumLabel("sad".into()))] }), "longtext", "[\"sad\"]"),
+        ("public.mood[]", Kind::Array(Array { lower_bounds: Vec::new(), element_type: "mood".into(), elements: vec![v(Kind::EnumLabel("sad".into()))] }), "longtext", "[\"sad\"]"),
         ("public.address", Kind::Other(Other { type_name: "public.address".into(), text: "(\"1 Main St\",X)".into() }), "longtext", "(\"1 Main St\",X)"),
         ("point", Kind::Other(Other { type_name: "point".into(), text: "(1,2)".into() }), "longtext", "(1,2)"),
         ("money", Kind::Other(Other { type_name: "money".into(), text: "$1,234.00".into() }), "longtext", "$1,234.00"),

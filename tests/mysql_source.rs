@@ -309,3 +309,51 @@ async fn logical_types_of_every_column_from_information_schema() {
     }
     assert_eq!(schema.columns.len(), want.len());
 }
+
+/// `DROP TABLE a, b` and `RENAME TABLE a TO b, c TO d` stop the run when
+/// any table they list is replicated, not only the first; statements that
+/// list only other tables pass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_and_rename_of_several_tables_stop_when_any_listed_table_is_replicated() {
+    let db = fresh_db("mysrc_ddl_list").await;
+    db.exec(
+        "CREATE TABLE k1 (id INT PRIMARY KEY); CREATE TABLE k2 (id INT PRIMARY KEY); \
+         CREATE TABLE x1 (id INT PRIMARY KEY); CREATE TABLE x2 (id INT PRIMARY KEY); CREATE TABLE x3 (id INT PRIMARY KEY);",
+    )
+    .await;
+    // Only k* is replicated; the x tables come first in each statement.
+    let cfg = source_config(&db, &["k*"]);
+    let store = CheckpointStore::temporary().unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    db.exec(&format!(
+        "RENAME TABLE `{0}`.`x1` TO {0}.x1b, /* swap */ `k1` TO `{0}`.`k1b`",
+        db.name
+    ))
+    .await;
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(
+        err.contains("RENAME TABLE") && err.contains(&format!("{}.k1`", db.name)),
+        "{err}"
+    );
+
+    // Start again past the rename (a new copy), then drops.
+    store.reset("my").unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    db.exec("DROP TABLE x3, x1b").await;
+    db.exec("INSERT INTO k2 VALUES (7)").await;
+    let recs = run_once(&cfg, &store)
+        .await
+        .unwrap_or_else(|e| panic!("a drop of other tables stopped the run: {e}"));
+    assert_eq!(
+        rows(&recs).len(),
+        1,
+        "the run went on past the drop of other tables"
+    );
+    db.exec(&format!("DROP TABLE IF EXISTS x2, `{}`.`k2`", db.name))
+        .await;
+    let err = run_once(&cfg, &store).await.unwrap_err();
+    assert!(
+        err.contains("DROP TABLE") && err.contains(&format!("{}.k2`", db.name)),
+        "{err}"
+    );
+}

@@ -70,8 +70,11 @@ pub(crate) fn log_lines(child: &mut Child) -> Receiver<String> {
 
 /// The admin address the run logged (`listen = "127.0.0.1:0"` in the config).
 pub(crate) fn admin_addr(log: &Receiver<String>) -> String {
+    let deadline = Instant::now() + WAIT;
     loop {
-        let line = log.recv_timeout(WAIT).expect("an `admin endpoint listening` line");
+        let line = log
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("an `admin endpoint listening` line in time");
         if line.contains("admin endpoint listening") {
             return line.split("listen=").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
         }

@@ -223,9 +223,7 @@ async fn shutdown_drains_in_flight_batches_and_checkpoints() {
         let store = store.clone();
         async move { run_pipeline("p", fast_apply(4), source, vec![sink as Arc<dyn Sink>], &store, false, stop_rx).await }
     });
-    while emitted.load(AtomicOrdering::SeqCst) < 3000 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    wait_until("3000 changes are emitted", Duration::from_secs(60), || async { emitted.load(AtomicOrdering::SeqCst) >= 3000 }).await;
     stop_tx.send(true).unwrap();
     let summary = task.await.unwrap().expect("clean shutdown");
     let emitted = emitted.load(AtomicOrdering::SeqCst);

@@ -467,3 +467,87 @@ url = "{dst}"
         assert_eq!(nulls, vec![vec![Some("7".to_string()), None]]);
     });
 }
+
+/// Arrays whose lower bounds are not 1 keep them, through the snapshot and
+/// the stream, one- and multi-dimensional (compared by `array_lower` and
+/// the text cast, which prints the bounds); the canonical JSON carries them.
+#[test]
+fn arrays_keep_their_bounds_through_snapshot_and_stream() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(async {
+        let s = fresh_db("e2e_bounds_src").await;
+        s.client
+            .batch_execute(
+                "CREATE TABLE arrs (id int PRIMARY KEY, a int[], b int[], c text[]);
+                 INSERT INTO arrs VALUES
+                   (1, '[0:2]={7,8,9}', '[2:3][1:2]={{1,2},{3,4}}', '[-1:0]={\"x y\",NULL}'),
+                   (2, '{1,2}', '[1:1][-5:-4]={{5,6}}', '{}');",
+            )
+            .await
+            .unwrap();
+        (s, fresh_db("e2e_bounds_dst").await)
+    });
+    let s = Scratch::new(&pg_to_pg_config(&source, &target, "\"public.arrs\"", ""));
+    let out = s.run(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "snapshot run failed: {}",
+        text(&out.stderr)
+    );
+    let probe = "SELECT id, a::text, b::text, c::text, array_lower(a, 1), array_lower(b, 1), array_lower(b, 2), array_lower(c, 1) FROM arrs ORDER BY id";
+    rt.block_on(async {
+        let want = crate::support::pg::rows(&source, probe).await;
+        assert_eq!(
+            want[0], "1|[0:2]={7,8,9}|[2:3][1:2]={{1,2},{3,4}}|[-1:0]={\"x y\",NULL}|0|2|1|-1",
+            "the source holds what the test means"
+        );
+        assert_eq!(
+            crate::support::pg::rows(&target, probe).await,
+            want,
+            "after the snapshot"
+        );
+        source
+            .client
+            .batch_execute(
+                "INSERT INTO arrs VALUES (3, '[5:6]={1,2}', '[0:0][0:1]={{3,4}}', '[2:2]={z}');
+                 UPDATE arrs SET a = '[-3:-2]={10,11}' WHERE id = 2;",
+            )
+            .await
+            .unwrap();
+    });
+    let out = s.run(&["run", "--once"]);
+    assert!(
+        out.status.success(),
+        "stream run failed: {}",
+        text(&out.stderr)
+    );
+    rt.block_on(async {
+        let want = crate::support::pg::rows(&source, probe).await;
+        assert_eq!(
+            crate::support::pg::rows(&target, probe).await,
+            want,
+            "after the stream"
+        );
+    });
+    let records = read_json_lines(&s.path("out/changes.jsonl"));
+    let inserted = records
+        .iter()
+        .find(|c| {
+            c.op() == Op::Insert
+                && c.after
+                    .as_ref()
+                    .and_then(|r| r.get("id"))
+                    .and_then(|v| v.kind.clone())
+                    == Some(Kind::Int64(3))
+        })
+        .expect("the streamed insert in the file");
+    match inserted
+        .after
+        .as_ref()
+        .and_then(|r| r.get("b"))
+        .and_then(|v| v.kind.clone())
+    {
+        Some(Kind::Array(a)) => assert_eq!(a.lower_bounds, [0, 0], "{a:?}"),
+        other => panic!("b: expected an array, got {other:?}"),
+    }
+}

@@ -32,20 +32,22 @@ async fn every_value_kind_round_trips() {
     let s = sink(&db, 1).await;
     let uuid: Vec<u8> = (0u8..16).map(|i| i * 17).collect();
     let text_arr = Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: "text".into(),
         elements: vec![Value::text("a b"), Value::text("c,d"), Value::null(), Value::text("NULL"), Value::text("q\"\\'"), Value::text("{x}")],
     });
     let int2d = Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: "int4".into(),
         elements: vec![
-            v(Kind::Array(Array { element_type: "int4".into(), elements: vec![Value::int64(1), Value::int64(2)] })),
-            v(Kind::Array(Array { element_type: "int4".into(), elements: vec![Value::int64(3), Value::null()] })),
+            v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(1), Value::int64(2)] })),
+            v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(3), Value::null()] })),
         ],
     });
     let doc = Kind::Document(Document {
         fields: vec![
             Column { name: "b".into(), value: Some(Value::int64(1)) },
-            Column { name: "a".into(), value: Some(v(Kind::Array(Array { element_type: String::new(), elements: vec![Value::text("x"), Value::null()] }))) },
+            Column { name: "a".into(), value: Some(v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![Value::text("x"), Value::null()] }))) },
             Column { name: "oid".into(), value: Some(v(Kind::ObjectId(vec![0xab; 12].into()))) },
         ],
     });
@@ -106,11 +108,11 @@ async fn every_value_kind_round_trips() {
         ("json", doc, "{\"b\":1,\"a\":[\"x\",null],\"oid\":{\"$oid\":\"abababababababababababab\"}}"),
         ("public.mood", Kind::EnumLabel("happy".into()), "happy"),
         ("public.no_such_type", Kind::EnumLabel("anything".into()), "anything"),
-        ("public.mood[]", Kind::Array(Array { element_type: "mood".into(), elements: vec![v(Kind::EnumLabel("sad".into())), Value::null()] }), "{sad,NULL}"),
+        ("public.mood[]", Kind::Array(Array { lower_bounds: Vec::new(), element_type: "mood".into(), elements: vec![v(Kind::EnumLabel("sad".into())), Value::null()] }), "{sad,NULL}"),
         ("text[]", text_arr.clone(), "{\"a b\",\"c,d\",NULL,\"NULL\",\"q\\\"\\\\'\",\"{x}\"}"),
         ("jsonb", text_arr, "[\"a b\", \"c,d\", null, \"NULL\", \"q\\\"\\\\'\", \"{x}\"]"),
         ("integer[]", int2d, "{{1,2},{3,NULL}}"),
-        ("bytea[]", Kind::Array(Array { element_type: "bytea".into(), elements: vec![v(Kind::Bytes(vec![1, 0xfe].into()))] }), "{\"\\\\x01fe\"}"),
+        ("bytea[]", Kind::Array(Array { lower_bounds: Vec::new(), element_type: "bytea".into(), elements: vec![v(Kind::Bytes(vec![1, 0xfe].into()))] }), "{\"\\\\x01fe\"}"),
         ("text[]", Kind::Set(Labels { labels: vec!["x".into(), "y z".into()] }), "{x,\"y z\"}"),
         // A MySQL SET lands in a text[] (see the mapping table in schema.rs).
         ("set('x','y z')", Kind::Set(Labels { labels: vec!["x".into(), "y z".into()] }), "{x,\"y z\"}"),

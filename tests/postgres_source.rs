@@ -437,3 +437,74 @@ async fn logical_types_of_every_column_from_snapshot_and_stream() {
     assert_eq!(streamed.len(), 1, "{second:#?}");
     check(streamed[0], "stream (relation)");
 }
+
+/// The key a resumed copy continues after is bound as a parameter, never
+/// spliced into the SQL: a key holding a backslash and a quote (`a\'b`)
+/// resumes at the next row even where `standard_conforming_strings` is off
+/// (quote doubling alone would read that key as something else there).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_resumes_after_a_key_with_backslash_and_quote_with_standard_conforming_strings_off()
+{
+    use logferry::sources::postgres::position::{PgPosition, SnapshotProgress};
+    let db = db_with(r#"CREATE TABLE t (k text COLLATE "C" PRIMARY KEY, v int NOT NULL);"#).await;
+    let keys = ["a", r"a\'b", r"a\'c", "b", r"b\"];
+    for (i, k) in keys.iter().enumerate() {
+        db.client
+            .execute("INSERT INTO t VALUES ($1, $2)", &[k, &(i as i32)])
+            .await
+            .unwrap();
+    }
+    let cfg = source_config(&db.url, &db.name, &["t"]);
+    let store = CheckpointStore::temporary().unwrap();
+    run_once(&cfg, &store).await.unwrap();
+    // As if a copy had died after its chunk ending at `a\'b` was checkpointed.
+    let mut checkpoint = store
+        .load("pg")
+        .unwrap()
+        .expect("a checkpoint after the first run");
+    let mut pos = PgPosition::from_position(&checkpoint.position).unwrap();
+    pos.snapshot = Some(SnapshotProgress {
+        done: Vec::new(),
+        partial: vec![("public.t".into(), vec![r"a\'b".into()])],
+    });
+    checkpoint.position = pos.to_position();
+    store.save("pg", &checkpoint).unwrap();
+    db.client
+        .batch_execute(&format!(
+            "ALTER DATABASE \"{}\" SET standard_conforming_strings = off",
+            db.name
+        ))
+        .await
+        .unwrap();
+    let fresh = connect(&db.url).await;
+    let setting: String = fresh
+        .query_one("SHOW standard_conforming_strings", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(setting, "off", "new sessions of the database have it off");
+
+    let records = run_once(&cfg, &store)
+        .await
+        .unwrap_or_else(|e| panic!("the resumed copy failed: {e}"));
+    let copied: Vec<String> = records
+        .iter()
+        .filter(|c| c.op() == Op::SnapshotRead)
+        .map(|c| {
+            match c
+                .after
+                .as_ref()
+                .and_then(|r| r.get("k"))
+                .and_then(|v| v.kind.clone())
+            {
+                Some(Kind::Text(s)) => s,
+                other => panic!("k: expected text, got {other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        copied,
+        [r"a\'c", "b", r"b\"],
+        "the copy continues right after `a\\'b`, nothing before it again"
+    );
+}

@@ -74,7 +74,7 @@ pub fn bson_to_value(b: &Bson) -> Value {
     Value::of(match b {
         Bson::Double(f) => Kind::Float64(*f),
         Bson::String(s) => Kind::Text(s.clone()),
-        Bson::Array(a) => Kind::Array(Array { element_type: String::new(), elements: a.iter().map(bson_to_value).collect() }),
+        Bson::Array(a) => Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: a.iter().map(bson_to_value).collect() }),
         Bson::Document(d) => Kind::Document(ValueDocument { fields: document_to_row(d).columns }),
         Bson::Boolean(v) => Kind::Bool(*v),
         Bson::Null => Kind::Null(super::Null {}),
@@ -546,7 +546,7 @@ mod tests {
         };
         assert_eq!(p.type_name, "bson:dbPointer");
         assert_eq!(p.text, r#"{"$dbPointer":{"$ref":"d.c","$id":{"$oid":"65a1b2c3d4e5f60718293a4b"}}}"#);
-        assert_eq!(k(Bson::Array(vec![])), Kind::Array(Array { element_type: String::new(), elements: vec![] }));
+        assert_eq!(k(Bson::Array(vec![])), Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![] }));
         assert_eq!(
             k(Bson::Binary(bson::Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![1] })),
             Kind::Binary(Binary { subtype: 0x80, data: vec![1].into() })
@@ -566,7 +566,7 @@ mod tests {
         assert!(value_to_bson(&Value::of(Kind::Binary(Binary { subtype: 256, data: vec![].into() }))).is_err());
         assert!(value_to_bson(&Value::unchanged()).unwrap_err().contains("unchanged"));
         assert!(value_to_bson(&Value { kind: None }).unwrap_err().contains("no kind"));
-        let nested = Value::of(Kind::Array(Array { element_type: String::new(), elements: vec![Value::int64(1), Value::unchanged()] }));
+        let nested = Value::of(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![Value::int64(1), Value::unchanged()] }));
         assert!(value_to_bson(&nested).unwrap_err().contains("array element 1"));
         let row = Row::from_pairs([("a", Value::int64(1)), ("t", Value::unchanged())]);
         assert!(row_to_document(&row).unwrap_err().contains("\"t\""));
@@ -684,8 +684,15 @@ mod tests {
             sql(Kind::Set(super::super::Labels { labels: vec!["a".into(), "b".into()] })),
             Bson::Array(vec![Bson::String("a".into()), Bson::String("b".into())])
         );
-        let arr = Kind::Array(Array { element_type: "int4".into(), elements: vec![Value::int64(1), Value::null()] });
+        let arr = Kind::Array(Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(1), Value::null()] });
         assert_eq!(sql(arr), Bson::Array(vec![Bson::Int64(1), Bson::Null]));
+        // Lower bounds (PostgreSQL '[0:1]={1,NULL}') have no BSON form: dropped.
+        let bounded = Kind::Array(Array {
+            lower_bounds: vec![0],
+            element_type: "int4".into(),
+            elements: vec![Value::int64(1), Value::null()],
+        });
+        assert_eq!(sql(bounded), Bson::Array(vec![Bson::Int64(1), Bson::Null]));
         let d = Kind::Document(ValueDocument { fields: Row::from_pairs([("b", Value::text("x")), ("a", Value::int64(2))]).columns });
         assert_eq!(sql(d), Bson::Document(doc! { "b": "x", "a": 2_i64 }));
     }

@@ -299,7 +299,7 @@ mod tests {
         // Nested values count too.
         let mut arr = row_change("x");
         arr.after.as_mut().unwrap().columns[1].value =
-            Some(Value::of(value::Kind::Array(Array { element_type: "text".into(), elements: vec![Value::text("y".repeat(5_000))] })));
+            Some(Value::of(value::Kind::Array(Array { lower_bounds: Vec::new(), element_type: "text".into(), elements: vec![Value::text("y".repeat(5_000))] })));
         assert!(arr.approx_size() >= small.approx_size() + 4_900);
     }
 }

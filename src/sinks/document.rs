@@ -566,7 +566,7 @@ mod tests {
 
     #[test]
     fn nested_documents_and_arrays_keep_their_order() {
-        let arr = |elements: Vec<Value>| v(Kind::Array(Array { element_type: String::new(), elements }));
+        let arr = |elements: Vec<Value>| v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements }));
         let row = Row::from_pairs([
             ("_id", v(Kind::ObjectId(vec![0xab; 12].into()))),
             ("zeta", Value::text("last letter first")),
@@ -712,8 +712,8 @@ mod tests {
         let partial = |missing: bool| {
             let desc = doc(vec![
                 ("updatedFields", doc(vec![("a.b", v(Kind::Int32(1)))])),
-                ("removedFields", v(Kind::Array(Array { element_type: String::new(), elements: vec![] }))),
-                ("truncatedArrays", v(Kind::Array(Array { element_type: String::new(), elements: vec![] }))),
+                ("removedFields", v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![] }))),
+                ("truncatedArrays", v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![] }))),
                 ("fullDocumentMissing", v(Kind::Bool(missing))),
             ]);
             mongo(Op::Update, None, Some(Row::from_pairs([("_id", oid(2)), (UPDATE_DESCRIPTION, desc)])))

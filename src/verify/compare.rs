@@ -474,12 +474,12 @@ mod tests {
         ));
         assert!(eq(
             Kind::Set(Labels { labels: vec!["x".into(), "z".into()] }),
-            Kind::Array(Array { element_type: "text".into(), elements: vec![Value::text("x"), Value::text("z")] })
+            Kind::Array(Array { lower_bounds: Vec::new(), element_type: "text".into(), elements: vec![Value::text("x"), Value::text("z")] })
         ));
         assert!(eq(Kind::Bytes(vec![0x02, 0xaa].into()), Kind::Other(Other { type_name: "bit".into(), text: "1010101010".into() })));
         assert!(!eq(Kind::Bytes(vec![0x02, 0xab].into()), Kind::Other(Other { type_name: "bit".into(), text: "1010101010".into() })));
         assert!(eq(Kind::Json(r#"{"b": 1, "a": [1, 2.5]}"#.into()), Kind::Json(r#"{"a":[1,2.5],"b":1}"#.into())));
-        let texts = Kind::Array(Array { element_type: "text".into(), elements: vec![Value::text("a"), Value::null(), Value::int64(3)] });
+        let texts = Kind::Array(Array { lower_bounds: Vec::new(), element_type: "text".into(), elements: vec![Value::text("a"), Value::null(), Value::int64(3)] });
         assert!(eq(texts.clone(), Kind::Json(r#"["a", null, 3]"#.into())));
         assert!(!eq(texts, Kind::Json(r#"["a", null, 4]"#.into())));
         assert!(!eq(Kind::Text("a".into()), Kind::Text("a ".into())));

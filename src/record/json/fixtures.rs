@@ -46,7 +46,7 @@ fn doc(fields: Vec<(&str, Value)>) -> Value {
 }
 
 fn array(element_type: &str, elements: Vec<Value>) -> Value {
-    v(Kind::Array(Array { element_type: element_type.into(), elements }))
+    v(Kind::Array(Array { lower_bounds: Vec::new(), element_type: element_type.into(), elements }))
 }
 
 /// One value per case: every arm of `value::Kind`, with the edge cases.
@@ -456,8 +456,8 @@ pub(crate) fn arb_value() -> impl Strategy<Value = Value> {
     ];
     leaf.prop_recursive(4, 48, 6, |inner| {
         prop_oneof![
-            ("[a-z0-9_]{0,6}", proptest::collection::vec(inner.clone(), 0..6))
-                .prop_map(|(t, elements)| v(Kind::Array(Array { element_type: t, elements }))),
+            ("[a-z0-9_]{0,6}", proptest::collection::vec(inner.clone(), 0..6), proptest::collection::vec(any::<i32>(), 0..3))
+                .prop_map(|(t, elements, lower_bounds)| v(Kind::Array(Array { lower_bounds, element_type: t, elements }))),
             proptest::collection::vec((arb_name(), inner), 0..6).prop_map(|fields| {
                 v(Kind::Document(Document {
                     fields: fields.into_iter().map(|(name, v)| Column { name, value: Some(v) }).collect(),

@@ -93,7 +93,7 @@
 //! | `timestamp` | `{"timestamp":"2024-02-29T13:45:00.123456"}` | without time zone (wall clock) |
 //! | `timestamptz` | `{"timestamptz":"2024-02-29T11:45:00.123456Z"}` | an instant, always in UTC (`Z`) |
 //! | `interval` | `{"interval":{"months":1,"days":2,"micros":3}}` | all three fields always written |
-//! | `array` | `{"array":{"element_type":"int4","elements":[{"int64":1},null]}}` | elements are values; multi-dimensional arrays are arrays of arrays |
+//! | `array` | `{"array":{"element_type":"int4","elements":[{"int64":1},null]}}` | elements are values; multi-dimensional arrays are arrays of arrays; `"lower_bounds":[0,2]` (one per dimension, outermost array only) when a PostgreSQL array does not start at 1, absent otherwise |
 //! | `document` | `{"document":{"a":{"int32":1}}}` | same form as a row |
 //! | `unchanged` | `{"unchanged":{}}` | PostgreSQL TOAST value that was not sent: keep the stored value |
 //! | `other` | `{"other":{"type":"point","text":"(1,2)"}}` | a value kept in its source text form, with its type name |

@@ -126,6 +126,14 @@ impl P<'_> {
                                 Ok(())
                             })?;
                         }
+                        "lower_bounds" => {
+                            once(&mut seen, 2)?;
+                            p.array("an array of integers", |p, _| {
+                                a.lower_bounds
+                                    .push(p.int("a lower bound (a signed 32-bit integer)")?);
+                                Ok(())
+                            })?;
+                        }
                         _ => return Err(unknown_field()),
                     }
                     Ok(())

@@ -152,10 +152,23 @@ fn values_are_pinned() {
         (Value::of(K::Interval(Interval { months: 1, days: 2, micros: 3 })), r#"{"interval":{"months":1,"days":2,"micros":3}}"#),
         (
             Value::of(K::Array(Array {
+                lower_bounds: Vec::new(),
                 element_type: "int4".into(),
                 elements: vec![Value::int64(1), Value::null()],
             })),
             r#"{"array":{"element_type":"int4","elements":[{"int64":1},null]}}"#,
+        ),
+        (
+            Value::of(K::Array(Array {
+                lower_bounds: vec![0, -3],
+                element_type: "int4".into(),
+                elements: vec![Value::of(K::Array(Array {
+                    lower_bounds: Vec::new(),
+                    element_type: "int4".into(),
+                    elements: vec![Value::int64(7)],
+                }))],
+            })),
+            r#"{"array":{"element_type":"int4","elements":[{"array":{"element_type":"int4","elements":[{"int64":7}]}}],"lower_bounds":[0,-3]}}"#,
         ),
         (
             Value::of(K::Document(Document {

@@ -426,7 +426,18 @@ pub(super) fn w_value(out: &mut Vec<u8>, v: Option<&Value>) {
                 }
                 w_value(out, Some(e));
             }
-            out.extend_from_slice(b"]}");
+            out.push(b']');
+            if !a.lower_bounds.is_empty() {
+                out.extend_from_slice(b",\"lower_bounds\":[");
+                for (i, lo) in a.lower_bounds.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    w_i64(out, i64::from(*lo));
+                }
+                out.push(b']');
+            }
+            out.push(b'}');
         }
         Kind::Document(d) => {
             tag!("document");

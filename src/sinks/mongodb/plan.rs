@@ -648,7 +648,7 @@ mod tests {
 
     #[test]
     fn bad_update_descriptions_are_errors() {
-        let bad = Value::of(Kind::Document(ValueDocument { fields: Row::from_pairs([("removedFields", Value::of(Kind::Array(Array { element_type: String::new(), elements: vec![Value::int64(1)] })))]).columns }));
+        let bad = Value::of(Kind::Document(ValueDocument { fields: Row::from_pairs([("removedFields", Value::of(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements: vec![Value::int64(1)] })))]).columns }));
         let e = plan(&[rec(Op::Update, &["_id"], vec![("_id", Value::int64(1)), (UPDATE_DESCRIPTION, bad)])], None).unwrap_err();
         assert!(e.contains("shop.items") && e.contains("removedFields") && e.contains("_id 1"), "{e}");
     }

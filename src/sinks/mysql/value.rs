@@ -672,6 +672,7 @@ mod tests {
     fn arrays_and_documents_are_json() {
         use value::Kind::*;
         let arr = Array(crate::record::Array {
+            lower_bounds: Vec::new(),
             element_type: "text".into(),
             elements: vec![
                 Value::text("a \"b\""),
@@ -679,13 +680,21 @@ mod tests {
                 Value::int64(3),
                 Value::of(Float64(f64::NAN)),
                 Value::of(Date(crate::record::Date { days: 0, special: 0 })),
-                Value::of(Array(crate::record::Array { element_type: "int4".into(), elements: vec![Value::int64(1)] })),
+                Value::of(Array(crate::record::Array { lower_bounds: Vec::new(), element_type: "int4".into(), elements: vec![Value::int64(1)] })),
                 Value::of(Decimal("1.50".into())),
                 Value::of(Bytes(vec![1, 2, 3].into())),
             ],
         });
         assert_eq!(t(arr.clone(), Class::Json), r#"["a \"b\"",null,3,"NaN","1970-01-01",[1],1.50,{"$binary":{"base64":"AQID","subType":"00"}}]"#);
         assert!(r(arr, Class::Int).unwrap_err().contains("JSON"));
+        // A PostgreSQL array's lower bounds have no place in JSON: dropped,
+        // the elements kept in order (README, type mapping).
+        let bounded = Array(crate::record::Array {
+            lower_bounds: vec![0],
+            element_type: "int4".into(),
+            elements: vec![Value::int64(7), Value::int64(8), Value::int64(9)],
+        });
+        assert_eq!(t(bounded, Class::Json), "[7,8,9]");
         let doc = Document(crate::record::Document {
             fields: vec![
                 Column { name: "_id".into(), value: Some(Value::of(ObjectId(vec![0xab; 2].into()))) },

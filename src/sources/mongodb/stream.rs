@@ -352,7 +352,7 @@ fn update_description(ev: &ChangeStreamEvent<Document>, cfg: &MongodbSourceConfi
         ),
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
-    let array = |elements: Vec<Value>| Value::of(Kind::Array(Array { element_type: String::new(), elements }));
+    let array = |elements: Vec<Value>| Value::of(Kind::Array(Array { lower_bounds: Vec::new(), element_type: String::new(), elements }));
     doc_value(vec![
         Column { name: "updatedFields".into(), value: Some(doc_value(updated)) },
         Column { name: "removedFields".into(), value: Some(array(removed)) },

@@ -490,9 +490,28 @@ impl Streamer {
 
     /// A DDL statement: refresh, truncate, or stop for what cannot be carried.
     async fn ddl(&mut self, schema: &str, sql: &str, ctx: &SourceContext) -> SourceResult<()> {
-        let Some((verb, db, name)) = ddl_target(schema, sql) else { return Ok(()) };
+        let Some((verb, tables)) = ddl_target(schema, sql) else { return Ok(()) };
+        let selected = |(db, name): &(String, String)| catalog::selected(&self.setup.cfg.db.tables, db, name);
+        if matches!(verb, Ddl::Drop | Ddl::Rename) {
+            // Any replicated table among those dropped or renamed (either side).
+            let replicated: Vec<String> =
+                tables.iter().filter(|t| selected(t)).map(|(db, name)| format!("`{db}.{name}`")).collect();
+            if replicated.is_empty() {
+                return Ok(());
+            }
+            return Err(definite(
+                self.source(),
+                format!(
+                    "`{}` on replicated table {} cannot be carried to the targets: apply it there by hand, \
+                     adjust `tables`, and `logferry reset` the pipeline if the table must be copied again",
+                    sql.chars().take(120).collect::<String>(),
+                    replicated.join(", ")
+                ),
+            ));
+        }
+        let Some((db, name)) = tables.into_iter().next() else { return Ok(()) };
         let key = format!("{db}.{name}");
-        if !catalog::selected(&self.setup.cfg.db.tables, &db, &name) {
+        if !selected(&(db.clone(), name.clone())) {
             return Ok(());
         }
         match verb {
@@ -512,16 +531,7 @@ impl Streamer {
                     self.push(rec, ctx).await?;
                 }
             }
-            Ddl::Drop | Ddl::Rename => {
-                return Err(definite(
-                    self.source(),
-                    format!(
-                        "`{}` on replicated table `{key}` cannot be carried to the targets: apply it there by hand, \
-                         adjust `tables`, and `logferry reset` the pipeline if the table must be copied again",
-                        sql.chars().take(120).collect::<String>()
-                    ),
-                ));
-            }
+            Ddl::Drop | Ddl::Rename => {}
         }
         Ok(())
     }

@@ -63,10 +63,17 @@ pub fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-/// Single-quotes a literal, doubling embedded quotes
-/// (`standard_conforming_strings` is on in every supported version).
+/// Single-quotes a literal, doubling embedded quotes; a text with a
+/// backslash becomes an escape string (`E'a\\b'`, backslashes doubled),
+/// which reads the same whatever `standard_conforming_strings` says, as
+/// PostgreSQL's own `quote_literal` does. Values read from tables go as
+/// parameters instead wherever the statement allows them.
 pub fn quote_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    let quoted = s.replace('\'', "''");
+    match s.contains('\\') {
+        true => format!("E'{}'", quoted.replace('\\', "\\\\")),
+        false => format!("'{quoted}'"),
+    }
 }
 
 /// Splits a selector into (schema glob, table glob); no dot means `public`.
@@ -361,5 +368,6 @@ mod tests {
     fn quoting() {
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
         assert_eq!(quote_literal("x'y"), "'x''y'");
+        assert_eq!(quote_literal(r"a\'b"), r"E'a\\''b'");
     }
 }

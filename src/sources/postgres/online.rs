@@ -32,7 +32,7 @@
 //! an earlier session's watermarks again and must not take them for its
 //! own.
 
-use super::catalog::{quote_ident, quote_literal, CatalogColumn, Table, TypeResolver};
+use super::catalog::{quote_ident, CatalogColumn, Table, TypeResolver};
 use super::position::PgPosition;
 use super::types::PgType;
 use super::{sql_error, ConnInfo, SourceResult};
@@ -181,20 +181,40 @@ impl Read {
             None => Arc::new(shape(&client, &self.table, source).await?),
         };
         self.mark(&client, LOW_PREFIX).await?;
-        let sql = match &self.job {
+        type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+        let (sql, params): (String, Vec<Param>) = match &self.job {
             Job::Table { after, .. } => {
-                let mut sql = super::snapshot::select_sql(&self.table, &shape.cols, &shape.key_idx, after.as_deref());
+                let (mut sql, params) = super::snapshot::select_sql(&self.table, &shape.cols, &shape.key_idx, after.as_deref());
                 sql.push_str(&format!(" LIMIT {}", self.chunk_rows));
-                sql
+                (
+                    sql,
+                    params.into_iter().map(|p| Box::new(p) as Param).collect(),
+                )
             }
-            Job::Keys { request, .. } => keys_sql(&self.table, &shape, request.keys.as_deref().unwrap_or_default()),
+            Job::Keys { request, .. } => {
+                let (sql, params) = keys_sql(
+                    &self.table,
+                    &shape,
+                    request.keys.as_deref().unwrap_or_default(),
+                );
+                (
+                    sql,
+                    params.into_iter().map(|p| Box::new(p) as Param).collect(),
+                )
+            }
         };
-        // One snapshot for both statements: the rows and which transactions they saw.
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as _).collect();
+        // One snapshot for both statements: the rows and which transactions
+        // they saw. The keys are bound as parameters of a cursor, whose rows
+        // come back as text like the initial copy's.
         let what = format!("reading {} online", self.table.qualified());
         let read = async {
             client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").await?;
             let snap: String = client.query_one("SELECT pg_current_snapshot()::text", &[]).await?.get(0);
-            let msgs = client.simple_query(&sql).await?;
+            let declare = format!("DECLARE lf_online NO SCROLL CURSOR FOR {sql}");
+            client.execute(&declare, &params).await?;
+            let msgs = client.simple_query("FETCH ALL FROM lf_online").await?;
             client.batch_execute("COMMIT").await?;
             Ok::<_, tokio_postgres::Error>((snap, msgs))
         };
@@ -310,30 +330,30 @@ async fn shape(client: &Client, t: &Table, source: &str) -> SourceResult<Shape> 
     Ok(Shape { cols, types, key_idx, schema, estimate })
 }
 
-/// `SELECT cols FROM t WHERE (keys) IN ((…), …)`: the key values as text
-/// literals cast to their column's type.
-fn keys_sql(t: &Table, shape: &Shape, keys: &[Vec<Value>]) -> String {
+/// `SELECT cols FROM t WHERE (keys) IN (SELECT * FROM unnest($1, …))`:
+/// one text array parameter per key column, cast by the server to an
+/// array of the column's type (any number of keys; a NULL key part
+/// matches nothing, as in the row itself).
+fn keys_sql(t: &Table, shape: &Shape, keys: &[Vec<Value>]) -> (String, Vec<Vec<Option<String>>>) {
     let list = shape.cols.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
-    let key_cols = shape.key_idx.iter().map(|&k| quote_ident(&shape.cols[k].name)).collect::<Vec<_>>().join(", ");
-    let tuples: Vec<String> = keys
-        .iter()
-        .map(|k| {
-            let lits: Vec<String> = shape
-                .key_idx
-                .iter()
-                .zip(k)
-                .map(|(&ci, v)| match crate::record::json::value_text(v) {
-                    Some(text) => format!("{}::{}", quote_literal(&text), shape.cols[ci].type_text),
-                    None => "NULL".to_string(),
-                })
-                .collect();
-            format!("({})", lits.join(", "))
-        })
-        .collect();
-    if tuples.is_empty() {
-        return format!("SELECT {list} FROM {} WHERE false", t.quoted());
+    if keys.is_empty() {
+        return (format!("SELECT {list} FROM {} WHERE false", t.quoted()), Vec::new());
     }
-    format!("SELECT {list} FROM {} WHERE ({key_cols}) IN ({})", t.quoted(), tuples.join(", "))
+    let key_cols = shape.key_idx.iter().map(|&k| quote_ident(&shape.cols[k].name)).collect::<Vec<_>>().join(", ");
+    let mut params: Vec<Vec<Option<String>>> = vec![Vec::with_capacity(keys.len()); shape.key_idx.len()];
+    for k in keys {
+        for (i, column) in params.iter_mut().enumerate() {
+            column.push(k.get(i).and_then(crate::record::json::value_text));
+        }
+    }
+    let arrays = shape
+        .key_idx
+        .iter()
+        .enumerate()
+        .map(|(i, &ci)| format!("${}::text[]::{}[]", i + 1, shape.cols[ci].type_text))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (format!("SELECT {list} FROM {} WHERE ({key_cols}) IN (SELECT * FROM unnest({arrays}))", t.quoted()), params)
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! transactions that import the snapshot exported by
 //! `CREATE_REPLICATION_SLOT` (or, when resuming a crashed snapshot, take a
 //! fresh one). Each reader walks a table with a cursor ordered by the key,
-//! starting after the last key of the last checkpointed chunk, and hands
+//! starting after the last key of the last checkpointed chunk (bound as
+//! parameters, see `select_sql`), and hands
 //! whole chunks to the emitting loop. The emitting loop emits a table's
 //! schema record, then its rows as `SNAPSHOT_READ`, and ends every chunk
 //! with a record carrying the snapshot progress as its position, so the
@@ -227,10 +228,14 @@ impl Reader {
             true => None,
             false => self.partial.iter().find(|(n, _)| *n == t.qualified()).map(|(_, k)| k.clone()),
         };
-        let sql = select_sql(t, &cols, &key_idx, after.as_deref());
+        let (sql, params) = select_sql(t, &cols, &key_idx, after.as_deref());
         let cursor = format!("lf_{index}");
+        // Declared with the resume key bound as parameters; fetched as text.
         self.client
-            .batch_execute(&format!("DECLARE {cursor} NO SCROLL CURSOR FOR {sql}"))
+            .execute(
+                &format!("DECLARE {cursor} NO SCROLL CURSOR FOR {sql}"),
+                &param_refs(&params),
+            )
             .await
             .map_err(|e| sql_error(source, &format!("reading {}", t.qualified()), &e))?;
         loop {
@@ -277,24 +282,40 @@ pub(super) fn convert(ty: &PgType, text: &str, t: &Table, c: &CatalogColumn, sou
 }
 
 /// `SELECT cols FROM t [WHERE (keys) > (last)] ORDER BY keys` (no order
-/// for a keyless table).
-pub(super) fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> String {
+/// for a keyless table), and the
+/// statement's parameters: the last key's values as text, bound as
+/// `$n::text::type` (never spliced into the SQL, so no session setting —
+/// `standard_conforming_strings` — changes what they mean).
+pub(super) fn select_sql(t: &Table, cols: &[CatalogColumn], key_idx: &[usize], after: Option<&[String]>) -> (String, Vec<String>) {
     let list = cols.iter().map(|c| quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
     let keys = key_idx.iter().map(|&k| quote_ident(&cols[k].name)).collect::<Vec<_>>().join(", ");
     let mut sql = format!("SELECT {list} FROM {}", t.quoted());
+    let mut params = Vec::new();
     if let Some(last) = after {
-        let lits = key_idx
-            .iter()
-            .zip(last)
-            .map(|(&k, v)| format!("{}::{}", quote_literal(v), cols[k].type_text))
-            .collect::<Vec<_>>()
-            .join(", ");
-        sql.push_str(&format!(" WHERE ({keys}) > ({lits})"));
+        let mut placeholders = Vec::with_capacity(key_idx.len());
+        for (&k, v) in key_idx.iter().zip(last) {
+            params.push(v.clone());
+            placeholders.push(text_param(params.len(), &cols[k].type_text));
+        }
+        sql.push_str(&format!(" WHERE ({keys}) > ({})", placeholders.join(", ")));
     }
     if !keys.is_empty() {
         sql.push_str(&format!(" ORDER BY {keys}"));
     }
-    sql
+    (sql, params)
+}
+
+/// Parameter `$n`, sent as text and cast to `type_text` by the server.
+pub(super) fn text_param(n: usize, type_text: &str) -> String {
+    format!("${n}::text::{type_text}")
+}
+
+/// `params` as the driver takes them.
+pub(super) fn param_refs(params: &[String]) -> Vec<&(dyn tokio_postgres::types::ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+        .collect()
 }
 
 #[cfg(test)]
@@ -315,11 +336,19 @@ mod tests {
         let cols = [col("a", "integer"), col("v", "text"), col("b", "text")];
         assert_eq!(
             select_sql(&t, &cols, &[0, 2], None),
-            r#"SELECT "a", "v", "b" FROM "s"."o""x" ORDER BY "a", "b""#
+            (
+                r#"SELECT "a", "v", "b" FROM "s"."o""x" ORDER BY "a", "b""#.to_string(),
+                vec![]
+            )
         );
+        let key = vec!["7".to_string(), r"it\'s".to_string()];
         assert_eq!(
-            select_sql(&t, &cols, &[0, 2], Some(&["7".into(), "it's".into()])),
-            r#"SELECT "a", "v", "b" FROM "s"."o""x" WHERE ("a", "b") > ('7'::integer, 'it''s'::text) ORDER BY "a", "b""#
+            select_sql(&t, &cols, &[0, 2], Some(&key)),
+            (
+                r#"SELECT "a", "v", "b" FROM "s"."o""x" WHERE ("a", "b") > ($1::text::integer, $2::text::text) ORDER BY "a", "b""#.to_string(),
+                key.clone()
+            ),
+            "the resume key is bound, never spliced into the SQL"
         );
     }
 }

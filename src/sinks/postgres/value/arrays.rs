@@ -1,6 +1,47 @@
 //! PostgreSQL array literals (`{"1","2",NULL}`): every element quoted and
-//! escaped, nested arrays as nested braces, documents as quoted JSON.
+//! escaped, nested arrays as nested braces, documents as quoted JSON, and
+//! the dimension bounds first (`[0:2]={…}`) when the value has lower
+//! bounds other than 1.
 use super::*;
+use crate::record::Array;
+
+/// An array value as PostgreSQL input text, its bounds included.
+pub(super) fn array_text(a: &Array, elem: Target, out: &mut String) -> R<()> {
+    if !a.lower_bounds.is_empty() {
+        let lengths = dimension_lengths(a);
+        if lengths.len() != a.lower_bounds.len() {
+            return err(format!(
+                "the array has {} lower bound(s) but {} dimension(s) (an invalid record)",
+                a.lower_bounds.len(),
+                lengths.len()
+            ));
+        }
+        for (&lo, &n) in a.lower_bounds.iter().zip(&lengths) {
+            let hi = i64::from(lo) + n as i64 - 1;
+            if hi > i64::from(i32::MAX) {
+                return err("an array's upper bound is past 2147483647");
+            }
+            out.push_str(&format!("[{lo}:{hi}]"));
+        }
+        out.push('=');
+    }
+    array_literal(&a.elements, elem, out)
+}
+
+/// The length of each dimension, read down the first elements (an empty
+/// array has none).
+fn dimension_lengths(a: &Array) -> Vec<usize> {
+    let mut out = Vec::new();
+    let mut level = &a.elements;
+    while !level.is_empty() {
+        out.push(level.len());
+        match &level[0].kind {
+            Some(Kind::Array(inner)) => level = &inner.elements,
+            _ => break,
+        }
+    }
+    out
+}
 
 /// PostgreSQL array literal of `elements`: every element double-quoted
 /// (backslash and quote escaped), `NULL` bare, nested arrays as nested braces.

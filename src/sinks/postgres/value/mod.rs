@@ -80,7 +80,7 @@ pub use scalars::bytea;
 pub use temporal::{date, interval, time, timestamp};
 
 use crate::record::{value::Kind, Value};
-use arrays::{array_literal, quote_element};
+use arrays::{array_text, quote_element};
 use scalars::scalar;
 
 /// What the target column can take, as far as rendering cares. Derived from
@@ -145,7 +145,7 @@ pub fn render(v: &Value, target: Target) -> R<Option<String>> {
         return match kind {
             Kind::Array(a) => {
                 let mut out = String::new();
-                array_literal(&a.elements, Target::scalar(target.class), &mut out)?;
+                array_text(a, Target::scalar(target.class), &mut out)?;
                 Ok(Some(out))
             }
             Kind::Set(s) => {
@@ -183,7 +183,7 @@ pub fn render(v: &Value, target: Target) -> R<Option<String>> {
             Kind::Document(_) => err("a document (nested object) can only be stored in a json, jsonb or text column"),
             Kind::Array(a) if class == TypeClass::Text => {
                 let mut out = String::new();
-                array_literal(&a.elements, Target::scalar(TypeClass::Text), &mut out)?;
+                array_text(a, Target::scalar(TypeClass::Text), &mut out)?;
                 Ok(Some(out))
             }
             Kind::Array(_) => err("an array can only be stored in an array, json, jsonb or text column"),

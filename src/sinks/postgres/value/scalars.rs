@@ -58,7 +58,7 @@ pub(super) fn scalar(kind: &Kind, class: TypeClass) -> R<String> {
         Kind::BsonTimestamp(t) => format!("{{\"$timestamp\":{{\"t\":{},\"i\":{}}}}}", t.seconds, t.increment),
         Kind::Array(a) => {
             let mut out = String::new();
-            array_literal(&a.elements, Target::scalar(class), &mut out)?;
+            array_text(a, Target::scalar(class), &mut out)?;
             out
         }
         Kind::Document(_) => {

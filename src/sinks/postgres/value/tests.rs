@@ -99,7 +99,7 @@ fn dates_and_times() {
 }
 
 fn arr(elems: Vec<Value>) -> value::Kind {
-    value::Kind::Array(Array { element_type: "text".into(), elements: elems })
+    value::Kind::Array(Array { lower_bounds: Vec::new(), element_type: "text".into(), elements: elems })
 }
 
 #[test]
@@ -119,6 +119,24 @@ fn arrays() {
     assert_eq!(r(a.clone(), TEXT).unwrap(), r#"{"a b","c,d",NULL,"NULL","q\"\\"}"#);
     assert_eq!(r(a.clone(), JSON).unwrap(), r#"["a b","c,d",null,"NULL","q\"\\"]"#);
     assert!(render(&Value::of(a), OTHER).is_err());
+    // Lower bounds other than 1 come first, for every dimension; into
+    // text as PostgreSQL prints such an array, into json without them.
+    let bounded = |lows: Vec<i32>, k: value::Kind| match k {
+        value::Kind::Array(mut a) => {
+            a.lower_bounds = lows;
+            value::Kind::Array(a)
+        }
+        other => other,
+    };
+    let ints = |v: &[i64]| Value::of(arr(v.iter().map(|&i| Value::int64(i)).collect()));
+    let one_dim = bounded(vec![0], arr(vec![Value::int64(7), Value::int64(8), Value::int64(9)]));
+    assert_eq!(r(one_dim.clone(), at).unwrap(), r#"[0:2]={"7","8","9"}"#);
+    assert_eq!(r(one_dim.clone(), TEXT).unwrap(), r#"[0:2]={"7","8","9"}"#);
+    assert_eq!(r(one_dim, JSON).unwrap(), "[7,8,9]");
+    let two_dim = bounded(vec![2, -1], arr(vec![ints(&[1, 2]), ints(&[3, 4])]));
+    assert_eq!(r(two_dim, at).unwrap(), r#"[2:3][-1:0]={{"1","2"},{"3","4"}}"#);
+    let wrong = bounded(vec![0, 0], arr(vec![Value::int64(1)]));
+    assert!(render(&Value::of(wrong), at).unwrap_err().0.contains("2 lower bound(s) but 1 dimension(s)"));
     // A set into an array column.
     let set = value::Kind::Set(Labels { labels: vec!["x".into(), "y z".into()] });
     assert_eq!(r(set.clone(), at).unwrap(), r#"{"x","y z"}"#);

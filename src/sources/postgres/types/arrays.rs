@@ -1,5 +1,7 @@
 //! Array text (`{1,2,NULL}`, nested levels, quoted and escaped elements,
-//! dimension bounds dropped), each element converted as its type.
+//! dimension bounds), each element converted as its type. Lower bounds
+//! other than 1 (`[0:2]={7,8,9}`) are kept in the outermost array's
+//! `lower_bounds`, one per dimension.
 use super::*;
 use std::borrow::Cow;
 
@@ -8,7 +10,8 @@ use std::borrow::Cow;
 const MAX_DIMENSIONS: usize = 6;
 
 /// Array text: `{1,2,NULL}`, `{{1,2},{3,4}}`, `{"a \"b\"",""}`, `{}`,
-/// optionally after dimension bounds `[0:1]=` (dropped).
+/// optionally after dimension bounds `[0:1]=` (their lower bounds kept
+/// when any is not 1).
 pub(super) fn array(ty: &PgType, element: &PgType, delimiter: u8, text: &str) -> Result<Kind, TypeError> {
     let bad = |reason: &str| TypeError::new(ty, text, reason);
     // `typdelim` is one byte: a non-ASCII one is not a character of the
@@ -17,15 +20,19 @@ pub(super) fn array(ty: &PgType, element: &PgType, delimiter: u8, text: &str) ->
         return Err(bad("the type's array delimiter is not an ASCII character"));
     }
     let mut p = ArrayParser { text, b: text.as_bytes(), i: 0, element, delimiter, element_type: type_name(element) };
-    if p.b.first() == Some(&b'[') {
-        p.skip_bounds().map_err(bad)?;
+    let mut lower_bounds = match p.b.first() {
+        Some(b'[') => p.bounds().map_err(bad)?,
+        _ => Vec::new(),
+    };
+    if lower_bounds.iter().all(|&lo| lo == 1) {
+        lower_bounds.clear();
     }
     let elements = p.level(0).map_err(|e| e.into_type_error(ty, text))?;
     p.skip_space();
     if p.i != p.b.len() {
         return Err(bad("unexpected text after the closing brace"));
     }
-    Ok(Kind::Array(Array { element_type: p.element_type, elements }))
+    Ok(Kind::Array(Array { element_type: p.element_type, elements, lower_bounds }))
 }
 
 /// An array syntax error, or an element's own conversion error.
@@ -73,9 +80,10 @@ impl<'a> ArrayParser<'a> {
         }
     }
 
-    /// `[lo:hi]` one or more times, then `=`.
-    fn skip_bounds(&mut self) -> Result<(), Reason> {
+    /// `[lo:hi]` one or more times, then `=`: the lower bounds.
+    fn bounds(&mut self) -> Result<Vec<i32>, Reason> {
         const BAD: Reason = "bad dimension bounds";
+        let mut lows = Vec::new();
         let mut dims = 0;
         while self.b.get(self.i) == Some(&b'[') {
             dims += 1;
@@ -85,15 +93,19 @@ impl<'a> ArrayParser<'a> {
             let close = self.b[self.i..].iter().position(|&c| c == b']').ok_or(BAD)? + self.i;
             let inner = &self.text[self.i + 1..close];
             let (lo, hi) = inner.split_once(':').ok_or(BAD)?;
-            lo.parse::<i32>().map_err(|_| BAD)?;
-            hi.parse::<i32>().map_err(|_| BAD)?;
+            let lo = lo.parse::<i32>().map_err(|_| BAD)?;
+            let hi = hi.parse::<i32>().map_err(|_| BAD)?;
+            if hi < lo {
+                return Err("a dimension's upper bound is below its lower bound");
+            }
+            lows.push(lo);
             self.i = close + 1;
         }
         if self.b.get(self.i) != Some(&b'=') {
             return Err("expected '=' after the dimension bounds");
         }
         self.i += 1;
-        Ok(())
+        Ok(lows)
     }
 
     /// One `{...}` level at nesting `depth` (0 for the outermost).
@@ -118,6 +130,7 @@ impl<'a> ArrayParser<'a> {
                 Some(b'{') => Value::of(Kind::Array(Array {
                     element_type: self.element_type.clone(),
                     elements: self.level(depth + 1)?,
+                    lower_bounds: Vec::new(),
                 })),
                 Some(b'"') => {
                     let s = self.quoted()?;

@@ -12,12 +12,22 @@ fn arrays() {
         ok(&int4s, "{{1,2},{3,4}}"),
         arr("int4", vec![arr("int4", vec![i(1), i(2)]), arr("int4", vec![i(3), i(4)])])
     );
-    // Bounds are dropped.
-    assert_eq!(ok(&int4s, "[0:1]={5,6}"), arr("int4", vec![i(5), i(6)]));
+    // Lower bounds other than 1 are kept, one per dimension, on the outermost array.
+    let bounded = |lows: Vec<i32>, k: Kind| match k {
+        Kind::Array(mut a) => {
+            a.lower_bounds = lows;
+            Kind::Array(a)
+        }
+        other => other,
+    };
+    assert_eq!(ok(&int4s, "[0:1]={5,6}"), bounded(vec![0], arr("int4", vec![i(5), i(6)])));
     assert_eq!(
         ok(&int4s, "[0:1][-2:-1]={{1,2},{3,4}}"),
-        arr("int4", vec![arr("int4", vec![i(1), i(2)]), arr("int4", vec![i(3), i(4)])])
+        bounded(vec![0, -2], arr("int4", vec![arr("int4", vec![i(1), i(2)]), arr("int4", vec![i(3), i(4)])]))
     );
+    // All bounds 1 is the default: nothing kept.
+    assert_eq!(ok(&int4s, "[1:2]={5,6}"), arr("int4", vec![i(5), i(6)]));
+    assert!(err(&int4s, "[2:1]={5}").to_string().contains("upper bound"));
     let mut six = arr("int4", vec![i(1)]);
     for _ in 0..5 {
         six = arr("int4", vec![six]);

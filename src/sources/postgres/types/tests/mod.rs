@@ -60,6 +60,7 @@ fn text(s: &str) -> Kind {
 
 fn arr(element_type: &str, elements: Vec<Kind>) -> Kind {
     Kind::Array(Array {
+        lower_bounds: Vec::new(),
         element_type: element_type.into(),
         elements: elements.into_iter().map(Value::of).collect(),
     })
