@@ -240,7 +240,7 @@ impl Quarantine {
                     if records.is_empty() {
                         continue;
                     }
-                    let piece = Batch { lane: batch.lane, records };
+                    let piece = Batch { lane: batch.lane, records, order: batch.order.clone() };
                     match delivery.apply_everywhere(&piece).await {
                         Ok(()) => continue,
                         Err(Some(e)) if !e.is_transient() && q.refusals => {
