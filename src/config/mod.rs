@@ -328,6 +328,9 @@ pub struct MysqlTargetConfig {
     pub database: Option<String>,
     /// Create missing tables (and add new columns) from the source schema.
     pub create_tables: bool,
+    /// The database of the `logferry_progress` table (exactly-once apply);
+    /// default: the target's database.
+    pub progress_schema: Option<String>,
 }
 
 /// `kind = "postgres"` target: idempotent batched apply into PostgreSQL.
@@ -339,6 +342,9 @@ pub struct PostgresTargetConfig {
     pub schema: Option<String>,
     /// Create missing tables (and add new columns) from the source schema.
     pub create_tables: bool,
+    /// The schema of the `logferry_progress` table (exactly-once apply);
+    /// default: `public`.
+    pub progress_schema: Option<String>,
 }
 
 /// `kind = "file"`: appends records, fsyncs before acknowledging.

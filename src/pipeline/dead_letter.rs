@@ -199,6 +199,8 @@ impl Quarantine {
         first.records = batch.records.clone();
         let mut pieces = vec![first];
         let mut letters = Vec::new();
+        let mut written = 0;
+        let store_failed = |e: CheckpointError| Some(SinkError::definite("dead-letter store", crate::ErrorChain(&e).to_string()));
         while let Some(Piece { mut records, failed }) = pieces.pop() {
             let error = match failed {
                 Some(e) => e,
@@ -240,6 +242,14 @@ impl Quarantine {
                     if records.is_empty() {
                         continue;
                     }
+                    // Records set aside are durable in the store before any
+                    // later record is applied: exactly-once targets record
+                    // that they applied past them, so a replay would not
+                    // offer them again.
+                    if !letters.is_empty() {
+                        written += letters.len();
+                        q.write(std::mem::take(&mut letters)).await.map_err(store_failed)?;
+                    }
                     let piece = Batch { lane: batch.lane, records, order: batch.order.clone() };
                     match delivery.apply_everywhere(&piece).await {
                         Ok(()) => continue,
@@ -276,11 +286,9 @@ impl Quarantine {
         }
         let n = letters.len();
         if n > 0 {
-            q.write(letters).await.map_err(|e| {
-                Some(SinkError::definite("dead-letter store", crate::ErrorChain(&e).to_string()))
-            })?;
+            q.write(letters).await.map_err(store_failed)?;
         }
-        Ok(n)
+        Ok(written + n)
     }
 }
 

@@ -92,6 +92,7 @@ pub(super) struct RawPostgresTarget {
     url: String,
     schema: Option<String>,
     create_tables: Option<bool>,
+    progress_schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +104,7 @@ pub(super) struct RawMysqlTarget {
     url: String,
     database: Option<String>,
     create_tables: Option<bool>,
+    progress_schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -172,11 +174,13 @@ impl RawTarget {
                 url: check_url(&format!("{key}.url"), "postgres", &t.url, &["postgres", "postgresql"])?,
                 schema: t.schema.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
+                progress_schema: progress_schema(key, t.progress_schema)?,
             }),
             RawTarget::Mysql(t) => TargetConfig::Mysql(MysqlTargetConfig {
                 url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
                 database: t.database.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
+                progress_schema: progress_schema(key, t.progress_schema)?,
             }),
             RawTarget::Mongodb(t) => TargetConfig::Mongodb(MongodbTargetConfig {
                 url: no_srv(key, &check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?)?,
@@ -202,5 +206,16 @@ pub(super) fn record_format(raw: Option<RawFormat>) -> RecordFormat {
     match raw {
         None | Some(RawFormat::Json) => RecordFormat::Json,
         Some(RawFormat::Protobuf) => RecordFormat::Protobuf,
+    }
+}
+
+/// `progress_schema`: absent means the target's default; present must name something.
+fn progress_schema(key: &str, value: Option<String>) -> Result<Option<String>, Invalid> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(invalid(
+            format!("{key}.progress_schema"),
+            "is empty; expected the schema (PostgreSQL) or database (MySQL) for the logferry_progress table, or leave it out for the default",
+        )),
+        v => Ok(v),
     }
 }
