@@ -15,6 +15,7 @@ mod kafka;
 mod kafka_debezium;
 mod keyless_tables;
 mod dead_letters;
+mod exactly_once;
 mod deploy;
 mod mongodb_sink;
 mod mongodb_source;
