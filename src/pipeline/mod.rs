@@ -13,7 +13,15 @@
 //! **Sequence numbers.** The coordinator numbers records gap-free as they
 //! arrive, continuing after the checkpoint's `seq`; a source resuming after
 //! the checkpointed position re-emits the same records in the same order, so
-//! replays carry the same numbers.
+//! replays carry the same numbers — mostly: a new source session may emit
+//! records of its own first (a schema record before a table's first change,
+//! a position marker at start), which shifts them. So row changes read
+//! from the log (inserts, updates, deletes, truncates; not copied rows)
+//! also get a *log ordinal*, counted among themselves, which a replay
+//! gives them again exactly; checkpoints keep it with the epoch of the
+//! numbering (new whenever a run starts without a checkpoint), and each
+//! batch carries its records' ordinals and routing hashes to the targets
+//! (`sinks::Batch::order`) for exactly-once apply.
 //!
 //! **Ordering.** A record's lane is `hash(table, key) % lanes`, so all records
 //! of a key go through one lane, in order. A record that touches more than

@@ -15,6 +15,14 @@
 //!   visible, and the dialect may then explain the failure (name the column
 //!   whose value did not fit). A lost connection is dropped and the error is
 //!   transient, so the pipeline retries the same batch.
+//! - **Exactly once.** A batch from a pipeline lane ([`Batch::order`])
+//!   first loses the records the target already applied, and its
+//!   transaction ends with an upsert of the lane's row in the progress
+//!   table `logferry_progress` (created when missing, in `progress_schema`),
+//!   which commits with the rows: replays after a crash change nothing,
+//!   whatever the lane count was (see `progress.rs`: log ordinals,
+//!   layouts, epochs). Batches without an order (dead-letter replays) are
+//!   applied as they are.
 //! - **Documents.** Records of a table whose rows are documents
 //!   (`Change.documents`) become `_id` + `document` rows first
 //!   ([`crate::sinks::document`]).
