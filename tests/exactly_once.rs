@@ -207,6 +207,42 @@ async fn progress_of_another_epoch_never_skips_on_mariadb() {
     another_epoch(Dialect::Mysql).await;
 }
 
+async fn refused_progress_row(dialect: Dialect) {
+    let db = counted_target(dialect, &format!("eo_atomic_{}", dialect.name())).await;
+    // The progress table exists already, with a check that refuses ordinals past 3.
+    let (text, bigint) = match dialect {
+        Dialect::Postgres => ("text", "bigint"),
+        Dialect::Mysql => ("VARCHAR(191)", "BIGINT"),
+    };
+    db.exec(&format!(
+        "CREATE TABLE {} (pipeline {text} NOT NULL, target {text} NOT NULL, lanes INT NOT NULL, lane INT NOT NULL, \
+         epoch {bigint} NOT NULL, ordinal {bigint} NOT NULL CHECK (ordinal <= 3), seq {bigint} NOT NULL, position {text}, \
+         updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), PRIMARY KEY (pipeline, target, lanes, lane))",
+        db.table("public", "logferry_progress")
+    ))
+    .await;
+    let s = sink(&db, 1, None).await;
+    let r = run(5, 1, 0);
+    s.apply(&batch(&r, 0, (1..=3).map(|i| insert(i, i, i as u64)).collect())).await.unwrap();
+    let e = s.apply(&batch(&r, 0, (4..=6).map(|i| insert(i, i, i as u64)).collect())).await.unwrap_err();
+    assert!(!e.is_transient(), "{e}");
+    assert_eq!(applies(&db).await, 3, "the rows of a batch whose progress row failed are rolled back with it");
+    assert_eq!(rows_of_t(&db).await.len(), 3);
+    // The connection is still good for the next batch.
+    s.apply(&batch(&r, 0, vec![insert(1, 9, 1)])).await.unwrap();
+    assert_eq!(applies(&db).await, 3);
+}
+
+#[tokio::test]
+async fn a_batch_whose_progress_row_fails_is_not_applied_on_postgres() {
+    refused_progress_row(Dialect::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_batch_whose_progress_row_fails_is_not_applied_on_mariadb() {
+    refused_progress_row(Dialect::Mysql).await;
+}
+
 #[tokio::test]
 async fn progress_schema_places_the_table_and_is_created_when_missing() {
     let pg = counted_target(Dialect::Postgres, "eo_home_pg").await;

@@ -26,7 +26,10 @@
 //! either is dead it is held back, and once set aside both are dead.
 //!
 //! **Durability.** Dead letters of a batch are written and flushed to sled
-//! before the batch is acknowledged: only then may the checkpoint pass them.
+//! before the batch is acknowledged (only then may the checkpoint pass
+//! them), and before any later piece of the batch is applied: exactly-once
+//! targets record that they applied past a refused record, so a replay
+//! would not offer it to them again.
 //! If the process dies first, the batch is replayed with the same seqs, and
 //! the store keeps the first entry of each seq.
 //!

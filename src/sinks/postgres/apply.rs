@@ -26,6 +26,9 @@ pub struct PgConn {
     client: Client,
     /// Prepared statements by SQL text (they belong to `client`).
     statements: HashMap<String, Statement>,
+    /// The batch's progress row (statement, row), sent with COMMIT in one
+    /// round trip.
+    progress: Option<(String, ProgressRow)>,
 }
 
 /// A data error (SQLSTATE class 22) in a row statement: after the rollback,
@@ -126,7 +129,7 @@ impl Postgres {
     }
 
     pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
-        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new() })
+        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new(), progress: None })
     }
 
     fn db(&self, context: &str, e: tokio_postgres::Error) -> PgFailure {
@@ -227,14 +230,28 @@ impl Dialect for Postgres {
     }
 
     async fn begin(&self, conn: &mut PgConn, _steps: usize) -> Result<(), PgFailure> {
+        conn.progress = None;
         self.exec(conn, "BEGIN", "BEGIN").await
     }
 
+    /// COMMIT, with the progress row's upsert in front of it in the same
+    /// round trip (pipelined: if the upsert fails, the server answers the
+    /// COMMIT of the failed transaction with a rollback).
     async fn commit(&self, conn: &mut PgConn) -> Result<(), PgFailure> {
-        self.exec(conn, "COMMIT (the batch is not applied)", "COMMIT").await
+        let context = "COMMIT (the batch is not applied)";
+        let Some((sql, row)) = conn.progress.take() else { return self.exec(conn, context, "COMMIT").await };
+        let recording = "progress table: recording the batch (the batch is not applied)";
+        let types = [Type::TEXT, Type::TEXT, Type::INT4, Type::INT4, Type::INT8, Type::INT8, Type::INT8, Type::TEXT];
+        let st = self.prepare(conn, recording, &sql, &types).await?;
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&row.pipeline, &row.target, &row.lanes, &row.lane, &row.epoch, &row.ordinal, &row.seq, &row.position];
+        let (upsert, commit) = tokio::join!(conn.client.execute(&st, &params), conn.client.batch_execute("COMMIT"));
+        upsert.map_err(|e| self.db(recording, e))?;
+        commit.map_err(|e| self.db(context, e))
     }
 
     async fn rollback(&self, conn: &mut PgConn) -> bool {
+        conn.progress = None;
         !conn.client.is_closed() && conn.client.batch_execute("ROLLBACK").await.is_ok()
     }
 
@@ -432,8 +449,8 @@ impl Dialect for Postgres {
         result.map(|_| ()).map_err(|e| self.db(&context, e))
     }
 
+    /// Keeps the row for [`Dialect::commit`], which sends it with COMMIT.
     async fn progress_write(&self, conn: &mut PgConn, table: &TableKey, row: &ProgressRow) -> Result<(), PgFailure> {
-        let context = format!("progress table {}: recording the batch", self.shown(table));
         let sql = format!(
             "INSERT INTO {} (pipeline, target, lanes, lane, epoch, ordinal, seq, position, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) ON CONFLICT (pipeline, target, lanes, lane) DO UPDATE SET \
@@ -441,11 +458,8 @@ impl Dialect for Postgres {
              updated_at = EXCLUDED.updated_at",
             self.shown(table)
         );
-        let types = [Type::TEXT, Type::TEXT, Type::INT4, Type::INT4, Type::INT8, Type::INT8, Type::INT8, Type::TEXT];
-        let st = self.prepare(conn, &context, &sql, &types).await?;
-        let params: [&(dyn ToSql + Sync); 8] =
-            [&row.pipeline, &row.target, &row.lanes, &row.lane, &row.epoch, &row.ordinal, &row.seq, &row.position];
-        conn.client.execute(&st, &params).await.map(|_| ()).map_err(|e| self.db(&context, e))
+        conn.progress = Some((sql, row.clone()));
+        Ok(())
     }
 }
 

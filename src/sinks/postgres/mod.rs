@@ -47,8 +47,9 @@
 //!    Each parameter is a `text[]` of values in PostgreSQL input syntax (see
 //!    `value/`), cast on the server to the type the target column has.
 //!
-//! So a batch of N upserts to one table costs four round trips (BEGIN,
-//! one INSERT, the progress row, COMMIT) however large N is; statements are
+//! So a batch of N upserts to one table costs three round trips (BEGIN,
+//! one INSERT, the progress row's upsert pipelined with COMMIT) however
+//! large N is; statements are
 //! prepared once per connection. The progress row (`logferry_progress`,
 //! see [`crate::sinks::sql`]) makes a replayed batch change nothing; without
 //! it (dead-letter replays) upsert and delete by key give the same rows.
