@@ -14,14 +14,10 @@
 //! arrive, continuing after the checkpoint's `seq`; a source resuming after
 //! the checkpointed position re-emits the same records in the same order, so
 //! replays carry the same numbers — mostly: a new source session may emit
-//! records of its own first (a schema record before a table's first change,
-//! a position marker at start), which shifts them. So row changes read
-//! from the log (inserts, updates, deletes, truncates; not copied rows)
-//! also get a *log ordinal*, counted among themselves, which a replay
-//! gives them again exactly; checkpoints keep it with the epoch of the
-//! numbering (new whenever a run starts without a checkpoint), and each
-//! batch carries its records' ordinals and routing hashes to the targets
-//! (`sinks::Batch::order`) for exactly-once apply.
+//! records of its own first, which shifts them. Row changes read from the
+//! log also get a *log ordinal*, which a replay gives them exactly, saved
+//! in checkpoints with the numbering's epoch and carried in each batch
+//! for exactly-once targets (see `order`).
 //!
 //! **Ordering.** A record's lane is `hash(table, key) % lanes`, so all records
 //! of a key go through one lane, in order. A record that touches more than
@@ -96,6 +92,7 @@ mod ack;
 mod dead_letter;
 mod deliver;
 mod lane;
+mod order;
 mod spool;
 mod stats;
 
@@ -115,6 +112,7 @@ use crate::sources::{Emitter, Source, SourceContext, SourceError};
 use crate::transform::{Route, Stage};
 use deliver::{Delivery, Retry};
 use lane::{Lane, LaneSettings, Queued};
+use order::{in_log_order, new_epoch};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -591,26 +589,6 @@ fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
         return None;
     }
     Some(SystemTime::UNIX_EPOCH + Duration::new(t.seconds as u64, t.nanos.min(999_999_999)))
-}
-
-/// True for records counted in the log order: row changes and truncates
-/// read from the source's log. A replay from a checkpoint reads the same
-/// ones in the same order, while what else a source emits may differ
-/// between runs (schema records once per session, position markers at
-/// start, rows of a resumed copy read anew), so these are what
-/// exactly-once targets compare (`sinks::Mark::ordinal`).
-fn in_log_order(change: &Change) -> bool {
-    matches!(change.op(), Op::Insert | Op::Update | Op::Delete | Op::Truncate) && !change.copied
-}
-
-/// A new numbering's epoch: random, positive as a signed 64-bit integer
-/// (targets store it in a BIGINT), never 0 (which means "none").
-fn new_epoch() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
-    h.write_u32(std::process::id());
-    (h.finish() >> 1).max(1)
 }
 
 /// True for records that must be applied alone, after everything before them.

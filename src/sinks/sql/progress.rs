@@ -76,6 +76,8 @@ pub(super) struct State {
     applied: Vec<AtomicU64>,
     /// Earlier layouts of this epoch: lane count and per-lane ordinals.
     older: Vec<(usize, Vec<u64>)>,
+    /// The highest ordinal of any earlier layout: past it they say nothing.
+    older_max: u64,
 }
 
 impl State {
@@ -83,7 +85,8 @@ impl State {
     pub fn done(&self, lane: usize, mark: &Mark) -> bool {
         mark.ordinal != 0
             && (self.applied.get(lane).is_some_and(|a| mark.ordinal <= a.load(Relaxed))
-                || self.older.iter().any(|(n, v)| v.get((mark.hash % *n as u64) as usize).is_some_and(|&o| mark.ordinal <= o)))
+                || (mark.ordinal <= self.older_max
+                    && self.older.iter().any(|(n, v)| v.get((mark.hash % *n as u64) as usize).is_some_and(|&o| mark.ordinal <= o))))
     }
 
     /// The lane's ordinal now.
@@ -193,7 +196,9 @@ impl<D: Dialect> SqlSink<D> {
                 kept.push((lanes, v));
             }
         }
-        let state = Arc::new(State { run: run.clone(), table, applied: applied.into_iter().map(AtomicU64::new).collect(), older: kept });
+        let older_max = kept.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0);
+        let applied = applied.into_iter().map(AtomicU64::new).collect();
+        let state = Arc::new(State { run: run.clone(), table, applied, older: kept, older_max });
         *slot = Some(state.clone());
         Ok(state)
     }
@@ -231,7 +236,8 @@ mod tests {
 
     fn state(applied: &[u64], older: Vec<(usize, Vec<u64>)>) -> State {
         let run = Arc::new(RunOrder { pipeline: "p".into(), epoch: 1, lanes: applied.len(), resumed: 0 });
-        State { run, table: ("s".into(), "t".into()), applied: applied.iter().map(|&o| AtomicU64::new(o)).collect(), older }
+        let older_max = older.iter().flat_map(|(_, v)| v.iter().copied()).max().unwrap_or(0);
+        State { run, table: ("s".into(), "t".into()), applied: applied.iter().map(|&o| AtomicU64::new(o)).collect(), older, older_max }
     }
 
     fn mark(ordinal: u64, hash: u64) -> Mark {
