@@ -215,6 +215,11 @@ impl<D: Dialect> SqlSink<D> {
             if f.error.is_transient() {
                 return Err(f);
             }
+            // Another target or pipeline may have created it at the same
+            // moment (PostgreSQL then refuses one CREATE … IF NOT EXISTS).
+            if !f.lost && matches!(dialect.load_table(conn, table).await, Ok(Some(_))) {
+                return Ok(());
+            }
             let message = format!(
                 "cannot create the progress table {shown} (logferry's record of what each lane applied, which makes \
                  replays change nothing): {} — grant what it needs ({}), or create it yourself ({}), or name another \
