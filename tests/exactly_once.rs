@@ -319,12 +319,17 @@ async fn a_pipeline_replaying_committed_batches_with_fewer_lanes_writes_each_cha
     let db = counted_target(Dialect::Postgres, "eo_pipeline").await;
     let store = CheckpointStore::temporary().unwrap();
     let changes = script(300);
+    // A first run over the first 50 changes leaves a checkpoint (a run
+    // without one starts over under a new epoch, as after a reset).
+    let target = sink(&db, 4, None).await;
+    run_pipeline("shop", fast_apply(4), ScriptSource::new(changes[..50].to_vec()), vec![target], &store, true, no_shutdown()).await.unwrap();
+    assert_eq!(store.load("shop").unwrap().map(|c| c.seq), Some(50));
     let target = sink(&db, 4, None).await;
     let lossy = Arc::new(AckLost { inner: target, ok: 6, applies: AtomicU64::new(0) });
     let failed = run_pipeline("shop", fast_apply(4), ScriptSource::new(changes.clone()), vec![lossy as Arc<dyn Sink>], &store, true, no_shutdown()).await;
     assert!(failed.is_err(), "the lost acknowledgement stops the run");
     let written = applies(&db).await;
-    let checkpoint = store.load("shop").unwrap().map_or(0, |c| c.seq);
+    let checkpoint = store.load("shop").unwrap().expect("the first run's checkpoint at least").seq;
     assert!(written > checkpoint, "the target holds more than the checkpoint says ({written} > {checkpoint})");
     // The next run (two lanes now) replays from the checkpoint.
     let target = sink(&db, 2, None).await;
