@@ -69,7 +69,7 @@ fn batches() -> Vec<Vec<Change>> {
 }
 
 fn run(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, sink: &dyn Sink) {
-    rt.block_on(sink.apply(&Batch { lane: 0, records: vec![schema()] })).expect("create the table");
+    rt.block_on(sink.apply(&Batch { lane: 0, records: vec![schema()], order: None })).expect("create the table");
     let batches = batches();
     let mut g = c.benchmark_group("sink_upserts");
     g.throughput(Throughput::Elements(ROWS as u64));
@@ -78,7 +78,7 @@ fn run(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, sink: &dyn S
         b.iter(|| {
             rt.block_on(async {
                 for records in &batches {
-                    sink.apply(&Batch { lane: 0, records: records.clone() }).await.expect("apply");
+                    sink.apply(&Batch { lane: 0, records: records.clone(), order: None }).await.expect("apply");
                 }
             })
         })

@@ -10,6 +10,7 @@ use crate::config::{Config, ConfigError, PipelineConfig, SourceConfig, TargetCon
 use crate::pipeline::{self, PipelineError, PipelineRun};
 use crate::sinks::mysql::{MysqlSink, MysqlSinkConfig};
 use crate::sinks::postgres::{PostgresSink, PostgresSinkConfig};
+use crate::sinks::sql::target_label;
 use crate::admin::Registry;
 use crate::pipeline::PipelineStats;
 use crate::sinks::deferred::{connect_or_defer, Connect};
@@ -230,18 +231,31 @@ pub fn open_source(cfg: &SourceConfig) -> Result<Box<dyn Source>, CliError> {
 /// (`run`), a target that is only unreachable (a transient error) does not
 /// stop the start: it is connected by its lanes later (`sinks::deferred`).
 pub async fn open_sinks(targets: &[TargetConfig], lanes: usize, defer_unreachable: bool) -> Result<Vec<Arc<dyn Sink>>, CliError> {
+    open_routed_sinks(targets, &[], lanes, defer_unreachable).await
+}
+
+/// [`open_sinks`] for a pipeline run: `tables` (each target's `tables`,
+/// same order) name the SQL targets in their progress rows, so two targets
+/// of one pipeline writing into one database keep apart.
+pub async fn open_routed_sinks(
+    targets: &[TargetConfig],
+    tables: &[Vec<String>],
+    lanes: usize,
+    defer_unreachable: bool,
+) -> Result<Vec<Arc<dyn Sink>>, CliError> {
     let mut sinks: Vec<Arc<dyn Sink>> = Vec::with_capacity(targets.len());
-    for t in targets {
-        let connect = connector(t.clone(), lanes);
+    for (i, t) in targets.iter().enumerate() {
+        let connect = connector(t.clone(), tables.get(i).cloned().unwrap_or_default(), lanes);
         sinks.push(if defer_unreachable { connect_or_defer(connect).await? } else { connect().await? });
     }
     Ok(sinks)
 }
 
 /// How to open one target (again, for a deferred one).
-fn connector(t: TargetConfig, lanes: usize) -> Connect {
+fn connector(t: TargetConfig, tables: Vec<String>, lanes: usize) -> Connect {
     Arc::new(move || {
         let t = t.clone();
+        let tables = tables.clone();
         Box::pin(async move {
             Ok(match &t {
                 TargetConfig::File(f) => Arc::new(FileSink::open(f)?) as Arc<dyn Sink>,
@@ -254,7 +268,8 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                         create_tables: m.create_tables,
                         lanes,
                     })
-                    .await?,
+                    .await?
+                    .with_progress(m.progress_schema.clone(), target_label(m.database.as_deref(), &tables)),
                 ),
                 TargetConfig::Postgres(p) => Arc::new(
                     PostgresSink::connect_with_origin(
@@ -266,7 +281,8 @@ fn connector(t: TargetConfig, lanes: usize) -> Connect {
                         },
                         p.replication_origin.clone(),
                     )
-                    .await?,
+                    .await?
+                    .with_progress(p.progress_schema.clone(), target_label(p.schema.as_deref(), &tables)),
                 ),
                 TargetConfig::Mongodb(m) => Arc::new(crate::sinks::mongodb::MongodbSink::connect(m, lanes).await?),
                 TargetConfig::Http(h) => Arc::new(crate::sinks::http::HttpSink::open(h)?),
@@ -304,7 +320,7 @@ async fn run(path: PathBuf, only: Option<String>, once: bool) -> Result<(), CliE
             name: p.name.clone(),
             apply: p.apply.clone(),
             source: open_source(&p.source)?,
-            sinks: open_sinks(&p.targets, p.apply.lanes, true).await?,
+            sinks: open_routed_sinks(&p.targets, &p.target_tables, p.apply.lanes, true).await?,
             store: store.clone(),
             once,
             shutdown: shutdown_rx.clone(),
@@ -439,6 +455,10 @@ fn reset(path: PathBuf, pipeline: String, yes: bool) -> Result<(), CliError> {
         }
     }
     store.reset(&pipeline)?;
-    println!("checkpoint of pipeline `{pipeline}` forgotten (was {})", cp.position.display);
+    println!(
+        "checkpoint of pipeline `{pipeline}` forgotten (was {}); its next run numbers records anew, and SQL targets \
+         delete the progress rows of this numbering at its first batch",
+        cp.position.display
+    );
     Ok(())
 }

@@ -38,7 +38,8 @@
 //!   (change streams), `generate` (synthetic load).
 //! - [`sinks`]: the `Sink` contract, its stats handle and errors, and the
 //!   targets: file, stdout, mongodb, and the SQL engine (`sinks::sql`:
-//!   lanes, a transaction per batch, table cache, schema changes) with its
+//!   lanes, a transaction per batch with its progress row for exactly-once
+//!   apply, table cache, schema changes) with its
 //!   dialects postgres and mysql. Targets map columns from logical types
 //!   and never ask which source a record came from.
 //! - [`transform`]: the validate-and-transform stage: rules compiled and

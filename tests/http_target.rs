@@ -200,7 +200,7 @@ fn batch(seqs: std::ops::RangeInclusive<u64>) -> Batch {
             c
         })
         .collect();
-    Batch { lane: 0, records }
+    Batch { lane: 0, records, order: None }
 }
 
 fn keys(requests: &[Request]) -> Vec<String> {

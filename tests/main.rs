@@ -16,6 +16,7 @@ mod kafka;
 mod kafka_debezium;
 mod keyless_tables;
 mod dead_letters;
+mod exactly_once;
 mod deploy;
 mod row_data;
 mod secrets;

@@ -31,7 +31,7 @@ fn db() -> String {
 fn insert(id: i64) -> Batch {
     let mut c = row_change("mongodb", Op::Insert, &db(), "items", &["_id"], None, Some(document_to_row(&doc! { "_id": id, "n": id })));
     c.seq = id as u64;
-    Batch { lane: 0, records: vec![c] }
+    Batch { lane: 0, records: vec![c], order: None }
 }
 
 #[tokio::test]

@@ -507,7 +507,7 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     let batch = vec![ins("t", simple(2, "b", 2)), upd("t", simple(1, "a2", 1))];
     let task = {
         let (s, batch) = (s.clone(), batch.clone());
-        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: batch }).await })
+        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: batch, order: None }).await })
     };
     let mut id = None;
     for _ in 0..50 {
@@ -533,7 +533,7 @@ async fn lost_connections_are_transient_and_the_next_apply_reconnects() {
     locker.query_drop("SELECT * FROM t WHERE id = 1 FOR UPDATE").await.unwrap();
     let task = {
         let s = s.clone();
-        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: vec![upd("t", simple(1, "a3", 1))] }).await })
+        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: vec![upd("t", simple(1, "a3", 1))], order: None }).await })
     };
     let mut id = None;
     for _ in 0..50 {

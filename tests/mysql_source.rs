@@ -125,7 +125,7 @@ async fn a_purged_binlog_position_stops_with_the_recovery_steps() {
     let store = CheckpointStore::temporary().unwrap();
     // A checkpoint in a binlog file the server does not have (any more).
     let gone = MyPosition { file: "mariadb-bin.000000".into(), pos: 4, ..Default::default() };
-    store.save("my", &Checkpoint { seq: 5, position: gone.to_position(), updated_at: std::time::SystemTime::now() }).unwrap();
+    store.save("my", &Checkpoint { seq: 5, position: gone.to_position(), updated_at: std::time::SystemTime::now(), epoch: 0, ordinal: 0 }).unwrap();
     let err = run_once(&cfg, &store).await.unwrap_err();
     assert!(err.contains("no longer has the binlog position") && err.contains("logferry reset"), "{err}");
 }

@@ -182,7 +182,7 @@ fn generated_changes_are_stored_once_in_order_per_key_on_their_subjects() {
 async fn a_replayed_batch_is_reported_duplicate_and_stored_once() {
     let (pipeline, stream) = names("replay");
     let sink = NatsSink::connect(&target(&nats_url(), &stream, RecordFormat::Protobuf), 2).await.unwrap();
-    let batch = Batch { lane: 0, records: records(&pipeline, 50) };
+    let batch = Batch { lane: 0, records: records(&pipeline, 50), order: None };
     sink.apply(&batch).await.unwrap();
     assert_eq!(sink.acked(), (50, 0));
     // A replay (after a crash, or a retry after an error): the same seqs again.
@@ -242,7 +242,7 @@ async fn a_missing_stream_is_created_for_the_pipelines_subjects() {
     let js = js().await;
     drop_stream(&js, &stream).await;
     let sink = NatsSink::connect(&target(&nats_url(), &stream, RecordFormat::Json), 1).await.unwrap();
-    sink.apply(&Batch { lane: 0, records: records(&pipeline, 3) }).await.unwrap();
+    sink.apply(&Batch { lane: 0, records: records(&pipeline, 3), order: None }).await.unwrap();
     let mut created = js.get_stream(&stream).await.expect("the sink created the stream");
     let info = created.info().await.unwrap();
     assert_eq!(info.config.subjects, vec![format!("{pipeline}.>")]);
@@ -258,7 +258,7 @@ async fn a_stream_without_the_subjects_is_a_clear_definite_error() {
     let other = format!("{pipeline}_other.>");
     js.create_stream(stream::Config { name: stream.clone(), subjects: vec![other.clone()], ..Default::default() }).await.unwrap();
     let sink = NatsSink::connect(&target(&nats_url(), &stream, RecordFormat::Json), 1).await.unwrap();
-    let e = sink.apply(&Batch { lane: 0, records: records(&pipeline, 2) }).await.unwrap_err();
+    let e = sink.apply(&Batch { lane: 0, records: records(&pipeline, 2), order: None }).await.unwrap_err();
     assert!(!e.is_transient(), "retrying cannot help: {e}");
     let msg = e.to_string();
     assert!(msg.contains(&format!("stream {stream} exists but does not take subject {pipeline}.public.t1")), "{msg}");
@@ -327,9 +327,9 @@ async fn a_server_that_is_down_is_a_transient_error() {
     let url = format!("nats://127.0.0.1:{port}");
     let sink = NatsSink::connect(&target(&url, &stream, RecordFormat::Json), 1).await.unwrap();
     let all = records(&pipeline, 20);
-    sink.apply(&Batch { lane: 0, records: all[..10].to_vec() }).await.unwrap();
+    sink.apply(&Batch { lane: 0, records: all[..10].to_vec(), order: None }).await.unwrap();
     drop(server);
-    let rest = Batch { lane: 0, records: all[10..].to_vec() };
+    let rest = Batch { lane: 0, records: all[10..].to_vec(), order: None };
     let e = sink.apply(&rest).await.expect_err("the server is down");
     assert!(e.is_transient(), "retried by the pipeline: {e}");
     let _server = OwnServer::start(port, dir.path());

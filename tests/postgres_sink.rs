@@ -256,7 +256,7 @@ async fn a_lost_connection_is_transient_and_the_next_apply_reconnects() {
     let batch = vec![ins("t", simple("t", 3, "c", 3))];
     let task = {
         let (s, batch) = (s.clone(), batch.clone());
-        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: batch }).await })
+        tokio::spawn(async move { s.apply(&Batch { lane: 0, records: batch, order: None }).await })
     };
     let waiting = format!(
         "SELECT count(*)::text FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'logferry' AND wait_event_type = 'Lock'",

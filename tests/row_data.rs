@@ -154,7 +154,7 @@ checkpoint_interval = "20ms"
         let row = crate::support::records::row(vec![("id", Value::int64(7)), ("qty", Value::int64(2)), ("note", Value::text(SECRET))]);
         let mut c = crate::support::records::row_change("postgres", Op::Insert, "public", "items", &["id"], None, row);
         c.seq = 1;
-        let e = sink.apply(&Batch { lane: 0, records: vec![c] }).await.unwrap_err();
+        let e = sink.apply(&Batch { lane: 0, records: vec![c], order: None }).await.unwrap_err();
         assert!(!e.is_transient(), "{e}");
         let stats = Arc::new(PipelineStats::new("rd"));
         stats.stopped(Some(logferry::ErrorChain(&e).to_string()));

@@ -60,7 +60,7 @@ async fn replay(dialect: Dialect, prefix: &str, runs: &[Run]) -> Result<String, 
     let db = TargetDb::fresh(dialect, prefix).await;
     let sink = db.sink(1).await;
     for (i, run) in runs.iter().enumerate() {
-        sink.apply(&Batch { lane: 0, records: run.clone() }).await.map_err(|e| format!("apply of run {} failed: {e}", i + 1))?;
+        sink.apply(&Batch { lane: 0, records: run.clone(), order: None }).await.map_err(|e| format!("apply of run {} failed: {e}", i + 1))?;
     }
     sink.close().await.map_err(|e| format!("close failed: {e}"))?;
     Ok(db.describe().await.iter().map(|t| t.to_string()).collect())
@@ -224,7 +224,7 @@ async fn applied(dialect: Dialect, prefix: &str, runs: &[Run]) -> TargetDb {
     let db = TargetDb::fresh(dialect, prefix).await;
     let sink = db.sink(1).await;
     for run in runs {
-        sink.apply(&Batch { lane: 0, records: run.clone() }).await.unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
+        sink.apply(&Batch { lane: 0, records: run.clone(), order: None }).await.unwrap_or_else(|e| panic!("{dialect:?}: {e}"));
     }
     sink.close().await.unwrap();
     db

@@ -356,7 +356,7 @@ async fn lanes_apply_in_parallel(dialect: Dialect) {
                         ins("t", simple(id, "x", b))
                     })
                     .collect();
-                s.apply(&Batch { lane, records }).await.unwrap();
+                s.apply(&Batch { lane, records, order: None }).await.unwrap();
             }
         }));
     }
@@ -389,7 +389,7 @@ async fn many_batches_of_upserts_on_one_lane(dialect: Dialect) {
                 c
             })
             .collect();
-        s.apply(&Batch { lane: 0, records }).await.unwrap();
+        s.apply(&Batch { lane: 0, records, order: None }).await.unwrap();
     }
     assert_eq!(db.rows("SELECT count(*), max(v) FROM narrow").await, ["50000|99"]);
 }

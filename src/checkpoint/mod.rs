@@ -36,6 +36,8 @@ const LOCK_WAIT: Duration = Duration::from_secs(1);
 /// Encoding version byte at the start of every stored checkpoint, so a later
 /// layout can be told apart from this one.
 const FORMAT_V1: u8 = 1;
+/// Version 2 adds the epoch and the log ordinal (exactly-once SQL targets).
+const FORMAT_V2: u8 = 2;
 
 /// A durable resume point of one pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +48,16 @@ pub struct Checkpoint {
     pub position: Position,
     /// When it was written.
     pub updated_at: SystemTime,
+    /// Which numbering `seq` and `ordinal` belong to: drawn anew when a
+    /// pipeline starts without a checkpoint (first run, after `reset`), so
+    /// what targets recorded under an earlier numbering is never mistaken
+    /// for this one's (0 in checkpoints written before it was kept).
+    pub epoch: u64,
+    /// How many log row changes (inserts, updates, deletes, truncates read
+    /// from the log, not copied rows) the pipeline numbered up to `seq`:
+    /// unlike `seq`, a replay after this checkpoint numbers them the same
+    /// again, which is what exactly-once SQL targets compare.
+    pub ordinal: u64,
 }
 
 /// The state dir's sled database.
@@ -230,32 +242,40 @@ fn store_err(dir: &Path, e: sled::Error) -> CheckpointError {
     CheckpointError::Store { dir: dir.to_path_buf(), source: e }
 }
 
-/// `[version][seq u64 BE][updated_at millis u64 BE][Position protobuf]`.
+/// `[version 2][seq u64 BE][updated_at millis u64 BE][epoch u64 BE][ordinal u64 BE][Position protobuf]`
+/// (version 1 had no epoch and ordinal).
 fn encode(cp: &Checkpoint) -> Vec<u8> {
     let millis = cp
         .updated_at
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default()
         .as_millis() as u64;
-    let mut out = Vec::with_capacity(17 + cp.position.encoded_len());
-    out.push(FORMAT_V1);
+    let mut out = Vec::with_capacity(33 + cp.position.encoded_len());
+    out.push(FORMAT_V2);
     out.extend_from_slice(&cp.seq.to_be_bytes());
     out.extend_from_slice(&millis.to_be_bytes());
+    out.extend_from_slice(&cp.epoch.to_be_bytes());
+    out.extend_from_slice(&cp.ordinal.to_be_bytes());
     cp.position.encode(&mut out).expect("Vec grows as needed");
     out
 }
 
 fn decode(bytes: &[u8]) -> Result<Checkpoint, String> {
-    if bytes.len() < 17 {
-        return Err(format!("{} bytes, expected at least 17", bytes.len()));
+    let head = match bytes.first() {
+        Some(&FORMAT_V1) => 17,
+        Some(&FORMAT_V2) => 33,
+        Some(v) => return Err(format!("format version {v}, this build reads versions {FORMAT_V1} and {FORMAT_V2}")),
+        None => return Err("0 bytes, expected at least 17".into()),
+    };
+    if bytes.len() < head {
+        return Err(format!("{} bytes, expected at least {head}", bytes.len()));
     }
-    if bytes[0] != FORMAT_V1 {
-        return Err(format!("format version {}, this build reads version {FORMAT_V1}", bytes[0]));
-    }
-    let seq = u64::from_be_bytes(bytes[1..9].try_into().expect("8 bytes"));
-    let millis = u64::from_be_bytes(bytes[9..17].try_into().expect("8 bytes"));
-    let position = Position::decode(&bytes[17..]).map_err(|e| e.to_string())?;
-    Ok(Checkpoint { seq, position, updated_at: UNIX_EPOCH + Duration::from_millis(millis) })
+    let u64_at = |i: usize| u64::from_be_bytes(bytes[i..i + 8].try_into().expect("8 bytes"));
+    let seq = u64_at(1);
+    let millis = u64_at(9);
+    let (epoch, ordinal) = if head == 33 { (u64_at(17), u64_at(25)) } else { (0, 0) };
+    let position = Position::decode(&bytes[head..]).map_err(|e| e.to_string())?;
+    Ok(Checkpoint { seq, position, updated_at: UNIX_EPOCH + Duration::from_millis(millis), epoch, ordinal })
 }
 
 #[cfg(test)]
@@ -267,7 +287,22 @@ mod tests {
             seq,
             position: Position { token: bytes::Bytes::from(seq.to_be_bytes().to_vec()), display: display.into() },
             updated_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+            epoch: 99,
+            ordinal: seq / 2,
         }
+    }
+
+    #[test]
+    fn version_1_checkpoints_still_load_without_an_epoch() {
+        let store = CheckpointStore::temporary().unwrap();
+        let mut v1 = vec![FORMAT_V1];
+        v1.extend_from_slice(&41u64.to_be_bytes());
+        v1.extend_from_slice(&1_700_000_000_123u64.to_be_bytes());
+        cp(41, "0/10").position.encode(&mut v1).unwrap();
+        store.checkpoints.insert("shop", v1).unwrap();
+        let loaded = store.load("shop").unwrap().unwrap();
+        assert_eq!((loaded.seq, loaded.epoch, loaded.ordinal), (41, 0, 0));
+        assert_eq!(loaded.position, cp(41, "0/10").position);
     }
 
     #[test]

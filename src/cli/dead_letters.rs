@@ -358,7 +358,7 @@ async fn replay_letters(
         if chunk.is_empty() {
             continue;
         }
-        let batch = Batch { lane: 0, records: chunk.iter().map(|l| l.change.clone()).collect() };
+        let batch = Batch { lane: 0, records: chunk.iter().map(|l| l.change.clone()).collect(), order: None };
         if apply_all(targets, &batch).await?.is_none() {
             let seqs: Vec<u64> = chunk.iter().map(DeadLetter::seq).collect();
             dl.remove(&seqs)?;
@@ -371,7 +371,7 @@ async fn replay_letters(
                 report.waiting.push((l.seq(), first));
                 continue;
             }
-            let one = Batch { lane: 0, records: vec![l.change.clone()] };
+            let one = Batch { lane: 0, records: vec![l.change.clone()], order: None };
             match apply_all(targets, &one).await? {
                 None => {
                     dl.remove(&[l.seq()])?;
@@ -409,7 +409,7 @@ async fn apply_all(targets: &Targets, batch: &Batch) -> Result<Option<(String, S
         None => batch.records.clone(),
     };
     for (sink, route) in targets.sinks.iter().zip(&targets.routes) {
-        let batch = Batch { lane: batch.lane, records: records.iter().filter(|c| route.admits(c)).cloned().collect() };
+        let batch = Batch { lane: batch.lane, records: records.iter().filter(|c| route.admits(c)).cloned().collect(), order: None };
         if batch.records.is_empty() {
             continue;
         }

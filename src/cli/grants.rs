@@ -108,6 +108,11 @@ pub fn target(cfg: &TargetConfig) -> Vec<String> {
             if t.create_tables {
                 out.push(format!("GRANT CREATE ON SCHEMA {schema} TO {user};  -- create_tables: it creates and alters the tables it owns"));
             }
+            let home = t.progress_schema.clone().unwrap_or_else(|| "public".into());
+            out.push(format!(
+                "GRANT USAGE, CREATE ON SCHEMA {home} TO {user};  -- logferry_progress, its record of what each lane applied \
+                 (exactly once); or create {home}.logferry_progress yourself and GRANT SELECT, INSERT, UPDATE, DELETE on it"
+            ));
             out
         }
         TargetConfig::Mysql(t) => {
@@ -117,7 +122,15 @@ pub fn target(cfg: &TargetConfig) -> Vec<String> {
             if t.create_tables {
                 privileges.extend(["CREATE", "ALTER"]);
             }
-            vec![format!("GRANT {} ON `{db}`.* TO '{user}'@'<host>';  -- DROP is what TRUNCATE needs", privileges.join(", "))]
+            let mut out = vec![format!("GRANT {} ON `{db}`.* TO '{user}'@'<host>';  -- DROP is what TRUNCATE needs", privileges.join(", "))];
+            let home = t.progress_schema.clone().unwrap_or_else(|| db.clone());
+            if home != db || !t.create_tables {
+                out.push(format!(
+                    "GRANT SELECT, INSERT, UPDATE, DELETE, CREATE ON `{home}`.* TO '{user}'@'<host>';  -- logferry_progress, its record \
+                     of what each lane applied (exactly once)"
+                ));
+            }
+            out
         }
         TargetConfig::Mongodb(t) => {
             let user = user_of(t.url.expose());
@@ -169,7 +182,8 @@ create_tables = false
         let my = target(&p.targets[0]).join("\n");
         assert!(my.contains("GRANT SELECT, INSERT, UPDATE, DELETE, DROP, CREATE, ALTER ON `replica`.* TO 'writer'@'<host>';"), "{my}");
         let pg = target(&p.targets[1]).join("\n");
-        assert!(pg.contains("TRUNCATE ON ALL TABLES IN SCHEMA mirror TO w;") && !pg.contains("CREATE"), "{pg}");
+        assert!(pg.contains("TRUNCATE ON ALL TABLES IN SCHEMA mirror TO w;") && !pg.contains("CREATE ON SCHEMA mirror"), "{pg}");
+        assert!(pg.contains("GRANT USAGE, CREATE ON SCHEMA public TO w;  -- logferry_progress"), "{pg}");
     }
 
     #[test]

@@ -348,6 +348,9 @@ pub struct MysqlTargetConfig {
     pub database: Option<String>,
     /// Create missing tables (and add new columns) from the source schema.
     pub create_tables: bool,
+    /// The database of the `logferry_progress` table (exactly-once apply);
+    /// default: the target's database.
+    pub progress_schema: Option<String>,
 }
 
 /// `kind = "postgres"` target: idempotent batched apply into PostgreSQL.
@@ -363,6 +366,9 @@ pub struct PostgresTargetConfig {
     /// one per connection), so that a postgres source with `origin = "none"`
     /// on this database skips what this target applied; `None` when off.
     pub replication_origin: Option<String>,
+    /// The schema of the `logferry_progress` table (exactly-once apply);
+    /// default: `public`.
+    pub progress_schema: Option<String>,
 }
 
 /// `kind = "file"`: appends records, fsyncs before acknowledging.

@@ -26,7 +26,10 @@
 //! either is dead it is held back, and once set aside both are dead.
 //!
 //! **Durability.** Dead letters of a batch are written and flushed to sled
-//! before the batch is acknowledged: only then may the checkpoint pass them.
+//! before the batch is acknowledged (only then may the checkpoint pass
+//! them), and before any later piece of the batch is applied: exactly-once
+//! targets record that they applied past a refused record, so a replay
+//! would not offer it to them again.
 //! If the process dies first, the batch is replayed with the same seqs, and
 //! the store keeps the first entry of each seq.
 //!
@@ -199,6 +202,8 @@ impl Quarantine {
         first.records = batch.records.clone();
         let mut pieces = vec![first];
         let mut letters = Vec::new();
+        let mut written = 0;
+        let store_failed = |e: CheckpointError| Some(SinkError::definite("dead-letter store", crate::ErrorChain(&e).to_string()));
         while let Some(Piece { mut records, failed }) = pieces.pop() {
             let error = match failed {
                 Some(e) => e,
@@ -240,7 +245,15 @@ impl Quarantine {
                     if records.is_empty() {
                         continue;
                     }
-                    let piece = Batch { lane: batch.lane, records };
+                    // Records set aside are durable in the store before any
+                    // later record is applied: exactly-once targets record
+                    // that they applied past them, so a replay would not
+                    // offer them again.
+                    if !letters.is_empty() {
+                        written += letters.len();
+                        q.write(std::mem::take(&mut letters)).await.map_err(store_failed)?;
+                    }
+                    let piece = Batch { lane: batch.lane, records, order: batch.order.clone() };
                     match delivery.apply_everywhere(&piece).await {
                         Ok(()) => continue,
                         Err(Some(e)) if !e.is_transient() && q.refusals => {
@@ -282,11 +295,9 @@ impl Quarantine {
         }
         let n = letters.len();
         if n > 0 {
-            q.write(letters).await.map_err(|e| {
-                Some(SinkError::definite("dead-letter store", crate::ErrorChain(&e).to_string()))
-            })?;
+            q.write(letters).await.map_err(store_failed)?;
         }
-        Ok(n)
+        Ok(written + n)
     }
 }
 

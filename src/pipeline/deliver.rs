@@ -55,7 +55,7 @@ impl Delivery {
         let batch = match &self.stage {
             None => batch,
             Some(stage) => {
-                transformed = Batch { lane: batch.lane, records: stage.transform_all(&batch.records) };
+                transformed = Batch { lane: batch.lane, records: stage.transform_all(&batch.records), order: batch.order.clone() };
                 &transformed
             }
         };
@@ -65,7 +65,7 @@ impl Delivery {
             let routed;
             let batch = match routes.get(i) {
                 Some(route) if !route.is_all() => {
-                    routed = Batch { lane: batch.lane, records: batch.records.iter().filter(|c| route.admits(c)).cloned().collect() };
+                    routed = Batch { lane: batch.lane, records: batch.records.iter().filter(|c| route.admits(c)).cloned().collect(), order: batch.order.clone() };
                     &routed
                 }
                 _ => batch,

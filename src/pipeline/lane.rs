@@ -11,7 +11,7 @@ use super::dead_letter::Quarantine;
 use super::deliver::Delivery;
 use super::LaneEvent;
 use crate::record::Change;
-use crate::sinks::Batch;
+use crate::sinks::{Batch, LogOrder, Mark, RunOrder};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +23,10 @@ use tokio::time::Instant;
 pub(crate) struct Queued {
     pub change: Change,
     pub size: usize,
+    /// The record's log ordinal (0: not a log row change) and routing
+    /// hash, for targets that record what they applied (`Batch::order`).
+    pub ordinal: u64,
+    pub hash: u64,
 }
 
 /// How a lane cuts and retries batches.
@@ -59,20 +63,27 @@ pub(crate) struct Lane {
     /// With `on_error = "dead_letter"`: where refused records go instead
     /// of stopping the pipeline (see `dead_letter`).
     pub quarantine: Option<Arc<Quarantine>>,
+    /// The run's numbering (a new epoch when the source starts again
+    /// without a checkpoint), read for every batch.
+    pub order: watch::Receiver<Arc<RunOrder>>,
 }
 
 impl Lane {
     pub(crate) async fn run(mut self) {
-        let mut batch = Batch { lane: self.index, records: Vec::new() };
+        let mut batch = Batch { lane: self.index, records: Vec::new(), order: None };
+        let mut marks = Vec::new();
         loop {
             batch.records.clear();
+            marks.clear();
             let mut bytes = 0usize;
-            if !self.fill(&mut batch, &mut bytes).await {
+            if !self.fill(&mut batch, &mut marks, &mut bytes).await {
                 return;
             }
             if batch.records.is_empty() {
                 return;
             }
+            let run = self.order.borrow().clone();
+            batch.order = Some(LogOrder { run, marks: marks.as_slice().into() });
             let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
             let began = std::time::Instant::now();
             let applied = match &self.quarantine {
@@ -101,7 +112,7 @@ impl Lane {
 
     /// Collects the next batch. Returns false when the lane must stop
     /// (cancelled, or the queue closed with nothing left).
-    async fn fill(&mut self, batch: &mut Batch, bytes: &mut usize) -> bool {
+    async fn fill(&mut self, batch: &mut Batch, marks: &mut Vec<Mark>, bytes: &mut usize) -> bool {
         while self.carry.is_empty() {
             let chunk = tokio::select! {
                 biased;
@@ -125,7 +136,7 @@ impl Lane {
             }
             // Take what is already here or queued without waiting.
             if let Some(q) = self.carry.pop_front() {
-                push(batch, bytes, q);
+                push(batch, marks, bytes, q);
                 continue;
             }
             match self.rx.try_recv() {
@@ -166,7 +177,8 @@ impl Lane {
     }
 }
 
-fn push(batch: &mut Batch, bytes: &mut usize, q: Queued) {
+fn push(batch: &mut Batch, marks: &mut Vec<Mark>, bytes: &mut usize, q: Queued) {
     *bytes += q.size;
+    marks.push(Mark { seq: q.change.seq, ordinal: q.ordinal, hash: q.hash });
     batch.records.push(q.change);
 }

@@ -13,7 +13,11 @@
 //! **Sequence numbers.** The coordinator numbers records gap-free as they
 //! arrive, continuing after the checkpoint's `seq`; a source resuming after
 //! the checkpointed position re-emits the same records in the same order, so
-//! replays carry the same numbers.
+//! replays carry the same numbers — mostly: a new source session may emit
+//! records of its own first, which shifts them. Row changes read from the
+//! log also get a *log ordinal*, which a replay gives them exactly, saved
+//! in checkpoints with the numbering's epoch and carried in each batch
+//! for exactly-once targets (see `order`).
 //!
 //! **Ordering.** A record's lane is `hash(table, key) % lanes`, so all records
 //! of a key go through one lane, in order. A record that touches more than
@@ -88,6 +92,7 @@ mod ack;
 mod dead_letter;
 mod deliver;
 mod lane;
+mod order;
 mod spool;
 mod stats;
 
@@ -102,11 +107,12 @@ pub use stats::{
 use crate::checkpoint::{Checkpoint, CheckpointError, CheckpointStore};
 use crate::config::{ApplyConfig, OnError, Ordering, SpoolConfig};
 use crate::record::{Change, Op, Position};
-use crate::sinks::{Sink, SinkError};
+use crate::sinks::{RunOrder, Sink, SinkError};
 use crate::sources::{Emitter, Source, SourceContext, SourceError};
 use crate::transform::{Route, Stage};
 use deliver::{Delivery, Retry};
 use lane::{Lane, LaneSettings, Queued};
+use order::{in_log_order, new_epoch};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -317,6 +323,11 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     }
     let routes: Arc<[Route]> = routes.into();
     let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
+    // The numbering: a checkpoint's epoch continues; without one (first
+    // run, after `reset`) the numbering starts again under a new epoch.
+    let epoch = resume.as_ref().map(|c| c.epoch).filter(|&e| e != 0).unwrap_or_else(new_epoch);
+    let resumed = resume.as_ref().map_or(0, |c| c.ordinal);
+    let (order_tx, order_rx) = watch::channel(Arc::new(RunOrder { pipeline: name.clone(), epoch, lanes, resumed }));
     let (events_tx, mut events) = mpsc::unbounded_channel::<LaneEvent>();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut lane_tx = Vec::with_capacity(lanes);
@@ -344,6 +355,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 routes: routes.clone(),
             },
             quarantine: quarantine.clone(),
+            order: order_rx.clone(),
         };
         let task = tokio::spawn(lane.run());
         // A panicking sink must stop the pipeline, not leave its records
@@ -364,6 +376,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         name: name.clone(),
         store: store.clone(),
         next_seq: resume.as_ref().map_or(1, |c| c.seq + 1),
+        ordinal: resumed,
+        order_tx,
         tracker: AckTracker::new(resume.as_ref().map_or(0, |c| c.seq)),
         tx_ends: VecDeque::new(),
         candidate: None,
@@ -403,7 +417,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 let Some(Barrier::Draining(q)) = barrier.take() else { unreachable!() };
                 let seq = q.change.seq;
                 co.in_flight(q.size);
-                let _ = lane_tx[lane_of(&q.change, lanes)].send(vec![*q]);
+                let _ = lane_tx[(q.hash % lanes as u64) as usize].send(vec![*q]);
                 barrier = Some(Barrier::Applying(seq));
             }
         }
@@ -569,14 +583,6 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     Ok(summary)
 }
 
-fn lane_of(change: &Change, lanes: usize) -> usize {
-    if lanes == 1 {
-        0
-    } else {
-        (change.route_hash() % lanes as u64) as usize
-    }
-}
-
 /// A record's commit timestamp as a time (none for special values).
 fn commit_instant(t: &crate::record::Timestamp) -> Option<SystemTime> {
     if t.special != 0 || t.seconds < 0 {
@@ -643,12 +649,17 @@ struct Coordinator {
     name: String,
     store: CheckpointStore,
     next_seq: u64,
+    /// The last log ordinal given (see `in_log_order`).
+    ordinal: u64,
+    /// The run's numbering, as the lanes read it for their batches.
+    order_tx: watch::Sender<Arc<RunOrder>>,
     tracker: AckTracker,
     /// Transaction ends routed but not yet under the watermark, in seq
     /// order, with their source commit time (for the latency figures).
     tx_ends: VecDeque<TxEnd>,
-    /// The newest transaction end under the watermark, not yet saved.
-    candidate: Option<(u64, Position)>,
+    /// The newest transaction end under the watermark, not yet saved:
+    /// its seq, position and log ordinal.
+    candidate: Option<(u64, Position, u64)>,
     /// The last checkpoint written.
     saved: Option<Checkpoint>,
     /// Publishes every saved position to the source.
@@ -680,6 +691,8 @@ struct Coordinator {
 struct TxEnd {
     seq: u64,
     position: Position,
+    /// The log ordinal given up to and including this record.
+    ordinal: u64,
     /// Source commit time (none for heartbeats): the latency figures.
     committed: Option<SystemTime>,
     /// Unix millis: the commit time, else when it was received (lag and
@@ -705,11 +718,17 @@ impl Coordinator {
         self.records += 1;
         self.stats.received();
         change.seq = seq;
+        let ordinal = if in_log_order(&change) {
+            self.ordinal += 1;
+            self.ordinal
+        } else {
+            0
+        };
         if change.tx_end {
             if let Some(pos) = change.position.take() {
                 let committed = if change.is_heartbeat() { None } else { change.commit_time.as_ref().and_then(commit_instant) };
                 let source_ms = committed.map_or(self.received_ms, unix_ms);
-                self.tx_ends.push_back(TxEnd { seq, position: pos.clone(), committed, source_ms });
+                self.tx_ends.push_back(TxEnd { seq, position: pos.clone(), ordinal: self.ordinal, committed, source_ms });
                 // Targets see the source's position, also behind a spool.
                 change.position = Some(unwrap_position(pos));
             }
@@ -724,12 +743,13 @@ impl Coordinator {
             return None;
         }
         let size = change.approx_size();
-        let q = Queued { change, size };
+        let hash = change.route_hash();
+        let q = Queued { change, size, ordinal, hash };
         if !whole_transactions && is_barrier(&q.change) {
             return Some(q);
         }
         self.in_flight(size);
-        self.pending[lane_of(&q.change, lanes)].push(q);
+        self.pending[(hash % lanes as u64) as usize].push(q);
         None
     }
 
@@ -781,12 +801,12 @@ impl Coordinator {
         }
         let w = self.tracker.watermark();
         while self.tx_ends.front().is_some_and(|t| t.seq <= w) {
-            let TxEnd { seq, position, committed, source_ms } = self.tx_ends.pop_front().expect("checked");
+            let TxEnd { seq, position, ordinal, committed, source_ms } = self.tx_ends.pop_front().expect("checked");
             if let Some(at) = committed {
                 self.stats.transaction_applied(at);
             }
             self.applied_through_ms = self.applied_through_ms.max(source_ms);
-            self.candidate = Some((seq, position));
+            self.candidate = Some((seq, position, ordinal));
         }
     }
 
@@ -797,6 +817,12 @@ impl Coordinator {
         self.save().await?;
         let seq = self.saved.as_ref().map_or(0, |c| c.seq);
         self.next_seq = seq + 1;
+        self.ordinal = self.saved.as_ref().map_or(0, |c| c.ordinal);
+        // Without a checkpoint the source starts over from scratch, maybe
+        // elsewhere in its log: a new numbering.
+        let epoch = if self.saved.is_some() { self.order_tx.borrow().epoch } else { new_epoch() };
+        let resumed = self.ordinal;
+        self.order_tx.send_modify(|o| *o = Arc::new(RunOrder { epoch, resumed, ..(**o).clone() }));
         self.tracker = AckTracker::new(seq);
         self.tx_ends.clear();
         self.open_tx_ms = None;
@@ -806,8 +832,9 @@ impl Coordinator {
 
     /// Writes the candidate checkpoint (flushed) and publishes it.
     async fn save(&mut self) -> Result<(), CheckpointError> {
-        let Some((seq, position)) = self.candidate.take() else { return Ok(()) };
-        let cp = Checkpoint { seq, position, updated_at: SystemTime::now() };
+        let Some((seq, position, ordinal)) = self.candidate.take() else { return Ok(()) };
+        let epoch = self.order_tx.borrow().epoch;
+        let cp = Checkpoint { seq, position, updated_at: SystemTime::now(), epoch, ordinal };
         let store = self.store.clone();
         let name = self.name.clone();
         let to_save = cp.clone();

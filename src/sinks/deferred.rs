@@ -112,7 +112,7 @@ mod tests {
     }
 
     fn batch() -> Batch {
-        Batch { lane: 0, records: vec![Default::default(); 3] }
+        Batch { lane: 0, records: vec![Default::default(); 3], order: None }
     }
 
     #[tokio::test]

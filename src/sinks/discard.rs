@@ -54,9 +54,9 @@ mod tests {
     #[tokio::test]
     async fn counts_records_and_batches_it_acknowledges() {
         let sink = DiscardSink::default();
-        let batch = Batch { lane: 0, records: vec![Change::default(); 3] };
+        let batch = Batch { lane: 0, records: vec![Change::default(); 3], order: None };
         sink.apply(&batch).await.unwrap();
-        sink.apply(&Batch { lane: 1, records: vec![Change::default(); 2] }).await.unwrap();
+        sink.apply(&Batch { lane: 1, records: vec![Change::default(); 2], order: None }).await.unwrap();
         assert_eq!((sink.records(), sink.batches()), (5, 2));
     }
 }

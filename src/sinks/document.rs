@@ -161,6 +161,7 @@ pub fn to_table_row(c: &Change) -> Result<Option<Change>, String> {
         schema_change: None,
         message: c.message.clone(),
         documents: false,
+        copied: c.copied,
     };
     match c.op() {
         Op::SchemaChange => {

@@ -377,7 +377,7 @@ mod tests {
         assert_eq!(header_safe("p\u{e9}%"), "p%C3%A9%25");
 
         let records: Vec<Change> = (1..=5).map(|seq| Change { pipeline: "p".into(), seq, ..Default::default() }).collect();
-        let chunks = s.chunks(&Batch { lane: 0, records });
+        let chunks = s.chunks(&Batch { lane: 0, records, order: None });
         let keys: Vec<&str> = chunks.iter().map(|c| c.idempotency_key.as_str()).collect();
         assert_eq!(keys, ["p:1-2", "p:3-4", "p:5-5"]);
         let events: serde_json::Value = serde_json::from_slice(&chunks[0].body).unwrap();

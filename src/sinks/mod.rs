@@ -24,7 +24,10 @@
 //!   lanes may be applied in any interleaving.
 //! - **Idempotence.** After a crash the pipeline replays everything after
 //!   the last checkpoint, so a sink sees some records again (same `seq`).
-//!   Database sinks make replay harmless (upsert by key, delete by key);
+//!   The SQL targets apply exactly once: each batch's transaction records
+//!   the lane's log ordinal ([`Batch::order`]) and replays at or below it
+//!   are skipped (see [`sql`]). Other database sinks make replay harmless
+//!   (upsert by key, delete by key);
 //!   [`nats`] sends `Nats-Msg-Id: <pipeline>:<seq>` so JetStream drops a
 //!   replay within its duplicate window; log-like sinks (files, stdout) are
 //!   at-least-once and consumers can drop duplicates by `seq`.
@@ -59,6 +62,7 @@ pub mod stdout;
 
 use crate::record::Change;
 use crate::BoxFuture;
+use std::sync::Arc;
 
 /// Records for one lane, in the order they must be applied.
 #[derive(Debug, Clone, Default)]
@@ -68,6 +72,60 @@ pub struct Batch {
     pub lane: usize,
     /// The records, in source order for each key.
     pub records: Vec<Change>,
+    /// Where the records stand in the pipeline's log order, for targets
+    /// that record what they applied (the SQL targets, exactly once).
+    /// `None` for records from outside a pipeline's numbering (dead-letter
+    /// replays): applied as they are, never skipped, nothing recorded.
+    pub order: Option<LogOrder>,
+}
+
+/// A batch's place in its pipeline's log order (see [`Batch::order`]).
+#[derive(Debug, Clone)]
+pub struct LogOrder {
+    /// The pipeline run's numbering.
+    pub run: Arc<RunOrder>,
+    /// One mark per record the lane batched, in `seq` order (in the
+    /// source's form: look records up by `seq`, since rules may have
+    /// dropped some).
+    pub marks: Arc<[Mark]>,
+}
+
+/// The numbering a pipeline run gives its records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOrder {
+    /// The pipeline's name.
+    pub pipeline: String,
+    /// Changes whenever the numbering starts again (no checkpoint: first
+    /// run, after `reset`): progress recorded under another epoch says
+    /// nothing about this one.
+    pub epoch: u64,
+    /// The pipeline's lane count; a record's lane is `hash % lanes`.
+    pub lanes: usize,
+    /// The log ordinal of the checkpoint the numbering resumed from:
+    /// records at or below it are never sent again in this epoch.
+    pub resumed: u64,
+}
+
+/// One record's place in the log order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mark {
+    /// The record's `seq`.
+    pub seq: u64,
+    /// Its log ordinal: the count of log row changes up to it, the same in
+    /// every replay of the log; 0 for records that are not log row changes
+    /// (snapshot reads, copied rows, schema changes), which are never
+    /// skipped.
+    pub ordinal: u64,
+    /// Its routing hash ([`Change::route_hash`] in the source's form): its
+    /// lane under any lane count.
+    pub hash: u64,
+}
+
+impl LogOrder {
+    /// The mark of the record numbered `seq`.
+    pub fn mark(&self, seq: u64) -> Option<&Mark> {
+        self.marks.binary_search_by_key(&seq, |m| m.seq).ok().map(|i| &self.marks[i])
+    }
 }
 
 /// What the pipeline measures of its targets: time spent in

@@ -545,6 +545,7 @@ fn record<E: Engine>(ctx: &SourceContext, t: &TableRef, key: &[String], op: Op, 
         table: Some(t.clone()),
         key_columns: key.to_vec(),
         after: Some(row),
+        copied: true,
         ..Default::default()
     }
 }

@@ -105,6 +105,7 @@ pub(crate) fn apply(rules: &[Rule], plan: &Plan, hmac: Option<&ring::hmac::Key>,
         }),
         message: change.message.clone(),
         documents: change.documents,
+        copied: change.copied,
     };
     if op == Op::Delete && change.op() == Op::Update {
         // The old row leaves the filter: delete it. Its key is in the old

@@ -59,5 +59,5 @@ pub fn row_change(source: &str, op: Op, schema: &str, name: &str, key: &[&str], 
 
 /// Applies `records` as one batch on lane 0.
 pub async fn apply(s: &dyn Sink, records: Vec<Change>) -> Result<(), SinkError> {
-    s.apply(&Batch { lane: 0, records }).await
+    s.apply(&Batch { lane: 0, records, order: None }).await
 }

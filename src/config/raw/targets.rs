@@ -104,6 +104,7 @@ pub(super) struct RawPostgresTarget {
     schema: Option<String>,
     create_tables: Option<bool>,
     replication_origin: Option<bool>,
+    progress_schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +116,7 @@ pub(super) struct RawMysqlTarget {
     url: String,
     database: Option<String>,
     create_tables: Option<bool>,
+    progress_schema: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -187,11 +189,13 @@ impl RawTarget {
                 schema: t.schema.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
                 replication_origin: t.replication_origin.unwrap_or(false).then(|| origin_prefix(pipeline)),
+                progress_schema: progress_schema(key, t.progress_schema)?,
             }),
             RawTarget::Mysql(t) => TargetConfig::Mysql(MysqlTargetConfig {
                 url: check_url(&format!("{key}.url"), "mysql", &t.url, &["mysql", "mariadb"])?,
                 database: t.database.filter(|s| !s.is_empty()),
                 create_tables: t.create_tables.unwrap_or(true),
+                progress_schema: progress_schema(key, t.progress_schema)?,
             }),
             RawTarget::Mongodb(t) => TargetConfig::Mongodb(MongodbTargetConfig {
                 url: no_srv(key, &check_url(&format!("{key}.url"), "mongodb", &t.url, &["mongodb", "mongodb+srv"])?)?,
@@ -225,4 +229,15 @@ pub(super) fn record_format(raw: Option<RawFormat>) -> RecordFormat {
 /// replication origins of a postgres target are this plus `_<n>`.
 fn origin_prefix(pipeline: &str) -> String {
     format!("logferry_{pipeline}").chars().map(|c| if c == '-' { '_' } else { c.to_ascii_lowercase() }).collect()
+}
+
+/// `progress_schema`: absent means the target's default; present must name something.
+fn progress_schema(key: &str, value: Option<String>) -> Result<Option<String>, Invalid> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(invalid(
+            format!("{key}.progress_schema"),
+            "is empty; expected the schema (PostgreSQL) or database (MySQL) for the logferry_progress table, or leave it out for the default",
+        )),
+        v => Ok(v),
+    }
 }

@@ -205,6 +205,8 @@ pub(crate) fn full_change() -> Change {
         tx_id: "771".into(),
         commit_time: Some(ts(1_709_207_100, 123_456_000)),
         tx_end: true,
+        // Internal to a run (the log order); not in the JSON form.
+        copied: false,
         schema_change: Some(SchemaChange {
             schema: Some(TableSchema {
                 table: Some(TableRef { schema: "public".into(), name: "orders".into() }),

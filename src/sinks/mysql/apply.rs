@@ -12,7 +12,7 @@ use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, TableRef, TableSchema};
 use crate::sinks::plan::{RowOp, TableWork};
 use crate::sinks::schema_diff;
-use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
+use crate::sinks::sql::{Common, Dialect, Failure, Forget, Mapped, ProgressRow, SqlTable, TableKey};
 use crate::sinks::SinkError;
 use mysql_async::prelude::Queryable;
 use mysql_async::Conn;
@@ -585,4 +585,106 @@ impl Dialect for Mysql {
         }
         Ok(sql::make_nullable(&info.sql_name, &target.name, &ty))
     }
+
+    /// The target's database (where its tables go).
+    fn progress_home(&self) -> String {
+        self.database.clone()
+    }
+
+    async fn progress_create(&self, c: &mut MyConn, table: &TableKey) -> Result<(), MyFailure> {
+        let context = format!("progress table {}", self.shown(table));
+        let mut s = self.session(c);
+        s.flush().await?;
+        // CREATE DATABASE IF NOT EXISTS needs the privilege even when the
+        // database exists: ask first.
+        if !schema::database_exists(&mut s.c.conn, &table.0).await.map_err(|e| s.fail(&context, &e))? {
+            s.ddl(&context, sql::create_database(&table.0, self.server.collation())).await?;
+        }
+        s.ddl(&context, progress_table_ddl(&self.shown(table), self.server.collation())).await
+    }
+
+    fn progress_ddl(&self, table: &TableKey) -> String {
+        format!(
+            "{}; {}",
+            sql::create_database(&table.0, self.server.collation()),
+            progress_table_ddl(&self.shown(table), self.server.collation())
+        )
+    }
+
+    fn progress_grant(&self, table: &TableKey) -> String {
+        let user = self.endpoint.opts().user().unwrap_or("<user>");
+        format!("GRANT CREATE, SELECT, INSERT, UPDATE, DELETE ON {}.* TO {}", quote_ident(&table.0), sql::string_literal(user))
+    }
+
+    async fn progress_read(&self, c: &mut MyConn, table: &TableKey, pipeline: &str, target: &str) -> Result<Vec<ProgressRow>, MyFailure> {
+        let context = format!("progress table {}: reading", self.shown(table));
+        let mut s = self.session(c);
+        s.flush().await?;
+        let query = format!(
+            "SELECT lanes, lane, epoch, ordinal, seq, position FROM {} WHERE pipeline = {} AND target = {}",
+            self.shown(table),
+            sql::string_literal(pipeline),
+            sql::string_literal(target)
+        );
+        let rows: Vec<(i32, i32, i64, i64, i64, Option<String>)> = s.c.conn.query(query).await.map_err(|e| s.fail(&context, &e))?;
+        Ok(rows
+            .into_iter()
+            .map(|(lanes, lane, epoch, ordinal, seq, position)| ProgressRow {
+                pipeline: pipeline.to_string(),
+                target: target.to_string(),
+                lanes,
+                lane,
+                epoch,
+                ordinal,
+                seq,
+                position,
+            })
+            .collect())
+    }
+
+    async fn progress_delete(&self, c: &mut MyConn, table: &TableKey, pipeline: &str, target: &str, which: Forget) -> Result<(), MyFailure> {
+        let context = format!("progress table {}: deleting spent rows", self.shown(table));
+        let mut s = self.session(c);
+        s.flush().await?;
+        let which = match which {
+            Forget::OtherEpochs(epoch) => format!("epoch <> {epoch}"),
+            Forget::Layout(lanes) => format!("lanes = {lanes}"),
+        };
+        let query = format!(
+            "DELETE FROM {} WHERE pipeline = {} AND target = {} AND {which}",
+            self.shown(table),
+            sql::string_literal(pipeline),
+            sql::string_literal(target)
+        );
+        s.c.conn.query_drop(query).await.map_err(|e| s.fail(&context, &e))
+    }
+
+    async fn progress_write(&self, c: &mut MyConn, table: &TableKey, row: &ProgressRow) -> Result<(), MyFailure> {
+        let cols = ["pipeline", "target", "lanes", "lane", "epoch", "ordinal", "seq", "position", "updated_at"];
+        let (prefix, suffix) = sql::upsert_parts(&self.shown(table), &cols, &[0, 1, 2, 3], self.server.upsert_alias());
+        let position = row.position.as_deref().map_or_else(|| "NULL".to_string(), sql::string_literal);
+        let statement = format!(
+            "{prefix}({}, {}, {}, {}, {}, {}, {}, {position}, CURRENT_TIMESTAMP(6)){suffix}",
+            sql::string_literal(&row.pipeline),
+            sql::string_literal(&row.target),
+            row.lanes,
+            row.lane,
+            row.epoch,
+            row.ordinal,
+            row.seq
+        );
+        let context = format!("progress table {}: recording the batch", self.shown(table));
+        self.session(c).push(statement, context, Check::None).await
+    }
+}
+
+/// The progress table (see `sinks::sql::progress`). Text keys of at most
+/// 191 characters fit InnoDB's index limit in utf8mb4.
+fn progress_table_ddl(table: &str, collation: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (pipeline VARCHAR(191) NOT NULL, target VARCHAR(191) NOT NULL, \
+         lanes INT NOT NULL, lane INT NOT NULL, epoch BIGINT NOT NULL, ordinal BIGINT NOT NULL, seq BIGINT NOT NULL, \
+         position TEXT NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), \
+         PRIMARY KEY (pipeline, target, lanes, lane)) ENGINE = InnoDB DEFAULT CHARACTER SET utf8mb4 COLLATE {collation}"
+    )
 }

@@ -96,8 +96,13 @@
 //! extra round trips for `START TRANSACTION` and each statement, plus a
 //! 65,535-placeholder limit. Text literals are escaped in `sql.rs`.
 //!
-//! Replaying a batch gives the same result (upsert and delete by key), which
-//! is what makes at-least-once delivery safe. Upserts need a PRIMARY KEY or
+//! A pipeline lane's batch ends with the upsert of its row in the progress
+//! table (`logferry_progress`, see [`crate::sinks::sql`]), in the same round
+//! trip and transaction, so a replayed batch changes nothing; without it
+//! (dead-letter replays) upsert and delete by key give the same rows. The
+//! progress row is not atomic with a batch holding DDL (a schema change, or
+//! a TRUNCATE alone), which MySQL commits implicitly: such a barrier may
+//! apply twice after a crash, which leaves the same result. Upserts need a PRIMARY KEY or
 //! UNIQUE index on exactly the key columns and *no other unique index* on
 //! the target (`ON DUPLICATE KEY UPDATE` would otherwise update the row that
 //! owns a duplicate value instead of failing); tables logferry creates have

@@ -12,7 +12,7 @@ use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, LogicalKind, TableRef, TableSchema};
 use crate::sinks::plan::RowOp;
 use crate::sinks::schema_diff;
-use crate::sinks::sql::{Common, Dialect, Failure, Mapped, SqlTable, TableKey};
+use crate::sinks::sql::{Common, Dialect, Failure, Forget, Mapped, ProgressRow, SqlTable, TableKey};
 use crate::sinks::SinkError;
 use std::collections::HashMap;
 use tokio_postgres::types::{ToSql, Type};
@@ -27,6 +27,9 @@ pub struct PgConn {
     client: Client,
     /// Prepared statements by SQL text (they belong to `client`).
     statements: HashMap<String, Statement>,
+    /// The batch's progress row (statement, row), sent with COMMIT in one
+    /// round trip.
+    progress: Option<(String, ProgressRow)>,
 }
 
 /// A data error (SQLSTATE class 22) in a row statement: after the rollback,
@@ -127,7 +130,7 @@ impl Postgres {
     }
 
     pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
-        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new() })
+        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new(), progress: None })
     }
 
     fn db(&self, context: &str, e: tokio_postgres::Error) -> PgFailure {
@@ -228,14 +231,28 @@ impl Dialect for Postgres {
     }
 
     async fn begin(&self, conn: &mut PgConn, _steps: usize) -> Result<(), PgFailure> {
+        conn.progress = None;
         self.exec(conn, "BEGIN", "BEGIN").await
     }
 
+    /// COMMIT, with the progress row's upsert in front of it in the same
+    /// round trip (pipelined: if the upsert fails, the server answers the
+    /// COMMIT of the failed transaction with a rollback).
     async fn commit(&self, conn: &mut PgConn) -> Result<(), PgFailure> {
-        self.exec(conn, "COMMIT (the batch is not applied)", "COMMIT").await
+        let context = "COMMIT (the batch is not applied)";
+        let Some((sql, row)) = conn.progress.take() else { return self.exec(conn, context, "COMMIT").await };
+        let recording = "progress table: recording the batch (the batch is not applied)";
+        let types = [Type::TEXT, Type::TEXT, Type::INT4, Type::INT4, Type::INT8, Type::INT8, Type::INT8, Type::TEXT];
+        let st = self.prepare(conn, recording, &sql, &types).await?;
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&row.pipeline, &row.target, &row.lanes, &row.lane, &row.epoch, &row.ordinal, &row.seq, &row.position];
+        let (upsert, commit) = tokio::join!(conn.client.execute(&st, &params), conn.client.batch_execute("COMMIT"));
+        upsert.map_err(|e| self.db(recording, e))?;
+        commit.map_err(|e| self.db(context, e))
     }
 
     async fn rollback(&self, conn: &mut PgConn) -> bool {
+        conn.progress = None;
         !conn.client.is_closed() && conn.client.batch_execute("ROLLBACK").await.is_ok()
     }
 
@@ -400,6 +417,87 @@ impl Dialect for Postgres {
     fn drop_not_null_sql(&self, info: &TableInfo, i: usize) -> Result<String, String> {
         Ok(sql::drop_not_null(&info.sql_name, &info.columns[i].name))
     }
+
+    /// `public`, the schema every database has.
+    fn progress_home(&self) -> String {
+        "public".into()
+    }
+
+    async fn progress_create(&self, conn: &mut PgConn, table: &TableKey) -> Result<(), PgFailure> {
+        let context = format!("progress table {}", self.shown(table));
+        // CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when
+        // the schema exists: ask first.
+        if !schema::schema_exists(&conn.client, &table.0).await.map_err(|e| self.db(&context, e))? {
+            self.exec(conn, &context, &sql::create_schema(&table.0)).await?;
+        }
+        self.exec(conn, &context, &progress_table_ddl(&self.shown(table))).await
+    }
+
+    fn progress_ddl(&self, table: &TableKey) -> String {
+        format!("{}; {}", sql::create_schema(&table.0), progress_table_ddl(&self.shown(table)))
+    }
+
+    fn progress_grant(&self, table: &TableKey) -> String {
+        let role = quote_ident(self.config.get_user().unwrap_or("<role>"));
+        format!("GRANT CREATE ON SCHEMA {} TO {role}, or GRANT CREATE ON DATABASE … TO {role} for a new schema", quote_ident(&table.0))
+    }
+
+    async fn progress_read(&self, conn: &mut PgConn, table: &TableKey, pipeline: &str, target: &str) -> Result<Vec<ProgressRow>, PgFailure> {
+        let context = format!("progress table {}: reading", self.shown(table));
+        let sql = format!(
+            "SELECT lanes, lane, epoch, ordinal, seq, position FROM {} WHERE pipeline = $1 AND target = $2",
+            self.shown(table)
+        );
+        let st = self.prepare(conn, &context, &sql, &[Type::TEXT, Type::TEXT]).await?;
+        let rows = conn.client.query(&st, &[&pipeline, &target]).await.map_err(|e| self.db(&context, e))?;
+        rows.iter()
+            .map(|r| {
+                Ok(ProgressRow {
+                    pipeline: pipeline.to_string(),
+                    target: target.to_string(),
+                    lanes: r.try_get(0)?,
+                    lane: r.try_get(1)?,
+                    epoch: r.try_get(2)?,
+                    ordinal: r.try_get(3)?,
+                    seq: r.try_get(4)?,
+                    position: r.try_get(5)?,
+                })
+            })
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| self.db(&context, e))
+    }
+
+    async fn progress_delete(&self, conn: &mut PgConn, table: &TableKey, pipeline: &str, target: &str, which: Forget) -> Result<(), PgFailure> {
+        let context = format!("progress table {}: deleting spent rows", self.shown(table));
+        let base = format!("DELETE FROM {} WHERE pipeline = $1 AND target = $2", self.shown(table));
+        let result = match which {
+            Forget::OtherEpochs(epoch) => conn.client.execute(&format!("{base} AND epoch <> $3"), &[&pipeline, &target, &epoch]).await,
+            Forget::Layout(lanes) => conn.client.execute(&format!("{base} AND lanes = $3"), &[&pipeline, &target, &lanes]).await,
+        };
+        result.map(|_| ()).map_err(|e| self.db(&context, e))
+    }
+
+    /// Keeps the row for [`Dialect::commit`], which sends it with COMMIT.
+    async fn progress_write(&self, conn: &mut PgConn, table: &TableKey, row: &ProgressRow) -> Result<(), PgFailure> {
+        let sql = format!(
+            "INSERT INTO {} (pipeline, target, lanes, lane, epoch, ordinal, seq, position, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now()) ON CONFLICT (pipeline, target, lanes, lane) DO UPDATE SET \
+             epoch = EXCLUDED.epoch, ordinal = EXCLUDED.ordinal, seq = EXCLUDED.seq, position = EXCLUDED.position, \
+             updated_at = EXCLUDED.updated_at",
+            self.shown(table)
+        );
+        conn.progress = Some((sql, row.clone()));
+        Ok(())
+    }
+}
+
+/// The progress table (see `sinks::sql::progress`).
+fn progress_table_ddl(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {table} (pipeline text NOT NULL, target text NOT NULL, lanes integer NOT NULL, \
+         lane integer NOT NULL, epoch bigint NOT NULL, ordinal bigint NOT NULL, seq bigint NOT NULL, position text, \
+         updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (pipeline, target, lanes, lane))"
+    )
 }
 
 #[cfg(test)]

@@ -48,9 +48,11 @@
 //!    `value/`), cast on the server to the type the target column has.
 //!
 //! So a batch of N upserts to one table costs three round trips (BEGIN,
-//! one INSERT, COMMIT) however large N is; statements are prepared once per
-//! connection. Replaying a batch gives the same result (upsert and delete by
-//! key), which is what makes at-least-once delivery safe.
+//! one INSERT, the progress row's upsert pipelined with COMMIT) however
+//! large N is; statements are
+//! prepared once per connection. The progress row (`logferry_progress`,
+//! see [`crate::sinks::sql`]) makes a replayed batch change nothing; without
+//! it (dead-letter replays) upsert and delete by key give the same rows.
 //!
 //! **UNCHANGED** (a PostgreSQL TOAST value the source did not send) never
 //! overwrites a stored value. If an earlier record of the same key in the

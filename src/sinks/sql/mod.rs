@@ -15,6 +15,14 @@
 //!   visible, and the dialect may then explain the failure (name the column
 //!   whose value did not fit). A lost connection is dropped and the error is
 //!   transient, so the pipeline retries the same batch.
+//! - **Exactly once.** A batch from a pipeline lane ([`Batch::order`])
+//!   first loses the records the target already applied, and its
+//!   transaction ends with an upsert of the lane's row in the progress
+//!   table `logferry_progress` (created when missing, in `progress_schema`),
+//!   which commits with the rows: replays after a crash change nothing,
+//!   whatever the lane count was (see `progress.rs`: log ordinals,
+//!   layouts, epochs). Batches without an order (dead-letter replays) are
+//!   applied as they are.
 //! - **Documents.** Records of a table whose rows are documents
 //!   (`Change.documents`) become `_id` + `document` rows first
 //!   ([`crate::sinks::document`]).
@@ -48,7 +56,10 @@
 //!   is never converted or dropped.
 //! - **Truncates** empty the table (a table that does not exist is skipped).
 
+mod progress;
 mod tx;
+
+pub use progress::{Forget, ProgressRow, PROGRESS_TABLE};
 
 use super::plan::{PlanTable, RowOp, TableWork};
 use super::{document, plan, Batch, Sink, SinkError};
@@ -285,6 +296,25 @@ pub trait Dialect: Send + Sync + Sized + 'static {
     /// The statement that drops column `i`'s NOT NULL, or why not (a
     /// warning logged once instead).
     fn drop_not_null_sql(&self, table: &Self::Table, i: usize) -> Result<String, String>;
+
+    /// Where the progress table goes when `progress_schema` is not set.
+    fn progress_home(&self) -> String;
+    /// Creates the progress table `table`, and its schema or database when
+    /// missing (outside a batch).
+    fn progress_create(&self, conn: &mut Self::Conn, table: &TableKey) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// The DDL [`Dialect::progress_create`] runs, for the error when it cannot.
+    fn progress_ddl(&self, table: &TableKey) -> String;
+    /// The GRANT that lets the target's role create `table`, for the error
+    /// when it cannot.
+    fn progress_grant(&self, table: &TableKey) -> String;
+    /// The progress rows of `pipeline`'s `target` (outside a batch).
+    fn progress_read(&self, conn: &mut Self::Conn, table: &TableKey, pipeline: &str, target: &str)
+        -> impl Future<Output = Result<Vec<ProgressRow>, Failure<Self>>> + Send;
+    /// Deletes progress rows of `pipeline`'s `target` (outside a batch).
+    fn progress_delete(&self, conn: &mut Self::Conn, table: &TableKey, pipeline: &str, target: &str, which: Forget)
+        -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+    /// Upserts `row` inside the batch's transaction, as its last statement.
+    fn progress_write(&self, conn: &mut Self::Conn, table: &TableKey, row: &ProgressRow) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
 }
 
 /// A rendered value of a dialect's tables.
@@ -311,6 +341,13 @@ pub struct SqlSink<D: Dialect> {
     sources: Mutex<HashMap<TableKey, TableSchema>>,
     /// Things already warned about (text fallback, no key).
     warned: Mutex<HashSet<String>>,
+    /// What the progress table says of the pipeline's current numbering
+    /// (read at its first batch; see `progress`).
+    progress: tokio::sync::Mutex<Option<Arc<progress::State>>>,
+    /// `progress_schema`; `None`: the dialect's default.
+    progress_home: Option<String>,
+    /// Which target of its pipeline this is, in the progress rows.
+    target: String,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -324,7 +361,16 @@ impl<D: Dialect> SqlSink<D> {
         let lanes: Vec<_> = (0..lanes.max(1))
             .map(|_| tokio::sync::Mutex::new(Lane { conn: None, in_txn: false }))
             .collect();
-        let sink = SqlSink { dialect, lanes, tables: Default::default(), sources: Default::default(), warned: Default::default() };
+        let sink = SqlSink {
+            dialect,
+            lanes,
+            tables: Default::default(),
+            sources: Default::default(),
+            warned: Default::default(),
+            progress: Default::default(),
+            progress_home: None,
+            target: String::new(),
+        };
         sink.lanes[0].try_lock().expect("new lanes are free").conn = Some(first);
         sink
     }
@@ -332,6 +378,16 @@ impl<D: Dialect> SqlSink<D> {
     /// The dialect (its settings and server facts).
     pub fn dialect(&self) -> &D {
         &self.dialect
+    }
+
+    /// Where the progress table goes (`progress_schema`: a PostgreSQL
+    /// schema or a MySQL database; `None`: the dialect's default) and how
+    /// this target is named in its rows: `target` tells apart targets of
+    /// one pipeline that share a database (see [`target_label`]).
+    pub fn with_progress(mut self, home: Option<String>, target: String) -> Self {
+        self.progress_home = home.filter(|h| !h.is_empty());
+        self.target = target;
+        self
     }
 
     fn definite(&self, message: String) -> SinkError {
@@ -348,8 +404,6 @@ impl<D: Dialect> SqlSink<D> {
         if !batch.records.iter().any(|c| !matches!(c.op(), Op::Heartbeat | Op::Message)) {
             return Ok(());
         }
-        let records = document::to_table_records(&batch.records).map_err(|m| self.definite(m))?;
-        let steps = plan::steps(&records).map_err(|m| self.definite(m))?;
         let mut lane = self.lanes[batch.lane % self.lanes.len()].lock().await;
         if lane.in_txn {
             lane.conn = None;
@@ -363,15 +417,70 @@ impl<D: Dialect> SqlSink<D> {
         if lane.conn.is_none() {
             lane.conn = Some(self.dialect.open().await.map_err(|e| self.dialect.scrub(e))?);
         }
-        lane.in_txn = true;
         let lane = &mut *lane;
+        // Set while statements run: a cancelled apply leaves the connection
+        // to be dropped, not reused (see `Lane::in_txn`).
+        lane.in_txn = true;
         let conn = lane.conn.as_mut().expect("connected above");
+        // Exactly once: leave out what the target already holds.
+        let (records, progress) = match &batch.order {
+            None => (std::borrow::Cow::Borrowed(batch.records.as_slice()), None),
+            Some(order) => {
+                let state = match self.progress_state(conn, &order.run).await {
+                    Ok(s) => s,
+                    Err(f) => {
+                        lane.in_txn = false;
+                        if f.lost {
+                            lane.conn = None;
+                        }
+                        return Err(self.dialect.scrub(f.error));
+                    }
+                };
+                if batch.lane >= order.run.lanes {
+                    lane.in_txn = false;
+                    return Err(self.definite(format!("a batch of lane {} of {} lanes", batch.lane, order.run.lanes)));
+                }
+                let screened = progress::screen(&state, &self.target, batch.lane, order, &batch.records);
+                if screened.skipped > 0 {
+                    tracing::debug!(target_name = %self.dialect.name(), lane = batch.lane, skipped = screened.skipped,
+                        "records the target already applied are left out");
+                }
+                let row = screened.row.map(|row| (state.table.clone(), row, screened.ordinal, state));
+                (screened.records, row)
+            }
+        };
+        let planned = if progress.is_none() && !records.iter().any(|c| !matches!(c.op(), Op::Heartbeat | Op::Message)) {
+            None
+        } else {
+            Some(document::to_table_records(&records).map_err(|m| self.definite(m)))
+        };
+        let records = match planned {
+            None => {
+                lane.in_txn = false;
+                return Ok(());
+            }
+            Some(Err(e)) => {
+                lane.in_txn = false;
+                return Err(e);
+            }
+            Some(Ok(r)) => r,
+        };
+        let steps = match plan::steps(&records) {
+            Ok(s) => s,
+            Err(m) => {
+                lane.in_txn = false;
+                return Err(self.definite(m));
+            }
+        };
         let mut tx = tx::Tx { sink: self, conn, overlay: HashMap::new() };
-        let result = tx.run(steps).await;
+        let result = tx.run(steps, progress.as_ref().map(|(table, row, _, _)| (table, row))).await;
         let overlay = std::mem::take(&mut tx.overlay);
         match result {
             Ok(()) => {
                 lane.in_txn = false;
+                if let Some((_, _, ordinal, state)) = &progress {
+                    state.advance(batch.lane, *ordinal);
+                }
                 let mut sources = lock(&self.sources);
                 for (key, cached) in &overlay {
                     if let Some(schema) = &cached.source {
@@ -402,6 +511,33 @@ impl<D: Dialect> SqlSink<D> {
             }
         }
     }
+}
+
+/// How a target names itself in the progress rows of its pipeline: its
+/// `schema` / `database` and `tables`, so that two targets of one pipeline
+/// writing into one database keep apart (long texts are shortened with a
+/// digest, to fit the key).
+pub fn target_label(namespace: Option<&str>, tables: &[String]) -> String {
+    let mut label = String::new();
+    if let Some(n) = namespace.filter(|n| !n.is_empty()) {
+        label.push_str(n);
+    }
+    if !tables.is_empty() {
+        label.push_str(" tables=");
+        label.push_str(&tables.join(","));
+    }
+    const MAX: usize = 120;
+    if label.len() <= MAX {
+        return label;
+    }
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    label.hash(&mut h);
+    let mut cut = 100;
+    while !label.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}#{:016x}", &label[..cut], h.finish())
 }
 
 impl<D: Dialect> Sink for SqlSink<D> {

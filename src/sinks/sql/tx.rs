@@ -4,7 +4,7 @@
 
 mod keyless;
 
-use super::{Cached, Cell, Dialect, Failure, SqlSink, SqlTable, TableKey};
+use super::{Cached, Cell, Dialect, Failure, ProgressRow, SqlSink, SqlTable, TableKey};
 use crate::record::{Change, Op, TableRef, TableSchema};
 use crate::sinks::plan::{key_indices, key_of, PlanTable, Step, TablePlan};
 use crate::sinks::schema_diff;
@@ -33,9 +33,11 @@ impl<D: Dialect> Tx<'_, D> {
         self.dialect().target_table(t).map_err(|m| self.definite(m))
     }
 
-    pub async fn run(&mut self, steps: Vec<Step<'_>>) -> Result<(), Failure<D>> {
+    /// Applies `steps` in one transaction; with `progress`, also upserts
+    /// that row of the progress table in it, last.
+    pub async fn run(&mut self, steps: Vec<Step<'_>>, progress: Option<(&TableKey, &ProgressRow)>) -> Result<(), Failure<D>> {
         let sink = self.sink;
-        sink.dialect.begin(self.conn, steps.len()).await?;
+        sink.dialect.begin(self.conn, steps.len() + usize::from(progress.is_some())).await?;
         let alone = steps.len() == 1;
         for step in steps {
             match step {
@@ -44,6 +46,9 @@ impl<D: Dialect> Tx<'_, D> {
                 Step::Truncate(c) => self.truncate(c, alone).await?,
                 Step::KeyChange(c) => self.key_change(c).await?,
             }
+        }
+        if let Some((table, row)) = progress {
+            sink.dialect.progress_write(self.conn, table, row).await?;
         }
         sink.dialect.commit(self.conn).await
     }

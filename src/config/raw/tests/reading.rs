@@ -338,6 +338,21 @@ fn protobuf_file_target() {
 }
 
 #[test]
+fn progress_schema_of_sql_targets_is_read_and_never_empty() {
+    let cfg = parse(&with_targets(
+        "[[pipeline.target]]\nkind = \"postgres\"\nurl = \"postgres://u@h/d\"\nprogress_schema = \"meta\"\n\
+         [[pipeline.target]]\nkind = \"mysql\"\nurl = \"mysql://u@h/d\"",
+    ))
+    .unwrap();
+    let TargetConfig::Postgres(pg) = &cfg.pipelines[0].targets[0] else { panic!() };
+    let TargetConfig::Mysql(my) = &cfg.pipelines[0].targets[1] else { panic!() };
+    assert_eq!((pg.progress_schema.as_deref(), my.progress_schema.as_deref()), (Some("meta"), None));
+    let (key, message) = invalid(&with_targets("[[pipeline.target]]\nkind = \"mysql\"\nurl = \"mysql://u@h/d\"\nprogress_schema = \" \""));
+    assert_eq!(key, "pipeline[shop].target[0].progress_schema");
+    assert!(message.contains("logferry_progress"), "{message}");
+}
+
+#[test]
 fn relative_paths_resolve_against_the_config_folder() {
     let text = format!(
         "state_dir = \"state\"\n{SOURCE}[[pipeline.target]]\nkind = \"file\"\n\
