@@ -182,6 +182,23 @@ pub struct PostgresSourceConfig {
     pub snapshot_chunk_rows: usize,
     /// Tables copied at the same time during the initial snapshot.
     pub snapshot_parallel: usize,
+    /// Whether big in-progress transactions are streamed (`streaming`).
+    pub streaming: PgStreaming,
+    /// Where streamed transactions spill beyond their memory bound:
+    /// `<state_dir>/spill/<pipeline>` (set with the state dir).
+    pub spill_dir: std::path::PathBuf,
+}
+
+/// `streaming = "off" | "on"` of a PostgreSQL source: pgoutput's streamed
+/// in-progress transactions (PostgreSQL 14+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgStreaming {
+    /// Not set: on where the server has it (14+), off before.
+    Auto,
+    /// Set to "on": a server before 14 is an error.
+    On,
+    /// Set to "off": whole transactions only, as with protocol 1.
+    Off,
 }
 
 /// `kind = "mysql"`: the shared database settings plus the binlog reader's own.

@@ -64,6 +64,14 @@ pub(super) struct RawPostgresSource {
     heartbeat_interval: Option<Quantity>,
     snapshot_chunk_rows: Option<i64>,
     snapshot_parallel: Option<i64>,
+    streaming: Option<RawPgStreaming>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawPgStreaming {
+    Off,
+    On,
 }
 
 /// [`RawDatabaseSource`] plus binlog reader settings.
@@ -261,6 +269,13 @@ impl RawPostgresSource {
             heartbeat_interval,
             snapshot_chunk_rows: count("snapshot_chunk_rows", self.snapshot_chunk_rows, 10_000, 10_000_000)?,
             snapshot_parallel: count("snapshot_parallel", self.snapshot_parallel, 2, 64)?,
+            streaming: match self.streaming {
+                None => PgStreaming::Auto,
+                Some(RawPgStreaming::On) => PgStreaming::On,
+                Some(RawPgStreaming::Off) => PgStreaming::Off,
+            },
+            // Set with the state dir (RawConfig::validate).
+            spill_dir: std::path::PathBuf::new(),
         })
     }
 }
