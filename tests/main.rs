@@ -27,6 +27,7 @@ mod mysql_source;
 mod nats_target;
 mod operate;
 mod operate_page;
+mod pg_streaming;
 mod pipeline_core;
 mod reliability_source;
 mod postgres_e2e;

@@ -5,7 +5,7 @@
 use crate::support::pg::{connect, fresh_db, url_for, TestDb};
 use crate::support::*;
 use logferry::checkpoint::CheckpointStore;
-use logferry::config::{DatabaseSourceConfig, PostgresSourceConfig, SecretUrl, SnapshotMode};
+use logferry::config::{DatabaseSourceConfig, PgStreaming, PostgresSourceConfig, SecretUrl, SnapshotMode};
 use logferry::record::{value::Kind, Change, Op};
 use logferry::sinks::Sink;
 use logferry::sources::postgres::PostgresSource;
@@ -27,6 +27,9 @@ pub fn source_config(url: &str, slot: &str, tables: &[&str]) -> PostgresSourceCo
         heartbeat_interval: Duration::from_millis(200),
         snapshot_chunk_rows: 3,
         snapshot_parallel: 2,
+        streaming: PgStreaming::Auto,
+        // Streamed transactions of these tests stay far below the memory bound.
+        spill_dir: std::env::temp_dir().join("logferry-test-spill").join(slot),
     }
 }
 
