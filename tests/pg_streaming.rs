@@ -86,18 +86,25 @@ fn spill_files(s: &Scratch) -> Vec<PathBuf> {
     }
 }
 
-/// Waits until the slot of `source` is in use (the run is streaming), so a
-/// transaction opened next is decoded by that session.
+/// Waits until the run's walsender streams from its slot, so a
+/// transaction opened next is decoded by that session. (A slot is already
+/// `active` while CREATE_REPLICATION_SLOT waits for the transactions
+/// running in the cluster to end — a transaction opened then would be one
+/// of them, and the test would wait for itself.)
 async fn until_streaming(source: &TestDb, child: &mut Child) {
     let admin = connect(&crate::support::pg::server_url()).await;
     let deadline = Instant::now() + WITHIN;
     loop {
-        let active = admin
-            .query_opt("SELECT active FROM pg_replication_slots WHERE slot_name = $1", &[&source.name])
+        let streaming = admin
+            .query_opt(
+                "SELECT 1 FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+                  WHERE s.slot_name = $1 AND r.state = 'streaming'",
+                &[&source.name],
+            )
             .await
             .unwrap()
-            .is_some_and(|r| r.get::<_, bool>(0));
-        if active {
+            .is_some();
+        if streaming {
             return;
         }
         assert!(child.try_wait().unwrap().is_none(), "logferry exited before streaming");
@@ -116,8 +123,31 @@ async fn until_spilled(s: &Scratch, child: &mut Child) {
     }
 }
 
+/// A `logferry run` in the background, killed if the test fails first.
+struct Run(Option<Child>);
+
+impl Run {
+    fn start(s: &Scratch) -> Run {
+        Run(Some(s.spawn(&["run"])))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().expect("running")
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Stops a run with SIGTERM and waits for it.
-fn stop(child: Child) {
+fn stop(mut run: Run) {
+    let child = run.0.take().expect("running");
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
@@ -158,9 +188,9 @@ fn a_big_transaction_streams_before_its_commit_and_applies_whole() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = rt.block_on(databases("stream_big"));
     let s = Scratch::new(&config(&source, &target, ""));
-    let mut child = s.spawn(&["run"]);
+    let mut run = Run::start(&s);
     rt.block_on(async {
-        until_streaming(&source, &mut child).await;
+        until_streaming(&source, run.child()).await;
         let tx = connect(&source.url).await;
         tx.batch_execute(&format!(
             "BEGIN; {}; SELECT pg_logical_emit_message(true, 'app', 'inside'); {}",
@@ -169,7 +199,7 @@ fn a_big_transaction_streams_before_its_commit_and_applies_whole() {
         ))
         .await
         .unwrap();
-        until_spilled(&s, &mut child).await;
+        until_spilled(&s, run.child()).await;
         // Streamed, and nothing applied before the commit.
         assert_eq!(count(&target).await, 0, "rows of an open transaction reached the target");
         tx.batch_execute("COMMIT").await.unwrap();
@@ -181,7 +211,7 @@ fn a_big_transaction_streams_before_its_commit_and_applies_whole() {
         }
     });
     no_spill_left(&s);
-    stop(child);
+    stop(run);
     catch_up(&s);
     rt.block_on(async {
         assert_eq!(count(&target).await, BIG);
@@ -213,12 +243,12 @@ fn a_transaction_rolled_back_after_streaming_leaves_nothing() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = rt.block_on(databases("stream_abort"));
     let s = Scratch::new(&config(&source, &target, ""));
-    let mut child = s.spawn(&["run"]);
+    let mut run = Run::start(&s);
     rt.block_on(async {
-        until_streaming(&source, &mut child).await;
+        until_streaming(&source, run.child()).await;
         let tx = connect(&source.url).await;
         tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
-        until_spilled(&s, &mut child).await;
+        until_spilled(&s, run.child()).await;
         tx.batch_execute("ROLLBACK").await.unwrap();
         source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'after')").await.unwrap();
         // The abort comes before the row committed after it.
@@ -229,7 +259,7 @@ fn a_transaction_rolled_back_after_streaming_leaves_nothing() {
         }
     });
     no_spill_left(&s);
-    stop(child);
+    stop(run);
     catch_up(&s);
     rt.block_on(async {
         assert_eq!(dump(&target).await, ["-1|0|after"], "only the committed row");
@@ -242,17 +272,17 @@ fn a_subtransaction_rolled_back_inside_a_streamed_transaction_is_discarded() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = rt.block_on(databases("stream_sub"));
     let s = Scratch::new(&config(&source, &target, ""));
-    let mut child = s.spawn(&["run"]);
+    let mut run = Run::start(&s);
     rt.block_on(async {
-        until_streaming(&source, &mut child).await;
+        until_streaming(&source, run.child()).await;
         let tx = connect(&source.url).await;
         // The kept rows before the savepoint are few: the spill files that
         // appear hold the subtransaction's rows.
         tx.batch_execute(&format!("BEGIN; {}; SAVEPOINT s; {}", insert_sql(1, 10), insert_sql(1001, 1000 + BIG))).await.unwrap();
-        until_spilled(&s, &mut child).await;
+        until_spilled(&s, run.child()).await;
         tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT s; {}; COMMIT", insert_sql(11, 20))).await.unwrap();
     });
-    stop(child);
+    stop(run);
     catch_up(&s);
     rt.block_on(async {
         assert_eq!(count(&target).await, 20, "the rolled-back subtransaction's rows were applied");
@@ -282,16 +312,16 @@ fn sigkill_during_a_streamed_transaction_then_restart_applies_it_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (source, target) = rt.block_on(databases("stream_kill"));
     let s = Scratch::new(&config(&source, &target, ""));
-    let mut child = s.spawn(&["run"]);
+    let mut run = Run::start(&s);
     let tx = rt.block_on(async {
-        until_streaming(&source, &mut child).await;
+        until_streaming(&source, run.child()).await;
         let tx = connect(&source.url).await;
         tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
-        until_spilled(&s, &mut child).await;
+        until_spilled(&s, run.child()).await;
         tx
     });
-    child.kill().unwrap(); // SIGKILL, mid-stream
-    child.wait().unwrap();
+    run.child().kill().unwrap(); // SIGKILL, mid-stream
+    run.child().wait().unwrap();
     assert!(!spill_files(&s).is_empty(), "the killed run's spill files are still there");
     rt.block_on(tx.batch_execute("COMMIT")).unwrap();
     let log = catch_up(&s);
