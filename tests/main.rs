@@ -33,6 +33,7 @@ mod mysql_source;
 mod nats_target;
 mod operate;
 mod operate_page;
+mod pg_streaming;
 mod pipeline_core;
 mod readme_claims;
 mod reliability_source;

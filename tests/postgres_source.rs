@@ -5,7 +5,7 @@
 use crate::support::pg::{connect, fresh_db, url_for, TestDb};
 use crate::support::*;
 use logferry::checkpoint::CheckpointStore;
-use logferry::config::{DatabaseSourceConfig, PgOrigin, PostgresSourceConfig, SecretUrl, SnapshotMode};
+use logferry::config::{DatabaseSourceConfig, PgOrigin, PgStreaming, PostgresSourceConfig, SecretUrl, SnapshotMode};
 use logferry::record::{value::Kind, Change, Op};
 use logferry::sinks::Sink;
 use logferry::sources::postgres::PostgresSource;
@@ -28,6 +28,9 @@ pub fn source_config(url: &str, slot: &str, tables: &[&str]) -> PostgresSourceCo
         snapshot_chunk_rows: 3,
         snapshot_parallel: 2,
         origin: PgOrigin::Any,
+        streaming: PgStreaming::Auto,
+        // Streamed transactions of these tests stay far below the memory bound.
+        spill_dir: std::env::temp_dir().join("logferry-test-spill").join(slot),
     }
 }
 

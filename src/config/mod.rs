@@ -187,6 +187,11 @@ pub struct PostgresSourceConfig {
     pub snapshot_parallel: usize,
     /// Which changes to stream by their replication origin.
     pub origin: PgOrigin,
+    /// Whether big in-progress transactions are streamed (`streaming`).
+    pub streaming: PgStreaming,
+    /// Where streamed transactions spill beyond their memory bound:
+    /// `<state_dir>/spill/<pipeline>` (set with the state dir).
+    pub spill_dir: std::path::PathBuf,
 }
 
 /// `origin = "none" | "any"` of a postgres source: with `None` (PostgreSQL
@@ -200,6 +205,18 @@ pub enum PgOrigin {
     Any,
     /// Only changes without a replication origin (PostgreSQL 16 and later).
     None,
+}
+
+/// `streaming = "off" | "on"` of a PostgreSQL source: pgoutput's streamed
+/// in-progress transactions (PostgreSQL 14+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PgStreaming {
+    /// Not set: on where the server has it (14+), off before.
+    Auto,
+    /// Set to "on": a server before 14 is an error.
+    On,
+    /// Set to "off": whole transactions only, as with protocol 1.
+    Off,
 }
 
 /// `kind = "mysql"`: the shared database settings plus the binlog reader's own.

@@ -107,9 +107,15 @@ impl RawConfig {
             }
             pipelines.push(p);
         }
+        let state_dir = resolve(base, state_dir);
+        for p in &mut pipelines {
+            if let SourceConfig::Postgres(pg) = &mut p.source {
+                pg.spill_dir = state_dir.join("spill").join(&p.name);
+            }
+        }
         Ok(Config {
             path: path.to_path_buf(),
-            state_dir: resolve(base, state_dir),
+            state_dir,
             admin,
             pipelines,
         })

@@ -65,6 +65,7 @@ pub(super) struct RawPostgresSource {
     snapshot_chunk_rows: Option<i64>,
     snapshot_parallel: Option<i64>,
     origin: Option<RawPgOrigin>,
+    streaming: Option<RawPgStreaming>,
 }
 
 /// `origin = "none" | "any"` of a postgres source.
@@ -73,6 +74,13 @@ pub(super) struct RawPostgresSource {
 enum RawPgOrigin {
     None,
     Any,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum RawPgStreaming {
+    Off,
+    On,
 }
 
 /// [`RawDatabaseSource`] plus binlog reader settings.
@@ -274,6 +282,13 @@ impl RawPostgresSource {
                 None | Some(RawPgOrigin::Any) => PgOrigin::Any,
                 Some(RawPgOrigin::None) => PgOrigin::None,
             },
+            streaming: match self.streaming {
+                None => PgStreaming::Auto,
+                Some(RawPgStreaming::On) => PgStreaming::On,
+                Some(RawPgStreaming::Off) => PgStreaming::Off,
+            },
+            // Set with the state dir (RawConfig::validate).
+            spill_dir: std::path::PathBuf::new(),
         })
     }
 }

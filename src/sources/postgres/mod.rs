@@ -42,6 +42,21 @@
 //!    carry a replication origin (a marked target session applied them)
 //!    are not sent.
 //!
+//! # Protocol version and streamed transactions
+//!
+//! The pgoutput protocol version is the newest the server speaks
+//! ([`Protocol::negotiate`], from `server_version_num`): 1 up to
+//! PostgreSQL 13, 2 on 14, 3 on 15, 4 on 16 and later. From 14 on the
+//! source asks for `streaming 'on'` unless `streaming = "off"`: the server
+//! then sends a transaction bigger than its `logical_decoding_work_mem`
+//! while it runs, instead of decoding it whole into its own spill files
+//! first. Those changes are held in memory and, past a bound, in segment
+//! files under `<state_dir>/spill/<pipeline>/` ([`spill`]) and emitted
+//! only at the transaction's commit, exactly like an ordinary transaction
+//! (its commit LSN the position); an abort discards them. Protocol 4's
+//! `streaming 'parallel'` is not asked for: it only changes how a
+//! subscriber may apply, and logferry applies in its own lanes.
+//!
 //! # Feedback and heartbeats
 //!
 //! The server is told only the durably checkpointed LSN
@@ -63,6 +78,7 @@ pub mod logical;
 mod online;
 pub mod position;
 mod snapshot;
+mod spill;
 mod stream;
 /// The tuple → row step of the stream, for benches/decode.rs.
 #[doc(hidden)]
@@ -71,7 +87,7 @@ pub mod types;
 pub use check::check;
 
 use super::{fail_on_problems, note_problem, Source, SourceContext, SourceError};
-use crate::config::{PgOrigin, PostgresSourceConfig, SnapshotMode};
+use crate::config::{PgOrigin, PgStreaming, PostgresSourceConfig, SnapshotMode};
 use crate::BoxFuture;
 use position::{format_lsn, parse_lsn, PgPosition, SnapshotProgress};
 use std::time::Duration;
@@ -183,7 +199,13 @@ impl ConnInfo {
 
     /// The replication session's settings; with TLS, it connects through a
     /// relay opened here (see `tls::postgres`), so call this once per session.
-    async fn replication(&self, slot: &str, publication: &str, source: &str) -> SourceResult<pgwire_replication::ReplicationConfig> {
+    async fn replication(
+        &self,
+        slot: &str,
+        publication: &str,
+        protocol: Protocol,
+        source: &str,
+    ) -> SourceResult<pgwire_replication::ReplicationConfig> {
         let host = match self.tls.replication_route(&self.host, self.port).await {
             Ok(ReplicationRoute::Direct) => self.host.clone(),
             Ok(ReplicationRoute::Relay { socket_dir }) => socket_dir,
@@ -199,6 +221,8 @@ impl ConnInfo {
             publication.to_string(),
         )
         .with_port(self.port)
+        .with_proto_version(protocol.version)
+        .with_streaming(protocol.streaming.then(|| "on".to_string()))
         .with_options(SESSION_OPTIONS)
         .with_application_name("logferry")
         // Durable positions reach the server within a second.
@@ -208,6 +232,56 @@ impl ConnInfo {
             PgOrigin::None => settings.with_plugin_option("origin", "none"),
             PgOrigin::Any => settings,
         })
+    }
+}
+
+/// The pgoutput protocol a session asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Protocol {
+    /// `proto_version`.
+    pub version: u32,
+    /// `streaming 'on'`: in-progress transactions are streamed.
+    pub streaming: bool,
+}
+
+/// The first server version (`server_version_num`) with streamed
+/// in-progress transactions (pgoutput protocol 2).
+const STREAMING_SINCE: i32 = 140_000;
+
+impl Protocol {
+    /// The newest protocol the server speaks (1 up to 13, 2 on 14, 3 on
+    /// 15, 4 on 16+) and streaming as configured; `streaming = "on"` with
+    /// a server before 14 is an error saying so.
+    pub fn negotiate(server_version_num: i32, streaming: PgStreaming) -> Result<Protocol, String> {
+        let version = match server_version_num {
+            ..140_000 => 1,
+            140_000..150_000 => 2,
+            150_000..160_000 => 3,
+            _ => 4,
+        };
+        let has = server_version_num >= STREAMING_SINCE;
+        let streaming = match streaming {
+            PgStreaming::Off => false,
+            PgStreaming::Auto => has,
+            PgStreaming::On if has => true,
+            PgStreaming::On => {
+                return Err(format!(
+                    "streaming = \"on\" needs PostgreSQL 14 or newer (streamed in-progress transactions, pgoutput protocol 2); \
+                     this server is {} (server_version_num {server_version_num}): remove the key or set streaming = \"off\"",
+                    version_text(server_version_num)
+                ))
+            }
+        };
+        Ok(Protocol { version, streaming })
+    }
+}
+
+/// `130012` → `13.12`; `90624` → `9.6.24`.
+fn version_text(num: i32) -> String {
+    if num >= 100_000 {
+        format!("{}.{}", num / 10_000, num % 10_000)
+    } else {
+        format!("{}.{}.{}", num / 10_000, num / 100 % 100, num % 100)
     }
 }
 
@@ -382,6 +456,18 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     conn.origin = cfg.origin;
     let client = conn.connect(source).await?;
     let Preflight { tables } = preflight(&client, cfg, source).await?;
+    let server_version: String = client
+        .query_one("SHOW server_version_num", &[])
+        .await
+        .map_err(|e| sql_error(source, "reading server_version_num", &e))?
+        .get(0);
+    let server_version: i32 = server_version
+        .trim()
+        .parse()
+        .map_err(|_| definite(source, format!("server_version_num is {server_version:?}, not a number")))?;
+    let protocol = Protocol::negotiate(server_version, cfg.streaming).map_err(|m| definite(source, m))?;
+    tracing::info!(server = %version_text(server_version), proto_version = protocol.version, streaming = protocol.streaming,
+        "pgoutput protocol");
     ensure_publication(&client, &cfg.publication, &tables, source).await?;
 
     let resume = ctx.resume.as_ref().map(PgPosition::from_position).transpose().map_err(|m| {
@@ -394,7 +480,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     let open_existing = |lsn: u64| {
         let conn = &conn;
         async move {
-            let settings = conn.replication(&cfg.slot, &cfg.publication, source).await?;
+            let settings = conn.replication(&cfg.slot, &cfg.publication, protocol, source).await?;
             pgwire_replication::ReplicationClient::connect_gated(
                 settings
                     .with_start_lsn(pgwire_replication::Lsn::from_u64(lsn))
@@ -427,7 +513,7 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
     };
     let (start, snapshot_from, mut repl) = match (resume, slot) {
         (None, None) => {
-            let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication, source).await?)
+            let mut repl = pgwire_replication::ReplicationClient::connect_gated(conn.replication(&cfg.slot, &cfg.publication, protocol, source).await?)
                 .await
                 .map_err(|e| repl_error(source, "opening a replication session", &e))?;
             let mode = if cfg.db.snapshot == SnapshotMode::Initial { "SNAPSHOT 'export'" } else { "SNAPSHOT 'nothing'" };
@@ -547,8 +633,14 @@ async fn run(cfg: &PostgresSourceConfig, source: &str, ctx: SourceContext) -> So
         }
     }
     tracing::info!(slot = %cfg.slot, from = %format_lsn(start), "streaming changes");
+    let spill = if protocol.streaming {
+        Some(spill::Spill::open(&cfg.spill_dir).map_err(|e| definite(source, format!("streamed transactions: {e}")))?)
+    } else {
+        None
+    };
     stream::Streamer::new(stream::StreamSetup {
         client,
+        spill,
         repl,
         source: source.to_string(),
         tables: &tables,
@@ -571,5 +663,31 @@ mod origin_tests {
         assert_eq!(origin_problem(PgOrigin::None, 160_002), None);
         assert_eq!(origin_problem(PgOrigin::None, 180_006), None);
         assert_eq!(origin_problem(PgOrigin::Any, 150_018), None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_versions_follow_the_server() {
+        let p = |num| Protocol::negotiate(num, PgStreaming::Auto).unwrap();
+        assert_eq!(p(130_012), Protocol { version: 1, streaming: false });
+        assert_eq!(p(140_000), Protocol { version: 2, streaming: true });
+        assert_eq!(p(150_018), Protocol { version: 3, streaming: true });
+        assert_eq!(p(160_002), Protocol { version: 4, streaming: true });
+        assert_eq!(p(180_006), Protocol { version: 4, streaming: true });
+        assert_eq!(Protocol::negotiate(180_006, PgStreaming::Off).unwrap(), Protocol { version: 4, streaming: false });
+        assert_eq!(Protocol::negotiate(140_000, PgStreaming::On).unwrap(), Protocol { version: 2, streaming: true });
+    }
+
+    #[test]
+    fn streaming_on_before_14_names_the_version() {
+        let err = Protocol::negotiate(130_012, PgStreaming::On).unwrap_err();
+        assert!(err.contains("needs PostgreSQL 14 or newer"), "{err}");
+        assert!(err.contains("this server is 13.12 (server_version_num 130012)"), "{err}");
+        assert!(err.contains("streaming = \"off\""), "{err}");
+        assert_eq!(version_text(90_624), "9.6.24");
     }
 }

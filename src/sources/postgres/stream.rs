@@ -10,6 +10,14 @@
 //! after DDL) becomes a schema record when the table's columns differ from
 //! what was last emitted for it in this session.
 //!
+//! **Streamed transactions** (`streaming 'on'`, see [`super::spill`]): the
+//! messages between Stream Start and Stream Stop are kept, undecoded, per
+//! transaction; at Stream Commit they are decoded and emitted in order
+//! just as an ordinary transaction's (the xid the Stream Start named as
+//! `tx_id`, the commit's time, `tx_end` and end LSN on the last record),
+//! and Stream Abort discards the transaction or one subtransaction. Only
+//! the xid a message starts with is read while it streams in.
+//!
 //! How far behind the server's WAL the stream is goes to the source's stats
 //! (`SourceStats::set_behind_bytes`) every [`BEHIND_EVERY`]: the server's
 //! WAL end (`pg_current_wal_lsn()`, or the replayed LSN on a standby) minus
@@ -21,6 +29,7 @@ use super::catalog::{Table, TypeResolver};
 use super::decode::{self, OldTuple, PgMessage, Relation, Tuple, TupleValue};
 use super::online;
 use super::position::PgPosition;
+use super::spill::Spill;
 use super::types::{self, PgType};
 use super::{definite, repl_error, sql_error, SourceResult};
 use crate::record::logical::POSTGRESQL;
@@ -28,6 +37,7 @@ use crate::record::{
     ColumnSchema, Change, Column, LogicalMessage, Op, Row, SchemaChange, TableRef, TableSchema, Timestamp, Value,
 };
 use crate::sources::{position_marker, SourceContext, TxTail};
+use bytes::Bytes;
 use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,10 +51,16 @@ pub const HEARTBEAT_PREFIX: &str = "logferry.heartbeat";
 const PG_EPOCH_UNIX_SECS: i64 = 946_684_800;
 /// How often the bytes behind the server's WAL end are measured.
 pub const BEHIND_EVERY: Duration = Duration::from_secs(2);
+/// Messages of a streamed transaction replayed between two looks at the
+/// shutdown signal (a replay of millions of rows must not hold a stop up).
+const REPLAY_SHUTDOWN_EVERY: u64 = 4096;
 
 /// What the streamer needs.
 pub struct StreamSetup<'a> {
     pub client: Client,
+    /// Where streamed in-progress transactions are kept; `None` when the
+    /// session did not ask for streaming.
+    pub spill: Option<Spill>,
     pub repl: ReplicationClient,
     pub source: String,
     pub tables: &'a [Table],
@@ -83,6 +99,8 @@ pub struct Streamer<'a> {
     once_reached: bool,
     /// The furthest LSN the stream has delivered (bytes-behind figure).
     received: u64,
+    /// Inside a Stream Start .. Stream Stop block: its top-level xid.
+    block: Option<u32>,
 }
 
 impl<'a> Streamer<'a> {
@@ -97,6 +115,7 @@ impl<'a> Streamer<'a> {
             busy: false,
             once_reached: false,
             received: 0,
+            block: None,
         }
     }
 
@@ -188,43 +207,148 @@ impl<'a> Streamer<'a> {
                 self.tail.clear();
             }
             ReplicationEvent::Commit { end_lsn, commit_time_micros, .. } => {
-                let position = self.setup.online.position(&end_lsn.as_u64());
-                let mut last = self.tail.end(&ctx.pipeline, "postgres", position);
-                if !last.is_heartbeat() {
-                    last.commit_time = Some(pg_time(commit_time_micros));
-                }
-                ctx.emitter.emit(last).await?;
-                self.tx = None;
+                self.commit(end_lsn.as_u64(), commit_time_micros, ctx).await?;
             }
             ReplicationEvent::Message { transactional, lsn, prefix, content } => {
-                let watermark = prefix == online::LOW_PREFIX || prefix == online::HIGH_PREFIX;
-                if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX || watermark) {
-                    let lsn = lsn.as_u64();
-                    if !(watermark && self.setup.online.watermark(&prefix, &content, lsn, ctx).await?) {
-                        ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", self.setup.online.position(&lsn))).await?;
-                    }
-                    // Once mode ends at its marker, after the online copies.
-                    self.once_reached |= self.setup.once_marker.is_some_and(|m| lsn >= m);
-                    return Ok(self.once_reached && self.setup.online.idle());
-                }
-                let mut rec = self.base(Op::Message, None);
-                rec.message = Some(LogicalMessage { prefix, content, transactional });
-                if transactional {
-                    self.push(rec, ctx).await?;
-                } else {
-                    rec.tx_end = true;
-                    rec.position = Some(self.setup.online.position(&lsn.as_u64()));
-                    ctx.emitter.emit(rec).await?;
-                }
+                return self.logical_message(transactional, lsn.as_u64(), prefix, content, ctx).await;
             }
-            ReplicationEvent::XLogData { data, .. } => {
-                let msg = decode::parse(&data)
-                    .map_err(|e| definite(&self.setup.source, format!("undecodable pgoutput message: {e}")))?;
-                self.message(msg, ctx).await?;
-            }
+            ReplicationEvent::XLogData { data, .. } => return self.xlog(data, ctx).await,
             ReplicationEvent::KeepAlive { .. } => {}
             ReplicationEvent::StoppedAt { .. } => return Ok(true),
         }
+        Ok(false)
+    }
+
+    /// The end of a transaction: its last record goes out with `tx_end`,
+    /// the commit time and the end LSN as its position.
+    async fn commit(&mut self, end_lsn: u64, commit_time_micros: i64, ctx: &SourceContext) -> SourceResult<()> {
+        let position = self.setup.online.position(&end_lsn);
+        let mut last = self.tail.end(&ctx.pipeline, "postgres", position);
+        if !last.is_heartbeat() {
+            last.commit_time = Some(pg_time(commit_time_micros));
+        }
+        ctx.emitter.emit(last).await?;
+        self.tx = None;
+        Ok(())
+    }
+
+    /// A logical decoding message; true when once mode reached its end.
+    async fn logical_message(
+        &mut self,
+        transactional: bool,
+        lsn: u64,
+        prefix: String,
+        content: Bytes,
+        ctx: &SourceContext,
+    ) -> SourceResult<bool> {
+        let watermark = prefix == online::LOW_PREFIX || prefix == online::HIGH_PREFIX;
+        if !transactional && (prefix == HEARTBEAT_PREFIX || prefix == ONCE_PREFIX || watermark) {
+            if !(watermark && self.setup.online.watermark(&prefix, &content, lsn, ctx).await?) {
+                ctx.emitter.emit(position_marker(&ctx.pipeline, "postgres", self.setup.online.position(&lsn))).await?;
+            }
+            // Once mode ends at its marker, after the online copies.
+            self.once_reached |= self.setup.once_marker.is_some_and(|m| lsn >= m);
+            return Ok(self.once_reached && self.setup.online.idle());
+        }
+        let mut rec = self.base(Op::Message, None);
+        rec.message = Some(LogicalMessage { prefix, content, transactional });
+        if transactional {
+            self.push(rec, ctx).await?;
+        } else {
+            rec.tx_end = true;
+            rec.position = Some(self.setup.online.position(&lsn));
+            ctx.emitter.emit(rec).await?;
+        }
+        Ok(false)
+    }
+
+    /// A pgoutput message the transport did not turn into an event of its
+    /// own: changes and relations, and the messages of streamed
+    /// transactions. True when once mode reached its end.
+    async fn xlog(&mut self, data: Bytes, ctx: &SourceContext) -> SourceResult<bool> {
+        let undecodable = |e: decode::DecodeError| definite(&self.setup.source, format!("undecodable pgoutput message: {e}"));
+        if let Some(top) = self.block {
+            // Inside a streamed block: keep the message for the commit.
+            match data.first() {
+                Some(b'E') => self.block = None,
+                Some(b'R' | b'Y' | b'I' | b'U' | b'D' | b'T' | b'M') => {
+                    let xid = data.get(1..5).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
+                    let xid = xid.ok_or_else(|| undecodable(decode::parse_in_block(&data).err().unwrap_or(decode::DecodeError::Empty)))?;
+                    self.spill()?.push(top, xid, data).map_err(|e| self.spill_error(e))?;
+                }
+                _ => match decode::parse_in_block(&data).map_err(undecodable)?.1 {
+                    PgMessage::Origin { .. } => {}
+                    other => {
+                        return Err(definite(
+                            &self.setup.source,
+                            format!("pgoutput {} message inside a streamed block (protocol violation)", other.kind_name()),
+                        ))
+                    }
+                },
+            }
+            return Ok(false);
+        }
+        match decode::parse(&data).map_err(undecodable)? {
+            PgMessage::StreamStart { xid, first_segment } => {
+                tracing::debug!(xid, first_segment, "streamed block");
+                self.spill()?.block(xid);
+                self.block = Some(xid);
+            }
+            PgMessage::StreamStop => {}
+            PgMessage::StreamAbort { xid, subxid, .. } => {
+                self.spill()?.abort(xid, subxid).map_err(|e| self.spill_error(e))?;
+                if xid == subxid {
+                    tracing::debug!(xid, "streamed transaction aborted: its changes are discarded");
+                }
+            }
+            PgMessage::StreamCommit { xid, end_lsn, commit_time_micros, .. } => {
+                return self.replay(xid, end_lsn, commit_time_micros, ctx).await;
+            }
+            msg => self.message(msg, ctx).await?,
+        }
+        Ok(false)
+    }
+
+    fn spill(&mut self) -> SourceResult<&mut Spill> {
+        let source = &self.setup.source;
+        self.setup
+            .spill
+            .as_mut()
+            .ok_or_else(|| definite(source, "a streamed transaction, but this session did not ask for streaming (protocol violation)"))
+    }
+
+    fn spill_error(&self, e: super::spill::SpillError) -> crate::sources::SourceError {
+        definite(&self.setup.source, format!("streamed transactions: {e}"))
+    }
+
+    /// Stream Commit: the transaction's kept messages decoded and emitted
+    /// in order, then its end as for an ordinary commit. True when the
+    /// pipeline is stopping (the transaction is sent again next time).
+    async fn replay(&mut self, xid: u32, end_lsn: u64, commit_time_micros: i64, ctx: &SourceContext) -> SourceResult<bool> {
+        let mut replay = self.spill()?.take(xid).map_err(|e| self.spill_error(e))?;
+        self.tx = Some((xid, pg_time(commit_time_micros)));
+        self.tail.clear();
+        let mut n = 0u64;
+        while let Some((_, data)) = replay.next_message().map_err(|e| self.spill_error(e))? {
+            let msg = decode::parse_in_block(&data)
+                .map_err(|e| definite(&self.setup.source, format!("undecodable pgoutput message of streamed transaction {xid}: {e}")))?
+                .1;
+            match msg {
+                PgMessage::Message { transactional, lsn, prefix, content } => {
+                    self.logical_message(transactional, lsn, prefix, content, ctx).await?;
+                }
+                msg => self.message(msg, ctx).await?,
+            }
+            n += 1;
+            if n % REPLAY_SHUTDOWN_EVERY == 0 && *ctx.shutdown.borrow() {
+                return Ok(true);
+            }
+        }
+        self.commit(end_lsn, commit_time_micros, ctx).await?;
+        let spill = self.spill()?;
+        let (figures, still_open) = (spill.figures(), spill.open_transactions());
+        tracing::info!(xid, changes = n, kept = replay.kept(), blocks_so_far = figures.blocks, spilled_bytes_so_far = figures.bytes_spilled,
+            still_open, "streamed transaction committed");
         Ok(false)
     }
 
@@ -265,6 +389,9 @@ impl<'a> Streamer<'a> {
                 // The transport turns these into their own events.
             }
             PgMessage::Origin { .. } | PgMessage::Type { .. } => {}
+            PgMessage::StreamStart { .. } | PgMessage::StreamStop | PgMessage::StreamCommit { .. } | PgMessage::StreamAbort { .. } => {
+                // Handled by `xlog`, never passed on.
+            }
         }
         Ok(())
     }

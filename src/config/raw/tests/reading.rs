@@ -375,3 +375,17 @@ fn relative_paths_resolve_against_the_config_folder() {
     .unwrap();
     assert_eq!(cfg.state_dir, Path::new("/var/lib/logferry"));
 }
+
+#[test]
+fn postgres_streaming_and_its_spill_folder() {
+    let pg = |extra: &str| {
+        let cfg = parse(&format!("{SOURCE}{extra}\n{STDOUT}")).unwrap();
+        let SourceConfig::Postgres(source) = &cfg.pipelines[0].source else { panic!() };
+        (source.streaming, source.spill_dir.clone())
+    };
+    assert_eq!(pg(""), (PgStreaming::Auto, Path::new("config/.logferry/spill/shop").to_path_buf()));
+    assert_eq!(pg("streaming = \"on\"").0, PgStreaming::On);
+    assert_eq!(pg("streaming = \"off\"").0, PgStreaming::Off);
+    let message = error(&format!("{SOURCE}streaming = \"parallel\"\n{STDOUT}"));
+    assert!(message.contains("source.streaming") && message.contains("expected `off` or `on`"), "{message}");
+}

@@ -30,7 +30,7 @@ pub enum DecodeError {
     /// The payload had no bytes at all.
     #[error("empty pgoutput message")]
     Empty,
-    /// The first byte is not a protocol version 1 message type.
+    /// The first byte is not a pgoutput message type logferry reads.
     #[error("unknown pgoutput message type {} (0x{tag:02x})", show_byte(*tag))]
     UnknownType {
         /// The type byte.

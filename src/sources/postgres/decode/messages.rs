@@ -93,6 +93,40 @@ pub enum PgMessage {
         /// The message's payload.
         content: Bytes,
     },
+    /// A block of a streamed in-progress transaction begins ('S').
+    StreamStart {
+        /// The top-level transaction's xid.
+        xid: u32,
+        /// The transaction's first block in this session.
+        first_segment: bool,
+    },
+    /// The current streamed block ends ('E').
+    StreamStop,
+    /// A streamed transaction committed ('c'): apply what it streamed.
+    StreamCommit {
+        /// The top-level transaction's xid.
+        xid: u32,
+        /// Unused by the server (0).
+        flags: u8,
+        /// LSN of the commit record.
+        commit_lsn: u64,
+        /// LSN just past the commit record: the resume point.
+        end_lsn: u64,
+        /// Commit time, microseconds since 2000-01-01 00:00:00 UTC.
+        commit_time_micros: i64,
+    },
+    /// A streamed transaction, or one of its subtransactions, aborted ('A').
+    StreamAbort {
+        /// The top-level transaction's xid.
+        xid: u32,
+        /// The aborted subtransaction's xid; equal to `xid` when the whole
+        /// transaction aborted.
+        subxid: u32,
+        /// LSN of the abort record (`streaming 'parallel'` only).
+        abort_lsn: Option<u64>,
+        /// Abort time (`streaming 'parallel'` only).
+        abort_time_micros: Option<i64>,
+    },
 }
 
 impl PgMessage {
@@ -109,6 +143,10 @@ impl PgMessage {
             PgMessage::Delete { .. } => "Delete",
             PgMessage::Truncate { .. } => "Truncate",
             PgMessage::Message { .. } => "Message",
+            PgMessage::StreamStart { .. } => "Stream Start",
+            PgMessage::StreamStop => "Stream Stop",
+            PgMessage::StreamCommit { .. } => "Stream Commit",
+            PgMessage::StreamAbort { .. } => "Stream Abort",
         }
     }
 }

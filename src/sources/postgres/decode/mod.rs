@@ -1,11 +1,23 @@
-//! pgoutput message decoding (logical replication protocol version 1).
+//! pgoutput message decoding (logical replication protocol versions 1 to 4).
 //!
 //! The replication transport hands the source one pgoutput message per
 //! XLogData payload; [`parse`] turns those bytes into a [`PgMessage`]. The
-//! layout is PostgreSQL's "Logical Replication Message Formats", protocol
-//! version 1 (no streamed transactions, so no xid fields inside messages):
-//! big-endian integers, NUL-terminated strings, and tuples as a column
-//! count followed by one tagged value per column.
+//! layout is PostgreSQL's "Logical Replication Message Formats": big-endian
+//! integers, NUL-terminated strings, and tuples as a column count followed
+//! by one tagged value per column.
+//!
+//! **Streamed transactions** (protocol 2+, `streaming 'on'`): a transaction
+//! bigger than the server's `logical_decoding_work_mem` is sent while still
+//! in progress, in blocks between Stream Start ('S', with the top-level
+//! xid) and Stream Stop ('E'), and ends with Stream Commit ('c') or Stream
+//! Abort ('A', of the whole transaction or of one subtransaction). Inside a
+//! block, Relation, Type, Insert, Update, Delete, Truncate and Message
+//! start with the xid of the (sub)transaction that made the change; the
+//! same messages outside a block have no xid. The bytes do not say which
+//! case a message is, so the caller tracks the blocks and calls
+//! [`parse_in_block`] inside one. Stream Abort carries an abort LSN and
+//! time only with `streaming 'parallel'` (protocol 4), which logferry does
+//! not ask for; both layouts are read.
 //!
 //! What the decoder guarantees, whatever the input:
 //!
@@ -43,10 +55,22 @@ use error::bad_marker;
 use reader::Reader;
 use tuples::tuple;
 
-/// Parses one pgoutput (protocol version 1) message.
+/// Parses one pgoutput message sent outside a streamed block.
 ///
 /// Tuple values and message contents are slices of `data` (no copy).
 pub fn parse(data: &Bytes) -> Result<PgMessage, DecodeError> {
+    parse_at(data, false).map(|(_, m)| m)
+}
+
+/// Parses one pgoutput message sent between Stream Start and Stream Stop:
+/// the xid its change belongs to (a subtransaction's own xid for changes
+/// made in one) and the message. Messages that carry no xid there
+/// (Origin, Stream Stop, …) come with `None`.
+pub fn parse_in_block(data: &Bytes) -> Result<(Option<u32>, PgMessage), DecodeError> {
+    parse_at(data, true)
+}
+
+fn parse_at(data: &Bytes, in_block: bool) -> Result<(Option<u32>, PgMessage), DecodeError> {
     let Some(&tag) = data.first() else {
         return Err(DecodeError::Empty);
     };
@@ -61,9 +85,19 @@ pub fn parse(data: &Bytes) -> Result<PgMessage, DecodeError> {
         b'D' => "Delete",
         b'T' => "Truncate",
         b'M' => "Message",
+        b'S' => "Stream Start",
+        b'E' => "Stream Stop",
+        b'c' => "Stream Commit",
+        b'A' => "Stream Abort",
         _ => return Err(DecodeError::UnknownType { tag }),
     };
     let mut r = Reader { data, pos: 1, message, column: None };
+    // Inside a streamed block, changes (and the Relation and Type messages
+    // they need) start with their transaction's xid.
+    let xid = match tag {
+        b'R' | b'Y' | b'I' | b'U' | b'D' | b'T' | b'M' if in_block => Some(r.u32("xid")?),
+        _ => None,
+    };
     let msg = match tag {
         b'B' => PgMessage::Begin {
             final_lsn: r.u64("final LSN")?,
@@ -123,10 +157,39 @@ pub fn parse(data: &Bytes) -> Result<PgMessage, DecodeError> {
             let len = r.length("content length")?;
             PgMessage::Message { transactional, lsn, prefix, content: r.bytes(len, "content")? }
         }
+        b'S' => {
+            let xid = r.u32("xid")?;
+            let at = r.pos;
+            let first_segment = match r.u8("first segment flag")? {
+                0 => false,
+                1 => true,
+                other => return Err(r.invalid_at("first segment flag", at, format!("expected 0 or 1, found {other}"))),
+            };
+            PgMessage::StreamStart { xid, first_segment }
+        }
+        b'E' => PgMessage::StreamStop,
+        b'c' => PgMessage::StreamCommit {
+            xid: r.u32("xid")?,
+            flags: r.u8("flags")?,
+            commit_lsn: r.u64("commit LSN")?,
+            end_lsn: r.u64("end LSN")?,
+            commit_time_micros: r.i64("commit timestamp")?,
+        },
+        b'A' => {
+            let xid = r.u32("xid")?;
+            let subxid = r.u32("subtransaction xid")?;
+            // Abort LSN and time: only with `streaming 'parallel'`.
+            let (abort_lsn, abort_time_micros) = if r.remaining() > 0 {
+                (Some(r.u64("abort LSN")?), Some(r.i64("abort timestamp")?))
+            } else {
+                (None, None)
+            };
+            PgMessage::StreamAbort { xid, subxid, abort_lsn, abort_time_micros }
+        }
         _ => unreachable!("tags are filtered above"),
     };
     r.finish()?;
-    Ok(msg)
+    Ok((xid, msg))
 }
 
 /// Smallest encoding of one relation column: flags, empty name + NUL, type

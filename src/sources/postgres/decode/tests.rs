@@ -14,6 +14,8 @@ const TYPES: &str = include_str!("../testdata/types.hex");
 const ORIGIN: &str = include_str!("../testdata/origin.hex");
 const BINARY: &str = include_str!("../testdata/binary.hex");
 const ALL: [&str; 9] = [DEFAULT, FULL, INDEX, TOAST, TRUNCATE, MESSAGE, TYPES, ORIGIN, BINARY];
+/// Protocol 2 with streaming: parsed with [`streamed`], not [`messages`].
+const STREAMED: &str = include_str!("../testdata/streamed.hex");
 
 fn unhex(line: &str) -> Bytes {
     let digit = |c: u8| match c {
@@ -303,7 +305,7 @@ fn hand_made_messages() {
 fn errors_say_what_and_where() {
     let err = |b: &'static [u8]| parse(&Bytes::from_static(b)).unwrap_err();
     assert_eq!(err(b""), DecodeError::Empty);
-    assert_eq!(err(b"S").to_string(), "unknown pgoutput message type 'S' (0x53)");
+    assert_eq!(err(b"Z").to_string(), "unknown pgoutput message type 'Z' (0x5a)");
     assert_eq!(err(b"\x01").to_string(), "unknown pgoutput message type (not printable) (0x01)");
     assert_eq!(
         err(b"B\0\0\0\0\0\0\0\x01\0\0").to_string(),
@@ -379,7 +381,100 @@ fn every_truncation_of_every_fixture_is_an_error() {
 }
 
 fn all_raw() -> Vec<Bytes> {
-    ALL.iter().flat_map(|f| raw(f)).collect()
+    ALL.iter().chain([&STREAMED]).flat_map(|f| raw(f)).collect()
+}
+
+/// The streamed fixture parsed as the source does: [`parse_in_block`]
+/// between Stream Start and Stream Stop, [`parse`] elsewhere.
+fn streamed() -> Vec<(Option<u32>, PgMessage)> {
+    let mut in_block = false;
+    raw(STREAMED)
+        .iter()
+        .map(|b| {
+            let (xid, m) = if in_block { parse_in_block(b) } else { parse(b).map(|m| (None, m)) }
+                .unwrap_or_else(|e| panic!("streamed fixture does not parse: {e}"));
+            match m {
+                PgMessage::StreamStart { .. } => in_block = true,
+                PgMessage::StreamStop => in_block = false,
+                _ => {}
+            }
+            (xid, m)
+        })
+        .collect()
+}
+
+#[test]
+fn streamed_transactions_come_in_blocks_with_xids() {
+    let ms = streamed();
+    // The committed transaction: several blocks, the first flagged so.
+    let PgMessage::StreamStart { xid: top, first_segment: true } = ms[0].1 else { panic!("starts with {:?}", ms[0].1) };
+    let starts: Vec<bool> = ms
+        .iter()
+        .filter_map(|(_, m)| match m {
+            PgMessage::StreamStart { xid, first_segment } if *xid == top => Some(*first_segment),
+            _ => None,
+        })
+        .collect();
+    assert!(starts.len() >= 2, "the big transaction came in {} block(s)", starts.len());
+    assert!(starts[1..].iter().all(|first| !first), "only the first block is the first segment: {starts:?}");
+    // Every change in a block carries an xid: the top transaction's, or the
+    // subtransaction's for the rows inserted after SAVEPOINT.
+    let mut sub = None;
+    for (xid, m) in &ms {
+        if let PgMessage::Insert { new, .. } = m {
+            let name = texts(new).get(1).copied().flatten().unwrap_or_default().to_string();
+            let Some(xid) = xid else { continue };
+            if name.starts_with("undone") {
+                assert_ne!(*xid, top, "{name}: a subtransaction's change carries its own xid");
+                assert_eq!(*sub.get_or_insert(*xid), *xid, "one subtransaction");
+            } else if name.starts_with("row") {
+                assert_eq!(*xid, top, "{name}");
+            }
+        }
+    }
+    let sub = sub.expect("rows of the subtransaction were streamed before its rollback");
+    // ROLLBACK TO SAVEPOINT: a Stream Abort of the subtransaction alone.
+    assert!(ms.iter().any(|(_, m)| *m == PgMessage::StreamAbort { xid: top, subxid: sub, abort_lsn: None, abort_time_micros: None }));
+    // The transactional message inside a block.
+    assert!(ms.iter().any(|(xid, m)| *xid == Some(top)
+        && matches!(m, PgMessage::Message { transactional: true, prefix, content, .. } if prefix == "p" && &content[..] == b"streamed")));
+    // Stream Commit of the top transaction.
+    let commit = ms.iter().find_map(|(_, m)| match m {
+        PgMessage::StreamCommit { xid, commit_lsn, end_lsn, .. } if *xid == top => Some((*commit_lsn, *end_lsn)),
+        _ => None,
+    });
+    let (commit_lsn, end_lsn) = commit.expect("the big transaction commits");
+    assert!(end_lsn > commit_lsn);
+    // The rolled-back transaction: a Stream Abort with xid = subxid.
+    assert!(ms.iter().any(|(_, m)| matches!(m, PgMessage::StreamAbort { xid, subxid, .. } if xid == subxid && *xid != top)));
+    // Then an ordinary transaction, without xids in its changes.
+    let n = ms.len();
+    assert_eq!(kinds(&ms[n - 4..].iter().map(|(_, m)| m.clone()).collect::<Vec<_>>()), ["Begin", "Relation", "Insert", "Commit"]);
+    assert!(ms[n - 4..].iter().all(|(xid, _)| xid.is_none()));
+}
+
+#[test]
+fn a_change_from_a_block_is_misread_without_its_xid() {
+    // The same bytes read as an ordinary change: the xid is taken for the
+    // relation oid and the message does not end where its layout ends.
+    let ms = raw(STREAMED);
+    let insert = ms.iter().find(|b| b[0] == b'I').expect("an insert");
+    assert!(parse(insert).is_err());
+    assert!(parse_in_block(insert).is_ok());
+}
+
+#[test]
+fn stream_abort_with_parallel_fields() {
+    let mut m = vec![b'A', 0, 0, 0, 7, 0, 0, 0, 9];
+    m.extend(0x0102_u64.to_be_bytes());
+    m.extend(42_i64.to_be_bytes());
+    assert_eq!(
+        parse(&Bytes::from(m.clone())).unwrap(),
+        PgMessage::StreamAbort { xid: 7, subxid: 9, abort_lsn: Some(0x0102), abort_time_micros: Some(42) }
+    );
+    assert!(parse(&Bytes::from(m[..13].to_vec())).is_err(), "half the parallel fields");
+    assert_eq!(parse(&Bytes::from_static(b"E")).unwrap(), PgMessage::StreamStop);
+    assert!(parse(&Bytes::from_static(b"S\0\0\0\x07\x02")).is_err(), "first segment flag must be 0 or 1");
 }
 
 proptest! {
@@ -390,7 +485,7 @@ proptest! {
 
     #[test]
     fn random_bytes_after_a_valid_tag_never_panic(
-        tag in proptest::sample::select(b"BCORYIUDTM".to_vec()),
+        tag in proptest::sample::select(b"BCORYIUDTMSEcA".to_vec()),
         rest in proptest::collection::vec(any::<u8>(), 0..96),
     ) {
         let mut data = vec![tag];

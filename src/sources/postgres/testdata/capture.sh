@@ -5,6 +5,9 @@
 #
 #   PGPASSWORD=... src/sources/postgres/testdata/capture.sh [host] [port]
 #
+# ONLY=<name> re-captures only <name>.hex (the other scenarios still run,
+# their changes are consumed and dropped).
+#
 # Needs a PostgreSQL 15 superuser and wal_level=logical. Creates and drops
 # the database `logferry_fixture_capture` (not `lf_*`: scripts/test drops
 # those). Captured from PostgreSQL 15.18. The decode tests assert on the
@@ -16,7 +19,8 @@ cd "$(dirname "$0")"
 HOST=${1:-127.0.0.1}
 PORT=${2:-55432}
 DB=logferry_fixture_capture
-q() { PGOPTIONS="-c synchronous_commit=on" psql -X -q -v ON_ERROR_STOP=1 -At -h "$HOST" -p "$PORT" -U postgres "$@"; }
+ONLY=${ONLY:-}
+q() { PGOPTIONS="-c synchronous_commit=on ${EXTRA_PGOPTIONS:-}" psql -X -q -v ON_ERROR_STOP=1 -At -h "$HOST" -p "$PORT" -U postgres "$@"; }
 
 # Leftovers of an interrupted run: the slot pins the database, the
 # replication origin is cluster-wide.
@@ -55,13 +59,16 @@ SELECT pg_replication_origin_create('upstream');
 SQL
 
 # take FILE [extra options]: consume the slot's changes into FILE.hex
+# (protocol version $PROTO, default 1)
 take() {
   local file=$1
   shift
   local extra=""
   for o in "$@"; do extra="$extra,$o"; done
+  local out="$file.hex"
+  if [ -n "$ONLY" ] && [ "$ONLY" != "$file" ]; then out=/dev/null; fi
   q -d $DB -c "SELECT encode(data, 'hex') FROM pg_logical_slot_get_binary_changes('fx', NULL, NULL,
-      'proto_version', '1', 'publication_names', 'pub', 'messages', 'true'$extra)" > "$file.hex"
+      'proto_version', '${PROTO:-1}', 'publication_names', 'pub', 'messages', 'true'$extra)" > "$out"
 }
 
 # default.hex: REPLICA IDENTITY DEFAULT (primary key) in a non-public schema.
@@ -133,6 +140,28 @@ take origin
 # binary.hex: with binary => true values arrive in binary form ('b').
 q -d $DB -c "INSERT INTO shop.items VALUES (3, 'bin', 3.00, NULL)"
 take binary "'binary', 'true'"
+
+# streamed.hex: protocol 2, streaming on, and the decoding session's
+# logical_decoding_work_mem at its minimum (64kB), so the server streams
+# the big transactions in blocks before their end: one that commits (with
+# a subtransaction rolled back after it was streamed, and a transactional
+# message), then one that rolls back, then a small ordinary transaction
+# (its commit flushes the WAL of the abort before it).
+q -d $DB <<'SQL'
+BEGIN;
+INSERT INTO shop.items SELECT i, 'row ' || i, i, NULL FROM generate_series(100, 899) i;
+SAVEPOINT s;
+INSERT INTO shop.items SELECT i, 'undone ' || i, i, NULL FROM generate_series(1000, 1799) i;
+ROLLBACK TO SAVEPOINT s;
+SELECT pg_logical_emit_message(true, 'p', 'streamed');
+INSERT INTO shop.items VALUES (900, 'last', 9, NULL);
+COMMIT;
+BEGIN;
+INSERT INTO full_rows SELECT i, 'gone' FROM generate_series(1, 1000) i;
+ROLLBACK;
+INSERT INTO parent VALUES (2);
+SQL
+EXTRA_PGOPTIONS="-c logical_decoding_work_mem=64kB" PROTO=2 take streamed "'streaming', 'on'"
 
 q -d $DB -c "SELECT pg_drop_replication_slot('fx')"
 q -d $DB -c "SELECT pg_replication_origin_drop('upstream')"
