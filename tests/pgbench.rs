@@ -101,14 +101,18 @@ fn surplus(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>, n: usize) -
         .collect()
 }
 
-/// The sum of the target's `logferry_progress` ordinals: it grows with
-/// every batch of log changes any lane commits (0 before the table exists).
-async fn progress(target: &TestDb) -> i64 {
+/// When the target last committed a batch of log changes: the newest
+/// `updated_at` of its `logferry_progress` rows, in µs since the epoch (0
+/// before the table exists). Every batch transaction of log changes upserts
+/// a row with `now()`, so a newer value means a batch committed since the
+/// last look (deleted rows of spent layouts never make it newer).
+async fn last_commit(target: &TestDb) -> i64 {
     let exists = pg::cells(target, "SELECT to_regclass('public.logferry_progress') IS NOT NULL").await;
     if exists[0][0].as_deref() != Some("t") {
         return 0;
     }
-    pg::cells(target, "SELECT coalesce(sum(ordinal), 0) FROM public.logferry_progress").await[0][0].as_deref().unwrap().parse().unwrap()
+    let q = "SELECT coalesce((extract(epoch FROM max(updated_at)) * 1000000)::bigint, 0) FROM public.logferry_progress";
+    pg::cells(target, q).await[0][0].as_deref().unwrap().parse().unwrap()
 }
 
 fn alive(child: &mut Child) -> bool {
@@ -161,28 +165,29 @@ checkpoint_interval = "200ms"
 
     let seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut rng = Rng(seed);
-    let progress = || rt.block_on(progress(&target));
-    let mut at_kills = Vec::new();
+    let last_commit = || rt.block_on(last_commit(&target));
+    let mut kills = Vec::new();
     for round in 0..5 {
-        let before = progress();
+        let before = last_commit();
+        let spawned = Instant::now();
         let mut child = s.spawn(&["run"]);
-        let wait = Duration::from_millis(200 + rng.below(1301));
-        std::thread::sleep(wait);
-        // The kill must land while it applies: it has committed batches of
-        // its own since it started (if the random wait was too short for
-        // that, the kill waits for the first one).
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while progress() == before {
+        // The kill lands while the run applies: after it has committed a
+        // batch of its own, at a random point 200-1500 ms later.
+        let deadline = spawned + Duration::from_secs(30);
+        while last_commit() <= before {
             assert!(alive(&mut child), "round {round}: the run ended on its own");
             assert!(Instant::now() < deadline, "round {round}: the run applied nothing within 30 s");
             std::thread::sleep(Duration::from_millis(10));
         }
+        let applying = spawned.elapsed();
+        let wait = Duration::from_millis(200 + rng.below(1301));
+        std::thread::sleep(wait);
         assert!(alive(&mut child), "round {round}: the run ended on its own before its kill");
         assert!(alive(&mut bench), "round {round}: pgbench ended before the kill: {}", text(&bench.wait_with_output().unwrap().stderr));
         child.kill().unwrap(); // SIGKILL
         let out = child.wait_with_output().unwrap();
         assert!(out.status.code().is_none(), "round {round}: killed by a signal: {}", text(&out.stderr));
-        at_kills.push((wait, progress()));
+        kills.push((applying, wait, last_commit()));
     }
     // The workload stops (its clients' open transactions roll back); the
     // catch-up starts once no client of the source is left.
@@ -199,10 +204,11 @@ checkpoint_interval = "200ms"
     std::fs::write(&s.config, config.replace("lanes = 4", "lanes = 2")).unwrap();
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "catch-up run: {}", text(&out.stderr));
-    let last = progress();
-    eprintln!("caught up at {:?}; kills (wait, progress): {at_kills:?}, last {last}", started.elapsed());
-    for (i, (wait, at)) in at_kills.iter().enumerate() {
-        assert!(*at < last, "kill {i} (after {wait:?}) landed before the end of the stream: progress {at} of {last}");
+    let last = last_commit();
+    eprintln!("caught up at {:?}; kills (applying after, killed after, last commit): {kills:?}", started.elapsed());
+    // Each killed run had left changes unapplied: a later run committed more.
+    for (i, (_, wait, at)) in kills.iter().enumerate() {
+        assert!(*at < last, "kill {i} ({wait:?} into applying) left nothing to apply: last commit {at}, at the end {last}");
     }
 
     rt.block_on(async {
@@ -218,7 +224,7 @@ checkpoint_interval = "200ms"
             let (only_src, only_dst) = (surplus(&src, &dst, 5), surplus(&dst, &src, 5));
             assert!(
                 only_src.is_empty() && only_dst.is_empty(),
-                "{table} differs (seed {seed}, kills at {at_kills:?}): source has {} rows, target {}; more often on the source: {only_src:#?}; more often on the target: {only_dst:#?}",
+                "{table} differs (seed {seed}, kills {kills:?}): source has {} rows, target {}; more often on the source: {only_src:#?}; more often on the target: {only_dst:#?}",
                 src.values().sum::<usize>(),
                 dst.values().sum::<usize>(),
             );
