@@ -186,7 +186,7 @@ checkpoint_interval = "200ms"
         assert!(alive(&mut bench), "round {round}: pgbench ended before the kill: {}", text(&bench.wait_with_output().unwrap().stderr));
         child.kill().unwrap(); // SIGKILL
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.code().is_none(), "round {round}: killed by a signal: {}", text(&out.stderr));
+        assert!(out.status.code().is_none(), "round {round}: the run exited by itself ({}) instead of dying by the kill: {}", out.status, text(&out.stderr));
         kills.push((applying, wait, last_commit()));
     }
     // The workload stops (its clients' open transactions roll back); the
