@@ -229,8 +229,14 @@ checkpoint_interval = "200ms"
                 dst.values().sum::<usize>(),
             );
         }
-        // The slot would keep the server's WAL until scripts/test's next start.
+        // The slot would keep the server's WAL, and the two databases (some
+        // 40 MB) the disk, until scripts/test's next start; a failed run
+        // leaves them to look at.
         let slot = format!("SELECT pg_drop_replication_slot('{}')", source.name);
         source.client.batch_execute(&slot).await.unwrap();
+        let admin = pg::connect(&pg::server_url()).await;
+        for db in [&source.name, &target.name] {
+            admin.batch_execute(&format!("DROP DATABASE \"{db}\" WITH (FORCE)")).await.unwrap();
+        }
     });
 }
