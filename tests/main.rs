@@ -41,6 +41,7 @@ mod postgres_e2e;
 mod postgres_sink;
 mod postgres_sink_mysql_types;
 mod postgres_source;
+mod pgbench;
 mod progress;
 mod reliability_outage;
 mod reliability_targets;
