@@ -134,6 +134,8 @@ struct Inner {
     dirty: Vec<Arc<File>>,
     /// Segments were created since the last flush (the folder needs an fsync).
     dir_dirty: bool,
+    /// [`SEGMENT_BYTES`] (smaller in tests).
+    segment_bytes: u64,
 }
 
 /// The folder name of `pipeline`'s spool.
@@ -203,7 +205,7 @@ impl SpoolStore {
     /// Opens the spool in `dir` (scanning its segments; nothing is created
     /// before the first write), moving a legacy sled tree into it first.
     pub(super) fn open(state_dir: &Path, dir: PathBuf, pipeline: &str, legacy: Option<(&sled::Db, String)>) -> Result<Self, CheckpointError> {
-        let inner = Inner { dir, segments: VecDeque::new(), groups: VecDeque::new(), meta: None, dirty: Vec::new(), dir_dirty: false };
+        let inner = Inner { dir, segments: VecDeque::new(), groups: VecDeque::new(), meta: None, dirty: Vec::new(), dir_dirty: false, segment_bytes: SEGMENT_BYTES };
         let store = SpoolStore { inner: Arc::new(Mutex::new(inner)), state_dir: state_dir.to_path_buf(), pipeline: pipeline.into() };
         let scanned = store.lock().scan(&store.pipeline);
         scanned.map_err(|f| store.fault(f))?;
@@ -428,16 +430,16 @@ impl SpoolStore {
         cleared.map_err(|f| self.fault(f))
     }
 
-    /// The number of segment files (tests).
+    /// The segments' sequence numbers, oldest first (tests).
     #[cfg(test)]
-    fn segment_count(&self) -> usize {
-        self.lock().segments.len()
+    fn segment_seqs(&self) -> Vec<u64> {
+        self.lock().segments.iter().map(|s| s.seq).collect()
     }
 
-    /// The spool folder (tests).
+    /// Rolls over at `bytes` instead of [`SEGMENT_BYTES`] (tests).
     #[cfg(test)]
-    fn folder(&self) -> PathBuf {
-        self.lock().dir.clone()
+    fn set_segment_bytes(&self, bytes: u64) {
+        self.lock().segment_bytes = bytes;
     }
 }
 
@@ -561,7 +563,7 @@ impl Inner {
     /// Appends `buf` to the active segment (rolling over first when it is
     /// full); returns the segment and offset it went to.
     fn append(&mut self, buf: &[u8], pipeline: &str) -> Result<(u64, u64), Fault> {
-        if self.segments.back().is_none_or(|s| s.len > 0 && s.len + buf.len() as u64 > SEGMENT_BYTES) {
+        if self.segments.back().is_none_or(|s| s.len > 0 && s.len + buf.len() as u64 > self.segment_bytes) {
             self.roll(pipeline)?;
         }
         let path = self.path(self.segments.back().expect("rolled").seq);
