@@ -52,6 +52,7 @@ use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 const FORMAT_V1: u8 = 1;
@@ -101,6 +102,21 @@ struct Segment {
     file: Arc<File>,
     /// Bytes written (the next frame's offset).
     len: u64,
+    /// Bytes known fsynced: a flush fsyncs the segments below their
+    /// `len`, so one that finds another's fsync under way does its own.
+    synced: Arc<AtomicU64>,
+}
+
+impl Segment {
+    fn new(seq: u64, file: File, len: u64, synced: u64) -> Self {
+        Segment { seq, file: Arc::new(file), len, synced: Arc::new(AtomicU64::new(synced)) }
+    }
+}
+
+/// An fsync a flush owes, and what to mark synced after it.
+enum SyncJob {
+    File(Arc<File>, u64, Arc<AtomicU64>),
+    Folder(u64, Arc<AtomicU64>),
 }
 
 /// Where a group lives.
@@ -130,10 +146,10 @@ struct Inner {
     segments: VecDeque<Segment>,
     groups: VecDeque<Loc>,
     meta: Option<SpoolMeta>,
-    /// Segments written since the last flush.
-    dirty: Vec<Arc<File>>,
-    /// Segments were created since the last flush (the folder needs an fsync).
-    dir_dirty: bool,
+    /// Segment files created so far (the folder needs an fsync when
+    /// `dir_synced` is behind).
+    dir_changes: u64,
+    dir_synced: Arc<AtomicU64>,
     /// [`SEGMENT_BYTES`] (smaller in tests).
     segment_bytes: u64,
 }
@@ -205,7 +221,13 @@ impl SpoolStore {
     /// Opens the spool in `dir` (scanning its segments; nothing is created
     /// before the first write), moving a legacy sled tree into it first.
     pub(super) fn open(state_dir: &Path, dir: PathBuf, pipeline: &str, legacy: Option<(&sled::Db, String)>) -> Result<Self, CheckpointError> {
-        let inner = Inner { dir, segments: VecDeque::new(), groups: VecDeque::new(), meta: None, dirty: Vec::new(), dir_dirty: false, segment_bytes: SEGMENT_BYTES };
+        let inner = Inner {
+            dir,
+            segments: VecDeque::new(), groups: VecDeque::new(), meta: None,
+            dir_changes: 0,
+            dir_synced: Arc::default(),
+            segment_bytes: SEGMENT_BYTES,
+        };
         let store = SpoolStore { inner: Arc::new(Mutex::new(inner)), state_dir: state_dir.to_path_buf(), pipeline: pipeline.into() };
         let scanned = store.lock().scan(&store.pipeline);
         scanned.map_err(|f| store.fault(f))?;
@@ -313,11 +335,12 @@ impl SpoolStore {
 
     /// Makes every write so far durable (fsync, off the async threads).
     pub async fn flush(&self) -> Result<(), CheckpointError> {
-        let (files, dir, folder) = self.take_dirty();
-        if files.is_empty() && dir.is_none() {
+        let (jobs, folder) = self.sync_jobs();
+        if jobs.is_empty() {
             return Ok(());
         }
-        let synced = tokio::task::spawn_blocking(move || sync(&files, dir.as_deref()))
+        let dir = folder.clone();
+        let synced = tokio::task::spawn_blocking(move || sync(jobs, &dir))
             .await
             .unwrap_or_else(|e| Err(std::io::Error::other(e)));
         synced.map_err(|e| self.fault(Fault::Io(folder, "fsync", e)))
@@ -325,14 +348,23 @@ impl SpoolStore {
 
     /// [`Self::flush`] on the calling thread.
     fn flush_now(&self) -> Result<(), CheckpointError> {
-        let (files, dir, folder) = self.take_dirty();
-        sync(&files, dir.as_deref()).map_err(|e| self.fault(Fault::Io(folder, "fsync", e)))
+        let (jobs, folder) = self.sync_jobs();
+        sync(jobs, &folder).map_err(|e| self.fault(Fault::Io(folder, "fsync", e)))
     }
 
-    fn take_dirty(&self) -> (Vec<Arc<File>>, Option<PathBuf>, PathBuf) {
-        let mut inner = self.lock();
-        let dir = std::mem::take(&mut inner.dir_dirty).then(|| inner.dir.clone());
-        (std::mem::take(&mut inner.dirty), dir, inner.dir.clone())
+    /// The fsyncs owed (the folder's last), and the folder.
+    fn sync_jobs(&self) -> (Vec<SyncJob>, PathBuf) {
+        let inner = self.lock();
+        let mut jobs: Vec<_> = inner
+            .segments
+            .iter()
+            .filter(|s| s.synced.load(Ordering::Acquire) < s.len)
+            .map(|s| SyncJob::File(s.file.clone(), s.len, s.synced.clone()))
+            .collect();
+        if inner.dir_synced.load(Ordering::Acquire) < inner.dir_changes {
+            jobs.push(SyncJob::Folder(inner.dir_changes, inner.dir_synced.clone()));
+        }
+        (jobs, inner.dir.clone())
     }
 
     /// Up to `max` entries with `from <= index <= to`, in index order.
@@ -443,12 +475,19 @@ impl SpoolStore {
     }
 }
 
-fn sync(files: &[Arc<File>], dir: Option<&Path>) -> std::io::Result<()> {
-    for f in files {
-        f.sync_data()?;
-    }
-    if let Some(dir) = dir {
-        fsync_dir(dir)?;
+fn sync(jobs: Vec<SyncJob>, dir: &Path) -> std::io::Result<()> {
+    for job in jobs {
+        let (done, synced) = match job {
+            SyncJob::File(file, len, synced) => {
+                file.sync_data()?;
+                (len, synced)
+            }
+            SyncJob::Folder(changes, synced) => {
+                fsync_dir(dir)?;
+                (changes, synced)
+            }
+        };
+        synced.fetch_max(done, Ordering::Release);
     }
     Ok(())
 }
@@ -477,8 +516,9 @@ impl Inner {
             let path = self.path(seq);
             let file = OpenOptions::new().read(true).write(true).open(&path).map_err(io(&path, "open"))?;
             let len = file.metadata().map_err(io(&path, "read"))?.len();
-            let file = Arc::new(file);
-            self.segments.push_back(Segment { seq, file: file.clone(), len });
+            let segment = Segment::new(seq, file, len, len);
+            let file = segment.file.clone();
+            self.segments.push_back(segment);
             let bad = frames::scan(&file, len, |offset, frame_len, kind, payload| {
                 self.apply(seq, offset, frame_len, kind, payload).map_err(|f| match f {
                     Fault::Corrupt(m) => Fault::Corrupt(format!("{}, byte {offset}: {m}", path.display())),
@@ -571,10 +611,6 @@ impl Inner {
         seg.file.write_all_at(buf, seg.len).map_err(io(&path, "write"))?;
         let at = (seg.seq, seg.len);
         seg.len += buf.len() as u64;
-        let file = seg.file.clone();
-        if !self.dirty.last().is_some_and(|f| Arc::ptr_eq(f, &file)) {
-            self.dirty.push(file);
-        }
         Ok(at)
     }
 
@@ -583,8 +619,7 @@ impl Inner {
     fn roll(&mut self, pipeline: &str) -> Result<(), Fault> {
         if let Some(old) = self.segments.back() {
             old.file.sync_data().map_err(io(&self.path(old.seq), "fsync"))?;
-            let old = old.file.clone();
-            self.dirty.retain(|f| !Arc::ptr_eq(f, &old));
+            old.synced.fetch_max(old.len, Ordering::Release);
         } else if !self.dir.exists() {
             std::fs::create_dir_all(&self.dir).map_err(io(&self.dir, "create"))?;
             // The new folder's own entry, and the `spool` folder's.
@@ -600,10 +635,8 @@ impl Inner {
             frames::meta(&mut head, m);
         }
         file.write_all_at(&head, 0).map_err(io(&path, "write"))?;
-        let file = Arc::new(file);
-        self.dirty.push(file.clone());
-        self.segments.push_back(Segment { seq, file, len: head.len() as u64 });
-        self.dir_dirty = true;
+        self.segments.push_back(Segment::new(seq, file, head.len() as u64, 0));
+        self.dir_changes += 1;
         tracing::debug!(pipeline, segment = seq, "spool: new segment");
         Ok(())
     }
@@ -616,7 +649,6 @@ impl Inner {
             let seg = self.segments.pop_front().expect("checked");
             let path = self.path(seg.seq);
             std::fs::remove_file(&path).map_err(io(&path, "delete"))?;
-            self.dirty.retain(|f| !Arc::ptr_eq(f, &seg.file));
             deleted += 1;
         }
         if deleted > 0 {
@@ -639,8 +671,6 @@ impl Inner {
         }
         self.segments.clear();
         self.groups.clear();
-        self.dirty.clear();
-        self.dir_dirty = false;
         self.meta = None;
         Ok(())
     }

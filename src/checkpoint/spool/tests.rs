@@ -392,3 +392,25 @@ async fn a_sled_spool_of_an_earlier_version_is_moved_into_segment_files() {
     assert_eq!(spool.meta().unwrap().unwrap().committed, 4);
     assert_eq!(spool.stats().unwrap().entries, 5);
 }
+
+#[tokio::test]
+async fn a_flush_owes_fsyncs_only_for_what_was_written_since() {
+    let dir = tempfile::tempdir().unwrap();
+    let spool = open_at(dir.path()).unwrap();
+    assert!(spool.sync_jobs().0.is_empty());
+    spool.write(&batch(1, 2, 0), Some(&meta_at(2))).unwrap();
+    // The new segment's file and the new folder entry.
+    assert_eq!(spool.sync_jobs().0.len(), 2);
+    spool.flush().await.unwrap();
+    assert!(spool.sync_jobs().0.is_empty());
+    spool.write(&batch(3, 3, 0), None).unwrap();
+    assert_eq!(spool.sync_jobs().0.len(), 1, "the active segment alone");
+    // A flush that starts before a write owes that write nothing; the
+    // writer's own flush after it still fsyncs.
+    let (owed, _) = spool.sync_jobs();
+    spool.write(&batch(4, 4, 0), None).unwrap();
+    sync(owed, dir.path()).unwrap();
+    assert_eq!(spool.sync_jobs().0.len(), 1, "the write after the fsync began is still owed");
+    spool.flush().await.unwrap();
+    assert!(spool.sync_jobs().0.is_empty());
+}
