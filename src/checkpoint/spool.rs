@@ -223,7 +223,9 @@ impl SpoolStore {
     pub(super) fn open(state_dir: &Path, dir: PathBuf, pipeline: &str, legacy: Option<(&sled::Db, String)>) -> Result<Self, CheckpointError> {
         let inner = Inner {
             dir,
-            segments: VecDeque::new(), groups: VecDeque::new(), meta: None,
+            segments: VecDeque::new(),
+            groups: VecDeque::new(),
+            meta: None,
             dir_changes: 0,
             dir_synced: Arc::default(),
             segment_bytes: SEGMENT_BYTES,
