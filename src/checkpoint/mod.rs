@@ -1,4 +1,4 @@
-//! Durable checkpoints in sled.
+//! Durable checkpoints in sled, and the spool's segment files.
 //!
 //! A checkpoint is the last source position (a transaction end) whose
 //! records, and every record before them, all targets have durably applied,
@@ -11,19 +11,24 @@
 //! Layout of the state dir: `<state_dir>/sled/` holds one sled database with
 //! a tree `checkpoints` keyed by pipeline name. Later stages (snapshot chunk
 //! progress) get trees of their own via [`CheckpointStore::tree`]; dead
-//! letters live in `dead_letters/<pipeline>` ([`dead_letters`]), the
-//! durable spool in `spool/<pipeline>` ([`SpoolStore`]).
-//! sled locks the folder: one logferry process per state dir.
+//! letters live in `dead_letters/<pipeline>` ([`dead_letters`]). The
+//! durable spool is not in sled: it has segment files of its own in
+//! `<state_dir>/spool/<pipeline>/` ([`SpoolStore`]; earlier versions kept it
+//! in the sled tree `spool/<pipeline>`, moved over on first open).
+//! sled locks the folder: one logferry process per state dir (which also
+//! keeps a second process away from the spool files).
 
 mod dead_letters;
 mod spool;
 
 pub use dead_letters::{DeadLetter, DeadLetters};
-pub use spool::{encode_entry, SpoolMeta, SpoolStats, SpoolStore};
+pub use spool::{encode_entry, SpoolMeta, SpoolStats, SpoolStore, SEGMENT_BYTES};
 
 use crate::record::Position;
 use prost::Message;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const CHECKPOINTS_TREE: &str = "checkpoints";
@@ -60,13 +65,28 @@ pub struct Checkpoint {
     pub ordinal: u64,
 }
 
-/// The state dir's sled database.
+/// The state dir's sled database and spools.
 #[derive(Clone)]
 pub struct CheckpointStore {
     db: sled::Db,
     checkpoints: sled::Tree,
     /// Shown in errors.
     dir: PathBuf,
+    /// Where the spool folders are (`<state_dir>/spool`).
+    spool_root: PathBuf,
+    /// Spools opened so far: one handle per pipeline, shared by its clones.
+    spools: Arc<Mutex<HashMap<String, SpoolStore>>>,
+    /// Removes a temporary store's folder with the last clone.
+    _temporary: Option<Arc<TempFolder>>,
+}
+
+/// A folder removed on drop ([`CheckpointStore::temporary`]).
+struct TempFolder(PathBuf);
+
+impl Drop for TempFolder {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Reading or writing the state dir failed.
@@ -95,6 +115,19 @@ pub enum CheckpointError {
         /// What sled said.
         #[source]
         source: sled::Error,
+    },
+    /// A spool file could not be read or written.
+    #[error("state dir {dir}: spool file {path}: cannot {action}; check the disk (space, permissions, health)")]
+    SpoolIo {
+        /// The state dir.
+        dir: PathBuf,
+        /// The file or folder.
+        path: PathBuf,
+        /// What was being done.
+        action: &'static str,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
     },
     /// A stored checkpoint could not be decoded.
     #[error("state dir {dir}: checkpoint of pipeline `{pipeline}` is unreadable ({message}); `logferry reset --pipeline {pipeline}` forgets it (the next run starts over)")]
@@ -147,7 +180,7 @@ impl CheckpointStore {
                 .open()
                 .map_err(|e| Self::map_open_error(&dir, e));
             match opened {
-                Ok(db) => return Self::from_db(db, dir),
+                Ok(db) => return Self::from_db(db, dir.clone(), state_dir.join("spool"), None),
                 Err(CheckpointError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -158,17 +191,22 @@ impl CheckpointStore {
 
     /// A store in a temporary folder that is removed on drop (unit tests).
     pub fn temporary() -> Result<Self, CheckpointError> {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let dir = PathBuf::from("<temporary>");
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let folder = std::env::temp_dir().join(format!("logferry-state-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&folder).map_err(|source| CheckpointError::Create { dir: folder.clone(), source })?;
+        let temp = Arc::new(TempFolder(folder.clone()));
         let db = sled::Config::new()
             .temporary(true)
             .open()
             .map_err(|e| store_err(&dir, e))?;
-        Self::from_db(db, dir)
+        Self::from_db(db, dir, folder.join("spool"), Some(temp))
     }
 
-    fn from_db(db: sled::Db, dir: PathBuf) -> Result<Self, CheckpointError> {
+    fn from_db(db: sled::Db, dir: PathBuf, spool_root: PathBuf, temporary: Option<Arc<TempFolder>>) -> Result<Self, CheckpointError> {
         let checkpoints = db.open_tree(CHECKPOINTS_TREE).map_err(|e| store_err(&dir, e))?;
-        Ok(CheckpointStore { db, checkpoints, dir })
+        Ok(CheckpointStore { db, checkpoints, dir, spool_root, spools: Arc::default(), _temporary: temporary })
     }
 
     fn map_open_error(dir: &Path, e: sled::Error) -> CheckpointError {
@@ -211,7 +249,7 @@ impl CheckpointStore {
     pub fn reset(&self, pipeline: &str) -> Result<bool, CheckpointError> {
         let spooled = self.has_spool(pipeline)?;
         if spooled {
-            self.spool(pipeline)?.tree.clear().map_err(|e| store_err(&self.dir, e))?;
+            self.spool(pipeline)?.clear_now()?;
         }
         let old = self.checkpoints.remove(pipeline).map_err(|e| store_err(&self.dir, e))?;
         self.flush()?;

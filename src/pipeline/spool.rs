@@ -3,7 +3,7 @@
 //! make the source server keep its log (WAL, binlog) without limit.
 //!
 //! ```text
-//!  source ──emit──► writer ──append + fsync──► spool/<pipeline> (sled) ──► reader ──emit──► pipeline
+//!  source ──emit──► writer ──append + fsync──► spool/<pipeline>/*.seg ──► reader ──emit──► pipeline
 //!    ▲                 │                                 ▲                                   │
 //!    └── durable ◄─────┘ (position of the last          └── trim ≤ the pipeline's checkpoint ◄┘
 //!        spooled transaction end)
@@ -13,10 +13,11 @@
 //! pipeline does not change:
 //!
 //! - **Writer.** Records the source emits get consecutive spool indexes and
-//!   are appended in groups; each group is written in one atomic batch and
-//!   fsynced. When a group holds a transaction end (or a heartbeat, which
-//!   marks a resume point between transactions), the same batch commits it:
-//!   the spool's meta then names that index and the source position to
+//!   are appended in groups to the spool's segment files
+//!   ([`SpoolStore`]), one fsync per group. When a group holds a
+//!   transaction end (or a heartbeat, which marks a resume point between
+//!   transactions), a meta frame appended with it (and fsynced with it)
+//!   commits it: the spool's meta then names that index and the source position to
 //!   resume after, and only *then* is that position published to the source
 //!   as durable, so the source server may discard its log up to there while
 //!   the target is still down.
@@ -26,7 +27,8 @@
 //!   pipeline checkpoints that as usual, and targets see the source
 //!   position alone ([`unwrap_position`]).
 //! - **Trimming.** Once the pipeline has checkpointed spool index `i`, the
-//!   entries up to `i` are removed.
+//!   entries up to `i` are removed (their segment files are deleted once
+//!   all their groups are).
 //! - **Bound.** When the spool holds `max_bytes`, the writer stops taking
 //!   records at the next transaction end, so the source waits (and its
 //!   server keeps the log) as it would without a spool. A single
@@ -61,7 +63,7 @@ const MAGIC: &[u8; 8] = b"lfspool1";
 const GROUP_RECORDS: usize = 1024;
 /// Bytes of one group at most.
 const GROUP_BYTES: usize = 256 << 10;
-/// Entries the reader loads from the tree at a time.
+/// Entries the reader loads from the segment files at a time.
 const READ_CHUNK: usize = 1024;
 /// Records the source may emit ahead of the writer.
 const INTAKE: usize = 1024;
@@ -397,7 +399,7 @@ impl Shared {
     }
 }
 
-/// One group of records the writer stores with one batch and one fsync.
+/// One group of records the writer stores with one write and one fsync.
 #[derive(Default)]
 struct Group {
     entries: Vec<(u64, Vec<u8>)>,
