@@ -77,7 +77,7 @@ fn unknown_enum_values_name_the_allowed_ones() {
     assert!(e.contains("missing field `kind`"), "{e}");
     let e = error(&format!("{SOURCE}[[pipeline.target]]\nkind = \"rabbitmq\""));
     assert!(e.contains("`pipeline[shop].target[0].kind`"), "{e}");
-    assert!(e.contains("expected one of `file`, `stdout`, `postgres`, `mysql`, `mongodb`, `kafka`, `nats`, `http`"), "{e}");
+    assert!(e.contains("expected one of `file`, `stdout`, `discard`, `postgres`, `mysql`, `mongodb`, `kafka`, `nats`, `http`"), "{e}");
     let e = error(&with_source(
         "kind = \"postgres\"\nurl = \"postgres://h\"\ntables = [\"a\"]\nsnapshot = \"always\"",
     ));

@@ -105,13 +105,14 @@ fn example_files_commented_sources_parse() {
         .filter(|(_, l)| **l == "# [[pipeline.target]]")
         .map(|(i, _)| lines[i..].iter().take_while(|l| l.starts_with('#')).map(|l| format!("{}\n", l.trim_start_matches('#'))).collect())
         .collect();
-    assert_eq!(targets.len(), 5, "the mysql, mongodb, http, nats and kafka target examples");
+    assert_eq!(targets.len(), 6, "the discard, mysql, mongodb, http, nats and kafka target examples");
     let kinds: Vec<&str> = targets
         .iter()
         .map(|block| {
             let text = format!("[[pipeline]]\nname = \"p\"\n{}{block}", blocks[3]);
             let cfg = Config::parse(&text, Path::new("config/example.toml"), &env).unwrap();
             match &cfg.pipelines[0].targets[0] {
+                TargetConfig::Discard => "discard",
                 TargetConfig::Mysql(_) => "mysql",
                 TargetConfig::Mongodb(t) => {
                     assert_eq!((t.database.as_deref(), t.transaction), (Some("shop_replica"), false));
@@ -135,7 +136,7 @@ fn example_files_commented_sources_parse() {
             }
         })
         .collect();
-    assert_eq!(kinds, ["mysql", "mongodb", "http", "nats", "kafka"]);
+    assert_eq!(kinds, ["discard", "mysql", "mongodb", "http", "nats", "kafka"]);
 }
 
 #[test]
