@@ -6,6 +6,7 @@ mod support;
 
 mod bench;
 mod bench_mariadb;
+mod bench_mongodb;
 mod bidirectional;
 mod big_inputs;
 mod check;

@@ -1,5 +1,6 @@
 //! `logferry bench`: measures logferry on PostgreSQL in this process, beside
-//! PostgreSQL's own tools, and prints the figures.
+//! PostgreSQL's own tools, and prints the figures. MariaDB/MySQL backlogs
+//! (`--source mariadb`) are in [`mariadb`], MongoDB ones (`--source mongodb`) in [`mongodb`].
 //!
 //! ```text
 //! LOGFERRY_BENCH_PG_URL=postgres://postgres:pw@127.0.0.1:5432/postgres logferry bench \
@@ -112,6 +113,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 use tokio_postgres::{Client, NoTls};
 mod mariadb;
+mod mongodb;
 mod repeat;
 mod report;
 mod steady;
@@ -121,8 +123,8 @@ mod sweep;
 /// Options of `logferry bench` (see the module docs).
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
-    /// Where the backlog is written and read from: PostgreSQL (`--pg-url`) or MariaDB/MySQL (`--mariadb-url`).
-    #[arg(long, value_parser = ["postgres", "mariadb"], default_value = "postgres")]
+    /// Where the backlog is written and read from: PostgreSQL (`--pg-url`), MariaDB/MySQL (`--mariadb-url`) or MongoDB (`--mongo-url`).
+    #[arg(long, value_parser = ["postgres", "mariadb", "mongodb"], default_value = "postgres")]
     pub source: String,
     /// A PostgreSQL superuser URL (wal_level = logical); its database is used to create the bench databases.
     /// The source with `--source postgres`; the target with `--target postgres`.
@@ -132,6 +134,9 @@ pub struct BenchArgs {
     /// A MariaDB/MySQL root URL (binlog_format = ROW), for `--source mariadb`.
     #[arg(long, env = "LOGFERRY_BENCH_MARIADB_URL", hide_env_values = true)]
     pub mariadb_url: Option<String>,
+    /// A MongoDB URL (a replica set member or mongos; its oplog must hold the backlog), for `--source mongodb`.
+    #[arg(long, env = "LOGFERRY_BENCH_MONGO_URL", hide_env_values = true)]
+    pub mongo_url: Option<String>,
     /// Rows inserted into the backlog.
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: u64,
@@ -180,7 +185,8 @@ pub struct BenchArgs {
     /// `[pipeline.apply] queue_max_bytes` (e.g. `32MiB`; default: the config's default).
     #[arg(long)]
     pub queue_bytes: Option<String>,
-    /// Also run pg_recvlogical and native logical replication on the same backlog.
+    /// Also run the source's own readers on the same backlog: pg_recvlogical and native logical
+    /// replication; mariadb-binlog; the MongoDB driver's change stream.
     #[arg(long)]
     pub compare: bool,
     /// Steady mode: rows per second the bench writes while logferry runs (with --duration).
@@ -411,7 +417,7 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
             "bench: --repeat reruns the backlog bench; leave out --rate/--duration, --sweep, --csv and --svg".into(),
         ));
     }
-    if args.source == "mariadb" {
+    if args.source != "postgres" {
         let pg_only = [
             ("--tables", args.tables != 1),
             ("--indexes", args.indexes != 0),
@@ -423,10 +429,14 @@ pub async fn run(args: BenchArgs) -> Result<(), CliError> {
         ];
         if let Some((flag, _)) = pg_only.iter().find(|(_, set)| *set) {
             return Err(CliError::Usage(format!(
-                "bench: {flag} works with --source postgres only (not yet with --source mariadb)"
+                "bench: {flag} works with --source postgres only (not yet with --source {})",
+                args.source
             )));
         }
-        return mariadb::run(&args).await;
+        return match args.source.as_str() {
+            "mongodb" => mongodb::run(&args).await,
+            _ => mariadb::run(&args).await,
+        };
     }
     let Some(pg_url) = args.pg_url.as_deref() else {
         return Err(CliError::Usage(
