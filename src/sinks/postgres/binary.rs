@@ -454,39 +454,45 @@ impl<'s> Decimal<'s> {
             out.put_slice(&[0, 0, 0, 0, 0xC0, 0, 0, 0]);
             return;
         }
-        let mut groups: Vec<i16> = Vec::with_capacity((self.int.len() + self.frac.len()) / 4 + 2);
+        // The header goes in front once the digits are known; the digits
+        // are written in place (no allocation), then trimmed of zero groups.
+        let at = out.len();
+        out.put_slice(&[0; 8]);
+        let start = out.len();
         let lead = (4 - self.int.len() % 4) % 4;
         let (mut acc, mut n) = (0i16, 0);
         for b in std::iter::repeat_n(b'0', lead).chain(self.int.bytes()).chain(self.frac.bytes()) {
             acc = acc * 10 + i16::from(b - b'0');
             n += 1;
             if n == 4 {
-                groups.push(acc);
+                out.put_i16(acc);
                 (acc, n) = (0, 0);
             }
         }
         if n > 0 {
-            groups.push(acc * 10i16.pow(4 - n));
+            out.put_i16(acc * 10i16.pow(4 - n));
         }
-        let int_groups = (lead + self.int.len()) / 4;
+        let count = (out.len() - start) / 2;
+        let nonzero = |out: &BytesMut, i: usize| out[start + 2 * i] != 0 || out[start + 2 * i + 1] != 0;
+        let int_groups = ((lead + self.int.len()) / 4) as i16;
         let dscale = self.frac.len() as i16;
-        let Some(first) = groups.iter().position(|&g| g != 0) else {
-            // Zero: no digits, positive.
-            out.put_i16(0);
-            out.put_i16(0);
-            out.put_u16(0);
-            out.put_i16(dscale);
-            return;
+        // Zero: no digits, positive.
+        let (ndigits, weight, sign) = match (0..count).find(|&i| nonzero(out, i)) {
+            None => {
+                out.truncate(start);
+                (0, 0, 0)
+            }
+            Some(first) => {
+                let last = (first..count).rfind(|&i| nonzero(out, i)).unwrap_or(first);
+                out.copy_within(start + 2 * first..start + 2 * (last + 1), start);
+                out.truncate(start + 2 * (last + 1 - first));
+                ((last + 1 - first) as i16, int_groups - 1 - first as i16, if self.negative { 0x4000u16 } else { 0 })
+            }
         };
-        let last = groups.iter().rposition(|&g| g != 0).unwrap_or(first);
-        let digits = &groups[first..=last];
-        out.put_i16(digits.len() as i16);
-        out.put_i16(int_groups as i16 - 1 - first as i16);
-        out.put_u16(if self.negative { 0x4000 } else { 0 });
-        out.put_i16(dscale);
-        for &d in digits {
-            out.put_i16(d);
-        }
+        out[at..at + 2].copy_from_slice(&ndigits.to_be_bytes());
+        out[at + 2..at + 4].copy_from_slice(&weight.to_be_bytes());
+        out[at + 4..at + 6].copy_from_slice(&sign.to_be_bytes());
+        out[at + 6..at + 8].copy_from_slice(&dscale.to_be_bytes());
     }
 }
 
