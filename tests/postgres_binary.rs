@@ -4,7 +4,10 @@
 //! arrays and extreme values included, and values without an exact binary
 //! form keep the text path.
 
-use crate::support::pg::{connect, server_url};
+use crate::support::pg::{connect, fresh_db, rows, server_url};
+use crate::support::records::apply;
+use crate::support::shop::{ddl, ins};
+use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use logferry::record::{value::Kind, Binary, Date, Special, Timestamp, Value};
 use logferry::sinks::postgres::binary::{cell, BinType, ColumnParam, PgCell};
 use logferry::sinks::postgres::schema::ColumnInfo;
@@ -232,4 +235,35 @@ async fn binary_numerics_take_the_columns_precision_and_scale() {
         let e = client.execute(&st, &[&param as &(dyn ToSql + Sync)]).await.unwrap_err();
         assert_eq!(e.code().map(|c| c.code()), Some("22003"), "{e:?}");
     }
+}
+
+/// Through the sink: values sent in binary that the server refuses (a
+/// numeric too wide for numeric(5,2), JSON that does not parse into jsonb)
+/// give the same definite error naming the column and SQLSTATE as on the
+/// text path, nothing of the batch is applied, and good batches land.
+#[tokio::test]
+async fn data_errors_in_binary_columns_name_the_column() {
+    let db = fresh_db("pgbinary_errors").await;
+    let sink = PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), namespace: None, create_tables: true, lanes: 1 })
+        .await
+        .expect("connect");
+    let cols = [("id", "bigint", false), ("amount", "numeric(5,2)", true), ("doc", "jsonb", true), ("at", "timestamp with time zone", true)];
+    apply(&sink, vec![ddl("public", "b", &cols, &["id"])]).await.unwrap();
+    let at = v(Kind::Timestamptz(Timestamp { seconds: 946_684_800, nanos: 123_456_000, special: Special::Finite as i32 }));
+    let good = |id: i64, amount: &str| {
+        ins("b", vec![("id", Value::int64(id)), ("amount", v(Kind::Decimal(amount.into()))), ("doc", v(Kind::Json("{\"k\": 1}".into()))), ("at", at.clone())])
+    };
+    apply(&sink, vec![good(1, "1.005"), good(2, "-999.99")]).await.unwrap();
+    assert_eq!(rows(&db, "SELECT id, amount, doc, at FROM b ORDER BY id").await, [
+        "1|1.01|{\"k\": 1}|2000-01-01 00:00:00.123456+00",
+        "2|-999.99|{\"k\": 1}|2000-01-01 00:00:00.123456+00",
+    ]);
+    let err = apply(&sink, vec![good(3, "1"), good(4, "1000")]).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(!err.is_transient() && msg.contains("column \"amount\" (numeric(5,2))") && msg.contains("22003"), "{msg}");
+    let bad_doc = ins("b", vec![("id", Value::int64(5)), ("doc", v(Kind::Json("{bad".into())))]);
+    let err = apply(&sink, vec![good(3, "1"), bad_doc]).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(!err.is_transient() && msg.contains("column \"doc\" (jsonb)") && msg.contains("22P02"), "{msg}");
+    assert_eq!(rows(&db, "SELECT count(*) FROM b").await, ["2"]);
 }
