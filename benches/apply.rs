@@ -14,11 +14,19 @@
 //! `src/sinks/postgres/mod.rs` do before they talk to the server:
 //! `document::to_table_records`, `plan::steps`, the target table name per
 //! record (as `PostgresSink::target_table` makes it), the table plan
-//! (`TablePlan::add` renders every value to PostgreSQL text, then `finish`),
-//! the SQL text (`sql::delete_by_keys`, `sql::upsert` or
-//! `sql::update_then_insert`), and the `text[]` parameters encoded to their
-//! binary wire form (`ToSql` for `TEXT_ARRAY`, as `Client::execute` does).
+//! (`TablePlan::add` turns every value into a cell, then `finish`), the SQL
+//! text and parameters (`binary::row_statement`: `sql::delete_by_keys`,
+//! `sql::upsert` or `sql::update_then_insert`), and the parameters encoded to
+//! their wire form (`ToSql` of `binary::ColumnParam`, as `Client::execute`
+//! does). Each batch twice: `*_binary` as the target runs it (binary arrays
+//! for every column type that has one: here all five), `*_text` with the
+//! binary forms turned off (every value rendered to PostgreSQL text, `text[]`
+//! parameters cast on the server: the target before binary parameters).
 //! Not covered: the prepared-statement cache, the round trips.
+//!
+//! **`encode_postgres/*`**: only the parameter encoding of the `insert`
+//! batch's five columns (1000 rows, already planned): `text` (`text[]` of
+//! the rendered text) against `binary` (each column's own binary array).
 //!
 //! **`apply_mysql/*`**: what `Tx::rows` / `table_work` / `chunked` in
 //! `src/sinks/mysql/mod.rs` do before they talk to the server (MariaDB
@@ -46,10 +54,11 @@ use logferry::record::{value::Kind, Change, Op, Row, TableRef, Timestamp, Value}
 use logferry::sinks::document;
 use logferry::sinks::mysql::{key_text, schema as my_schema, sql as my_sql, value as my_value};
 use logferry::sinks::plan::{steps, Step, TablePlan};
-use logferry::sinks::postgres::{schema as pg_schema, sql as pg_sql, value as pg_value};
+use logferry::sinks::postgres::binary::{self as pg_binary, BinType, ColumnParam, RowSql};
+use logferry::sinks::postgres::{schema as pg_schema, value as pg_value};
 use std::collections::HashMap;
 use std::sync::Arc;
-use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::types::ToSql;
 
 const BATCH: usize = 1000;
 /// Distinct keys of the mixed batch.
@@ -106,7 +115,8 @@ fn mixed() -> Vec<Change> {
 
 // ---------------------------------------------------------------- postgres
 
-fn pg_table() -> Arc<pg_schema::TableInfo> {
+/// The table; `binary: false` turns the binary forms off (all text).
+fn pg_table(binary: bool) -> Arc<pg_schema::TableInfo> {
     use pg_value::{Target, TypeClass};
     let cols = [
         ("id", "bigint", true, TypeClass::Other),
@@ -122,10 +132,11 @@ fn pg_table() -> Arc<pg_schema::TableInfo> {
             sql_type: sql_type.into(),
             not_null,
             target: Target::scalar(class),
+            binary: if binary { BinType::of(sql_type) } else { None },
         })
         .collect();
     let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-    Arc::new(pg_schema::TableInfo { sql_name: pg_sql::qualified("public", "orders"), columns, by_name })
+    Arc::new(pg_schema::TableInfo { sql_name: logferry::sinks::postgres::sql::qualified("public", "orders"), columns, by_name })
 }
 
 /// One statement as the sink would execute it: SQL text and encoded parameters.
@@ -134,24 +145,39 @@ struct PgStatement {
     params: Vec<BytesMut>,
 }
 
-fn pg_encode(arrays: &[Vec<Option<String>>]) -> Vec<BytesMut> {
-    arrays
+fn pg_encode(params: &[ColumnParam<'_>]) -> Vec<BytesMut> {
+    params
         .iter()
-        .map(|a| {
+        .map(|p| {
             let mut buf = BytesMut::new();
-            a.to_sql(&Type::TEXT_ARRAY, &mut buf).expect("text[] encodes");
+            p.to_sql_checked(&p.array_type(), &mut buf).expect("the parameter encodes");
             buf
         })
         .collect()
 }
 
-fn pg_col(info: &pg_schema::TableInfo, i: usize) -> pg_sql::Col<'_> {
-    pg_sql::Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type }
+/// `Tx::run` → `rows` → `table_work` → `run_arrays` of the postgres sink, minus the server.
+fn pg_build(info: &Arc<pg_schema::TableInfo>, batch: &[Change], out: &mut Vec<PgStatement>) {
+    for work in pg_plan(info, batch) {
+        let columns = |idx: &[usize]| -> Vec<&pg_schema::ColumnInfo> { idx.iter().map(|&i| &info.columns[i]).collect() };
+        if !work.deletes.is_empty() {
+            let (sql, params) = pg_binary::row_statement(&info.sql_name, &columns(&work.key), &work.deletes, RowSql::Delete);
+            out.push(PgStatement { sql, params: pg_encode(&params) });
+        }
+        for g in &work.groups {
+            let key_pos: Vec<usize> =
+                work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key present")).collect();
+            let shape = if g.unchanged.is_empty() { RowSql::Upsert(&key_pos) } else { RowSql::UpdateThenInsert(&key_pos) };
+            let (sql, params) = pg_binary::row_statement(&info.sql_name, &columns(&g.columns), &g.arrays, shape);
+            out.push(PgStatement { sql, params: pg_encode(&params) });
+        }
+    }
 }
 
-/// `Tx::run` → `rows` → `table_work` of the postgres sink, minus the server.
-fn pg_build(info: &Arc<pg_schema::TableInfo>, batch: &[Change], out: &mut Vec<PgStatement>) {
+/// The batch reduced per table (one table here).
+fn pg_plan(info: &Arc<pg_schema::TableInfo>, batch: &[Change]) -> Vec<logferry::sinks::plan::TableWork<pg_binary::PgCell>> {
     let records = document::to_table_records(batch).expect("table records");
+    let mut works = Vec::new();
     for step in steps(&records).expect("steps") {
         let Step::Rows(rows) = step else { panic!("only row changes here") };
         let mut plans: Vec<TablePlan<pg_schema::TableInfo>> = Vec::new();
@@ -170,49 +196,48 @@ fn pg_build(info: &Arc<pg_schema::TableInfo>, batch: &[Change], out: &mut Vec<Pg
             };
             plans[i].add(c).expect("record plans");
         }
-        for plan in plans {
-            let info = plan.info().clone();
-            let work = plan.finish();
-            if !work.deletes.is_empty() {
-                let key: Vec<pg_sql::Col<'_>> = work.key.iter().map(|&i| pg_col(&info, i)).collect();
-                let sql = pg_sql::delete_by_keys(&info.sql_name, &key);
-                out.push(PgStatement { sql, params: pg_encode(&work.deletes) });
-            }
-            for g in work.groups {
-                let cols: Vec<pg_sql::Col<'_>> = g.columns.iter().map(|&i| pg_col(&info, i)).collect();
-                let key_pos: Vec<usize> =
-                    work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key present")).collect();
-                let sql = if g.unchanged.is_empty() {
-                    pg_sql::upsert(&info.sql_name, &cols, &key_pos)
-                } else {
-                    pg_sql::update_then_insert(&info.sql_name, &cols, &key_pos)
-                };
-                out.push(PgStatement { sql, params: pg_encode(&g.arrays) });
-            }
-        }
+        works.extend(plans.into_iter().map(TablePlan::finish));
     }
+    works
 }
 
 fn apply_postgres(c: &mut Criterion) {
-    let info = pg_table();
+    let tables = [("text", pg_table(false)), ("binary", pg_table(true))];
     let batches = [("insert", inserts()), ("mixed", mixed())];
     let mut out = Vec::new();
     for (name, batch) in &batches {
-        out.clear();
-        pg_build(&info, batch, &mut out);
-        let bytes: usize = out.iter().map(|s| s.sql.len() + s.params.iter().map(BytesMut::len).sum::<usize>()).sum();
-        println!("apply_postgres/{name}: {} statement(s), {bytes} bytes of SQL and parameters", out.len());
+        for (mode, info) in &tables {
+            out.clear();
+            pg_build(info, batch, &mut out);
+            let bytes: usize = out.iter().map(|s| s.sql.len() + s.params.iter().map(BytesMut::len).sum::<usize>()).sum();
+            println!("apply_postgres/{name}_{mode}: {} statement(s), {bytes} bytes of SQL and parameters", out.len());
+        }
     }
     let mut g = c.benchmark_group("apply_postgres");
     g.throughput(Throughput::Elements(BATCH as u64));
     for (name, batch) in &batches {
-        g.bench_function(*name, |b| {
-            b.iter(|| {
-                out.clear();
-                pg_build(&info, black_box(batch), &mut out);
-                black_box(out.len())
-            })
-        });
+        for (mode, info) in &tables {
+            g.bench_function(format!("{name}_{mode}"), |b| {
+                b.iter(|| {
+                    out.clear();
+                    pg_build(info, black_box(batch), &mut out);
+                    black_box(out.len())
+                })
+            });
+        }
+    }
+    g.finish();
+
+    // The parameter encoding alone: the insert batch's five columns.
+    let mut g = c.benchmark_group("encode_postgres");
+    g.throughput(Throughput::Elements(BATCH as u64));
+    for (mode, info) in &tables {
+        let works = pg_plan(info, &inserts());
+        let arrays = &works[0].groups[0].arrays;
+        let columns: Vec<&pg_schema::ColumnInfo> = works[0].groups[0].columns.iter().map(|&i| &info.columns[i]).collect();
+        let params: Vec<ColumnParam<'_>> = columns.iter().zip(arrays).map(|(c, a)| ColumnParam::new(c.binary, a)).collect();
+        assert_eq!(params.iter().all(|p| p.binary().is_some()), *mode == "binary", "{mode}");
+        g.bench_function(*mode, |b| b.iter(|| black_box(pg_encode(black_box(&params)))));
     }
     g.finish();
 }

@@ -38,6 +38,7 @@ mod pg_streaming;
 mod pipeline_core;
 mod readme_claims;
 mod reliability_source;
+mod postgres_binary;
 mod postgres_e2e;
 mod postgres_sink;
 mod postgres_sink_mysql_types;

@@ -1,8 +1,10 @@
-//! The PostgreSQL dialect of the SQL engine: statements over `text[]`
-//! parameters (prepared once per connection), the type mapping with its
+//! The PostgreSQL dialect of the SQL engine: statements over array
+//! parameters, binary or `text[]` (see `binary.rs`; prepared once per
+//! connection), the type mapping with its
 //! catalog look-ups, and the probe that names the column whose value did
 //! not fit after a data error.
 
+use super::binary::{self, PgCell, RowSql};
 use super::error::{self, classify, excerpt};
 use super::plan::TableWork;
 use super::schema::{self, Resolved, TableInfo};
@@ -48,8 +50,9 @@ impl SqlTable for TableInfo {
     }
 }
 
+/// A column for the single-row statements (text parameters).
 fn col(info: &TableInfo, i: usize) -> Col<'_> {
-    Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type }
+    Col { name: &info.columns[i].name, sql_type: &info.columns[i].sql_type, param: None }
 }
 
 /// The column type for a type found on the target (its array when
@@ -154,22 +157,27 @@ impl Postgres {
         Ok(st)
     }
 
-    /// Runs a prepared row statement over text arrays.
+    /// Runs a prepared row statement over the columns' arrays (binary
+    /// where they can be, see `binary.rs`).
     #[allow(clippy::too_many_arguments)]
     async fn run_arrays(
         &self,
         conn: &mut PgConn,
         info: &TableInfo,
         what: &str,
-        sql: &str,
+        shape: RowSql<'_>,
         cols: &[usize],
-        arrays: Vec<Vec<Option<String>>>,
+        arrays: Vec<Vec<PgCell>>,
         unchanged: &[usize],
     ) -> Result<(), PgFailure> {
         let context = format!("table {}: {what}", info.display());
-        let st = self.prepare(conn, &context, sql, &vec![Type::TEXT_ARRAY; arrays.len()]).await?;
-        let params: Vec<&(dyn ToSql + Sync)> = arrays.iter().map(|a| a as &(dyn ToSql + Sync)).collect();
-        let result = conn.client.execute(&st, &params).await;
+        let columns: Vec<&super::schema::ColumnInfo> = cols.iter().map(|&i| &info.columns[i]).collect();
+        let (sql, params) = binary::row_statement(&info.sql_name, &columns, &arrays, shape);
+        let types: Vec<Type> = params.iter().map(|p| p.array_type()).collect();
+        let st = self.prepare(conn, &context, &sql, &types).await?;
+        let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p as &(dyn ToSql + Sync)).collect();
+        let result = conn.client.execute(&st, &refs).await;
+        drop(refs);
         drop(params);
         let Err(e) = result else { return Ok(()) };
         let lost = error::connection_lost(&e);
@@ -190,8 +198,8 @@ impl Postgres {
         if code.starts_with("22") {
             let columns = cols
                 .iter()
-                .zip(arrays)
-                .map(|(&i, a)| (info.columns[i].name.clone(), info.columns[i].sql_type.clone(), a))
+                .zip(&arrays)
+                .map(|(&i, a)| (info.columns[i].name.clone(), info.columns[i].sql_type.clone(), binary::texts(a)))
                 .collect();
             return Err(Failure { error, lost, diagnosis: Some(CastProbe { table: info.display().to_string(), columns }) });
         }
@@ -290,37 +298,29 @@ impl Dialect for Postgres {
 
     async fn table_work(&self, conn: &mut PgConn, info: &TableInfo, work: TableWork) -> Result<(), PgFailure> {
         if !work.deletes.is_empty() {
-            let key: Vec<Col<'_>> = work.key.iter().map(|&i| col(info, i)).collect();
-            let sql = sql::delete_by_keys(&info.sql_name, &key);
-            self.run_arrays(conn, info, "delete", &sql, &work.key, work.deletes, &[]).await?;
+            self.run_arrays(conn, info, "delete", RowSql::Delete, &work.key, work.deletes, &[]).await?;
         }
         for g in work.groups {
-            let cols: Vec<Col<'_>> = g.columns.iter().map(|&i| col(info, i)).collect();
             let key_pos: Vec<usize> =
                 work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key columns are always present")).collect();
-            let sql = if g.unchanged.is_empty() {
-                sql::upsert(&info.sql_name, &cols, &key_pos)
-            } else {
-                sql::update_then_insert(&info.sql_name, &cols, &key_pos)
-            };
-            self.run_arrays(conn, info, "upsert", &sql, &g.columns, g.arrays, &g.unchanged).await?;
+            let shape = if g.unchanged.is_empty() { RowSql::Upsert(&key_pos) } else { RowSql::UpdateThenInsert(&key_pos) };
+            self.run_arrays(conn, info, "upsert", shape, &g.columns, g.arrays, &g.unchanged).await?;
         }
         Ok(())
     }
 
-    async fn keyless_work(&self, conn: &mut PgConn, info: &TableInfo, ops: Vec<RowOp<Option<String>>>) -> Result<(), PgFailure> {
+    async fn keyless_work(&self, conn: &mut PgConn, info: &TableInfo, ops: Vec<RowOp<PgCell>>) -> Result<(), PgFailure> {
         for op in ops {
             match op {
                 RowOp::Append(g) => {
-                    let cols: Vec<Col<'_>> = g.columns.iter().map(|&i| col(info, i)).collect();
-                    let sql = sql::insert(&info.sql_name, &cols);
-                    self.run_arrays(conn, info, "insert", &sql, &g.columns, g.arrays, &[]).await?;
+                    self.run_arrays(conn, info, "insert", RowSql::Insert, &g.columns, g.arrays, &[]).await?;
                 }
                 RowOp::Remove { columns, cells } => {
                     let cols: Vec<Col<'_>> = columns.iter().map(|&i| col(info, i)).collect();
                     let sql = sql::delete_one(&info.sql_name, &cols);
                     let context = format!("table {}: delete of one row (a table without a key)", info.display());
                     let st = self.prepare(conn, &context, &sql, &vec![Type::TEXT; cells.len()]).await?;
+                    let cells = binary::texts(&cells);
                     let params: Vec<&(dyn ToSql + Sync)> = cells.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
                     let deleted = conn.client.execute(&st, &params).await.map_err(|e| self.db(&context, e))?;
                     if deleted == 0 {
@@ -338,9 +338,9 @@ impl Dialect for Postgres {
         conn: &mut PgConn,
         info: &TableInfo,
         key: &[usize],
-        old: &[Option<String>],
-        _new: &[Option<String>],
-        set: &[(usize, Option<String>)],
+        old: &[PgCell],
+        _new: &[PgCell],
+        set: &[(usize, PgCell)],
     ) -> Result<(), PgFailure> {
         let set_cols: Vec<Col<'_>> = set.iter().map(|(i, _)| col(info, *i)).collect();
         let key_cols: Vec<Col<'_>> = key.iter().map(|&i| col(info, i)).collect();
@@ -349,8 +349,8 @@ impl Dialect for Postgres {
         let sql = sql::move_key(&info.sql_name, &key_cols, &set_cols, &new_key);
         let context = format!("table {}: key change", info.display());
         let st = self.prepare(conn, &context, &sql, &vec![Type::TEXT; old.len() + set.len()]).await?;
-        let params: Vec<&(dyn ToSql + Sync)> =
-            old.iter().chain(set.iter().map(|(_, v)| v)).map(|v| v as &(dyn ToSql + Sync)).collect();
+        let values = binary::texts(old.iter().chain(set.iter().map(|(_, v)| v)));
+        let params: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
         let result = conn.client.execute(&st, &params).await;
         drop(params);
         result.map(|_| ()).map_err(|e| self.db(&context, e))

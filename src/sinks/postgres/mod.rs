@@ -19,7 +19,7 @@
 //!
 //! The SQL engine ([`crate::sinks::sql`]) runs lanes, the transaction per
 //! batch, the table cache and schema-change logic; this dialect holds the
-//! SQL, the type mapping, the value text and the error classes. A batch is
+//! SQL, the type mapping, the value encodings (text and binary) and the error classes. A batch is
 //! one transaction: `BEGIN`, the statements below, `COMMIT`, with the
 //! server's default (durable) `synchronous_commit`. Each session sets `TimeZone = UTC`, `DateStyle = ISO, YMD`
 //! and `IntervalStyle = postgres`, which is what the value text assumes.
@@ -38,14 +38,33 @@
 //! key's final state (the batch is one transaction, so intermediate states
 //! are invisible anyway; see [`crate::sinks::plan`]). Then, per table:
 //!
-//! 1. one `DELETE … WHERE (k1, k2) IN (SELECT … FROM unnest($1::text[], $2::text[]))`
+//! 1. one `DELETE … WHERE (k1, k2) IN (SELECT … FROM unnest($1::int8[], $2::text[]))`
 //!    for the keys whose final operation is a delete;
 //! 2. one statement per *shape* of the remaining rows (the set of columns
 //!    they carry), normally exactly one:
-//!    `INSERT INTO t (c1, …) SELECT u.c1::<type>, … FROM unnest($1::text[], …)
+//!    `INSERT INTO t (c1, …) SELECT u.c1, u.c2::<type>, … FROM unnest($1::int8[], $2::text[], …)
 //!    ON CONFLICT (<key>) DO UPDATE SET c = EXCLUDED.c, …`.
-//!    Each parameter is a `text[]` of values in PostgreSQL input syntax (see
-//!    `value/`), cast on the server to the type the target column has.
+//!
+//! Each parameter is one column's values as an array (see `binary.rs`):
+//!
+//! - a *binary* array of the column's own type when the target column is
+//!   `smallint`, `integer`, `bigint`, `real`, `double precision`,
+//!   `boolean`, `text`, `character varying[(n)]`, `bytea`, `uuid`, `date`,
+//!   `timestamp`, `timestamptz`, `numeric[(p,s)]` or `jsonb` and every value
+//!   of the batch for it has an exact binary form (an integer in range, a
+//!   `float64` into `double precision`, a timestamp in whole microseconds,
+//!   a plain decimal, …): written straight from the values, used without a
+//!   cast (`numeric(p,s)` and `varchar(n)` are applied by the INSERT's
+//!   assignment, as for any value);
+//! - otherwise a `text[]` of values in PostgreSQL input syntax (see
+//!   `value/`), cast on the server to the type the target column has. So a
+//!   value that does not fit its column (a string in an integer column, a
+//!   number out of `smallint`'s range) reaches the server's cast and fails
+//!   there with the same definite error, and is never converted on the client.
+//!
+//! Single-row statements (a key move, a keyless delete) and the probe that
+//! names the culprit column after a data error (SQLSTATE class 22) always
+//! send text.
 //!
 //! So a batch of N upserts to one table costs three round trips (BEGIN,
 //! one INSERT, the progress row's upsert pipelined with COMMIT) however
@@ -134,6 +153,8 @@
 //! skipped). `OP_MESSAGE` and `OP_HEARTBEAT` are ignored.
 
 mod apply;
+#[doc(hidden)]
+pub mod binary;
 mod error;
 mod logical;
 mod origin;

@@ -1,23 +1,22 @@
 //! The postgres target's side of the shared batch plan ([`crate::sinks::plan`]):
-//! its tables render values as PostgreSQL input text (see `value/`), with
-//! `None` for NULL, so a reduced batch is one `text[]` per column.
+//! its tables hold each value in its binary form where the column's type has
+//! one, else as PostgreSQL input text (see `binary.rs` and `value/`), with
+//! `None` for NULL, so a reduced batch is one array per column.
 
+use super::binary::{cell, PgCell};
 use super::schema::{ColumnInfo, TableInfo};
-use super::value::render;
 use crate::record::Value;
 use crate::sinks::plan::PlanTable;
-
-
 
 /// One table's plan (see [`crate::sinks::plan::TablePlan`]).
 #[cfg(test)]
 pub type TablePlan = crate::sinks::plan::TablePlan<TableInfo>;
-/// What one table's records reduce to: text arrays.
-pub type TableWork = crate::sinks::plan::TableWork<Option<String>>;
+/// What one table's records reduce to: one array of cells per column.
+pub type TableWork = crate::sinks::plan::TableWork<PgCell>;
 
-/// Rendering a value for `column` of `info`, with the table and column named on error.
-pub fn render_for(info: &TableInfo, column: &ColumnInfo, v: &Value) -> Result<Option<String>, String> {
-    render(v, column.target).map_err(|e| {
+/// A value for `column` of `info`, with the table and column named on error.
+pub fn render_for(info: &TableInfo, column: &ColumnInfo, v: &Value) -> Result<PgCell, String> {
+    cell(v, column).map_err(|e| {
         format!(
             "table {} column {} ({}): {}",
             info.display(),
@@ -29,7 +28,7 @@ pub fn render_for(info: &TableInfo, column: &ColumnInfo, v: &Value) -> Result<Op
 }
 
 impl PlanTable for TableInfo {
-    type Cell = Option<String>;
+    type Cell = PgCell;
 
     fn display(&self) -> &str {
         TableInfo::display(self)
@@ -43,10 +42,10 @@ impl PlanTable for TableInfo {
     fn column_name(&self, i: usize) -> &str {
         &self.columns[i].name
     }
-    fn render(&self, i: usize, v: &Value) -> Result<Option<String>, String> {
+    fn render(&self, i: usize, v: &Value) -> Result<PgCell, String> {
         render_for(self, &self.columns[i], v)
     }
-    fn is_null(cell: &Option<String>) -> bool {
+    fn is_null(cell: &PgCell) -> bool {
         cell.is_none()
     }
     fn quote(&self, name: &str) -> String {
@@ -58,6 +57,7 @@ impl PlanTable for TableInfo {
 mod tests {
     use super::*;
     use crate::record::{Change, Op, Row, TableRef};
+    use crate::sinks::postgres::binary::{BinType, PgValue};
     use crate::sinks::postgres::value::{Target, TypeClass};
     use std::sync::Arc;
 
@@ -70,6 +70,7 @@ mod tests {
                 sql_type: t.to_string(),
                 not_null: *nn,
                 target: Target::scalar(if *t == "text" { TypeClass::Text } else { TypeClass::Other }),
+                binary: BinType::of(t),
             })
             .collect();
         let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
@@ -87,11 +88,11 @@ mod tests {
     }
 
     #[test]
-    fn renders_postgres_text_and_names_the_column() {
+    fn holds_binary_or_text_cells_and_names_the_column() {
         let mut p = TablePlan::new(info(), &["id".to_string()]).unwrap();
         p.add(&rec(Op::Insert, vec![("id", Value::int64(1)), ("a", Value::text("x")), ("b", Value::null())])).unwrap();
         let w = p.finish();
-        assert_eq!(w.groups[0].arrays, vec![vec![Some("1".to_string())], vec![Some("x".to_string())], vec![None]]);
+        assert_eq!(w.groups[0].arrays, vec![vec![Some(PgValue::Int(1))], vec![Some(PgValue::Text("x".into()))], vec![None]]);
         let mut p = TablePlan::new(info(), &["id".to_string()]).unwrap();
         let e = p.add(&rec(Op::Insert, vec![("id", Value::int64(1)), ("zz", Value::text("x"))])).unwrap_err();
         assert!(e.contains("\"s\".\"t\"") && e.contains("\"zz\""), "{e}");

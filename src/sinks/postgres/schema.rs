@@ -82,6 +82,7 @@
 use super::value::{Target, TypeClass};
 
 use std::collections::HashMap;
+use super::binary::BinType;
 use tokio_postgres::Client;
 
 /// A target table as the catalog describes it.
@@ -106,6 +107,8 @@ pub struct ColumnInfo {
     pub not_null: bool,
     /// How values are rendered for it.
     pub target: Target,
+    /// Its type's binary form for row parameters (see `binary.rs`), if it has one.
+    pub binary: Option<BinType>,
 }
 
 impl TableInfo {
@@ -167,7 +170,9 @@ pub async fn load_table(client: &Client, schema: &str, name: &str) -> Result<Opt
             (Some(elem), Some(ecat)) => Target { class: class_of(&elem, &ecat, typmod), array: true },
             _ => Target::scalar(class_of(&typname, &category, typmod)),
         };
-        columns.push(ColumnInfo { name: col, sql_type: row.get(1), not_null: row.get(2), target });
+        let sql_type: String = row.get(1);
+        let binary = BinType::of(&sql_type);
+        columns.push(ColumnInfo { name: col, sql_type, not_null: row.get(2), target, binary });
     }
     let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
     Ok(Some(TableInfo {

@@ -3,8 +3,10 @@
 //! Identifiers (schemas, tables, columns) are always double-quoted with
 //! [`quote_ident`], whatever they contain, so names with quotes, spaces,
 //! capitals, unicode or keywords work and a name can never end the
-//! statement early. Values never appear in SQL text: they are `text[]` (or
-//! `text`) parameters cast on the server to the target column type. Type
+//! statement early. Values never appear in SQL text: they are array
+//! parameters, either of the target column's own type in binary
+//! (`$1::int8[]`, used as is; see `binary.rs`) or `text[]` cast on the
+//! server to the target column type (and `text` for single rows). Type
 //! names come either from the target catalog (`format_type`) or from the
 //! whitelist in `schema.rs`, never verbatim from a record.
 //!
@@ -23,13 +25,19 @@ pub fn qualified(schema: &str, table: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(table))
 }
 
-/// A column as a statement uses it: its name and the target type to cast to.
+/// A column as a statement uses it: its name, the target type to cast to,
+/// and how its parameter array is sent.
 #[derive(Debug, Clone, Copy)]
 pub struct Col<'a> {
     /// Column name (unquoted).
     pub name: &'a str,
     /// Target type as `format_type` prints it, e.g. `numeric(12,2)`.
     pub sql_type: &'a str,
+    /// `Some(element type)`: the row statements' parameter is a binary
+    /// array of that type, used without a cast (`$1::int8[]`); `None`: a
+    /// `text[]` cast to `sql_type`. Single-row statements (`delete_one`,
+    /// `move_key`) always take text.
+    pub param: Option<&'static str>,
 }
 
 fn list<T>(items: impl IntoIterator<Item = T>, sep: &str, mut f: impl FnMut(&mut String, usize, T)) -> String {
@@ -47,24 +55,30 @@ fn names(cols: &[Col<'_>]) -> String {
     list(cols, ", ", |o, _, c| o.push_str(&quote_ident(c.name)))
 }
 
-/// `unnest($1::text[], …) AS lf_u(c0, …)`, parameters starting at `$first`.
-fn unnest(n: usize, first: usize) -> String {
+/// `unnest($1::text[], $2::int8[], …) AS lf_u(c0, …)`, parameters starting at `$first`.
+fn unnest(cols: &[Col<'_>], first: usize) -> String {
     format!(
         "unnest({}) AS lf_u({})",
-        list(0..n, ", ", |o, _, i| {
-            let _ = write!(o, "${}::text[]", first + i);
+        list(cols, ", ", |o, i, c| {
+            let _ = write!(o, "${}::{}[]", first + i, c.param.unwrap_or("text"));
         }),
-        list(0..n, ", ", |o, _, i| {
+        list(0..cols.len(), ", ", |o, _, i| {
             let _ = write!(o, "c{i}");
         })
     )
 }
 
-/// `lf_u.c0::type0, …`.
+/// `lf_u.cN`, with `::type` when its parameter is text.
+fn cast(o: &mut String, i: usize, c: &Col<'_>) {
+    let _ = write!(o, "lf_u.c{i}");
+    if c.param.is_none() {
+        let _ = write!(o, "::{}", c.sql_type);
+    }
+}
+
+/// `lf_u.c0::type0, lf_u.c1, …`.
 fn casts(cols: &[Col<'_>]) -> String {
-    list(cols, ", ", |o, i, c| {
-        let _ = write!(o, "lf_u.c{i}::{}", c.sql_type);
-    })
+    list(cols, ", ", |o, i, c| cast(o, i, c))
 }
 
 /// The fast path: upsert every row of the parameter arrays in one statement.
@@ -75,7 +89,7 @@ pub fn upsert(table: &str, cols: &[Col<'_>], key: &[usize]) -> String {
         "INSERT INTO {table} ({}) SELECT {} FROM {} ON CONFLICT ({}) DO ",
         names(cols),
         casts(cols),
-        unnest(cols.len(), 1),
+        unnest(cols, 1),
         list(key, ", ", |o, _, &k| o.push_str(&quote_ident(cols[k].name))),
     );
     let set: Vec<&Col<'_>> = cols.iter().enumerate().filter(|(i, _)| !key.contains(i)).map(|(_, c)| c).collect();
@@ -109,9 +123,10 @@ pub fn update_then_insert(table: &str, cols: &[Col<'_>], key: &[usize]) -> Strin
     let src = format!(
         "lf_src AS (SELECT {} FROM {})",
         list(cols.iter().enumerate(), ", ", |o, i, (_, c)| {
-            let _ = write!(o, "lf_u.c{i}::{} AS c{i}", c.sql_type);
+            cast(o, i, c);
+            let _ = write!(o, " AS c{i}");
         }),
-        unnest(cols.len(), 1)
+        unnest(cols, 1)
     );
     let set: Vec<(usize, &Col<'_>)> = cols.iter().enumerate().filter(|(i, _)| !key.contains(i)).collect();
     let mut sql = format!("WITH {src}");
@@ -140,7 +155,7 @@ pub fn update_then_insert(table: &str, cols: &[Col<'_>], key: &[usize]) -> Strin
 /// Appends every row of the parameter arrays (a table without a key:
 /// duplicates are allowed, nothing conflicts).
 pub fn insert(table: &str, cols: &[Col<'_>]) -> String {
-    format!("INSERT INTO {table} ({}) SELECT {} FROM {}", names(cols), casts(cols), unnest(cols.len(), 1))
+    format!("INSERT INTO {table} ({}) SELECT {} FROM {}", names(cols), casts(cols), unnest(cols, 1))
 }
 
 /// Deletes exactly one row (of a table without a key) equal in `cols` to
@@ -166,7 +181,7 @@ pub fn delete_by_keys(table: &str, key: &[Col<'_>]) -> String {
         "DELETE FROM {table} WHERE ({}) IN (SELECT {} FROM {})",
         names(key),
         casts(key),
-        unnest(key.len(), 1)
+        unnest(key, 1)
     )
 }
 
@@ -257,11 +272,35 @@ mod tests {
 
     fn cols() -> Vec<Col<'static>> {
         vec![
-            Col { name: "id", sql_type: "bigint" },
-            Col { name: "region", sql_type: "text" },
-            Col { name: "price", sql_type: "numeric(12,2)" },
-            Col { name: "select", sql_type: "timestamp with time zone" },
+            Col { name: "id", sql_type: "bigint", param: None },
+            Col { name: "region", sql_type: "text", param: None },
+            Col { name: "price", sql_type: "numeric(12,2)", param: None },
+            Col { name: "select", sql_type: "timestamp with time zone", param: None },
         ]
+    }
+
+    #[test]
+    fn binary_parameters_are_used_without_a_cast() {
+        let t = qualified("s", "t");
+        let mut c = cols();
+        c[0].param = Some("int8");
+        c[2].param = Some("numeric");
+        assert_eq!(
+            upsert(&t, &c[..3], &[0]),
+            r#"INSERT INTO "s"."t" ("id", "region", "price") SELECT lf_u.c0, lf_u.c1::text, lf_u.c2 FROM unnest($1::int8[], $2::text[], $3::numeric[]) AS lf_u(c0, c1, c2) ON CONFLICT ("id") DO UPDATE SET "region" = EXCLUDED."region", "price" = EXCLUDED."price""#
+        );
+        assert_eq!(
+            update_then_insert(&t, &c[..2], &[0]),
+            r#"WITH lf_src AS (SELECT lf_u.c0 AS c0, lf_u.c1::text AS c1 FROM unnest($1::int8[], $2::text[]) AS lf_u(c0, c1)), lf_upd AS (UPDATE "s"."t" AS lf_t SET "region" = lf_src.c1 FROM lf_src WHERE lf_t."id" = lf_src.c0) INSERT INTO "s"."t" ("id", "region") SELECT lf_src.c0, lf_src.c1 FROM lf_src WHERE NOT EXISTS (SELECT 1 FROM "s"."t" AS lf_x WHERE lf_x."id" = lf_src.c0)"#
+        );
+        assert_eq!(
+            delete_by_keys(&t, &c[..1]),
+            r#"DELETE FROM "s"."t" WHERE ("id") IN (SELECT lf_u.c0 FROM unnest($1::int8[]) AS lf_u(c0))"#
+        );
+        assert_eq!(insert(&t, &c[..1]), r#"INSERT INTO "s"."t" ("id") SELECT lf_u.c0 FROM unnest($1::int8[]) AS lf_u(c0)"#);
+        // Single-row statements keep text.
+        assert!(move_key(&t, &c[..1], &[c[0]], &[0]).contains("$1::text::bigint"));
+        assert!(delete_one(&t, &c[..1]).contains("$1::text::bigint"));
     }
 
     #[test]
