@@ -6,7 +6,9 @@
 
 use crate::support::pg::{connect, fresh_db, rows, server_url};
 use crate::support::records::apply;
-use crate::support::shop::{ddl, ins};
+use crate::support::records::row as shop_row;
+use crate::support::shop::{change, ddl, ins};
+use logferry::record::Op;
 use logferry::sinks::postgres::{PostgresSink, PostgresSinkConfig};
 use logferry::record::{value::Kind, Binary, Date, Special, Timestamp, Value};
 use logferry::sinks::postgres::binary::{cell, BinType, ColumnParam, PgCell};
@@ -180,7 +182,8 @@ fn values_without_an_exact_binary_form_keep_the_text_path() {
     let cases: Vec<(&str, Value)> = vec![
         ("smallint", v(Kind::Int64(70_000))),
         ("integer", v(Kind::Uint64(u64::MAX))),
-        ("bigint", v(Kind::Text("12".into()))),
+        // Text in another spelling than the integer's own ("12" itself is taken as 12, exactly).
+        ("bigint", v(Kind::Text("012".into()))),
         ("bigint", v(Kind::Bool(true))),
         ("real", v(Kind::Float64(0.1))),
         ("double precision", v(Kind::Float32(0.1))),
@@ -191,7 +194,7 @@ fn values_without_an_exact_binary_form_keep_the_text_path() {
         ("character varying(5)", v(Kind::Text("abcdef".into()))),
         ("numeric", v(Kind::Decimal("1e5".into()))),
         ("numeric", v(Kind::Decimal("Infinity".into()))),
-        ("uuid", v(Kind::Text("00112233-4455-6677-8899-aabbccddeeff".into()))),
+        ("uuid", v(Kind::Text("00112233-4455-6677-8899-AABBCCDDEEFF".into()))),
     ];
     for (sql_type, value) in cases {
         let col = column(sql_type);
@@ -266,4 +269,33 @@ async fn data_errors_in_binary_columns_name_the_column() {
     let msg = err.to_string();
     assert!(!err.is_transient() && msg.contains("column \"doc\" (jsonb)") && msg.contains("22P02"), "{msg}");
     assert_eq!(rows(&db, "SELECT count(*) FROM b").await, ["2"]);
+}
+
+/// A value longer than the target's `character varying(n)` / `character(n)`
+/// is refused (22001, nothing of the batch applied), on the text path too:
+/// an explicit cast to the limited type would cut it silently. And a delete
+/// by a longer key leaves the stored row whose key is its first n
+/// characters alone.
+#[tokio::test]
+async fn values_longer_than_the_target_column_are_refused_not_cut() {
+    let db = fresh_db("pgbinary_long").await;
+    let sink = PostgresSink::connect(PostgresSinkConfig { url: db.url.clone(), namespace: None, create_tables: true, lanes: 1 })
+        .await
+        .expect("connect");
+    let cols = [("k", "character varying(3)", false), ("c", "character(3)", true), ("n", "integer", true)];
+    apply(&sink, vec![ddl("public", "l", &cols, &["k"])]).await.unwrap();
+    let put = |pairs: Vec<(&str, Value)>| change(Op::Insert, "public", "l", &["k"], None, shop_row(pairs));
+    let row = |k: &str, c: &str| put(vec![("k", Value::text(k)), ("c", Value::text(c)), ("n", Value::int64(1))]);
+    apply(&sink, vec![row("abc", "xyz")]).await.unwrap();
+    for (bad, what) in [(row("abcdef", "x"), "key"), (row("b", "wxyz"), "character(3)")] {
+        let err = apply(&sink, vec![row("zz", "z"), bad]).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(!err.is_transient() && msg.contains("22001"), "{what}: {msg}");
+    }
+    // A string where the integer column is: the text path, refused as before.
+    let err = apply(&sink, vec![put(vec![("k", Value::text("q")), ("n", Value::text("1x"))])]).await.unwrap_err();
+    assert!(err.to_string().contains("22P02"), "{err}");
+    let del = change(Op::Delete, "public", "l", &["k"], shop_row(vec![("k", Value::text("abcdef"))]), None);
+    apply(&sink, vec![del]).await.unwrap();
+    assert_eq!(rows(&db, "SELECT k, c, n FROM l ORDER BY k").await, ["abc|xyz|1"]);
 }

@@ -193,7 +193,31 @@ pub fn cell(v: &Value, column: &ColumnInfo) -> Result<PgCell, RenderError> {
             return Ok(Some(b));
         }
     }
-    Ok(render(v, column.target)?.map(PgValue::Text))
+    let text = render(v, column.target)?;
+    Ok(text.map(|t| column.binary.and_then(|bt| canonical(&t, bt)).unwrap_or(PgValue::Text(t))))
+}
+
+/// The binary form of input text `t` for an integer or uuid column, when
+/// `t` is exactly the text that binary value renders to. So a key that
+/// arrives once as an integer and once as the same digits in a string
+/// (a JSON source, a type changed on the source) stays one key in the
+/// batch plan, as it is on the text path; any other spelling (`01`, ` 1`,
+/// upper-case hex) stays text, which the server casts.
+fn canonical(t: &str, bt: BinType) -> Option<PgValue> {
+    use BinType as B;
+    let v = match bt {
+        B::Int2 | B::Int4 | B::Int8 => direct(&Kind::Int64(t.parse().ok()?), bt)?,
+        B::Uuid if t.len() == 36 => {
+            let hex: String = t.chars().filter(|&c| c != '-').collect();
+            let mut b = [0u8; 16];
+            for (i, byte) in b.iter_mut().enumerate() {
+                *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+            }
+            PgValue::Uuid(b)
+        }
+        _ => return None,
+    };
+    (v.text() == t).then_some(v)
 }
 
 fn direct(kind: &Kind, bt: BinType) -> Option<PgValue> {
@@ -552,6 +576,22 @@ mod tests {
         for text in ["1e5", ".5", "5.", "+1", "Infinity", "-Infinity", "", "-", "1.2.3", "١"] {
             assert!(Decimal::parse(text).is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn integer_and_uuid_text_in_canonical_form_is_the_same_cell_as_the_value() {
+        assert_eq!(canonical("42", BinType::Int8), Some(PgValue::Int(42)));
+        assert_eq!(canonical("-9223372036854775808", BinType::Int8), Some(PgValue::Int(i64::MIN)));
+        assert_eq!(canonical("-32768", BinType::Int2), Some(PgValue::Int(-32768)));
+        for other in ["042", " 42", "+42", "4e1", "40000000000", "", "x"] {
+            assert_eq!(canonical(other, BinType::Int4), None, "{other}");
+        }
+        let u = "0a1b2c3d-4e5f-4071-8293-a4b5c6d7e8f9";
+        let Some(PgValue::Uuid(b)) = canonical(u, BinType::Uuid) else { panic!("uuid text not taken") };
+        assert_eq!(json_text::uuid(&b).unwrap(), u);
+        assert_eq!(canonical(&u.to_uppercase(), BinType::Uuid), None);
+        assert_eq!(canonical("0a1b2c3d4e5f40718293a4b5c6d7e8f9", BinType::Uuid), None);
+        assert_eq!(canonical("7", BinType::Text), None);
     }
 
     #[test]

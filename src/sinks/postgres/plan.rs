@@ -102,4 +102,15 @@ mod tests {
         let e = TablePlan::new(info(), &[]).err().unwrap();
         assert!(e.contains("has no key") && e.contains("\"s\".\"t\""), "{e}");
     }
+
+    #[test]
+    fn a_key_sent_once_as_an_integer_and_once_as_its_digits_is_one_row() {
+        let mut p = TablePlan::new(info(), &["id".to_string()]).unwrap();
+        p.add(&rec(Op::Insert, vec![("id", Value::int64(7)), ("a", Value::text("x")), ("b", Value::text("1"))])).unwrap();
+        p.add(&rec(Op::Update, vec![("id", Value::text("7")), ("a", Value::text("y")), ("b", Value::text("2"))])).unwrap();
+        let w = p.finish();
+        assert_eq!(w.groups.len(), 1);
+        assert_eq!(w.groups[0].arrays[0], vec![Some(PgValue::Int(7))], "one row for key 7");
+        assert_eq!(w.groups[0].arrays[1], vec![Some(PgValue::Text("y".into()))], "the later image wins");
+    }
 }

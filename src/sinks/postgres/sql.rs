@@ -72,8 +72,32 @@ fn unnest(cols: &[Col<'_>], first: usize) -> String {
 fn cast(o: &mut String, i: usize, c: &Col<'_>) {
     let _ = write!(o, "lf_u.c{i}");
     if c.param.is_none() {
-        let _ = write!(o, "::{}", c.sql_type);
+        let _ = write!(o, "::{}", cast_type(c.sql_type));
     }
+}
+
+/// The type a text parameter is cast to for a column of `sql_type`: the
+/// type itself, except that a length limit is left off (`character
+/// varying(n)` → `character varying`, `character(n)` → `bpchar`, `bit(n)`
+/// → `varbit`, `bit varying(n)` → `bit varying`, also as array elements).
+/// An explicit cast to a limited type cuts a longer value silently
+/// (`'abcdef'::varchar(3)` is `abc`); without the limit the value reaches
+/// the column whole and storing it fails with `value too long` (22001), and
+/// a key compared with stored keys is compared whole.
+pub fn cast_type(sql_type: &str) -> std::borrow::Cow<'_, str> {
+    let (base, dims) = match sql_type.find("[]") {
+        Some(at) => sql_type.split_at(at),
+        None => (sql_type, ""),
+    };
+    let Some(open) = base.find('(').filter(|_| base.ends_with(')')) else { return sql_type.into() };
+    let unlimited = match &base[..open] {
+        "character varying" => "character varying",
+        "character" => "bpchar",
+        "bit" => "varbit",
+        "bit varying" => "bit varying",
+        _ => return sql_type.into(),
+    };
+    format!("{unlimited}{dims}").into()
 }
 
 /// `lf_u.c0::type0, lf_u.c1, …`.
@@ -170,7 +194,7 @@ pub fn delete_one(table: &str, cols: &[Col<'_>]) -> String {
         "WITH lf_one AS (SELECT lf_x.tableoid AS lf_rel, lf_x.ctid AS lf_row FROM {table} AS lf_x WHERE {} LIMIT 1) \
          DELETE FROM {table} WHERE ctid = (SELECT lf_row FROM lf_one) AND tableoid = (SELECT lf_rel FROM lf_one)",
         list(cols.iter().enumerate(), " AND ", |o, i, (_, c)| {
-            let _ = write!(o, "lf_x.{}::text IS NOT DISTINCT FROM ${}::text::{}::text", quote_ident(c.name), i + 1, c.sql_type);
+            let _ = write!(o, "lf_x.{}::text IS NOT DISTINCT FROM ${}::text::{}::text", quote_ident(c.name), i + 1, cast_type(c.sql_type));
         })
     )
 }
@@ -195,14 +219,14 @@ pub fn move_key(table: &str, key: &[Col<'_>], set: &[Col<'_>], new_key: &[usize]
     format!(
         "UPDATE {table} SET {} WHERE {} AND NOT EXISTS (SELECT 1 FROM {table} AS lf_x WHERE {})",
         list(set.iter().enumerate(), ", ", |o, i, (_, c)| {
-            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, c.sql_type);
+            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, cast_type(c.sql_type));
         }),
         list(key.iter().enumerate(), " AND ", |o, i, (_, c)| {
-            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), 1 + i, c.sql_type);
+            let _ = write!(o, "{} = ${}::text::{}", quote_ident(c.name), 1 + i, cast_type(c.sql_type));
         }),
         list(new_key, " AND ", |o, _, &i| {
             let c = &set[i];
-            let _ = write!(o, "lf_x.{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, c.sql_type);
+            let _ = write!(o, "lf_x.{} = ${}::text::{}", quote_ident(c.name), k + 1 + i, cast_type(c.sql_type));
         }),
     )
 }
@@ -277,6 +301,28 @@ mod tests {
             Col { name: "price", sql_type: "numeric(12,2)", param: None },
             Col { name: "select", sql_type: "timestamp with time zone", param: None },
         ]
+    }
+
+    #[test]
+    fn text_parameters_are_cast_without_a_length_limit() {
+        for (t, want) in [
+            ("character varying(3)", "character varying"),
+            ("character(3)", "bpchar"),
+            ("bit(8)", "varbit"),
+            ("bit varying(8)", "bit varying"),
+            ("character varying(3)[]", "character varying[]"),
+            ("character(2)[][]", "bpchar[][]"),
+            ("numeric(12,2)", "numeric(12,2)"),
+            ("timestamp(3) with time zone", "timestamp(3) with time zone"),
+            ("public.\"my(type)\"", "public.\"my(type)\""),
+            ("text", "text"),
+        ] {
+            assert_eq!(cast_type(t), want, "{t}");
+        }
+        let c = [Col { name: "k", sql_type: "character varying(3)", param: None }];
+        assert!(delete_by_keys("t", &c).contains("lf_u.c0::character varying FROM"));
+        assert!(move_key("t", &c, &c, &[0]).contains("$1::text::character varying "));
+        assert!(delete_one("t", &c).contains("$1::text::character varying::text"));
     }
 
     #[test]
