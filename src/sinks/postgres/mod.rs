@@ -57,10 +57,16 @@
 //!   cast (`numeric(p,s)` and `varchar(n)` are applied by the INSERT's
 //!   assignment, as for any value);
 //! - otherwise a `text[]` of values in PostgreSQL input syntax (see
-//!   `value/`), cast on the server to the type the target column has. So a
-//!   value that does not fit its column (a string in an integer column, a
-//!   number out of `smallint`'s range) reaches the server's cast and fails
-//!   there with the same definite error, and is never converted on the client.
+//!   `value/`), cast on the server to the type the target column has,
+//!   without a length limit (`sql::cast_type`: `varchar(n)` → `varchar`,
+//!   `char(n)` → `bpchar`, `bit(n)` → `varbit`; an explicit cast to the
+//!   limited type would cut a longer value silently, the assignment to the
+//!   column refuses it with 22001). So a value that does not fit its column
+//!   (a string in an integer column, a number out of `smallint`'s range, a
+//!   string longer than `varchar(n)`) fails on the server with a definite
+//!   error, and is never converted on the client. Integer and uuid text in
+//!   its canonical spelling is taken as the binary value (`binary::cell`),
+//!   so one key sent in both forms stays one row of the batch plan.
 //!
 //! Single-row statements (a key move, a keyless delete) and the probe that
 //! names the culprit column after a data error (SQLSTATE class 22) always
