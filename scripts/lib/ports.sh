@@ -5,11 +5,20 @@
 # port, and the caller is told which.
 #
 # port_taken PORT        → 0 when something accepts TCP on 127.0.0.1:PORT
+#                          or a socket here holds it (TIME-WAIT included)
 # port_pick PORT WHAT    → prints PORT when it is free, else the first free
 #                          port above it (saying so on stderr, naming WHAT)
 # port_of_cmdline PID FLAG → the value after FLAG in a process's command line
 
-port_taken() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# A port is taken when something accepts on it, and also when any TCP
+# socket here has it as its local port (`ss`, all states): the test ports
+# lie in Linux's ephemeral range (32768-60999), so a client connection that
+# closed a moment ago can sit in TIME-WAIT on one, and a server then fails
+# to bind it ("Address already in use") although nothing listens there.
+port_taken() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+  command -v ss >/dev/null 2>&1 && [ -n "$(ss -Htan "sport = :$1" 2>/dev/null)" ]
+}
 
 port_pick() {
   local want=$1 what=$2 p
