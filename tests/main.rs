@@ -29,6 +29,7 @@ mod mongodb_sql;
 mod mysql_e2e;
 mod mysql_online_snapshot;
 mod online_snapshot;
+mod parallel_copy;
 mod mysql_sink;
 mod mysql_source;
 mod nats_target;

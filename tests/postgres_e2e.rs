@@ -10,7 +10,7 @@ use logferry::record::{value::Kind, Op};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-fn pg_to_pg_config(source: &TestDb, target: &TestDb, tables: &str, extra_source: &str) -> String {
+pub(crate) fn pg_to_pg_config(source: &TestDb, target: &TestDb, tables: &str, extra_source: &str) -> String {
     format!(
         r#"
 state_dir = "state"
@@ -43,7 +43,7 @@ checkpoint_interval = "50ms"
 }
 
 /// Every column of every row as PostgreSQL prints it, ordered by key.
-async fn dump(db: &TestDb, table: &str, order: &str) -> Vec<Vec<Option<String>>> {
+pub(crate) async fn dump(db: &TestDb, table: &str, order: &str) -> Vec<Vec<Option<String>>> {
     let cols: Vec<String> = db
         .client
         .query(

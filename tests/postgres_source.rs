@@ -469,6 +469,7 @@ async fn a_copy_resumes_after_a_key_with_backslash_and_quote_with_standard_confo
     pos.snapshot = Some(SnapshotProgress {
         done: Vec::new(),
         partial: vec![("public.t".into(), vec![r"a\'b".into()])],
+        ranges: Vec::new(),
     });
     checkpoint.position = pos.to_position();
     store.save("pg", &checkpoint).unwrap();

@@ -183,7 +183,7 @@ pub struct PostgresSourceConfig {
     pub heartbeat_interval: Duration,
     /// Rows per snapshot chunk: the unit of progress a crashed snapshot resumes from.
     pub snapshot_chunk_rows: usize,
-    /// Tables copied at the same time during the initial snapshot.
+    /// Snapshot readers: tables, or key ranges of big tables, copied at the same time.
     pub snapshot_parallel: usize,
     /// Which changes to stream by their replication origin.
     pub origin: PgOrigin,

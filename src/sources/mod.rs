@@ -64,6 +64,42 @@ pub struct SourceContext {
 }
 
 impl SnapshotProgress {
+    /// Records that `table` is copied as the ranges ending at `uppers`
+    /// (the last one `None`).
+    pub fn split(&mut self, table: &str, uppers: Vec<Option<Vec<String>>>) {
+        self.ranges.retain(|(n, _)| n != table);
+        let ranges = uppers.into_iter().map(|upper| KeyRange { upper, last: None, done: false }).collect();
+        self.ranges.push((table.to_string(), ranges));
+    }
+
+    /// The ranges `table` is copied as, if it is split.
+    pub fn ranges_of(&self, table: &str) -> Option<&[KeyRange]> {
+        self.ranges.iter().find(|(n, _)| n == table).map(|(_, r)| r.as_slice())
+    }
+
+    /// Records that a chunk of range `range` of `table` was emitted, up to
+    /// `last_key` or to the range's end (`done`). Returns true when that
+    /// made the whole table done (it then moves to `done`).
+    pub fn range_chunk_emitted(&mut self, table: &str, range: usize, done: bool, last_key: Vec<String>) -> bool {
+        let Some(at) = self.ranges.iter().position(|(n, _)| n == table) else { return false };
+        let r = &mut self.ranges[at].1[range];
+        r.done |= done;
+        if !done {
+            r.last = Some(last_key);
+        }
+        if !self.ranges[at].1.iter().all(|r| r.done) {
+            return false;
+        }
+        self.ranges.remove(at);
+        self.done.push(table.to_string());
+        true
+    }
+
+    /// Tables begun and not done (one or more ranges, or a partial table).
+    pub fn in_progress(&self) -> usize {
+        self.partial.len() + self.ranges.len()
+    }
+
     /// Records that a chunk of `table` was emitted: the table is done, or
     /// copied up to `last_key` (key values as the source prints them).
     pub fn chunk_emitted(&mut self, table: &str, done: bool, last_key: Vec<String>) {
@@ -342,6 +378,27 @@ pub struct SnapshotProgress {
     /// Tables partly emitted: the key of the last row of the last complete
     /// chunk, in PostgreSQL text form, one entry per key column.
     pub partial: Vec<(String, Vec<String>)>,
+    /// Tables split into primary-key ranges read in parallel (PostgreSQL):
+    /// each table's ranges in key order, with how far each got. Absent in
+    /// checkpoints written before ranges existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<(String, Vec<KeyRange>)>,
+}
+
+/// One primary-key range of a table copied in parallel: the keys after the
+/// previous range's `upper` (from the first key for the first range) up to
+/// and including its own `upper` (to the last key for the last range).
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct KeyRange {
+    /// The range's last key (text, one entry per key column); `None`: the
+    /// table's end.
+    pub upper: Option<Vec<String>>,
+    /// The key of the last row of the last chunk emitted; `None`: not started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<Vec<String>>,
+    /// Every row of the range is emitted.
+    #[serde(default)]
+    pub done: bool,
 }
 
 /// Preflight checks collect every problem before failing, so an operator

@@ -126,7 +126,7 @@ impl MyPosition {
             ));
         }
         if let Some(s) = &self.snapshot {
-            display = format!("snapshot: {} table(s) copied, {} in progress; stream from {display}", s.done.len(), s.partial.len());
+            display = format!("snapshot: {} table(s) copied, {} in progress; stream from {display}", s.done.len(), s.in_progress());
         }
         Position { token: serde_json::to_vec(self).expect("serializable").into(), display }
     }

@@ -76,6 +76,7 @@ pub mod catalog;
 pub mod decode;
 pub mod logical;
 mod online;
+mod ranges;
 pub mod position;
 mod snapshot;
 mod spill;

@@ -184,7 +184,7 @@ impl Read {
         type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
         let (sql, params): (String, Vec<Param>) = match &self.job {
             Job::Table { after, .. } => {
-                let (mut sql, params) = super::snapshot::select_sql(&self.table, &shape.cols, &shape.key_idx, after.as_deref());
+                let (mut sql, params) = super::snapshot::select_sql(&self.table, &shape.cols, &shape.key_idx, after.as_deref(), None);
                 sql.push_str(&format!(" LIMIT {}", self.chunk_rows));
                 (
                     sql,

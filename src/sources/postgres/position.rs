@@ -44,12 +44,16 @@ impl PgPosition {
                 self.online.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>().join(", ")
             ),
             None => format_lsn(self.lsn),
-            Some(s) => format!(
-                "snapshot: {} table(s) copied, {} in progress; stream from {}",
-                s.done.len(),
-                s.partial.len(),
-                format_lsn(self.lsn)
-            ),
+            Some(s) => {
+                let ranges: usize = s.ranges.iter().map(|(_, r)| r.len()).sum();
+                let split = if ranges > 0 { format!(" ({ranges} key ranges)") } else { String::new() };
+                format!(
+                    "snapshot: {} table(s) copied, {} in progress{split}; stream from {}",
+                    s.done.len(),
+                    s.in_progress(),
+                    format_lsn(self.lsn)
+                )
+            }
         };
         Position {
             token: serde_json::to_vec(self).expect("serializable").into(),
@@ -102,6 +106,7 @@ mod tests {
             snapshot: Some(SnapshotProgress {
                 done: vec!["public.a".into()],
                 partial: vec![("public.b".into(), vec!["42".into(), "x'y".into()])],
+                ranges: Vec::new(),
             }),
             tables: Some(vec!["public.a".into(), "public.b".into()]),
             online: Vec::new(),
@@ -109,6 +114,21 @@ mod tests {
         let back = PgPosition::from_position(&p.to_position()).unwrap();
         assert_eq!(back, p);
         assert!(p.to_position().display.contains("1 table(s) copied"));
+        // A table split into key ranges keeps each range's bound and progress.
+        let mut split = p.clone();
+        let progress = split.snapshot.as_mut().unwrap();
+        progress.split("public.c", vec![Some(vec!["100".into()]), Some(vec!["200".into()]), None]);
+        assert!(!progress.range_chunk_emitted("public.c", 1, false, vec!["150".into()]));
+        assert!(!progress.range_chunk_emitted("public.c", 0, true, Vec::new()));
+        let back = PgPosition::from_position(&split.to_position()).unwrap();
+        assert_eq!(back, split);
+        let ranges = back.snapshot.as_ref().unwrap().ranges_of("public.c").unwrap();
+        assert_eq!((ranges[0].done, ranges[1].last.as_deref(), ranges[2].last.as_deref()), (true, Some(&["150".to_string()][..]), None));
+        assert_eq!(split.to_position().display, "snapshot: 1 table(s) copied, 2 in progress (3 key ranges); stream from 0/1234");
+        let progress = split.snapshot.as_mut().unwrap();
+        assert!(!progress.range_chunk_emitted("public.c", 1, true, Vec::new()));
+        assert!(progress.range_chunk_emitted("public.c", 2, true, Vec::new()), "the last range done makes the table done");
+        assert_eq!((progress.ranges_of("public.c"), progress.done.last().map(String::as_str)), (None, Some("public.c")));
         let stream = PgPosition::at(0x1_0000_00A0);
         assert_eq!(stream.to_position().display, "1/A0");
         // Checkpoints written before `tables` and `online` existed still read.
