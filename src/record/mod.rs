@@ -81,6 +81,34 @@ impl Change {
         h.finish()
     }
 
+    /// Hashes of the rows this change touches, for targets that must keep
+    /// one row's changes in order: the key, and the old key too when an
+    /// update changes it; for a record without key columns (a table
+    /// replicated by whole rows) its before and after images whole. Empty
+    /// for records without a table.
+    pub fn row_hashes(&self) -> Vec<u64> {
+        let Some(t) = &self.table else { return Vec::new() };
+        let hash = |values: &mut dyn Iterator<Item = &Value>| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            t.schema.hash(&mut h);
+            t.name.hash(&mut h);
+            values.for_each(|v| hash_value(v, &mut h));
+            h.finish()
+        };
+        if self.key_columns.is_empty() {
+            return [&self.before, &self.after]
+                .into_iter()
+                .flatten()
+                .map(|row| hash(&mut row.columns.iter().filter_map(|c| c.value.as_ref())))
+                .collect();
+        }
+        let mut out = vec![hash(&mut self.key_values().into_iter())];
+        if self.changes_key() {
+            out.push(hash(&mut self.old_key_values().into_iter()));
+        }
+        out
+    }
+
     /// Approximate in-memory size in bytes (structs, heap blocks and their
     /// allocator overhead), used to bound queues by bytes. A walk over the
     /// record, cheaper than its encoded length and closer to what it holds
@@ -263,6 +291,24 @@ mod tests {
             after: Some(Row { columns: vec![col("id", Value::int64(1)), col("note", Value::text(note))] }),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn row_hashes_name_the_key_both_keys_of_a_key_change_or_whole_keyless_rows() {
+        let mut a = row_change("a");
+        let b = row_change("b");
+        assert_eq!(a.row_hashes(), b.row_hashes(), "one key, other values: one row");
+        assert_eq!(a.row_hashes().len(), 1);
+        let mut moved = a.clone();
+        moved.op = Op::Update as i32;
+        moved.before = Some(Row::from_pairs([("id", Value::int64(99))]));
+        assert_eq!(moved.row_hashes().len(), 2, "a key change touches the old and the new key");
+        assert_eq!(moved.row_hashes()[0], a.row_hashes()[0]);
+        a.key_columns.clear();
+        let mut other = b.clone();
+        other.key_columns.clear();
+        assert_ne!(a.row_hashes(), other.row_hashes(), "keyless: whole rows, so other values are another row");
+        assert!(Change::default().row_hashes().is_empty());
     }
 
     #[test]

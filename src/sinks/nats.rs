@@ -18,6 +18,17 @@
 //! Headers `Logferry-Seq`, `Logferry-Tx-Id` and `Logferry-Position` let
 //! consumers see where a record comes from without decoding it.
 //!
+//! Order: messages are pipelined (up to [`ACK_WINDOW`] unacknowledged), but
+//! a message waits for the PubAck of every earlier message of the batch
+//! that touches the same row ([`RowBarrier`]). If the server goes away,
+//! a message lost in the dead connection is followed by later ones the
+//! client sends again after reconnecting; without the barrier, the retried
+//! batch would store the lost message after a later change of its row.
+//! With it, a later change of a row is never sent before the earlier one
+//! is stored, so each row's changes stay in order across restarts; changes
+//! of different rows in a batch in flight during a restart may be stored
+//! out of order.
+//!
 //! The stream is ensured on the first apply, when the pipeline's name is
 //! known (from the records): created with subjects `<pipeline>.>` if it is
 //! missing; if it exists, every subject published to must be among its
@@ -45,6 +56,38 @@ const ACK_TIMEOUT: Duration = Duration::from_secs(10);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The stream's duplicate window when logferry creates it (JetStream's default).
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// Which earlier messages of a batch must be acknowledged before the next
+/// one is published: those touching one of its rows (see the module docs).
+#[derive(Debug, Default)]
+struct RowBarrier {
+    /// Row hash → the index of the last message published for it.
+    last: HashMap<u64, u64>,
+    /// Messages published so far.
+    published: u64,
+    /// Messages whose PubAck was awaited so far (always the oldest ones).
+    settled: u64,
+}
+
+impl RowBarrier {
+    /// For a message touching `rows`: how many of the oldest unsettled
+    /// messages to settle before publishing it. Counts it as published.
+    fn to_settle(&mut self, rows: &[u64]) -> u64 {
+        let upto = rows.iter().filter_map(|r| self.last.get(r)).max().map_or(0, |&i| i + 1);
+        let n = upto.saturating_sub(self.settled);
+        self.settled += n;
+        for &r in rows {
+            self.last.insert(r, self.published);
+        }
+        self.published += 1;
+        n
+    }
+
+    /// `n` more of the oldest messages were settled (the window was full).
+    fn settled(&mut self, n: u64) {
+        self.settled += n;
+    }
+}
 
 /// Publishes records to one JetStream stream.
 pub struct NatsSink {
@@ -227,9 +270,16 @@ impl NatsSink {
         let filters = self.ensure_stream(&first.pipeline).await?;
         let max_payload = self.client.server_info().max_payload;
         let mut pending: VecDeque<(String, jetstream::context::PublishAckFuture)> = VecDeque::new();
+        let mut barrier = RowBarrier::default();
         let mut payload = Vec::new();
         let mut duplicates = 0u64;
         for c in batch.records.iter().filter(|c| !c.is_heartbeat()) {
+            // An earlier message of the same row must be stored first.
+            for _ in 0..barrier.to_settle(&c.row_hashes()) {
+                if let Some((subject, ack)) = pending.pop_front() {
+                    duplicates += u64::from(self.settle(&subject, ack).await?);
+                }
+            }
             let subject = self.subject_for(c);
             if !filters.iter().any(|f| subject_matches(f, &subject)) {
                 return Err(self.uncovered(&c.pipeline, &subject, &filters));
@@ -261,6 +311,7 @@ impl NatsSink {
             pending.push_back((subject, ack));
             if pending.len() >= ACK_WINDOW {
                 if let Some((subject, ack)) = pending.pop_front() {
+                    barrier.settled(1);
                     duplicates += u64::from(self.settle(&subject, ack).await?);
                 }
             }
@@ -381,6 +432,21 @@ fn url_password(url: &str) -> Option<String> {
 mod tests {
     use super::*;
     use crate::record::{Position, TableRef};
+
+    #[test]
+    fn a_message_waits_only_for_earlier_messages_of_its_rows() {
+        let mut b = RowBarrier::default();
+        assert_eq!(b.to_settle(&[1]), 0, "message 0: row 1");
+        assert_eq!(b.to_settle(&[2]), 0, "message 1: row 2");
+        assert_eq!(b.to_settle(&[3]), 0, "message 2: row 3");
+        assert_eq!(b.to_settle(&[2]), 2, "row 2 again: messages 0 and 1 are settled first");
+        assert_eq!(b.to_settle(&[1]), 0, "row 1's message 0 is settled already");
+        assert_eq!(b.to_settle(&[4, 3]), 1, "a key change touching row 3 waits for message 2");
+        assert_eq!(b.to_settle(&[]), 0, "a message without rows waits for nothing");
+        b.settled(2); // messages 3 and 4, when the window was full
+        assert_eq!(b.to_settle(&[5]), 0, "message 7: row 5");
+        assert_eq!(b.to_settle(&[5]), 3, "row 5 again: messages 5 to 7 are settled first");
+    }
 
     #[test]
     fn subjects_and_filters() {
