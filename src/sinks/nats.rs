@@ -72,7 +72,7 @@ struct RowBarrier {
 impl RowBarrier {
     /// For a message touching `rows`: how many of the oldest unsettled
     /// messages to settle before publishing it. Counts it as published.
-    fn to_settle(&mut self, rows: &[u64]) -> u64 {
+    fn before_publish(&mut self, rows: &[u64]) -> u64 {
         let upto = rows.iter().filter_map(|r| self.last.get(r)).max().map_or(0, |&i| i + 1);
         let n = upto.saturating_sub(self.settled);
         self.settled += n;
@@ -275,7 +275,7 @@ impl NatsSink {
         let mut duplicates = 0u64;
         for c in batch.records.iter().filter(|c| !c.is_heartbeat()) {
             // An earlier message of the same row must be stored first.
-            for _ in 0..barrier.to_settle(&c.row_hashes()) {
+            for _ in 0..barrier.before_publish(&c.row_hashes()) {
                 if let Some((subject, ack)) = pending.pop_front() {
                     duplicates += u64::from(self.settle(&subject, ack).await?);
                 }
@@ -436,16 +436,16 @@ mod tests {
     #[test]
     fn a_message_waits_only_for_earlier_messages_of_its_rows() {
         let mut b = RowBarrier::default();
-        assert_eq!(b.to_settle(&[1]), 0, "message 0: row 1");
-        assert_eq!(b.to_settle(&[2]), 0, "message 1: row 2");
-        assert_eq!(b.to_settle(&[3]), 0, "message 2: row 3");
-        assert_eq!(b.to_settle(&[2]), 2, "row 2 again: messages 0 and 1 are settled first");
-        assert_eq!(b.to_settle(&[1]), 0, "row 1's message 0 is settled already");
-        assert_eq!(b.to_settle(&[4, 3]), 1, "a key change touching row 3 waits for message 2");
-        assert_eq!(b.to_settle(&[]), 0, "a message without rows waits for nothing");
+        assert_eq!(b.before_publish(&[1]), 0, "message 0: row 1");
+        assert_eq!(b.before_publish(&[2]), 0, "message 1: row 2");
+        assert_eq!(b.before_publish(&[3]), 0, "message 2: row 3");
+        assert_eq!(b.before_publish(&[2]), 2, "row 2 again: messages 0 and 1 are settled first");
+        assert_eq!(b.before_publish(&[1]), 0, "row 1's message 0 is settled already");
+        assert_eq!(b.before_publish(&[4, 3]), 1, "a key change touching row 3 waits for message 2");
+        assert_eq!(b.before_publish(&[]), 0, "a message without rows waits for nothing");
         b.settled(2); // messages 3 and 4, when the window was full
-        assert_eq!(b.to_settle(&[5]), 0, "message 7: row 5");
-        assert_eq!(b.to_settle(&[5]), 3, "row 5 again: messages 5 to 7 are settled first");
+        assert_eq!(b.before_publish(&[5]), 0, "message 7: row 5");
+        assert_eq!(b.before_publish(&[5]), 3, "row 5 again: messages 5 to 7 are settled first");
     }
 
     #[test]
