@@ -136,7 +136,7 @@ fn pg_table(binary: bool) -> Arc<pg_schema::TableInfo> {
         })
         .collect();
     let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-    Arc::new(pg_schema::TableInfo { sql_name: logferry::sinks::postgres::sql::qualified("public", "orders"), columns, by_name })
+    Arc::new(pg_schema::TableInfo { sql_name: logferry::sinks::postgres::sql::qualified("public", "orders"), columns, by_name, copy_keys: Vec::new() })
 }
 
 /// One statement as the sink would execute it: SQL text and encoded parameters.

@@ -413,7 +413,7 @@ impl ToSql for ColumnParam<'_> {
 }
 
 /// One element in `bt`'s binary form (the value was checked by [`fits`]).
-fn element(bt: BinType, v: &PgValue, out: &mut BytesMut) -> Result<(), Box<dyn Error + Sync + Send>> {
+pub(super) fn element(bt: BinType, v: &PgValue, out: &mut BytesMut) -> Result<(), Box<dyn Error + Sync + Send>> {
     use BinType as B;
     match (bt, v) {
         (B::Int2, PgValue::Int(i)) => out.put_i16(i16::try_from(*i)?),

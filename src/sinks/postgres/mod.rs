@@ -161,6 +161,8 @@
 mod apply;
 #[doc(hidden)]
 pub mod binary;
+#[doc(hidden)]
+pub mod copy;
 mod error;
 mod logical;
 mod origin;
@@ -173,6 +175,8 @@ pub mod sql;
 pub mod value;
 
 pub use sql::quote_ident;
+#[doc(hidden)]
+pub use apply::{COPY_BACKOFF_BATCHES, COPY_MIN_ROWS};
 
 use self::error::{classify, excerpt};
 use super::sql::{password_in_url, scrub, scrub_error, Common, SqlSink};
