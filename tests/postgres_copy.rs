@@ -245,3 +245,41 @@ async fn a_mixed_batch_of_updates_deletes_and_new_rows_stays_correct() {
     }
     assert_eq!(rows(&db, "SELECT id, v, n FROM m ORDER BY id").await, want);
 }
+
+/// A value the server refuses in a COPY (numeric overflow, JSON that does
+/// not parse) gives the upsert's definite error naming the column, and
+/// nothing of the batch is applied. A sequence (not rolled back) counts
+/// the rows the COPY had passed to the trigger, so the test knows the COPY ran.
+#[tokio::test]
+async fn a_data_error_in_a_copy_names_the_column() {
+    let (db, sink) = setup("pgcopy_dataerr").await;
+    let cols = [("id", "bigint", false), ("amount", "numeric(5,2)", true), ("doc", "jsonb", true)];
+    apply(&sink, vec![ddl("public", "e", &cols, &["id"])]).await.unwrap();
+    db.client
+        .batch_execute(
+            "CREATE SEQUENCE copied; CREATE FUNCTION lf_count() RETURNS trigger LANGUAGE plpgsql AS
+             $$ BEGIN IF current_query() LIKE 'COPY%' THEN PERFORM nextval('copied'); END IF; RETURN NEW; END $$;
+             CREATE TRIGGER lf_count BEFORE INSERT ON e FOR EACH ROW EXECUTE FUNCTION lf_count()",
+        )
+        .await
+        .unwrap();
+    let copied = || async { rows(&db, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM copied").await };
+    let good = |id: i64| rec(Op::Insert, "e", vec![("id", Value::int64(id)), ("amount", v(Kind::Decimal("1.5".into()))), ("doc", v(Kind::Json("{}".into())))]);
+    let n = COPY_MIN_ROWS as i64;
+    let bad_amount = rec(Op::Insert, "e", vec![("id", Value::int64(n)), ("amount", v(Kind::Decimal("1000".into()))), ("doc", Value::null())]);
+    let bad_doc = rec(Op::Insert, "e", vec![("id", Value::int64(n)), ("amount", Value::null()), ("doc", v(Kind::Json("{bad".into())))]);
+    for (bad, column, state) in [(bad_amount, "column \"amount\" (numeric(5,2))", "22003"), (bad_doc, "column \"doc\" (jsonb)", "22P02")] {
+        let before: i64 = copied().await[0].parse().unwrap();
+        let mut records: Vec<Change> = (0..n).map(good).collect();
+        records.push(bad);
+        let err = apply(&sink, records).await.unwrap_err();
+        let msg = err.to_string();
+        assert!(!err.is_transient() && msg.contains(column) && msg.contains(state), "{msg}");
+        assert_eq!(rows(&db, "SELECT count(*) FROM e").await, ["0"]);
+        let after: i64 = copied().await[0].parse().unwrap();
+        assert_eq!(after - before, n, "the COPY passed the good rows before the bad one");
+    }
+    apply(&sink, (0..n).map(good).collect()).await.unwrap();
+    assert_eq!(rows(&db, "SELECT count(*), min(amount), max(doc::text) FROM e").await, [format!("{n}|1.50|{{}}")]);
+    assert_eq!(copied().await, [format!("{}", 3 * n)]);
+}
