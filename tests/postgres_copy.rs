@@ -84,16 +84,16 @@ fn typed(i: i64) -> Vec<(&'static str, Value)> {
         ("f4", v(Kind::Float32(i as f32 + 0.5))),
         ("f8", v(Kind::Float64(i as f64 / 3.0))),
         ("b", v(Kind::Bool(i % 2 == 0))),
-        ("t", Value::text(&format!("row {i} ü \"q\"\t\\"))),
-        ("vc", Value::text(&format!("v{i}"))),
+        ("t", Value::text(format!("row {i} ü \"q\"\t\\"))),
+        ("vc", Value::text(format!("v{i}"))),
         ("by", v(Kind::Bytes(vec![0, 255, i as u8, b'\\'].into()))),
         ("u", v(Kind::Uuid(uuid.to_vec().into()))),
         ("d", v(Kind::Date(Date { days: 19_000 + i as i32, special: Special::Finite as i32 }))),
         ("ts", ts(false)),
         ("tz", ts(true)),
-        ("n", v(Kind::Decimal(format!("{}.125", i * 1000).into()))),
-        ("j", v(Kind::Json(format!("{{\"k\": [{i}, null], \"s\": \"x\"}}").into()))),
-        ("n2", v(Kind::Decimal(format!("-{i}.000100").into()))),
+        ("n", v(Kind::Decimal(format!("{}.125", i * 1000)))),
+        ("j", v(Kind::Json(format!("{{\"k\": [{i}, null], \"s\": \"x\"}}")))),
+        ("n2", v(Kind::Decimal(format!("-{i}.000100")))),
     ]
 }
 
