@@ -20,7 +20,7 @@
 //! definite error, or the same value, as the text path always did: nothing
 //! is converted on the client.
 //!
-//! The same element encoders ([`element`]) write the values of new rows
+//! The same element encoders (`element`) write the values of new rows
 //! into `COPY … (FORMAT binary)` data (`copy.rs`); a group goes by COPY
 //! only when every one of its columns would be a binary parameter here
 //! ([`ColumnParam::binary`]), so COPY and the upsert send the same bytes
