@@ -18,15 +18,20 @@
 //! text and parameters (`binary::row_statement`: `sql::delete_by_keys`,
 //! `sql::upsert` or `sql::update_then_insert`), and the parameters encoded to
 //! their wire form (`ToSql` of `binary::ColumnParam`, as `Client::execute`
-//! does). Each batch twice: `*_binary` as the target runs it (binary arrays
-//! for every column type that has one: here all five), `*_text` with the
-//! binary forms turned off (every value rendered to PostgreSQL text, `text[]`
-//! parameters cast on the server: the target before binary parameters).
+//! does). Each batch three times: `*_binary` with binary arrays for every
+//! column type that has one (here all five) on a table without a unique
+//! index on the key (so never COPY), `*_text` with the binary forms turned
+//! off (every value rendered to PostgreSQL text, `text[]` parameters cast
+//! on the server: the target before binary parameters), and `*_copy` as
+//! the target runs it on a table with a primary key: a group of fresh rows
+//! (the `insert` batch) goes as `COPY … (FORMAT binary)` data
+//! (`copy::CopyRows`, in the target's 64 KiB chunks), the rest as `*_binary`.
 //! Not covered: the prepared-statement cache, the round trips.
 //!
-//! **`encode_postgres/*`**: only the parameter encoding of the `insert`
-//! batch's five columns (1000 rows, already planned): `text` (`text[]` of
-//! the rendered text) against `binary` (each column's own binary array).
+//! **`encode_postgres/*`**: only the encoding of the `insert` batch's five
+//! columns (1000 rows, already planned): `text` (`text[]` of the rendered
+//! text) against `binary` (each column's own binary array) against `copy`
+//! (the rows as binary COPY data, the real encoder).
 //!
 //! **`apply_mysql/*`**: what `Tx::rows` / `table_work` / `chunked` in
 //! `src/sinks/mysql/mod.rs` do before they talk to the server (MariaDB
@@ -55,6 +60,8 @@ use logferry::sinks::document;
 use logferry::sinks::mysql::{key_text, schema as my_schema, sql as my_sql, value as my_value};
 use logferry::sinks::plan::{steps, Step, TablePlan};
 use logferry::sinks::postgres::binary::{self as pg_binary, BinType, ColumnParam, RowSql};
+use logferry::sinks::postgres::copy::CopyRows;
+use logferry::sinks::postgres::COPY_MIN_ROWS;
 use logferry::sinks::postgres::{schema as pg_schema, value as pg_value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -115,8 +122,9 @@ fn mixed() -> Vec<Change> {
 
 // ---------------------------------------------------------------- postgres
 
-/// The table; `binary: false` turns the binary forms off (all text).
-fn pg_table(binary: bool) -> Arc<pg_schema::TableInfo> {
+/// The table; `binary: false` turns the binary forms off (all text);
+/// `key_index`: a primary key on `id` (fresh rows may go by COPY).
+fn pg_table(binary: bool, key_index: bool) -> Arc<pg_schema::TableInfo> {
     use pg_value::{Target, TypeClass};
     let cols = [
         ("id", "bigint", true, TypeClass::Other),
@@ -136,13 +144,28 @@ fn pg_table(binary: bool) -> Arc<pg_schema::TableInfo> {
         })
         .collect();
     let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-    Arc::new(pg_schema::TableInfo { sql_name: logferry::sinks::postgres::sql::qualified("public", "orders"), columns, by_name })
+    Arc::new(pg_schema::TableInfo { sql_name: logferry::sinks::postgres::sql::qualified("public", "orders"), columns, by_name, copy_keys: if key_index { vec![vec![0]] } else { Vec::new() } })
 }
 
 /// One statement as the sink would execute it: SQL text and encoded parameters.
 struct PgStatement {
     sql: String,
     params: Vec<BytesMut>,
+    /// COPY data (a COPY has no parameters).
+    data: Vec<bytes::Bytes>,
+}
+
+/// Bytes of COPY data per message (`COPY_CHUNK` in `apply.rs`).
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// The COPY data of a group, in the target's chunks.
+fn pg_copy(types: Vec<BinType>, arrays: &[Vec<pg_binary::PgCell>]) -> Vec<bytes::Bytes> {
+    let mut rows = CopyRows::new(types, arrays).expect("the group encodes");
+    let mut chunks = Vec::new();
+    while let Some(c) = rows.next_chunk(COPY_CHUNK).expect("the rows encode") {
+        chunks.push(c);
+    }
+    chunks
 }
 
 fn pg_encode(params: &[ColumnParam<'_>]) -> Vec<BytesMut> {
@@ -162,14 +185,24 @@ fn pg_build(info: &Arc<pg_schema::TableInfo>, batch: &[Change], out: &mut Vec<Pg
         let columns = |idx: &[usize]| -> Vec<&pg_schema::ColumnInfo> { idx.iter().map(|&i| &info.columns[i]).collect() };
         if !work.deletes.is_empty() {
             let (sql, params) = pg_binary::row_statement(&info.sql_name, &columns(&work.key), &work.deletes, RowSql::Delete);
-            out.push(PgStatement { sql, params: pg_encode(&params) });
+            out.push(PgStatement { sql, params: pg_encode(&params), data: Vec::new() });
         }
         for g in &work.groups {
+            // `copy_types` in apply.rs.
+            if g.fresh && g.unchanged.is_empty() && g.len() >= COPY_MIN_ROWS && info.copy_key(&work.key) {
+                let types: Option<Vec<BinType>> =
+                    g.columns.iter().zip(&g.arrays).map(|(&i, a)| ColumnParam::new(info.columns[i].binary, a).binary()).collect();
+                if let Some(types) = types {
+                    let sql = logferry::sinks::postgres::copy::statement(&info.sql_name, g.columns.iter().map(|&i| info.columns[i].name.as_str()));
+                    out.push(PgStatement { sql, params: Vec::new(), data: pg_copy(types, &g.arrays) });
+                    continue;
+                }
+            }
             let key_pos: Vec<usize> =
                 work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key present")).collect();
             let shape = if g.unchanged.is_empty() { RowSql::Upsert(&key_pos) } else { RowSql::UpdateThenInsert(&key_pos) };
             let (sql, params) = pg_binary::row_statement(&info.sql_name, &columns(&g.columns), &g.arrays, shape);
-            out.push(PgStatement { sql, params: pg_encode(&params) });
+            out.push(PgStatement { sql, params: pg_encode(&params), data: Vec::new() });
         }
     }
 }
@@ -202,14 +235,17 @@ fn pg_plan(info: &Arc<pg_schema::TableInfo>, batch: &[Change]) -> Vec<logferry::
 }
 
 fn apply_postgres(c: &mut Criterion) {
-    let tables = [("text", pg_table(false)), ("binary", pg_table(true))];
+    let tables = [("text", pg_table(false, true)), ("binary", pg_table(true, false)), ("copy", pg_table(true, true))];
     let batches = [("insert", inserts()), ("mixed", mixed())];
     let mut out = Vec::new();
     for (name, batch) in &batches {
         for (mode, info) in &tables {
             out.clear();
             pg_build(info, batch, &mut out);
-            let bytes: usize = out.iter().map(|s| s.sql.len() + s.params.iter().map(BytesMut::len).sum::<usize>()).sum();
+            let bytes: usize = out
+                .iter()
+                .map(|s| s.sql.len() + s.params.iter().map(BytesMut::len).sum::<usize>() + s.data.iter().map(bytes::Bytes::len).sum::<usize>())
+                .sum();
             println!("apply_postgres/{name}_{mode}: {} statement(s), {bytes} bytes of SQL and parameters", out.len());
         }
     }
@@ -236,8 +272,14 @@ fn apply_postgres(c: &mut Criterion) {
         let arrays = &works[0].groups[0].arrays;
         let columns: Vec<&pg_schema::ColumnInfo> = works[0].groups[0].columns.iter().map(|&i| &info.columns[i]).collect();
         let params: Vec<ColumnParam<'_>> = columns.iter().zip(arrays).map(|(c, a)| ColumnParam::new(c.binary, a)).collect();
-        assert_eq!(params.iter().all(|p| p.binary().is_some()), *mode == "binary", "{mode}");
-        g.bench_function(*mode, |b| b.iter(|| black_box(pg_encode(black_box(&params)))));
+        assert_eq!(params.iter().all(|p| p.binary().is_some()), *mode != "text", "{mode}");
+        if *mode == "copy" {
+            assert!(works[0].groups[0].fresh);
+            let types: Vec<BinType> = params.iter().map(|p| p.binary().expect("binary")).collect();
+            g.bench_function(*mode, |b| b.iter(|| black_box(pg_copy(types.clone(), black_box(arrays)))));
+        } else {
+            g.bench_function(*mode, |b| b.iter(|| black_box(pg_encode(black_box(&params)))));
+        }
     }
     g.finish();
 }

@@ -40,6 +40,7 @@ mod pipeline_core;
 mod readme_claims;
 mod reliability_source;
 mod postgres_binary;
+mod postgres_copy;
 mod postgres_e2e;
 mod postgres_sink;
 mod postgres_sink_mysql_types;

@@ -26,8 +26,16 @@
 //!   from the deleted row.
 //!
 //! [`TablePlan::finish`] then yields the keys for one DELETE and one group
-//! per *shape* (which columns are present, which are UNCHANGED), each
-//! applied with one statement (or a few, when a target must chunk them).
+//! per *shape* (which columns are present, which are UNCHANGED, and whether
+//! the rows are *fresh*), each applied with one statement (or a few, when a
+//! target must chunk them).
+//!
+//! A key is fresh when its first record in the batch was an INSERT or a
+//! SNAPSHOT_READ and no DELETE of it was seen in the batch (later UPDATEs
+//! keep it fresh): as far as the batch knows, the row is new on the target.
+//! The PostgreSQL target writes groups of fresh rows with `COPY` (falling
+//! back to its upsert when a row exists after all); other targets ignore
+//! the flag.
 //! Values are rendered for the target here, through [`PlanTable::render`],
 //! so a value that cannot go into its column is reported before anything is
 //! sent, with the table and column named.
@@ -140,6 +148,8 @@ struct Entry<C> {
     delete: bool,
     /// Final image to upsert, by target column index.
     image: Option<Vec<Slot<C>>>,
+    /// First seen as an INSERT / SNAPSHOT_READ, never deleted in the batch.
+    fresh: bool,
 }
 
 /// Rows to upsert that share one shape.
@@ -152,6 +162,9 @@ pub struct Group<C> {
     /// One array of cells per entry of `columns` (column-major: entry `r`
     /// of every array is row `r`).
     pub arrays: Vec<Vec<C>>,
+    /// Every row's key was first seen in the batch as an INSERT or
+    /// SNAPSHOT_READ and never deleted in it (see the module docs).
+    pub fresh: bool,
 }
 
 impl<C> Group<C> {
@@ -260,11 +273,13 @@ impl<T: PlanTable> TablePlan<T> {
         &self.info
     }
 
-    fn entry_for(&mut self, key: Vec<T::Cell>) -> &mut Entry<T::Cell> {
+    /// The key's entry; a new one is fresh when `fresh` (the key's first
+    /// record is an INSERT or SNAPSHOT_READ).
+    fn entry_for(&mut self, key: Vec<T::Cell>, fresh: bool) -> &mut Entry<T::Cell> {
         let next = self.entries.len();
         let i = *self.index.entry(key.clone()).or_insert(next);
         if i == next {
-            self.entries.push(Entry { key, delete: false, image: None });
+            self.entries.push(Entry { key, delete: false, image: None, fresh });
         }
         &mut self.entries[i]
     }
@@ -285,9 +300,10 @@ impl<T: PlanTable> TablePlan<T> {
             Op::Delete => {
                 let row = c.before.as_ref().ok_or_else(|| format!("table {}: a delete without a before image", info.display()))?;
                 let key = key_of(&*info, &self.key, row, "before")?;
-                let e = self.entry_for(key);
+                let e = self.entry_for(key, false);
                 e.delete = true;
                 e.image = None;
+                e.fresh = false;
             }
             Op::Insert | Op::Update | Op::SnapshotRead => {
                 let row = c.after.as_ref().ok_or_else(|| format!("table {}: an insert or update without an after image", info.display()))?;
@@ -308,7 +324,7 @@ impl<T: PlanTable> TablePlan<T> {
                     })?;
                     image[i] = if v.is_unchanged() { Slot::Unchanged } else { Slot::Value(info.render(i, v)?) };
                 }
-                let e = self.entry_for(key);
+                let e = self.entry_for(key, matches!(c.op(), Op::Insert | Op::SnapshotRead));
                 if let Some(prev) = e.image.take() {
                     for (slot, old) in image.iter_mut().zip(prev) {
                         match (&slot, old) {
@@ -338,7 +354,8 @@ impl<T: PlanTable> TablePlan<T> {
                 }
             }
             let Some(image) = e.image else { continue };
-            let shape: Vec<u8> = image
+            // One byte per column, then the fresh bit.
+            let mut shape: Vec<u8> = image
                 .iter()
                 .map(|s| match s {
                     Slot::Absent => 0,
@@ -346,10 +363,12 @@ impl<T: PlanTable> TablePlan<T> {
                     Slot::Value(_) => 2,
                 })
                 .collect();
+            shape.push(u8::from(e.fresh));
             let gi = *by_shape.entry(shape.clone()).or_insert_with(|| {
-                let columns: Vec<usize> = (0..shape.len()).filter(|&i| shape[i] == 2).collect();
-                let unchanged = (0..shape.len()).filter(|&i| shape[i] == 1).collect();
-                groups.push(Group { arrays: vec![Vec::new(); columns.len()], columns, unchanged });
+                let ncol = shape.len() - 1;
+                let columns: Vec<usize> = (0..ncol).filter(|&i| shape[i] == 2).collect();
+                let unchanged = (0..ncol).filter(|&i| shape[i] == 1).collect();
+                groups.push(Group { arrays: vec![Vec::new(); columns.len()], columns, unchanged, fresh: e.fresh });
                 groups.len() - 1
             });
             let g = &mut groups[gi];
@@ -499,6 +518,37 @@ mod tests {
         assert_eq!(w.groups[0].columns, vec![0, 2]);
         assert_eq!(w.groups[0].unchanged, vec![1]);
         assert_eq!(w.groups[0].arrays, vec![vec![s("2")], vec![s("newer")]]);
+    }
+
+    #[test]
+    fn fresh_rows_are_first_seen_as_inserts_and_never_deleted_and_group_apart() {
+        let full = |id: i64, a: &str| vec![("id", Value::int64(id)), ("a", Value::text(a)), ("b", Value::null())];
+        let w = plan(&[
+            rec(Op::Insert, full(1, "new")),
+            rec(Op::SnapshotRead, full(2, "read")),
+            rec(Op::Update, full(3, "existing")),
+            rec(Op::Update, full(1, "new, then updated")),
+            rec(Op::Insert, full(4, "inserted, then deleted")),
+            rec(Op::Delete, vec![("id", Value::int64(4))]),
+            rec(Op::Delete, vec![("id", Value::int64(5))]),
+            rec(Op::Insert, full(5, "deleted, then inserted")),
+            rec(Op::Insert, full(6, "inserted, deleted, inserted")),
+            rec(Op::Delete, vec![("id", Value::int64(6))]),
+            rec(Op::Insert, full(6, "again")),
+        ]);
+        // Same shape, two groups: fresh (1, 2) and not (3, 5, 6).
+        assert_eq!(w.groups.len(), 2);
+        assert!(w.groups[0].fresh);
+        assert_eq!(w.groups[0].arrays[0], vec![s("1"), s("2")]);
+        assert_eq!(w.groups[0].arrays[1], vec![s("new, then updated"), s("read")]);
+        assert!(!w.groups[1].fresh);
+        assert_eq!(w.groups[1].arrays[0], vec![s("3"), s("5"), s("6")]);
+        assert_eq!(w.groups[0].columns, w.groups[1].columns);
+        assert_eq!(w.deletes, vec![vec![s("4"), s("5"), s("6")]]);
+        // An update first, then an insert of the same key: not fresh.
+        let w = plan(&[rec(Op::Update, full(7, "u")), rec(Op::Insert, full(7, "i"))]);
+        assert_eq!(w.groups.len(), 1);
+        assert!(!w.groups[0].fresh);
     }
 
     #[test]

@@ -148,7 +148,7 @@ impl<T: PlanTable> KeylessPlan<T> {
             }
         }
         let arrays = cells.into_iter().map(|c| vec![c]).collect();
-        self.ops.push(RowOp::Append(Group { columns, unchanged: Vec::new(), arrays }));
+        self.ops.push(RowOp::Append(Group { columns, unchanged: Vec::new(), arrays, fresh: false }));
         Ok(())
     }
 

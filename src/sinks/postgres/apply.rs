@@ -1,10 +1,35 @@
 //! The PostgreSQL dialect of the SQL engine: statements over array
 //! parameters, binary or `text[]` (see `binary.rs`; prepared once per
-//! connection), the type mapping with its
+//! connection), `COPY` for new rows, the type mapping with its
 //! catalog look-ups, and the probe that names the column whose value did
 //! not fit after a data error.
+//!
+//! # New rows by COPY
+//!
+//! An upsert group goes by `COPY … FROM STDIN (FORMAT binary)` (see
+//! `copy.rs`) instead of the upsert when all of these hold:
+//!
+//! - its rows are fresh (each key first seen in the batch as an INSERT or
+//!   SNAPSHOT_READ, never deleted in it; see [`crate::sinks::plan`]), none
+//!   has UNCHANGED columns, and there are at least [`COPY_MIN_ROWS`];
+//! - every value of every column has an exact binary form (`binary.rs`);
+//! - the table has a unique index (or primary key) on exactly the key
+//!   columns that is valid, immediate, not partial and without expressions,
+//!   and no rules or `GENERATED ALWAYS` identity column
+//!   ([`TableInfo::copy_keys`]): so a row that exists makes the COPY fail
+//!   instead of adding a duplicate;
+//! - the table is not in back-off (below).
+//!
+//! The COPY runs inside `SAVEPOINT lf_copy`. When it meets a row that
+//! exists (SQLSTATE 23505: a replayed batch, a resumed snapshot range) it
+//! is rolled back to the savepoint and the same group goes by the upsert,
+//! so the result is what the upsert gives; the table then upserts its next
+//! [`COPY_BACKOFF_BATCHES`] batches on this connection before COPY is tried
+//! again. Any other error is handled as the upsert's is (the column named
+//! after a data error, transient or definite by SQLSTATE).
 
-use super::binary::{self, PgCell, RowSql};
+use super::binary::{self, BinType, ColumnParam, PgCell, RowSql};
+use super::copy::{self, CopyRows};
 use super::error::{self, classify, excerpt};
 use super::plan::TableWork;
 use super::schema::{self, Resolved, TableInfo};
@@ -12,10 +37,12 @@ use super::sql::{self, quote_ident, Col};
 use super::Postgres;
 use crate::record::logical as dialects;
 use crate::record::{ColumnSchema, LogicalKind, TableRef, TableSchema};
-use crate::sinks::plan::RowOp;
+use crate::sinks::plan::{Group, RowOp};
 use crate::sinks::schema_diff;
 use crate::sinks::sql::{Common, Dialect, Failure, Forget, Mapped, ProgressRow, SqlTable, TableKey};
 use crate::sinks::SinkError;
+use bytes::Bytes;
+use futures_sink::Sink;
 use std::collections::HashMap;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Statement};
@@ -23,6 +50,33 @@ use tokio_postgres::{Client, Statement};
 /// Prepared statements kept per connection; past this the cache is cleared
 /// (a pipeline with many tables and row shapes should not grow it forever).
 const MAX_CACHED_STATEMENTS: usize = 512;
+
+/// Fewest fresh rows in a group for `COPY` (see the module docs). A COPY
+/// takes two round trips (SAVEPOINT pipelined with the COPY's start, then
+/// the data with its end pipelined with RELEASE) where the upsert takes
+/// one. Measured 2026-12-05 (release build, batches of new rows into a
+/// 5-column table with a primary key on the test server, machine loaded;
+/// best of 3 × 20 000 rows, two rounds): COPY against upsert per batch,
+/// 1 row 500 / 367 µs against 239 / 215 µs, 16 rows 461 / 688 against
+/// 421 / 386, 32 rows 490 / 533 against 461 / 679, 64 rows 738 / 678
+/// against 831 / 828, 128 rows 1036 / 865 against 1155 / 1299: COPY wins
+/// from 64 rows on.
+pub const COPY_MIN_ROWS: usize = 64;
+
+/// Batches a table upserts after a COPY met a row that exists, before
+/// COPY is tried again.
+pub const COPY_BACKOFF_BATCHES: u32 = 8;
+
+/// Bytes of COPY data per message.
+const COPY_CHUNK: usize = 64 * 1024;
+
+/// A table in COPY back-off on one connection.
+struct Backoff {
+    /// Batches still to upsert.
+    left: u32,
+    /// The last batch counted.
+    batch: u64,
+}
 
 /// One lane's connection.
 pub struct PgConn {
@@ -32,6 +86,28 @@ pub struct PgConn {
     /// The batch's progress row (statement, row), sent with COMMIT in one
     /// round trip.
     progress: Option<(String, ProgressRow)>,
+    /// Batches begun on this connection.
+    batches: u64,
+    /// Tables in COPY back-off, by SQL name.
+    copy_backoff: HashMap<String, Backoff>,
+}
+
+impl PgConn {
+    /// Whether `table` may use COPY in the current batch: not in back-off.
+    /// The first call of a batch for a table in back-off counts the batch.
+    fn copy_allowed(&mut self, table: &str) -> bool {
+        let Some(b) = self.copy_backoff.get_mut(table) else { return true };
+        if b.batch == self.batches {
+            return false;
+        }
+        if b.left == 0 {
+            self.copy_backoff.remove(table);
+            return true;
+        }
+        b.left -= 1;
+        b.batch = self.batches;
+        false
+    }
 }
 
 /// A data error (SQLSTATE class 22) in a row statement: after the rollback,
@@ -133,7 +209,13 @@ impl Postgres {
     }
 
     pub(super) async fn open_conn(&self) -> Result<PgConn, SinkError> {
-        Ok(PgConn { client: self.open_client().await?, statements: HashMap::new(), progress: None })
+        Ok(PgConn {
+            client: self.open_client().await?,
+            statements: HashMap::new(),
+            progress: None,
+            batches: 0,
+            copy_backoff: HashMap::new(),
+        })
     }
 
     fn db(&self, context: &str, e: tokio_postgres::Error) -> PgFailure {
@@ -180,9 +262,24 @@ impl Postgres {
         drop(refs);
         drop(params);
         let Err(e) = result else { return Ok(()) };
-        let lost = error::connection_lost(&e);
-        let mut error = classify(&self.common.name, &context, &e);
-        let Some(db) = e.as_db_error() else { return Err(Failure { error, lost, diagnosis: None }) };
+        Err(self.row_failure(info, &context, &e, cols, &arrays, unchanged))
+    }
+
+    /// The failure of a row statement or COPY over `arrays` (the values of
+    /// columns `cols`): a data error (class 22) carries the [`CastProbe`]
+    /// that names the column.
+    fn row_failure(
+        &self,
+        info: &TableInfo,
+        context: &str,
+        e: &tokio_postgres::Error,
+        cols: &[usize],
+        arrays: &[Vec<PgCell>],
+        unchanged: &[usize],
+    ) -> PgFailure {
+        let lost = error::connection_lost(e);
+        let mut error = classify(&self.common.name, context, e);
+        let Some(db) = e.as_db_error() else { return Failure { error, lost, diagnosis: None } };
         let code = db.code().code();
         if code == "23502" {
             if let Some(col) = db.column().filter(|c| unchanged.iter().any(|&i| info.columns[i].name == *c)) {
@@ -198,12 +295,90 @@ impl Postgres {
         if code.starts_with("22") {
             let columns = cols
                 .iter()
-                .zip(&arrays)
+                .zip(arrays)
                 .map(|(&i, a)| (info.columns[i].name.clone(), info.columns[i].sql_type.clone(), binary::texts(a)))
                 .collect();
-            return Err(Failure { error, lost, diagnosis: Some(CastProbe { table: info.display().to_string(), columns }) });
+            return Failure { error, lost, diagnosis: Some(CastProbe { table: info.display().to_string(), columns }) };
         }
-        Err(Failure { error, lost, diagnosis: None })
+        Failure { error, lost, diagnosis: None }
+    }
+
+    /// The binary type of each column of `g` when the group may go by COPY
+    /// (see the module docs), else `None`.
+    fn copy_types(conn: &mut PgConn, info: &TableInfo, key: &[usize], g: &Group<PgCell>) -> Option<Vec<BinType>> {
+        if !g.fresh || !g.unchanged.is_empty() || g.len() < COPY_MIN_ROWS || !info.copy_key(key) {
+            return None;
+        }
+        let types: Option<Vec<BinType>> =
+            g.columns.iter().zip(&g.arrays).map(|(&i, a)| ColumnParam::new(info.columns[i].binary, a).binary()).collect();
+        types.filter(|_| conn.copy_allowed(&info.sql_name))
+    }
+
+    /// Writes new rows with COPY inside a savepoint. `Ok(false)`: a row
+    /// existed (23505); the COPY was rolled back and the table put in
+    /// back-off, so the caller upserts the group instead.
+    async fn copy_rows(
+        &self,
+        conn: &mut PgConn,
+        info: &TableInfo,
+        cols: &[usize],
+        arrays: &[Vec<PgCell>],
+        types: Vec<BinType>,
+    ) -> Result<bool, PgFailure> {
+        let context = format!("table {}: copy of new rows", info.display());
+        let mut rows = CopyRows::new(types, arrays).map_err(|e| self.definite(format!("{context}: {e}")))?;
+        let sql = copy::statement(&info.sql_name, cols.iter().map(|&i| info.columns[i].name.as_str()));
+        let st = self.prepare(conn, &context, &sql, &[]).await?;
+        // Pipelined: the savepoint, then the COPY, in one round trip.
+        let (saved, sink) = tokio::join!(conn.client.batch_execute("SAVEPOINT lf_copy"), conn.client.copy_in::<_, Bytes>(&st));
+        saved.map_err(|e| self.db(&context, e))?;
+        let failed = |e: tokio_postgres::Error| self.row_failure(info, &context, &e, cols, arrays, &[]);
+        let mut sink = std::pin::pin!(sink.map_err(failed)?);
+        loop {
+            // An encoding error drops the sink, which aborts the COPY.
+            let chunk = rows.next_chunk(COPY_CHUNK).map_err(|e| self.definite(format!("{context}: {e}")))?;
+            let Some(chunk) = chunk else { break };
+            let sent = async {
+                std::future::poll_fn(|cx| sink.as_mut().poll_ready(cx)).await?;
+                sink.as_mut().start_send(chunk)
+            };
+            if let Err(e) = sent.await {
+                // The server ended the COPY early: finish reads why.
+                let e = sink.as_mut().finish().await.err().unwrap_or(e);
+                return self.copy_failed(conn, info, e, cols, arrays).await;
+            }
+        }
+        // Pipelined: the end of the data, then RELEASE (refused when the COPY failed).
+        let (copied, released) = tokio::join!(sink.as_mut().finish(), conn.client.batch_execute("RELEASE SAVEPOINT lf_copy"));
+        match copied {
+            Ok(_) => released.map(|()| true).map_err(|e| self.db(&context, e)),
+            Err(e) => self.copy_failed(conn, info, e, cols, arrays).await,
+        }
+    }
+
+    /// A failed COPY: on a row that exists (23505), back to the savepoint
+    /// and `Ok(false)`; else the failure, as an upsert's.
+    async fn copy_failed(
+        &self,
+        conn: &mut PgConn,
+        info: &TableInfo,
+        e: tokio_postgres::Error,
+        cols: &[usize],
+        arrays: &[Vec<PgCell>],
+    ) -> Result<bool, PgFailure> {
+        let context = format!("table {}: copy of new rows", info.display());
+        if e.code().map(|c| c.code()) != Some("23505") {
+            return Err(self.row_failure(info, &context, &e, cols, arrays, &[]));
+        }
+        self.exec(conn, &context, "ROLLBACK TO SAVEPOINT lf_copy; RELEASE SAVEPOINT lf_copy").await?;
+        if conn.copy_backoff.len() >= MAX_CACHED_STATEMENTS {
+            conn.copy_backoff.clear();
+        }
+        conn.copy_backoff.insert(info.sql_name.clone(), Backoff { left: COPY_BACKOFF_BATCHES, batch: conn.batches });
+        tracing::debug!(target_name = %self.common.name, table = %info.display(),
+            "COPY of new rows met a row that exists (a replay or a resumed range): upserting them instead, and the \
+             table's next {COPY_BACKOFF_BATCHES} batches");
+        Ok(false)
     }
 }
 
@@ -240,6 +415,7 @@ impl Dialect for Postgres {
 
     async fn begin(&self, conn: &mut PgConn, _steps: usize) -> Result<(), PgFailure> {
         conn.progress = None;
+        conn.batches += 1;
         self.exec(conn, "BEGIN", "BEGIN").await
     }
 
@@ -301,6 +477,11 @@ impl Dialect for Postgres {
             self.run_arrays(conn, info, "delete", RowSql::Delete, &work.key, work.deletes, &[]).await?;
         }
         for g in work.groups {
+            if let Some(types) = Self::copy_types(conn, info, &work.key, &g) {
+                if self.copy_rows(conn, info, &g.columns, &g.arrays, types).await? {
+                    continue;
+                }
+            }
             let key_pos: Vec<usize> =
                 work.key.iter().map(|k| g.columns.iter().position(|c| c == k).expect("key columns are always present")).collect();
             let shape = if g.unchanged.is_empty() { RowSql::Upsert(&key_pos) } else { RowSql::UpdateThenInsert(&key_pos) };

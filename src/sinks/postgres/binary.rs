@@ -19,6 +19,13 @@
 //! column of that batch on the text path, so the server gives the same
 //! definite error, or the same value, as the text path always did: nothing
 //! is converted on the client.
+//!
+//! The same element encoders (`element`) write the values of new rows
+//! into `COPY … (FORMAT binary)` data (`copy.rs`); a group goes by COPY
+//! only when every one of its columns would be a binary parameter here
+//! ([`ColumnParam::binary`]), so COPY and the upsert send the same bytes
+//! for each value and the server applies the column's type modifier
+//! (`numeric(p,s)`, `varchar(n)`) the same way.
 
 use super::schema::ColumnInfo;
 use super::sql::{self, Col};
@@ -412,8 +419,9 @@ impl ToSql for ColumnParam<'_> {
     to_sql_checked!();
 }
 
-/// One element in `bt`'s binary form (the value was checked by [`fits`]).
-fn element(bt: BinType, v: &PgValue, out: &mut BytesMut) -> Result<(), Box<dyn Error + Sync + Send>> {
+/// One element in `bt`'s binary form (the value was checked by [`fits`]):
+/// an array parameter's element or a COPY field.
+pub(super) fn element(bt: BinType, v: &PgValue, out: &mut BytesMut) -> Result<(), Box<dyn Error + Sync + Send>> {
     use BinType as B;
     match (bt, v) {
         (B::Int2, PgValue::Int(i)) => out.put_i16(i16::try_from(*i)?),

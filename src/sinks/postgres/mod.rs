@@ -41,9 +41,15 @@
 //! 1. one `DELETE … WHERE (k1, k2) IN (SELECT … FROM unnest($1::int8[], $2::text[]))`
 //!    for the keys whose final operation is a delete;
 //! 2. one statement per *shape* of the remaining rows (the set of columns
-//!    they carry), normally exactly one:
+//!    they carry, and whether the rows are new to the batch), normally
+//!    exactly one:
 //!    `INSERT INTO t (c1, …) SELECT u.c1, u.c2::<type>, … FROM unnest($1::int8[], $2::text[], …)
-//!    ON CONFLICT (<key>) DO UPDATE SET c = EXCLUDED.c, …`.
+//!    ON CONFLICT (<key>) DO UPDATE SET c = EXCLUDED.c, …`;
+//!    or, for at least 64 rows new to the batch (first seen as INSERT or
+//!    SNAPSHOT_READ, never deleted in it) whose values all have a binary
+//!    form, on a table with a unique index on exactly the key,
+//!    `COPY t (c1, …) FROM STDIN (FORMAT binary)` in a savepoint, which
+//!    falls back to the upsert when a row exists (see `apply.rs`).
 //!
 //! Each parameter is one column's values as an array (see `binary.rs`):
 //!
@@ -74,7 +80,7 @@
 //!
 //! So a batch of N upserts to one table costs three round trips (BEGIN,
 //! one INSERT, the progress row's upsert pipelined with COMMIT) however
-//! large N is; statements are
+//! large N is (one more when the rows go by COPY); statements are
 //! prepared once per connection. The progress row (`logferry_progress`,
 //! see [`crate::sinks::sql`]) makes a replayed batch change nothing; without
 //! it (dead-letter replays) upsert and delete by key give the same rows.
@@ -161,6 +167,8 @@
 mod apply;
 #[doc(hidden)]
 pub mod binary;
+#[doc(hidden)]
+pub mod copy;
 mod error;
 mod logical;
 mod origin;
@@ -173,6 +181,8 @@ pub mod sql;
 pub mod value;
 
 pub use sql::quote_ident;
+#[doc(hidden)]
+pub use apply::{COPY_BACKOFF_BATCHES, COPY_MIN_ROWS};
 
 use self::error::{classify, excerpt};
 use super::sql::{password_in_url, scrub, scrub_error, Common, SqlSink};

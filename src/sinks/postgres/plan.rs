@@ -74,7 +74,7 @@ mod tests {
             })
             .collect();
         let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        Arc::new(TableInfo { sql_name: "\"s\".\"t\"".into(), columns, by_name })
+        Arc::new(TableInfo { sql_name: "\"s\".\"t\"".into(), columns, by_name, copy_keys: Vec::new() })
     }
 
     fn rec(op: Op, pairs: Vec<(&str, Value)>) -> Change {

@@ -94,6 +94,14 @@ pub struct TableInfo {
     pub columns: Vec<ColumnInfo>,
     /// Column name → index in `columns`.
     pub by_name: HashMap<String, usize>,
+    /// The column sets (sorted indices) of the table's unique indexes (the
+    /// primary key included) that are valid, immediate, not partial and
+    /// without expressions: the key sets that make `COPY` of new rows fail
+    /// on a row that exists, as the upsert's `ON CONFLICT` would find it.
+    /// Empty for a table with rules (`ON CONFLICT` refuses them; `COPY`
+    /// ignores them) or a `GENERATED ALWAYS` identity column (`COPY` writes
+    /// it, an `INSERT` is refused).
+    pub copy_keys: Vec<Vec<usize>>,
 }
 
 /// One target column.
@@ -117,6 +125,14 @@ impl TableInfo {
         &self.sql_name
     }
 
+    /// Whether new rows keyed by `key` (column indices) may go by `COPY`:
+    /// a unique index of [`copy_keys`](Self::copy_keys) has exactly these columns.
+    pub fn copy_key(&self, key: &[usize]) -> bool {
+        let mut key = key.to_vec();
+        key.sort_unstable();
+        self.copy_keys.contains(&key)
+    }
+
     /// The column called `name`.
     pub fn column(&self, name: &str) -> Option<(usize, &ColumnInfo)> {
         self.by_name.get(name).map(|&i| (i, &self.columns[i]))
@@ -135,6 +151,22 @@ LEFT JOIN pg_type b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE
 LEFT JOIN pg_type e ON b.typcategory = 'A' AND e.oid = b.typelem
 WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p', 'f')
 ORDER BY a.attnum";
+
+/// The key columns of each unique index a `COPY` may rely on (see
+/// [`TableInfo::copy_keys`]): none for a table with rules or a `GENERATED
+/// ALWAYS` identity column.
+const COPY_KEYS: &str = "\
+SELECT ARRAY(SELECT a.attname::text
+             FROM unnest((i.indkey::int2[])[0:i.indnkeyatts - 1]) AS k(attnum)
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum)
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2
+  AND i.indisunique AND i.indisvalid AND i.indimmediate AND i.indpred IS NULL AND i.indexprs IS NULL
+  AND NOT c.relhasrules
+  AND NOT EXISTS (SELECT 1 FROM pg_attribute g WHERE g.attrelid = c.oid AND g.attnum > 0 AND NOT g.attisdropped
+                  AND g.attidentity = 'a')";
 
 /// How values are rendered for a column whose (base or element) type is
 /// `typname` of category `category` with modifier `typmod` (-1: none).
@@ -174,12 +206,17 @@ pub async fn load_table(client: &Client, schema: &str, name: &str) -> Result<Opt
         let binary = BinType::of(&sql_type);
         columns.push(ColumnInfo { name: col, sql_type, not_null: row.get(2), target, binary });
     }
-    let by_name = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-    Ok(Some(TableInfo {
-        sql_name: super::sql::qualified(schema, name),
-        columns,
-        by_name,
-    }))
+    let by_name: HashMap<String, usize> = columns.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+    let mut copy_keys = Vec::new();
+    for row in client.query(COPY_KEYS, &[&schema, &name]).await? {
+        let names: Vec<String> = row.get(0);
+        let mut key: Vec<usize> = names.iter().filter_map(|n| by_name.get(n).copied()).collect();
+        key.sort_unstable();
+        if key.len() == names.len() && !key.is_empty() {
+            copy_keys.push(key);
+        }
+    }
+    Ok(Some(TableInfo { sql_name: super::sql::qualified(schema, name), columns, by_name, copy_keys }))
 }
 
 /// Whether a schema exists (so `CREATE SCHEMA` runs only when needed and a
