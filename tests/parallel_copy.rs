@@ -5,7 +5,7 @@
 
 use crate::postgres_e2e::{dump, pg_to_pg_config};
 use crate::support::binary::{read_json_lines, text, Scratch};
-use crate::support::pg::fresh_db;
+use crate::support::pg::{fresh_db, Workload};
 use crate::support::Rng;
 use logferry::record::{value::Kind, Op};
 use std::time::Duration;
@@ -39,37 +39,25 @@ fn a_parallel_range_copy_killed_at_random_points_ends_equal_to_the_source() {
     ));
 
     // Inserts, updates and deletes across the key space while the copy runs.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let url = source.url.clone();
-    let workload = rt.spawn(async move {
-        let client = crate::support::pg::connect(&url).await;
-        let mut rng = Rng(31);
-        let mut next_id = 10_000_000i64;
-        let mut txs = 0;
-        while !*stop_rx.borrow_and_update() {
-            let base = rng.below(BIG_ROWS as u64) as i64;
-            let pair = rng.below(PAIR_ROWS as u64) as i64;
-            let sql = format!(
-                "BEGIN;
-                 INSERT INTO big SELECT g, 0, 'new' FROM generate_series({next_id}, {}) g;
-                 UPDATE big SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {};
-                 DELETE FROM big WHERE id IN ({}, {});
-                 UPDATE pairs SET v = v + 1 WHERE b BETWEEN {pair} AND {};
-                 DELETE FROM pairs WHERE b = {};
-                 COMMIT;",
-                next_id + 9,
-                base + 30,
-                base + 40,
-                next_id - 5,
-                pair + 20,
-                pair + 25,
-            );
-            client.batch_execute(&sql).await.unwrap();
-            next_id += 10;
-            txs += 1;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        txs
+    let workload = Workload::spawn(&rt, &source.url, 31, |rng, n| {
+        let next_id = 10_000_000 + 10 * n as i64;
+        let base = rng.below(BIG_ROWS as u64) as i64;
+        let pair = rng.below(PAIR_ROWS as u64) as i64;
+        format!(
+            "BEGIN;
+             INSERT INTO big SELECT g, 0, 'new' FROM generate_series({next_id}, {}) g;
+             UPDATE big SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {};
+             DELETE FROM big WHERE id IN ({}, {});
+             UPDATE pairs SET v = v + 1 WHERE b BETWEEN {pair} AND {};
+             DELETE FROM pairs WHERE b = {};
+             COMMIT;",
+            next_id + 9,
+            base + 30,
+            base + 40,
+            next_id - 5,
+            pair + 20,
+            pair + 25,
+        )
     });
 
     let file = s.path("out/changes.jsonl");
@@ -87,8 +75,7 @@ fn a_parallel_range_copy_killed_at_random_points_ends_equal_to_the_source() {
         let status = s.run(&["status"]);
         resumed_in_ranges |= text(&status.stdout).contains("key ranges");
     }
-    stop_tx.send(true).unwrap();
-    let txs = rt.block_on(workload).unwrap();
+    let txs = workload.stop(&rt);
     assert!(kills >= 4 && txs > 50, "kills {kills}, workload transactions {txs}");
     assert!(resumed_in_ranges, "no checkpoint taken mid-copy recorded key ranges: the copy was not split, or every kill missed it");
     let out = s.run(&["run", "--once"]);

@@ -4,7 +4,7 @@
 //! 1M-row transaction replicates with flat memory.
 
 use crate::support::binary::{read_json_lines, text, Scratch};
-use crate::support::pg::{fresh_db, TestDb};
+use crate::support::pg::{fresh_db, TestDb, Workload};
 use crate::support::Rng;
 use logferry::record::{value::Kind, Op};
 use std::collections::HashMap;
@@ -185,34 +185,22 @@ fn sigkill_during_snapshot_and_streaming_loses_nothing() {
     let file = s.path("out/changes.jsonl");
 
     // A workload of inserts, updates (v = v + 1) and deletes in transactions.
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let url = source.url.clone();
-    let workload = rt.spawn(async move {
-        let client = crate::support::pg::connect(&url).await;
-        let mut rng = Rng(99);
-        let mut next_id = 1_000_000i64;
-        let mut txs = 0;
-        while !*stop_rx.borrow_and_update() {
-            let base = rng.below(60_000) as i64;
-            let sql = format!(
-                "BEGIN;
-                 INSERT INTO items SELECT g, 0, 'new' FROM generate_series({next_id}, {}) g;
-                 UPDATE items SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {} OR id BETWEEN {} AND {};
-                 DELETE FROM items WHERE id IN ({}, {});
-                 COMMIT;",
-                next_id + 19,
-                base + 40,
-                next_id - 200,
-                next_id - 150,
-                base + 50,
-                next_id - 300,
-            );
-            client.batch_execute(&sql).await.unwrap();
-            next_id += 20;
-            txs += 1;
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        txs
+    let workload = Workload::spawn(&rt, &source.url, 99, |rng, n| {
+        let next_id = 1_000_000 + 20 * n as i64;
+        let base = rng.below(60_000) as i64;
+        format!(
+            "BEGIN;
+             INSERT INTO items SELECT g, 0, 'new' FROM generate_series({next_id}, {}) g;
+             UPDATE items SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {} OR id BETWEEN {} AND {};
+             DELETE FROM items WHERE id IN ({}, {});
+             COMMIT;",
+            next_id + 19,
+            base + 40,
+            next_id - 200,
+            next_id - 150,
+            base + 50,
+            next_id - 300,
+        )
     });
 
     let mut rng = Rng(7);
@@ -224,8 +212,7 @@ fn sigkill_during_snapshot_and_streaming_loses_nothing() {
         kills += u32::from(s.run_and_kill(Duration::from_millis(wait)));
         boundaries.push(std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0));
     }
-    stop_tx.send(true).unwrap();
-    let txs = rt.block_on(workload).unwrap();
+    let txs = workload.stop(&rt);
     assert!(kills >= 5 && txs > 50, "kills {kills}, workload transactions {txs}");
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "final catch-up failed: {}", text(&out.stderr));

@@ -87,3 +87,40 @@ pub async fn cells(db: &TestDb, sql: &str) -> Vec<Vec<Option<String>>> {
 pub async fn rows(db: &TestDb, sql: &str) -> Vec<String> {
     cells(db, sql).await.into_iter().map(|r| r.into_iter().map(|c| c.unwrap_or_else(|| "∅".into())).collect::<Vec<_>>().join("|")).collect()
 }
+
+/// Transactions written to a database in a loop (every 10 ms) until
+/// [`Workload::stop`]: the source side of the kill tests.
+pub struct Workload {
+    stop: tokio::sync::watch::Sender<bool>,
+    handle: tokio::task::JoinHandle<u64>,
+}
+
+impl Workload {
+    /// Starts on `rt`: `tx(rng, n)` is the SQL of the `n`-th transaction
+    /// (from 0), given the workload's seeded randomness.
+    pub fn spawn<F>(rt: &tokio::runtime::Runtime, url: &str, seed: u64, mut tx: F) -> Workload
+    where
+        F: FnMut(&mut super::Rng, u64) -> String + Send + 'static,
+    {
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let url = url.to_string();
+        let handle = rt.spawn(async move {
+            let client = connect(&url).await;
+            let mut rng = super::Rng(seed);
+            let mut n = 0;
+            while !*stopped.borrow_and_update() {
+                client.batch_execute(&tx(&mut rng, n)).await.unwrap();
+                n += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            n
+        });
+        Workload { stop, handle }
+    }
+
+    /// Stops it; the number of transactions written.
+    pub fn stop(self, rt: &tokio::runtime::Runtime) -> u64 {
+        self.stop.send(true).unwrap();
+        rt.block_on(self.handle).unwrap()
+    }
+}
