@@ -27,7 +27,10 @@
 //!
 //! **Once mode** reads every partition of the matched topics to its high
 //! watermark as of the start, waits until all of it is durable, commits,
-//! and returns.
+//! and returns. A partition another member of the group holds counts as
+//! read once the group's committed offset reaches that end; until then the
+//! run waits, so a partition held by a member that died is taken over (when
+//! its session times out) and read here, not left behind.
 //!
 //! Errors: no broker reachable is transient (the pipeline restarts the
 //! source with backoff); a message that cannot be decoded is definite and
@@ -387,7 +390,30 @@ impl KafkaSource {
                 }
             }
         }
-        Ok(owned.iter().all(|tp| ends.get(tp).is_none_or(|&end| next.get(tp).is_some_and(|&n| n >= end))))
+        if !owned.iter().all(|tp| ends.get(tp).is_none_or(|&end| next.get(tp).is_some_and(|&n| n >= end))) {
+            return Ok(false);
+        }
+        // The partitions this member does not own count only once the group
+        // has committed them to their ends: one still held by a member that
+        // died (until its session times out) comes to this member later.
+        let others: Vec<(&Tp, i64)> = ends.iter().filter(|(tp, _)| !owned.contains(*tp)).map(|(tp, &e)| (tp, e)).collect();
+        if others.is_empty() {
+            return Ok(true);
+        }
+        let mut tpl = TopicPartitionList::new();
+        for ((t, p), _) in &others {
+            let _ = tpl.add_partition(t, *p);
+        }
+        let Ok(committed) = consumer.committed_offsets(tpl, Duration::from_secs(2)) else { return Ok(false) };
+        let done: HashMap<Tp, i64> = committed
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some(((e.topic().to_string(), e.partition()), o)),
+                _ => None,
+            })
+            .collect();
+        Ok(others.iter().all(|(tp, end)| done.get(*tp).is_some_and(|&o| o >= *end)))
     }
 }
 
