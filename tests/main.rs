@@ -35,6 +35,7 @@ mod mysql_source;
 mod nats_target;
 mod operate;
 mod operate_page;
+mod pg_early_apply;
 mod pg_streaming;
 mod pipeline_core;
 mod readme_claims;

@@ -18,11 +18,11 @@ use std::time::{Duration, Instant};
 
 /// Rows of the big transactions: with a 100-byte pad, about 30 MB of
 /// pgoutput messages, well past the 8 MiB a transaction keeps in memory.
-const BIG: i64 = 200_000;
+pub(crate) const BIG: i64 = 200_000;
 /// How long the server may take to stream the first 8 MiB, or a run to end.
-const WITHIN: Duration = Duration::from_secs(180);
+pub(crate) const WITHIN: Duration = Duration::from_secs(180);
 
-fn config(source: &TestDb, target: &TestDb, extra_source: &str) -> String {
+pub(crate) fn config(source: &TestDb, target: &TestDb, extra_source: &str) -> String {
     format!(
         r#"
 state_dir = "state"
@@ -56,7 +56,7 @@ checkpoint_interval = "50ms"
 
 /// A source database whose walsenders stream past 64kB, with table `big`,
 /// and an empty target.
-async fn databases(prefix: &str) -> (TestDb, TestDb) {
+pub(crate) async fn databases(prefix: &str) -> (TestDb, TestDb) {
     let source = fresh_db(&format!("{prefix}_src")).await;
     source
         .client
@@ -70,12 +70,12 @@ async fn databases(prefix: &str) -> (TestDb, TestDb) {
     (source, fresh_db(&format!("{prefix}_dst")).await)
 }
 
-fn insert_sql(from: i64, to: i64) -> String {
+pub(crate) fn insert_sql(from: i64, to: i64) -> String {
     format!("INSERT INTO big SELECT g, g % 1000, repeat(md5(g::text), 3) || ' pad' FROM generate_series({from}, {to}) g")
 }
 
 /// The spill files (`*.seg`) in the pipeline's spill folder.
-fn spill_files(s: &Scratch) -> Vec<PathBuf> {
+pub(crate) fn spill_files(s: &Scratch) -> Vec<PathBuf> {
     let dir = s.path("state/spill/streamed");
     match std::fs::read_dir(&dir) {
         Ok(entries) => entries
@@ -91,7 +91,7 @@ fn spill_files(s: &Scratch) -> Vec<PathBuf> {
 /// `active` while CREATE_REPLICATION_SLOT waits for the transactions
 /// running in the cluster to end — a transaction opened then would be one
 /// of them, and the test would wait for itself.)
-async fn until_streaming(source: &TestDb, child: &mut Child) {
+pub(crate) async fn until_streaming(source: &TestDb, child: &mut Child) {
     let admin = connect(&crate::support::pg::server_url()).await;
     let deadline = Instant::now() + WITHIN;
     loop {
@@ -114,7 +114,7 @@ async fn until_streaming(source: &TestDb, child: &mut Child) {
 }
 
 /// Waits until spill files exist: the open transaction reached logferry.
-async fn until_spilled(s: &Scratch, child: &mut Child) {
+pub(crate) async fn until_spilled(s: &Scratch, child: &mut Child) {
     let deadline = Instant::now() + WITHIN;
     while spill_files(s).is_empty() {
         assert!(child.try_wait().unwrap().is_none(), "logferry exited while the transaction streamed");
@@ -124,14 +124,14 @@ async fn until_spilled(s: &Scratch, child: &mut Child) {
 }
 
 /// A `logferry run` in the background, killed if the test fails first.
-struct Run(Option<Child>);
+pub(crate) struct Run(Option<Child>);
 
 impl Run {
-    fn start(s: &Scratch) -> Run {
+    pub(crate) fn start(s: &Scratch) -> Run {
         Run(Some(s.spawn(&["run"])))
     }
 
-    fn child(&mut self) -> &mut Child {
+    pub(crate) fn child(&mut self) -> &mut Child {
         self.0.as_mut().expect("running")
     }
 }
@@ -146,31 +146,32 @@ impl Drop for Run {
 }
 
 /// Stops a run with SIGTERM and waits for it.
-fn stop(mut run: Run) {
+pub(crate) fn stop(mut run: Run) -> String {
     let child = run.0.take().expect("running");
     // SAFETY: signalling our own child by its pid.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "run failed: {}", text(&out.stderr));
+    text(&out.stderr)
 }
 
 /// `run --once`: catches up with everything committed so far, then exits.
-fn catch_up(s: &Scratch) -> String {
+pub(crate) fn catch_up(s: &Scratch) -> String {
     let out = s.run(&["run", "--once"]);
     assert!(out.status.success(), "catch-up run failed: {}", text(&out.stderr));
     text(&out.stderr)
 }
 
-async fn count(db: &TestDb) -> i64 {
+pub(crate) async fn count(db: &TestDb) -> i64 {
     db.client.query_one("SELECT count(*) FROM big", &[]).await.unwrap().get(0)
 }
 
 /// Every row of `big` as text, by key.
-async fn dump(db: &TestDb) -> Vec<String> {
+pub(crate) async fn dump(db: &TestDb) -> Vec<String> {
     crate::support::pg::rows(db, "SELECT id, v, pad FROM big ORDER BY id").await
 }
 
-fn no_spill_left(s: &Scratch) {
+pub(crate) fn no_spill_left(s: &Scratch) {
     let left = spill_files(s);
     assert!(left.is_empty(), "spill files left behind: {left:?}");
 }

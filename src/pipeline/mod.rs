@@ -91,6 +91,7 @@
 mod ack;
 mod dead_letter;
 mod deliver;
+pub mod early;
 mod lane;
 mod order;
 mod spool;
@@ -229,6 +230,9 @@ enum Barrier {
     Draining(Box<Queued>),
     /// Sent alone; waiting for its acknowledgement (its seq).
     Applying(u64),
+    /// An early-apply fence (its seq): tell the source the log ordinal
+    /// once everything before it is acknowledged (see `early`).
+    Fence(u64, tokio::sync::oneshot::Sender<u64>),
 }
 
 /// Runs one pipeline until the source ends (once mode), shutdown, or failure.
@@ -238,6 +242,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let err_cp = |error| PipelineError::Checkpoint { pipeline: name.clone(), error };
 
     let mut resume = store.load(&name).map_err(err_cp)?;
+    let spool_on = spool.is_some();
     let source: Box<dyn Source> = match spool {
         Some(cfg) => Box::new(spool::Spooled::new(
             source,
@@ -278,12 +283,28 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     };
     let retry = Retry { max_retries: apply.max_retries, backoff: apply.retry_backoff, max_backoff: apply.retry_max_backoff };
 
+    let routes: Arc<[Route]> = routes.into();
+    let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
+    // The numbering: a checkpoint's epoch continues; without one (first
+    // run, after `reset`) the numbering starts again under a new epoch.
+    let epoch = resume.as_ref().map(|c| c.epoch).filter(|&e| e != 0).unwrap_or_else(new_epoch);
+    let resumed = resume.as_ref().map_or(0, |c| c.ordinal);
+    let (order_tx, order_rx) = watch::channel(Arc::new(RunOrder { pipeline: name.clone(), epoch, lanes, resumed }));
+    // Early apply of streamed transactions (see `early`): only where every
+    // target takes every record as the source emits it.
+    let early_on = !spool_on && stage.is_none() && routes.iter().all(|r| r.is_all()) && early::EarlyApply::possible(&sinks);
+
     // Source task.
     let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));
     let (stop_tx, _) = watch::channel(false);
     let start_source = |mut source: Box<dyn Source>, resume: Option<Position>| {
         let (intake_tx, intake) = mpsc::channel::<Change>(INTAKE_CAPACITY);
+        let (side_tx, side_rx) = mpsc::unbounded_channel();
+        let early = early_on.then(|| {
+            Arc::new(early::EarlyApply::new(name.clone(), side_tx, sinks.iter().cloned().collect(), order_rx.clone()))
+        });
         let ctx = SourceContext {
+            early,
             pipeline: name.clone(),
             resume,
             once,
@@ -296,7 +317,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
             let result = source.run(ctx).await;
             (source, result)
         });
-        (task, intake)
+        (task, intake, side_rx)
     };
     let _refuser = (!source.copies_online()).then(|| {
         let requests = stats.requests.clone();
@@ -306,7 +327,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         );
         AbortOnDrop(tokio::spawn(async move { requests.refuse_all(why).await }).abort_handle())
     });
-    let (mut source_task, mut intake) = start_source(source, resume.as_ref().map(|c| c.position.clone()));
+    let (mut source_task, mut intake, side) = start_source(source, resume.as_ref().map(|c| c.position.clone()));
     let mut source_back: Option<Box<dyn Source>> = None;
     let mut reconnect = Reconnect::new(apply.retry_backoff, apply.retry_max_backoff);
 
@@ -321,13 +342,6 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     if let Some(stage) = &stage {
         stats.set_transform(stage.stats.clone());
     }
-    let routes: Arc<[Route]> = routes.into();
-    let sinks: Arc<[Arc<dyn Sink>]> = sinks.into();
-    // The numbering: a checkpoint's epoch continues; without one (first
-    // run, after `reset`) the numbering starts again under a new epoch.
-    let epoch = resume.as_ref().map(|c| c.epoch).filter(|&e| e != 0).unwrap_or_else(new_epoch);
-    let resumed = resume.as_ref().map_or(0, |c| c.ordinal);
-    let (order_tx, order_rx) = watch::channel(Arc::new(RunOrder { pipeline: name.clone(), epoch, lanes, resumed }));
     let (events_tx, mut events) = mpsc::unbounded_channel::<LaneEvent>();
     let (cancel_tx, cancel_rx) = watch::channel(false);
     let mut lane_tx = Vec::with_capacity(lanes);
@@ -375,6 +389,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let mut co = Coordinator {
         name: name.clone(),
         store: store.clone(),
+        side,
         next_seq: resume.as_ref().map_or(1, |c| c.seq + 1),
         ordinal: resumed,
         order_tx,
@@ -426,6 +441,12 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                 barrier = None;
             }
         }
+        if let Some(Barrier::Fence(seq, _)) = &barrier {
+            if co.tracker.watermark() >= *seq {
+                let Some(Barrier::Fence(_, tell)) = barrier.take() else { unreachable!() };
+                let _ = tell.send(co.ordinal);
+            }
+        }
         let all_applied = co.in_flight_records == 0 && barrier.is_none();
         let source_done = source_result.is_some();
         if source_done && (failure.is_some() || abandoned || (!intake_open && all_applied)) {
@@ -453,7 +474,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                         _ = tokio::time::sleep(delay) => {}
                     }
                     let resume = co.saved.as_ref().map(|c| c.position.clone());
-                    (source_task, intake) = start_source(source, resume);
+                    (source_task, intake, co.side) = start_source(source, resume);
                     reconnect.started();
                     intake_open = true;
                     continue;
@@ -532,6 +553,18 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                     let mut next = Some(change);
                     let mut round = 0;
                     while let Some(change) = next.take() {
+                        if early::is_marker(&change) {
+                            match co.side.try_recv() {
+                                Ok(early::Side::Fence(tell)) => {
+                                    co.route(change, lanes, settings.whole_transactions);
+                                    barrier = Some(Barrier::Fence(co.next_seq - 1, tell));
+                                    break;
+                                }
+                                Ok(early::Side::Advance(n)) => co.ordinal += n,
+                                // Sent before its marker: cannot be missing.
+                                Err(_) => tracing::error!(pipeline = %name, "an early-apply marker without its request (a bug)"),
+                            }
+                        }
                         if let Some(b) = co.route(change, lanes, settings.whole_transactions) {
                             barrier = Some(Barrier::Draining(Box::new(b)));
                             break;
@@ -648,6 +681,8 @@ impl Reconnect {
 struct Coordinator {
     name: String,
     store: CheckpointStore,
+    /// What early apply's marker records ask (see `early`), in their order.
+    side: mpsc::UnboundedReceiver<early::Side>,
     next_seq: u64,
     /// The last log ordinal given (see `in_log_order`).
     ordinal: u64,

@@ -218,7 +218,7 @@ impl Spooled {
         let name = self.inner.name().to_string();
         let err = |e| store_error(&name, e);
         // The inner source gets the pipeline's requests from `shared.stats`.
-        let SourceContext { pipeline, resume, once, emitter, durable, shutdown, requests: _ } = ctx;
+        let SourceContext { pipeline, resume, once, emitter, durable, shutdown, requests: _, early: _ } = ctx;
         let store = self.store.clone();
 
         // Where delivery starts and what the source resumes after.
@@ -310,6 +310,7 @@ impl Spooled {
                 durable: shared.source_durable.subscribe(),
                 shutdown: shutdown.clone(),
                 requests: shared.stats.requests.clone(),
+                early: None,
             };
             reconnect.started();
             let (result, written) = tokio::join!(self.inner.run(ctx), write(shared, rx, self.max_bytes, shutdown.clone()));

@@ -42,6 +42,11 @@
 //! - Control records: `OP_SCHEMA_CHANGE` and `OP_TRUNCATE` arrive alone in a
 //!   batch after every earlier record has been applied (a barrier).
 //!   Heartbeats never reach sinks.
+//! - **Open transactions** (optional, [`Sink::open_transaction`]): a target
+//!   that can hold one transaction open across calls (the PostgreSQL
+//!   target) lets the pipeline apply a big source transaction while it is
+//!   still being streamed, and commit or roll it back when the source's
+//!   commit or abort arrives (see [`crate::pipeline::early`]).
 
 pub mod deferred;
 pub mod discard;
@@ -198,6 +203,52 @@ pub trait Sink: Send + Sync {
     fn close(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async { Ok(()) })
     }
+
+    /// The target's open transaction, when it can hold one (see
+    /// [`OpenTransaction`]); `None` (the default): it cannot.
+    fn open_transaction(&self) -> Option<&dyn OpenTransaction> {
+        None
+    }
+}
+
+/// What [`OpenTransaction::commit`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenOutcome {
+    /// Committed, with the progress rows saying the ordinals are applied.
+    Committed,
+    /// The target already held every one of the ordinals (a replay): the
+    /// transaction was rolled back.
+    AlreadyApplied,
+    /// The target held some of the ordinals but not all (an earlier run
+    /// applied part of the transaction through the lanes): rolled back;
+    /// the transaction must go through the lanes, which skip per record.
+    Partly,
+}
+
+/// One transaction a target keeps open across calls, for a source
+/// transaction applied while it is still being read (one at a time).
+///
+/// Records come in source order; nothing of them is visible until
+/// [`commit`](OpenTransaction::commit). Any error leaves the transaction
+/// to be rolled back by the caller ([`rollback`](OpenTransaction::rollback));
+/// the records then go through the lanes as usual.
+pub trait OpenTransaction: Send + Sync {
+    /// Applies `records` in the open transaction, beginning it first when
+    /// none is open.
+    /// `run` is the pipeline run's numbering (the progress rows).
+    fn apply<'a>(&'a self, run: &'a Arc<RunOrder>, records: &'a [Change]) -> BoxFuture<'a, Result<(), SinkError>>;
+    /// Marks a point `rollback_to` can return to (a subtransaction).
+    fn savepoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>>;
+    /// Undoes everything since `savepoint(name)` (an aborted subtransaction).
+    fn rollback_to<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>>;
+    /// Commits, recording log ordinals `first..=last` of `run` as applied
+    /// by every lane in the same transaction (exactly once: see
+    /// [`OpenOutcome`]); `first > last`: the transaction had no log row
+    /// changes, nothing is recorded. `position` is for people.
+    fn commit<'a>(&'a self, run: &'a Arc<RunOrder>, first: u64, last: u64, position: &'a str)
+        -> BoxFuture<'a, Result<OpenOutcome, SinkError>>;
+    /// Rolls the open transaction back (nothing open: nothing to do).
+    fn rollback(&self) -> BoxFuture<'_, ()>;
 }
 
 /// Why a sink could not apply a batch, classified by what the caller must do.

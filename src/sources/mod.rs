@@ -61,6 +61,9 @@ pub struct SourceContext {
     pub shutdown: watch::Receiver<bool>,
     /// Tables or keys to copy again while streaming (`requests`).
     pub requests: Arc<requests::CopyRequests>,
+    /// Early apply of streamed transactions, when the pipeline's targets
+    /// can hold a transaction open (see `crate::pipeline::early`).
+    pub early: Option<Arc<crate::pipeline::early::EarlyApply>>,
 }
 
 impl SnapshotProgress {

@@ -670,6 +670,21 @@ impl Dialect for Postgres {
         conn.progress = Some((sql, row.clone()));
         Ok(())
     }
+
+    async fn progress_write_now(&self, conn: &mut PgConn, table: &TableKey, row: &ProgressRow) -> Result<(), PgFailure> {
+        self.progress_write(conn, table, row).await?;
+        let Some((sql, row)) = conn.progress.take() else { return Ok(()) };
+        let recording = "progress table: recording a transaction applied while it streamed";
+        let types = [Type::TEXT, Type::TEXT, Type::INT4, Type::INT4, Type::INT8, Type::INT8, Type::INT8, Type::TEXT];
+        let st = self.prepare(conn, recording, &sql, &types).await?;
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&row.pipeline, &row.target, &row.lanes, &row.lane, &row.epoch, &row.ordinal, &row.seq, &row.position];
+        conn.client.execute(&st, &params).await.map(|_| ()).map_err(|e| self.db(recording, e))
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
 }
 
 /// The progress table (see `sinks::sql::progress`).

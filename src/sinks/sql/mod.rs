@@ -56,6 +56,7 @@
 //!   is never converted or dropped.
 //! - **Truncates** empty the table (a table that does not exist is skipped).
 
+mod open;
 mod progress;
 mod tx;
 
@@ -315,6 +316,20 @@ pub trait Dialect: Send + Sync + Sized + 'static {
         -> impl Future<Output = Result<(), Failure<Self>>> + Send;
     /// Upserts `row` inside the batch's transaction, as its last statement.
     fn progress_write(&self, conn: &mut Self::Conn, table: &TableKey, row: &ProgressRow) -> impl Future<Output = Result<(), Failure<Self>>> + Send;
+
+    /// Upserts a progress row now, in the open transaction (several may
+    /// go in one). The default is `progress_write`, for dialects that
+    /// write it at once.
+    fn progress_write_now(&self, conn: &mut Self::Conn, table: &TableKey, row: &ProgressRow) -> impl Future<Output = Result<(), Failure<Self>>> + Send {
+        self.progress_write(conn, table, row)
+    }
+
+    /// True when DDL is transactional (an ALTER inside a transaction does
+    /// not commit it): only then can the engine keep a transaction open
+    /// across calls (see `open`).
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
 }
 
 /// A rendered value of a dialect's tables.
@@ -344,6 +359,8 @@ pub struct SqlSink<D: Dialect> {
     /// What the progress table says of the pipeline's current numbering
     /// (read at its first batch; see `progress`).
     progress: tokio::sync::Mutex<Option<Arc<progress::State>>>,
+    /// The open transaction, when one is open (see `open`).
+    open: tokio::sync::Mutex<Option<open::OpenTx<D>>>,
     /// `progress_schema`; `None`: the dialect's default.
     progress_home: Option<String>,
     /// Which target of its pipeline this is, in the progress rows.
@@ -368,6 +385,7 @@ impl<D: Dialect> SqlSink<D> {
             sources: Default::default(),
             warned: Default::default(),
             progress: Default::default(),
+            open: Default::default(),
             progress_home: None,
             target: String::new(),
         };
@@ -549,8 +567,13 @@ impl<D: Dialect> Sink for SqlSink<D> {
         Box::pin(self.apply_batch(batch))
     }
 
+    fn open_transaction(&self) -> Option<&dyn super::OpenTransaction> {
+        self.dialect.transactional_ddl().then_some(self as &dyn super::OpenTransaction)
+    }
+
     fn close(&self) -> BoxFuture<'_, Result<(), SinkError>> {
         Box::pin(async move {
+            super::OpenTransaction::rollback(self).await;
             for lane in &self.lanes {
                 let conn = lane.lock().await.conn.take();
                 if let Some(conn) = conn {

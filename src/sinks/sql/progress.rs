@@ -94,6 +94,11 @@ impl State {
         self.applied.get(lane).map_or(0, |a| a.load(Relaxed))
     }
 
+    /// The highest ordinal an earlier lane layout of this epoch applied.
+    pub fn older_reach(&self) -> u64 {
+        self.older_max
+    }
+
     /// After COMMIT: the lane applied through `ordinal`.
     pub fn advance(&self, lane: usize, ordinal: u64) {
         if let Some(a) = self.applied.get(lane) {

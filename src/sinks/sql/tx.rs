@@ -38,6 +38,15 @@ impl<D: Dialect> Tx<'_, D> {
     pub async fn run(&mut self, steps: Vec<Step<'_>>, progress: Option<(&TableKey, &ProgressRow)>) -> Result<(), Failure<D>> {
         let sink = self.sink;
         sink.dialect.begin(self.conn, steps.len() + usize::from(progress.is_some())).await?;
+        self.steps(steps).await?;
+        if let Some((table, row)) = progress {
+            sink.dialect.progress_write(self.conn, table, row).await?;
+        }
+        sink.dialect.commit(self.conn).await
+    }
+
+    /// Applies `steps` in the transaction already begun.
+    pub async fn steps(&mut self, steps: Vec<Step<'_>>) -> Result<(), Failure<D>> {
         let alone = steps.len() == 1;
         for step in steps {
             match step {
@@ -47,10 +56,7 @@ impl<D: Dialect> Tx<'_, D> {
                 Step::KeyChange(c) => self.key_change(c).await?,
             }
         }
-        if let Some((table, row)) = progress {
-            sink.dialect.progress_write(self.conn, table, row).await?;
-        }
-        sink.dialect.commit(self.conn).await
+        Ok(())
     }
 
     /// The target table: this batch's view, the shared cache, or the catalog.

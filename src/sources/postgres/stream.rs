@@ -101,7 +101,25 @@ pub struct Streamer<'a> {
     received: u64,
     /// Inside a Stream Start .. Stream Stop block: its top-level xid.
     block: Option<u32>,
+    /// The streamed transaction applied early (see `EarlyTx`).
+    early: Option<EarlyTx>,
+    /// While set, records go here instead of to the pipeline (decoding a
+    /// streamed transaction's chunk for early apply).
+    capture: Option<Vec<Change>>,
 }
+
+/// A streamed transaction whose changes go to the targets as they come
+/// (`crate::pipeline::early`), while its messages are also kept in the
+/// spill files in case the targets give it up.
+struct EarlyTx {
+    xid: u32,
+    /// Subtransactions seen (each one a savepoint on the targets).
+    subs: std::collections::HashSet<u32>,
+}
+
+/// Records of an early transaction handed over at once, at most (besides
+/// at every Stream Stop).
+const EARLY_CHUNK: usize = 8192;
 
 impl<'a> Streamer<'a> {
     pub fn new(setup: StreamSetup<'a>) -> Self {
@@ -116,6 +134,8 @@ impl<'a> Streamer<'a> {
             once_reached: false,
             received: 0,
             block: None,
+            early: None,
+            capture: None,
         }
     }
 
@@ -270,10 +290,16 @@ impl<'a> Streamer<'a> {
         if let Some(top) = self.block {
             // Inside a streamed block: keep the message for the commit.
             match data.first() {
-                Some(b'E') => self.block = None,
+                Some(b'E') => {
+                    self.block = None;
+                    self.early_flush(ctx).await?;
+                }
                 Some(b'R' | b'Y' | b'I' | b'U' | b'D' | b'T' | b'M') => {
                     let xid = data.get(1..5).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes")));
                     let xid = xid.ok_or_else(|| undecodable(decode::parse_in_block(&data).err().unwrap_or(decode::DecodeError::Empty)))?;
+                    if self.early.as_ref().is_some_and(|e| e.xid == top) {
+                        self.early_message(top, xid, &data, ctx).await?;
+                    }
                     self.spill()?.push(top, xid, data).map_err(|e| self.spill_error(e))?;
                 }
                 _ => match decode::parse_in_block(&data).map_err(undecodable)?.1 {
@@ -293,6 +319,12 @@ impl<'a> Streamer<'a> {
                 tracing::debug!(xid, first_segment, "streamed block");
                 self.spill()?.block(xid);
                 self.block = Some(xid);
+                if first_segment && self.early.is_none() && self.setup.online.idle() {
+                    if let Some(early) = &ctx.early {
+                        early.begin().await;
+                        self.early = Some(EarlyTx { xid, subs: Default::default() });
+                    }
+                }
             }
             PgMessage::StreamStop => {}
             PgMessage::StreamAbort { xid, subxid, .. } => {
@@ -300,13 +332,69 @@ impl<'a> Streamer<'a> {
                 if xid == subxid {
                     tracing::debug!(xid, "streamed transaction aborted: its changes are discarded");
                 }
+                if let (Some(e), Some(early)) = (self.early.as_ref().filter(|e| e.xid == xid), ctx.early.as_ref()) {
+                    if xid == subxid {
+                        early.rollback().await;
+                        self.early = None;
+                        // Its schema records may not have reached the targets.
+                        self.emitted_schema.clear();
+                    } else if e.subs.contains(&subxid) {
+                        early.rollback_to(&subxid.to_string()).await;
+                    }
+                }
             }
             PgMessage::StreamCommit { xid, end_lsn, commit_time_micros, .. } => {
+                if let (Some(_), Some(early)) = (self.early.take_if(|e| e.xid == xid), ctx.early.as_ref()) {
+                    let position = self.setup.online.position(&end_lsn);
+                    if early.commit(&ctx.emitter, position).await? {
+                        self.spill()?.abort(xid, xid).map_err(|e| self.spill_error(e))?;
+                        tracing::info!(xid, "streamed transaction committed: it was applied while it streamed");
+                        return Ok(false);
+                    }
+                    // Given up: the whole transaction through the lanes,
+                    // schema records again included.
+                    self.emitted_schema.clear();
+                }
                 return self.replay(xid, end_lsn, commit_time_micros, ctx).await;
             }
             msg => self.message(msg, ctx).await?,
         }
         Ok(false)
+    }
+
+    /// A message of the early transaction's block: decoded into records
+    /// now (a subtransaction's first one sets a savepoint first).
+    async fn early_message(&mut self, top: u32, xid: u32, data: &Bytes, ctx: &SourceContext) -> SourceResult<()> {
+        let Some(early) = ctx.early.as_ref() else { return Ok(()) };
+        if xid != top && self.early.as_mut().is_some_and(|e| e.subs.insert(xid)) {
+            self.early_flush(ctx).await?;
+            early.savepoint(&xid.to_string()).await;
+        }
+        let msg = decode::parse_in_block(data)
+            .map_err(|e| definite(&self.setup.source, format!("undecodable pgoutput message of streamed transaction {top}: {e}")))?
+            .1;
+        if matches!(msg, PgMessage::Message { .. }) {
+            // Logical decoding messages reach no SQL target.
+            return Ok(());
+        }
+        let outer = self.tx.replace((top, Timestamp::default()));
+        self.capture.get_or_insert_with(Vec::new);
+        let result = self.message(msg, ctx).await;
+        self.tx = outer;
+        result?;
+        if self.capture.as_ref().is_some_and(|c| c.len() >= EARLY_CHUNK) {
+            self.early_flush(ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// Hands the early transaction's decoded records to the pipeline.
+    async fn early_flush(&mut self, ctx: &SourceContext) -> SourceResult<()> {
+        let Some(records) = self.capture.take() else { return Ok(()) };
+        if let Some(early) = ctx.early.as_ref() {
+            early.apply(&ctx.emitter, records).await?;
+        }
+        Ok(())
     }
 
     fn spill(&mut self) -> SourceResult<&mut Spill> {
@@ -588,6 +676,10 @@ impl<'a> Streamer<'a> {
         self.busy = true;
         self.setup.online.observe(&rec);
         rec.pipeline = ctx.pipeline.clone();
+        if let Some(captured) = self.capture.as_mut() {
+            captured.push(rec);
+            return Ok(());
+        }
         if let Some(prev) = self.tail.hold(rec) {
             ctx.emitter.emit(prev).await?;
         }

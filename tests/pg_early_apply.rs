@@ -1,0 +1,228 @@
+//! Early apply (`logferry::pipeline::early`): a streamed transaction is
+//! applied on a PostgreSQL target while it is still open on the source,
+//! and becomes visible there only at its commit.
+//!
+//! The pipelines here have one PostgreSQL target (early apply needs every
+//! target to hold a transaction open; `pg_streaming`'s pipelines also
+//! write a file, so they test the way through the lanes). A row trigger on
+//! the target table counts arriving rows in a sequence, which no rollback
+//! undoes: its value shows rows reached the target while the source's
+//! transaction was still open, and the target's own count shows they were
+//! not visible.
+
+use crate::pg_streaming::{
+    catch_up, config, count, databases, dump, insert_sql, no_spill_left, stop, until_spilled, until_streaming, Run, BIG, WITHIN,
+};
+use crate::support::binary::Scratch;
+use crate::support::pg::{connect, TestDb};
+use std::time::{Duration, Instant};
+
+const FILE_TARGET: &str = "[[pipeline.target]]\nkind = \"file\"\npath = \"out/changes.jsonl\"\n";
+
+/// `pg_streaming`'s pipeline without its file target.
+fn early_config(source: &TestDb, target: &TestDb) -> String {
+    let c = config(source, target, "");
+    assert!(c.contains(FILE_TARGET));
+    c.replace(FILE_TARGET, "")
+}
+
+/// The target's `big`, with a trigger counting arriving rows in `arrived`.
+async fn counted_target(target: &TestDb) {
+    target
+        .client
+        .batch_execute(
+            "CREATE TABLE big (id bigint PRIMARY KEY, v int NOT NULL, pad text);
+             CREATE SEQUENCE arrived;
+             CREATE FUNCTION note_arrival() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('arrived'); RETURN NEW; END $$;
+             CREATE TRIGGER note_arrival BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION note_arrival();",
+        )
+        .await
+        .unwrap();
+}
+
+/// Rows that reached the target's `big`, committed or not.
+async fn arrived(target: &TestDb) -> i64 {
+    let admin = connect(&target.url).await;
+    admin.query_one("SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM arrived", &[]).await.unwrap().get(0)
+}
+
+/// Waits until at least `n` rows reached the target.
+async fn until_arrived(target: &TestDb, n: i64, run: &mut Run) {
+    let deadline = Instant::now() + WITHIN;
+    while arrived(target).await < n {
+        assert!(run.child().try_wait().unwrap().is_none(), "logferry exited");
+        assert!(Instant::now() < deadline, "no row of the open transaction reached the target");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn until_count(target: &TestDb, n: i64) {
+    let deadline = Instant::now() + WITHIN;
+    while count(target).await != n {
+        assert!(Instant::now() < deadline, "the target never held {n} rows (it has {})", count(target).await);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sessions left inside a transaction on the target's database.
+async fn open_transactions(target: &TestDb) -> i64 {
+    let admin = connect(&crate::support::pg::server_url()).await;
+    admin
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+            &[&target.name],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[test]
+fn a_streamed_transaction_reaches_the_target_before_its_commit_and_shows_only_after_it() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_big"));
+    rt.block_on(counted_target(&target));
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    rt.block_on(async {
+        until_streaming(&source, run.child()).await;
+        let tx = connect(&source.url).await;
+        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
+        // The source transaction is open: rows reach the target anyway ...
+        until_arrived(&target, 1, &mut run).await;
+        // ... inside a transaction of the target's, so none is visible.
+        assert_eq!(count(&target).await, 0, "rows of an open transaction are visible on the target");
+        assert!(open_transactions(&target).await >= 1, "no transaction open on the target");
+        tx.batch_execute("COMMIT").await.unwrap();
+        until_count(&target, BIG).await;
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+    });
+    let log = stop(run);
+    assert!(log.contains("applied while it streamed"), "the transaction went through the lanes: {log}");
+    no_spill_left(&s);
+    // Applied once: a new run finds nothing more to do.
+    catch_up(&s);
+    rt.block_on(async {
+        assert_eq!(count(&target).await, BIG);
+        assert_eq!(open_transactions(&target).await, 0);
+    });
+}
+
+#[test]
+fn a_streamed_transaction_rolled_back_after_reaching_the_target_leaves_nothing_there() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_abort"));
+    rt.block_on(counted_target(&target));
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    rt.block_on(async {
+        until_streaming(&source, run.child()).await;
+        let tx = connect(&source.url).await;
+        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
+        until_arrived(&target, 1, &mut run).await;
+        tx.batch_execute("ROLLBACK").await.unwrap();
+        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'after')").await.unwrap();
+        until_count(&target, 1).await;
+        assert_eq!(dump(&target).await, ["-1|0|after"], "only the committed row");
+        assert_eq!(open_transactions(&target).await, 0, "the rolled-back transaction is still open on the target");
+    });
+    stop(run);
+    no_spill_left(&s);
+    catch_up(&s);
+    rt.block_on(async { assert_eq!(dump(&target).await, ["-1|0|after"]) });
+}
+
+#[test]
+fn subtransactions_of_an_early_applied_transaction_are_rolled_back_alone() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_sub"));
+    rt.block_on(counted_target(&target));
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    rt.block_on(async {
+        until_streaming(&source, run.child()).await;
+        let tx = connect(&source.url).await;
+        tx.batch_execute(&format!(
+            "BEGIN; {}; SAVEPOINT a; {}; RELEASE a; SAVEPOINT s; {}",
+            insert_sql(1, 10),
+            insert_sql(11, 20),
+            insert_sql(1001, 1000 + BIG)
+        ))
+        .await
+        .unwrap();
+        // Rows of the subtransaction reached the target before it aborts.
+        until_arrived(&target, 21, &mut run).await;
+        until_spilled(&s, run.child()).await;
+        tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT s; {}; COMMIT", insert_sql(21, 30))).await.unwrap();
+        until_count(&target, 30).await;
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+    });
+    let log = stop(run);
+    assert!(log.contains("applied while it streamed"), "the transaction went through the lanes: {log}");
+    catch_up(&s);
+    rt.block_on(async { assert_eq!(count(&target).await, 30) });
+}
+
+/// A crash after the target committed an early transaction and before the
+/// checkpoint passed it: played here by a copy of the slot and of the state
+/// folder taken before the transaction, so a second run reads it again.
+/// The target's progress rows must make it roll the replay back: a table
+/// without a key would otherwise get every row twice.
+#[test]
+fn a_replayed_early_transaction_is_not_applied_twice() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_replay"));
+    const LEDGER: i64 = 5_000;
+    rt.block_on(source.client.batch_execute("CREATE TABLE ledger (v int, note text); ALTER TABLE ledger REPLICA IDENTITY FULL;"))
+        .unwrap();
+    let cfg = early_config(&source, &target).replace(r#"tables = ["public.big"]"#, r#"tables = ["public.big", "public.ledger"]"#);
+    let s = Scratch::new(&cfg);
+    catch_up(&s);
+    let replay_slot = format!("{}_replay", source.name);
+    rt.block_on(async {
+        source
+            .client
+            .query_one("SELECT pg_copy_logical_replication_slot($1, $2)::text", &[&source.name, &replay_slot])
+            .await
+            .unwrap();
+    });
+    copy_dir(&s.path("state"), &s.path("state_before"));
+    rt.block_on(source.client.batch_execute(&format!(
+        "BEGIN; {}; INSERT INTO ledger SELECT g % 7, 'n' || g FROM generate_series(1, {LEDGER}) g; COMMIT",
+        insert_sql(1, BIG)
+    )))
+    .unwrap();
+    let log = catch_up(&s);
+    assert!(log.contains("applied while it streamed"), "the transaction went through the lanes: {log}");
+    assert_eq!(rt.block_on(ledger(&target)), LEDGER);
+
+    // The state and slot of before the transaction: it is read again.
+    std::fs::remove_dir_all(s.path("state")).unwrap();
+    std::fs::rename(s.path("state_before"), s.path("state")).unwrap();
+    std::fs::write(&s.config, cfg.replace(&format!("slot = \"{}\"", source.name), &format!("slot = \"{replay_slot}\""))).unwrap();
+    let log = catch_up(&s);
+    assert!(log.contains("already on the target"), "the replay was not recognised: {log}");
+    rt.block_on(async {
+        assert_eq!(ledger(&target).await, LEDGER, "the keyless table got the replayed rows again");
+        assert_eq!(count(&target).await, BIG);
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+        source.client.query_one("SELECT pg_drop_replication_slot($1)::text", &[&replay_slot]).await.unwrap();
+    });
+}
+
+async fn ledger(db: &TestDb) -> i64 {
+    db.client.query_one("SELECT count(*) FROM ledger", &[]).await.unwrap().get(0)
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dest = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dest);
+        } else {
+            std::fs::copy(e.path(), dest).unwrap();
+        }
+    }
+}
