@@ -226,3 +226,21 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
         }
     }
 }
+
+#[test]
+fn early_apply_false_applies_a_streamed_transaction_at_its_commit() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_off"));
+    let cfg = early_config(&source, &target).replace("[pipeline.apply]\n", "[pipeline.apply]\nearly_apply = false\n");
+    assert!(cfg.contains("early_apply = false"));
+    let s = Scratch::new(&cfg);
+    catch_up(&s);
+    rt.block_on(source.client.batch_execute(&format!("BEGIN; {}; COMMIT", insert_sql(1, BIG)))).unwrap();
+    let log = catch_up(&s);
+    assert!(log.contains("streamed transaction committed"), "the transaction was not streamed: {log}");
+    assert!(!log.contains("applied while it streamed"), "applied early with early_apply = false: {log}");
+    rt.block_on(async {
+        assert_eq!(count(&target).await, BIG);
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+    });
+}

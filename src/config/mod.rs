@@ -438,6 +438,9 @@ pub struct ApplyConfig {
     pub retry_max_backoff: Duration,
     /// Checkpoints are written at most this often (and always at shutdown).
     pub checkpoint_interval: Duration,
+    /// Apply a streamed source transaction while it streams, where the
+    /// targets can (`crate::pipeline::early`).
+    pub early_apply: bool,
 }
 
 /// `ordering = "key" | "transaction"`.
@@ -462,6 +465,7 @@ impl Default for ApplyConfig {
             retry_backoff: Duration::from_millis(100),
             retry_max_backoff: Duration::from_secs(30),
             checkpoint_interval: Duration::from_millis(200),
+            early_apply: true,
         }
     }
 }

@@ -292,7 +292,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let (order_tx, order_rx) = watch::channel(Arc::new(RunOrder { pipeline: name.clone(), epoch, lanes, resumed }));
     // Early apply of streamed transactions (see `early`): only where every
     // target takes every record as the source emits it.
-    let early_on = !spool_on && stage.is_none() && routes.iter().all(|r| r.is_all()) && early::EarlyApply::possible(&sinks);
+    let early_on = apply.early_apply && !spool_on && stage.is_none() && routes.iter().all(|r| r.is_all()) && early::EarlyApply::possible(&sinks);
 
     // Source task.
     let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));

@@ -30,6 +30,7 @@ pub(super) struct RawApply {
     retry_backoff: Option<Quantity>,
     retry_max_backoff: Option<Quantity>,
     checkpoint_interval: Option<Quantity>,
+    early_apply: Option<bool>,
 }
 
 /// `max_retries` as written: a count, or the word `"unlimited"` (checked
@@ -197,6 +198,7 @@ impl RawApply {
             retry_backoff,
             retry_max_backoff,
             checkpoint_interval,
+            early_apply: self.early_apply.unwrap_or(d.early_apply),
         })
     }
 }
