@@ -244,3 +244,31 @@ fn early_apply_false_applies_a_streamed_transaction_at_its_commit() {
         assert!(dump(&source).await == dump(&target).await, "target differs from source");
     });
 }
+
+#[test]
+fn sigkill_while_a_transaction_is_applied_early_then_restart_applies_it_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_kill"));
+    rt.block_on(counted_target(&target));
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    let tx = rt.block_on(async {
+        until_streaming(&source, run.child()).await;
+        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'before')").await.unwrap();
+        let tx = connect(&source.url).await;
+        tx.batch_execute(&format!("BEGIN; {}; UPDATE big SET v = 7 WHERE id = -1", insert_sql(1, BIG))).await.unwrap();
+        until_arrived(&target, 2, &mut run).await;
+        tx
+    });
+    run.child().kill().unwrap(); // SIGKILL, with the target's transaction open
+    run.child().wait().unwrap();
+    rt.block_on(tx.batch_execute("COMMIT")).unwrap();
+    let log = catch_up(&s);
+    assert!(log.contains("applied while it streamed"), "the restart did not apply it early: {log}");
+    rt.block_on(async {
+        assert_eq!(count(&target).await, BIG + 1);
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+        assert_eq!(open_transactions(&target).await, 0);
+    });
+    no_spill_left(&s);
+}

@@ -24,8 +24,9 @@
 //!   and the transaction goes through the lanes again, which skip per record.
 //! - **Schema records** of the transaction are applied through the lanes,
 //!   committed, before its next changes (DDL inside the open transaction
-//!   would lock the table against the lanes); a schema record for a table
-//!   the open transaction already wrote gives early apply up.
+//!   would lock the table against the lanes), also once early apply is
+//!   given up (the source counts them as emitted); a schema record for a
+//!   table the open transaction already wrote gives early apply up first.
 //! - **Giving up** is never an error: on any target error, or when a fence
 //!   waits longer than [`FENCE_PATIENCE`] (a lane may be waiting for a lock
 //!   the open transaction holds, through a constraint only the target has),
@@ -136,11 +137,7 @@ impl EarlyApply {
 
     async fn give_up(&self, state: &mut State) {
         state.given_up = true;
-        for t in &self.targets {
-            if let Some(open) = t.open_transaction() {
-                open.rollback().await;
-            }
-        }
+        Self::abandon(&self.targets).await;
     }
 
     /// Starts applying a new transaction early (an earlier one left open
@@ -157,29 +154,29 @@ impl EarlyApply {
         state.active && !state.given_up
     }
 
-    /// Applies the next changes of the transaction, in source order.
+    /// Applies the next changes of the transaction, in source order. Its
+    /// schema records go through the lanes whatever becomes of it (the
+    /// source counts them as emitted).
     pub async fn apply(&self, emitter: &Emitter, records: Vec<Change>) -> Result<(), PipelineClosed> {
         let mut state = self.state.lock().await;
-        if !state.active || state.given_up || records.is_empty() {
+        if !state.active || records.is_empty() {
             return Ok(());
         }
         let mut run: Vec<Change> = Vec::new();
         for c in records {
             if c.op() != Op::SchemaChange {
-                run.push(c);
+                if !state.given_up {
+                    run.push(c);
+                }
                 continue;
             }
             let table = c.table.as_ref().map(|t| t.qualified()).unwrap_or_default();
-            if state.touched.contains(&table) {
+            if !state.given_up && state.touched.contains(&table) {
                 tracing::info!(pipeline = %self.pipeline, table = %table,
                     "a streamed transaction changed the schema of a table it already wrote: it is applied through the lanes at its commit");
                 self.give_up(&mut state).await;
-                return Ok(());
             }
             self.apply_run(emitter, &mut state, std::mem::take(&mut run)).await?;
-            if state.given_up {
-                return Ok(());
-            }
             // Through the lanes, committed, before the changes after it.
             emitter.emit(c).await?;
         }
@@ -187,7 +184,7 @@ impl EarlyApply {
     }
 
     async fn apply_run(&self, emitter: &Emitter, state: &mut State, run: Vec<Change>) -> Result<(), PipelineClosed> {
-        if run.is_empty() {
+        if run.is_empty() || state.given_up {
             return Ok(());
         }
         self.fence(emitter, state).await?;
@@ -311,6 +308,16 @@ impl EarlyApply {
         marker.position = Some(position);
         emitter.emit(marker).await?;
         Ok(true)
+    }
+
+    /// Rolls back whatever the targets hold open (a source that starts
+    /// again reads the transaction anew).
+    pub(super) async fn abandon(targets: &[Arc<dyn Sink>]) {
+        for t in targets {
+            if let Some(open) = t.open_transaction() {
+                open.rollback().await;
+            }
+        }
     }
 
     /// The transaction aborted: rolled back on every target.

@@ -474,6 +474,8 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                         _ = tokio::time::sleep(delay) => {}
                     }
                     let resume = co.saved.as_ref().map(|c| c.position.clone());
+                    // A transaction the targets hold open is read again from the start.
+                    early::EarlyApply::abandon(&sinks).await;
                     (source_task, intake, co.side) = start_source(source, resume);
                     reconnect.started();
                     intake_open = true;
@@ -560,7 +562,13 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
                                     barrier = Some(Barrier::Fence(co.next_seq - 1, tell));
                                     break;
                                 }
-                                Ok(early::Side::Advance(n)) => co.ordinal += n,
+                                Ok(early::Side::Advance(n)) => {
+                                    // The rows the targets applied early count as received and applied.
+                                    co.ordinal += n;
+                                    co.records += n;
+                                    co.applied += n;
+                                    stats.applied(n, 0);
+                                }
                                 // Sent before its marker: cannot be missing.
                                 Err(_) => tracing::error!(pipeline = %name, "an early-apply marker without its request (a bug)"),
                             }
