@@ -11,7 +11,7 @@
 //! not visible.
 
 use crate::pg_streaming::{
-    catch_up, config, count, databases, dump, insert_sql, no_spill_left, stop, until_spilled, until_streaming, Run, BIG, WITHIN,
+    catch_up, config, count, databases, dump, insert_sql, no_spill_left, stop, until_streaming, Run, BIG, WITHIN,
 };
 use crate::support::binary::Scratch;
 use crate::support::pg::{connect, TestDb};
@@ -142,18 +142,19 @@ fn subtransactions_of_an_early_applied_transaction_are_rolled_back_alone() {
     rt.block_on(async {
         until_streaming(&source, run.child()).await;
         let tx = connect(&source.url).await;
+        // The first change is a subtransaction's (its savepoint comes
+        // before any row on the target), and it aborts once its rows are
+        // there; another one is released on the way.
+        tx.batch_execute(&format!("BEGIN; SAVEPOINT s; {}", insert_sql(1001, 1000 + BIG))).await.unwrap();
+        until_arrived(&target, 1, &mut run).await;
         tx.batch_execute(&format!(
-            "BEGIN; {}; SAVEPOINT a; {}; RELEASE a; SAVEPOINT s; {}",
+            "ROLLBACK TO SAVEPOINT s; {}; SAVEPOINT a; {}; RELEASE a; {}; COMMIT",
             insert_sql(1, 10),
             insert_sql(11, 20),
-            insert_sql(1001, 1000 + BIG)
+            insert_sql(21, 30)
         ))
         .await
         .unwrap();
-        // Rows of the subtransaction reached the target before it aborts.
-        until_arrived(&target, 21, &mut run).await;
-        until_spilled(&s, run.child()).await;
-        tx.batch_execute(&format!("ROLLBACK TO SAVEPOINT s; {}; COMMIT", insert_sql(21, 30))).await.unwrap();
         until_count(&target, 30).await;
         assert!(dump(&source).await == dump(&target).await, "target differs from source");
     });

@@ -221,9 +221,10 @@ impl EarlyApply {
         }
         let rows = state.rows;
         state.savepoints.push((name.to_string(), rows));
+        let order = self.order.borrow().clone();
         for t in &self.targets {
             let Some(open) = t.open_transaction() else { continue };
-            if let Err(e) = open.savepoint(name).await {
+            if let Err(e) = open.savepoint(&order, name).await {
                 tracing::warn!(pipeline = %self.pipeline, target_name = %t.name(), error = %crate::ErrorChain(&e),
                     "a savepoint of a streamed transaction failed: it is applied through the lanes at its commit instead");
                 self.give_up(&mut state).await;

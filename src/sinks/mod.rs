@@ -237,8 +237,9 @@ pub trait OpenTransaction: Send + Sync {
     /// none is open.
     /// `run` is the pipeline run's numbering (the progress rows).
     fn apply<'a>(&'a self, run: &'a Arc<RunOrder>, records: &'a [Change]) -> BoxFuture<'a, Result<(), SinkError>>;
-    /// Marks a point `rollback_to` can return to (a subtransaction).
-    fn savepoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>>;
+    /// Marks a point `rollback_to` can return to (a subtransaction),
+    /// beginning the transaction first when none is open.
+    fn savepoint<'a>(&'a self, run: &'a Arc<RunOrder>, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>>;
     /// Undoes everything since `savepoint(name)` (an aborted subtransaction).
     fn rollback_to<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>>;
     /// Commits, recording log ordinals `first..=last` of `run` as applied

@@ -185,6 +185,9 @@ pub struct BenchArgs {
     /// `[pipeline.apply] queue_max_bytes` (e.g. `32MiB`; default: the config's default).
     #[arg(long)]
     pub queue_bytes: Option<String>,
+    /// `[pipeline.apply] early_apply`: `false` applies a streamed transaction only at its commit.
+    #[arg(long)]
+    pub early_apply: Option<bool>,
     /// Also run the source's own readers on the same backlog: pg_recvlogical and native logical
     /// replication; mariadb-binlog; the MongoDB driver's change stream.
     #[arg(long)]
@@ -733,6 +736,9 @@ pub(super) fn apply_extras(args: &BenchArgs) -> String {
     }
     if let Some(b) = &args.queue_bytes {
         out.push_str(&format!("queue_max_bytes = \"{}\"\n", quote(b)));
+    }
+    if let Some(e) = args.early_apply {
+        out.push_str(&format!("early_apply = {e}\n"));
     }
     out
 }

@@ -9,18 +9,21 @@ struct Cmd {
 }
 
 #[test]
-fn batch_wait_and_queue_bytes_reach_the_pipeline_config() {
+fn batch_wait_queue_bytes_and_early_apply_reach_the_pipeline_config() {
     use clap::Parser;
     let parse = |extra: &[&str]| {
         let args = Cmd::parse_from(["bench", "--pg-url", "postgres://u@h/db"].iter().chain(extra)).args;
         let text = pipeline_config_with(&args, Path::new("/tmp/x"), "postgres://u@h/s", "postgres://u@h/d", 2, 10);
         Config::parse(&text, Path::new("/tmp/x/bench.toml"), &|_| None).unwrap().pipelines[0].apply.clone()
     };
-    let set = parse(&["--batch-wait", "5ms", "--queue-bytes", "8MiB"]);
-    assert_eq!((set.batch_max_wait, set.queue_max_bytes), (Duration::from_millis(5), 8 << 20));
+    let set = parse(&["--batch-wait", "5ms", "--queue-bytes", "8MiB", "--early-apply", "false"]);
+    assert_eq!((set.batch_max_wait, set.queue_max_bytes, set.early_apply), (Duration::from_millis(5), 8 << 20, false));
     let default = parse(&[]);
     let defaults = crate::config::ApplyConfig::default();
-    assert_eq!((default.batch_max_wait, default.queue_max_bytes), (defaults.batch_max_wait, defaults.queue_max_bytes));
+    assert_eq!(
+        (default.batch_max_wait, default.queue_max_bytes, default.early_apply),
+        (defaults.batch_max_wait, defaults.queue_max_bytes, defaults.early_apply)
+    );
 }
 
 #[test]

@@ -82,8 +82,13 @@ impl<D: Dialect> SqlSink<D> {
         }
     }
 
-    async fn open_exec(&self, context: &str, sql: String) -> Result<(), SinkError> {
-        let mut slot = self.open_slot(None).await?;
+    /// Runs `sql` in the open transaction (begun first with `run`; without
+    /// it and none open, nothing to do).
+    async fn open_exec(&self, run: Option<&Arc<RunOrder>>, context: &str, sql: String) -> Result<(), SinkError> {
+        if run.is_none() && self.open.lock().await.is_none() {
+            return Ok(());
+        }
+        let mut slot = self.open_slot(run).await?;
         let open = slot.as_mut().expect("opened");
         // A rollback may undo tables this transaction created or altered.
         open.overlay.clear();
@@ -169,12 +174,12 @@ impl<D: Dialect> OpenTransaction for SqlSink<D> {
         Box::pin(self.open_apply(run, records))
     }
 
-    fn savepoint<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.open_exec("SAVEPOINT (a subtransaction)", format!("SAVEPOINT {}", savepoint_name(name))))
+    fn savepoint<'a>(&'a self, run: &'a Arc<RunOrder>, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>> {
+        Box::pin(self.open_exec(Some(run), "SAVEPOINT (a subtransaction)", format!("SAVEPOINT {}", savepoint_name(name))))
     }
 
     fn rollback_to<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.open_exec("ROLLBACK TO SAVEPOINT (an aborted subtransaction)", format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name))))
+        Box::pin(self.open_exec(None, "ROLLBACK TO SAVEPOINT (an aborted subtransaction)", format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name))))
     }
 
     fn commit<'a>(&'a self, run: &'a Arc<RunOrder>, first: u64, last: u64, position: &'a str) -> BoxFuture<'a, Result<OpenOutcome, SinkError>> {

@@ -18,6 +18,16 @@
 //! and Stream Abort discards the transaction or one subtransaction. Only
 //! the xid a message starts with is read while it streams in.
 //!
+//! **Early apply** (when the pipeline offers it, `SourceContext::early`):
+//! the first streamed transaction while none is (and no online copy runs)
+//! is also decoded as it streams in, and its records go to the targets'
+//! open transactions in chunks (at every Stream Stop, and every
+//! [`EARLY_CHUNK`] records), a subtransaction's first message setting a
+//! savepoint and its abort rolling back to it. At its Stream Commit the
+//! targets commit it and only a position marker is emitted; if they gave it
+//! up, it is replayed from the spill files as above. The spill files are
+//! written either way until then.
+//!
 //! How far behind the server's WAL the stream is goes to the source's stats
 //! (`SourceStats::set_behind_bytes`) every [`BEHIND_EVERY`]: the server's
 //! WAL end (`pg_current_wal_lsn()`, or the replayed LSN on a standby) minus
