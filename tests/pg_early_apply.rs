@@ -64,12 +64,14 @@ async fn until_count(target: &TestDb, n: i64) {
     }
 }
 
-/// Sessions left inside a transaction on the target's database.
+/// Sessions inside a transaction on the target's database: one that
+/// wrote (running a statement or not), or one idle in it.
 async fn open_transactions(target: &TestDb) -> i64 {
     let admin = connect(&crate::support::pg::server_url()).await;
     admin
         .query_one(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND state LIKE 'idle in transaction%'",
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()
+               AND (backend_xid IS NOT NULL OR state LIKE 'idle in transaction%')",
             &[&target.name],
         )
         .await
@@ -271,5 +273,43 @@ fn sigkill_while_a_transaction_is_applied_early_then_restart_applies_it_once() {
         assert!(dump(&source).await == dump(&target).await, "target differs from source");
         assert_eq!(open_transactions(&target).await, 0);
     });
+    no_spill_left(&s);
+}
+
+/// A lock only the target takes (a trigger's advisory lock): the open
+/// transaction holds it, and a transaction committed after the early one
+/// began waits for it in a lane. Early apply must give up, not wait for
+/// that lane forever.
+#[test]
+fn a_lane_waiting_for_the_open_transactions_lock_makes_early_apply_give_up() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (source, target) = rt.block_on(databases("early_lock"));
+    rt.block_on(async {
+        counted_target(&target).await;
+        target
+            .client
+            .batch_execute(
+                "CREATE FUNCTION one_at_a_time() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(1); RETURN NEW; END $$;
+                 CREATE TRIGGER one_at_a_time BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION one_at_a_time();",
+            )
+            .await
+            .unwrap();
+    });
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    rt.block_on(async {
+        until_streaming(&source, run.child()).await;
+        let tx = connect(&source.url).await;
+        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
+        until_arrived(&target, 1, &mut run).await;
+        // Committed while the big one is open: its lane waits for the lock.
+        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'meanwhile')").await.unwrap();
+        tx.batch_execute("COMMIT").await.unwrap();
+        until_count(&target, BIG + 1).await;
+        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+    });
+    let log = stop(run);
+    assert!(log.contains("the lanes applied nothing for a while"), "early apply did not give up: {log}");
+    assert!(!log.contains("applied while it streamed"), "{log}");
     no_spill_left(&s);
 }

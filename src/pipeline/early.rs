@@ -28,7 +28,7 @@
 //!   given up (the source counts them as emitted); a schema record for a
 //!   table the open transaction already wrote gives early apply up first.
 //! - **Giving up** is never an error: on any target error, or when a fence
-//!   waits longer than [`FENCE_PATIENCE`] (a lane may be waiting for a lock
+//!   waits while the lanes apply nothing for [`FENCE_PATIENCE`] (a lane may be waiting for a lock
 //!   the open transaction holds, through a constraint only the target has),
 //!   the open transactions are rolled back and the source emits the whole
 //!   transaction through the lanes at its commit, from its spill files.
@@ -37,6 +37,7 @@
 //!   targets limited to some tables.
 
 use super::order::in_log_order;
+use super::PipelineStats;
 use crate::record::{Change, Op, Position};
 use crate::sinks::{OpenOutcome, RunOrder, Sink};
 use crate::sources::{Emitter, PipelineClosed};
@@ -48,8 +49,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 /// `tx_id` of the marker records the coordinator takes for early apply.
 pub(super) const EARLY_MARK: &str = "logferry.early";
 
-/// How long a fence may wait for the lanes before early apply is given up
-/// for the transaction.
+/// How long a fence may wait while the lanes apply nothing, before early
+/// apply is given up for the transaction.
 pub const FENCE_PATIENCE: Duration = Duration::from_secs(10);
 
 /// What a marker record asks of the coordinator (sent before the marker).
@@ -87,6 +88,8 @@ pub struct EarlyApply {
     side: mpsc::UnboundedSender<Side>,
     targets: Vec<Arc<dyn Sink>>,
     order: watch::Receiver<Arc<RunOrder>>,
+    /// The pipeline's figures: whether the lanes are getting on.
+    stats: Arc<PipelineStats>,
     state: tokio::sync::Mutex<State>,
 }
 
@@ -96,8 +99,9 @@ impl EarlyApply {
         side: mpsc::UnboundedSender<Side>,
         targets: Vec<Arc<dyn Sink>>,
         order: watch::Receiver<Arc<RunOrder>>,
+        stats: Arc<PipelineStats>,
     ) -> Self {
-        EarlyApply { pipeline, side, targets, order, state: Default::default() }
+        EarlyApply { pipeline, side, targets, order, stats, state: Default::default() }
     }
 
     /// True when every target can keep a transaction open.
@@ -115,22 +119,31 @@ impl EarlyApply {
     }
 
     /// Waits until every record emitted before is applied; returns the log
-    /// ordinal then. Past [`FENCE_PATIENCE`] the transaction is given up
-    /// (its locks may be what the lanes wait for), and the wait goes on.
+    /// ordinal then. When the lanes apply nothing for [`FENCE_PATIENCE`]
+    /// the transaction is given up (its locks may be what they wait for),
+    /// and the wait goes on.
     async fn fence(&self, emitter: &Emitter, state: &mut State) -> Result<u64, PipelineClosed> {
         let (tx, mut rx) = oneshot::channel();
         self.side.send(Side::Fence(tx)).map_err(|_| PipelineClosed)?;
         emitter.emit(self.marker()).await?;
-        match tokio::time::timeout(FENCE_PATIENCE, &mut rx).await {
-            Ok(r) => r.map_err(|_| PipelineClosed),
-            Err(_) => {
-                if state.active && !state.given_up {
-                    tracing::warn!(pipeline = %self.pipeline, waited_s = FENCE_PATIENCE.as_secs(),
-                        "the lanes did not finish in time before a chunk of a streamed transaction: it is rolled back on the \
-                         targets and applied through the lanes at its commit instead");
-                    self.give_up(state).await;
+        let mut applied = self.stats.counts().1;
+        loop {
+            match tokio::time::timeout(FENCE_PATIENCE, &mut rx).await {
+                Ok(r) => return r.map_err(|_| PipelineClosed),
+                Err(_) => {
+                    let now = self.stats.counts().1;
+                    if now != applied {
+                        applied = now;
+                        continue;
+                    }
+                    if state.active && !state.given_up {
+                        tracing::warn!(pipeline = %self.pipeline, waited_s = FENCE_PATIENCE.as_secs(),
+                            "the lanes applied nothing for a while before a chunk of a streamed transaction: it is rolled \
+                             back on the targets (the lanes may wait for its locks) and applied through the lanes at its commit instead");
+                        self.give_up(state).await;
+                    }
+                    return rx.await.map_err(|_| PipelineClosed);
                 }
-                rx.await.map_err(|_| PipelineClosed)
             }
         }
     }

@@ -301,7 +301,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         let (intake_tx, intake) = mpsc::channel::<Change>(INTAKE_CAPACITY);
         let (side_tx, side_rx) = mpsc::unbounded_channel();
         let early = early_on.then(|| {
-            Arc::new(early::EarlyApply::new(name.clone(), side_tx, sinks.iter().cloned().collect(), order_rx.clone()))
+            Arc::new(early::EarlyApply::new(name.clone(), side_tx, sinks.iter().cloned().collect(), order_rx.clone(), stats.clone()))
         });
         let ctx = SourceContext {
             early,
