@@ -79,76 +79,88 @@ async fn open_transactions(target: &TestDb) -> i64 {
         .get(0)
 }
 
+/// A running early-apply pipeline over fresh databases whose target
+/// counts arriving rows of `big` (after `extra_target_sql`), streaming.
+struct Started {
+    source: TestDb,
+    target: TestDb,
+    s: Scratch,
+    run: Run,
+}
+
+async fn started(prefix: &str, extra_target_sql: &str) -> Started {
+    let (source, target) = databases(prefix).await;
+    counted_target(&target).await;
+    target.client.batch_execute(extra_target_sql).await.unwrap();
+    let s = Scratch::new(&early_config(&source, &target));
+    let mut run = Run::start(&s);
+    until_streaming(&source, run.child()).await;
+    Started { source, target, s, run }
+}
+
+impl Started {
+    /// Opens a source transaction (`sql` after its BEGIN) and waits until
+    /// its first row reached the target; returns its session.
+    async fn open(&mut self, sql: &str) -> tokio_postgres::Client {
+        let tx = connect(&self.source.url).await;
+        tx.batch_execute(&format!("BEGIN; {sql}")).await.unwrap();
+        until_arrived(&self.target, 1, &mut self.run).await;
+        tx
+    }
+}
+
 #[test]
 fn a_streamed_transaction_reaches_the_target_before_its_commit_and_shows_only_after_it() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (source, target) = rt.block_on(databases("early_big"));
-    rt.block_on(counted_target(&target));
-    let s = Scratch::new(&early_config(&source, &target));
-    let mut run = Run::start(&s);
+    let mut t = rt.block_on(started("early_big", ""));
     rt.block_on(async {
-        until_streaming(&source, run.child()).await;
-        let tx = connect(&source.url).await;
-        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
         // The source transaction is open: rows reach the target anyway ...
-        until_arrived(&target, 1, &mut run).await;
+        let tx = t.open(&insert_sql(1, BIG)).await;
         // ... inside a transaction of the target's, so none is visible.
-        assert_eq!(count(&target).await, 0, "rows of an open transaction are visible on the target");
-        assert!(open_transactions(&target).await >= 1, "no transaction open on the target");
+        assert_eq!(count(&t.target).await, 0, "rows of an open transaction are visible on the target");
+        assert!(open_transactions(&t.target).await >= 1, "no transaction open on the target");
         tx.batch_execute("COMMIT").await.unwrap();
-        until_count(&target, BIG).await;
-        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+        until_count(&t.target, BIG).await;
+        assert!(dump(&t.source).await == dump(&t.target).await, "target differs from source");
     });
-    let log = stop(run);
+    let log = stop(t.run);
     assert!(log.contains("applied while it streamed"), "the transaction went through the lanes: {log}");
-    no_spill_left(&s);
+    no_spill_left(&t.s);
     // Applied once: a new run finds nothing more to do.
-    catch_up(&s);
+    catch_up(&t.s);
     rt.block_on(async {
-        assert_eq!(count(&target).await, BIG);
-        assert_eq!(open_transactions(&target).await, 0);
+        assert_eq!(count(&t.target).await, BIG);
+        assert_eq!(open_transactions(&t.target).await, 0);
     });
 }
 
 #[test]
 fn a_streamed_transaction_rolled_back_after_reaching_the_target_leaves_nothing_there() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (source, target) = rt.block_on(databases("early_abort"));
-    rt.block_on(counted_target(&target));
-    let s = Scratch::new(&early_config(&source, &target));
-    let mut run = Run::start(&s);
+    let mut t = rt.block_on(started("early_abort", ""));
     rt.block_on(async {
-        until_streaming(&source, run.child()).await;
-        let tx = connect(&source.url).await;
-        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
-        until_arrived(&target, 1, &mut run).await;
+        let tx = t.open(&insert_sql(1, BIG)).await;
         tx.batch_execute("ROLLBACK").await.unwrap();
-        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'after')").await.unwrap();
-        until_count(&target, 1).await;
-        assert_eq!(dump(&target).await, ["-1|0|after"], "only the committed row");
-        assert_eq!(open_transactions(&target).await, 0, "the rolled-back transaction is still open on the target");
+        t.source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'after')").await.unwrap();
+        until_count(&t.target, 1).await;
+        assert_eq!(dump(&t.target).await, ["-1|0|after"], "only the committed row");
+        assert_eq!(open_transactions(&t.target).await, 0, "the rolled-back transaction is still open on the target");
     });
-    stop(run);
-    no_spill_left(&s);
-    catch_up(&s);
-    rt.block_on(async { assert_eq!(dump(&target).await, ["-1|0|after"]) });
+    stop(t.run);
+    no_spill_left(&t.s);
+    catch_up(&t.s);
+    rt.block_on(async { assert_eq!(dump(&t.target).await, ["-1|0|after"]) });
 }
 
 #[test]
 fn subtransactions_of_an_early_applied_transaction_are_rolled_back_alone() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (source, target) = rt.block_on(databases("early_sub"));
-    rt.block_on(counted_target(&target));
-    let s = Scratch::new(&early_config(&source, &target));
-    let mut run = Run::start(&s);
+    let mut t = rt.block_on(started("early_sub", ""));
     rt.block_on(async {
-        until_streaming(&source, run.child()).await;
-        let tx = connect(&source.url).await;
         // The first change is a subtransaction's (its savepoint comes
         // before any row on the target), and it aborts once its rows are
         // there; another one is released on the way.
-        tx.batch_execute(&format!("BEGIN; SAVEPOINT s; {}", insert_sql(1001, 1000 + BIG))).await.unwrap();
-        until_arrived(&target, 1, &mut run).await;
+        let tx = t.open(&format!("SAVEPOINT s; {}", insert_sql(1001, 1000 + BIG))).await;
         tx.batch_execute(&format!(
             "ROLLBACK TO SAVEPOINT s; {}; SAVEPOINT a; {}; RELEASE a; {}; COMMIT",
             insert_sql(1, 10),
@@ -157,13 +169,13 @@ fn subtransactions_of_an_early_applied_transaction_are_rolled_back_alone() {
         ))
         .await
         .unwrap();
-        until_count(&target, 30).await;
-        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+        until_count(&t.target, 30).await;
+        assert!(dump(&t.source).await == dump(&t.target).await, "target differs from source");
     });
-    let log = stop(run);
+    let log = stop(t.run);
     assert!(log.contains("applied while it streamed"), "the transaction went through the lanes: {log}");
-    catch_up(&s);
-    rt.block_on(async { assert_eq!(count(&target).await, 30) });
+    catch_up(&t.s);
+    rt.block_on(async { assert_eq!(count(&t.target).await, 30) });
 }
 
 /// A crash after the target committed an early transaction and before the
@@ -251,29 +263,22 @@ fn early_apply_false_applies_a_streamed_transaction_at_its_commit() {
 #[test]
 fn sigkill_while_a_transaction_is_applied_early_then_restart_applies_it_once() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (source, target) = rt.block_on(databases("early_kill"));
-    rt.block_on(counted_target(&target));
-    let s = Scratch::new(&early_config(&source, &target));
-    let mut run = Run::start(&s);
+    let mut t = rt.block_on(started("early_kill", ""));
     let tx = rt.block_on(async {
-        until_streaming(&source, run.child()).await;
-        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'before')").await.unwrap();
-        let tx = connect(&source.url).await;
-        tx.batch_execute(&format!("BEGIN; {}; UPDATE big SET v = 7 WHERE id = -1", insert_sql(1, BIG))).await.unwrap();
-        until_arrived(&target, 2, &mut run).await;
-        tx
+        t.source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'before')").await.unwrap();
+        t.open(&format!("{}; UPDATE big SET v = 7 WHERE id = -1", insert_sql(1, BIG))).await
     });
-    run.child().kill().unwrap(); // SIGKILL, with the target's transaction open
-    run.child().wait().unwrap();
+    t.run.child().kill().unwrap(); // SIGKILL, with the target's transaction open
+    t.run.child().wait().unwrap();
     rt.block_on(tx.batch_execute("COMMIT")).unwrap();
-    let log = catch_up(&s);
+    let log = catch_up(&t.s);
     assert!(log.contains("applied while it streamed"), "the restart did not apply it early: {log}");
     rt.block_on(async {
-        assert_eq!(count(&target).await, BIG + 1);
-        assert!(dump(&source).await == dump(&target).await, "target differs from source");
-        assert_eq!(open_transactions(&target).await, 0);
+        assert_eq!(count(&t.target).await, BIG + 1);
+        assert!(dump(&t.source).await == dump(&t.target).await, "target differs from source");
+        assert_eq!(open_transactions(&t.target).await, 0);
     });
-    no_spill_left(&s);
+    no_spill_left(&t.s);
 }
 
 /// A lock only the target takes (a trigger's advisory lock): the open
@@ -283,33 +288,21 @@ fn sigkill_while_a_transaction_is_applied_early_then_restart_applies_it_once() {
 #[test]
 fn a_lane_waiting_for_the_open_transactions_lock_makes_early_apply_give_up() {
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let (source, target) = rt.block_on(databases("early_lock"));
+    let mut t = rt.block_on(started(
+        "early_lock",
+        "CREATE FUNCTION one_at_a_time() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(1); RETURN NEW; END $$;
+         CREATE TRIGGER one_at_a_time BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION one_at_a_time();",
+    ));
     rt.block_on(async {
-        counted_target(&target).await;
-        target
-            .client
-            .batch_execute(
-                "CREATE FUNCTION one_at_a_time() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_advisory_xact_lock(1); RETURN NEW; END $$;
-                 CREATE TRIGGER one_at_a_time BEFORE INSERT ON big FOR EACH ROW EXECUTE FUNCTION one_at_a_time();",
-            )
-            .await
-            .unwrap();
-    });
-    let s = Scratch::new(&early_config(&source, &target));
-    let mut run = Run::start(&s);
-    rt.block_on(async {
-        until_streaming(&source, run.child()).await;
-        let tx = connect(&source.url).await;
-        tx.batch_execute(&format!("BEGIN; {}", insert_sql(1, BIG))).await.unwrap();
-        until_arrived(&target, 1, &mut run).await;
+        let tx = t.open(&insert_sql(1, BIG)).await;
         // Committed while the big one is open: its lane waits for the lock.
-        source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'meanwhile')").await.unwrap();
+        t.source.client.batch_execute("INSERT INTO big VALUES (-1, 0, 'meanwhile')").await.unwrap();
         tx.batch_execute("COMMIT").await.unwrap();
-        until_count(&target, BIG + 1).await;
-        assert!(dump(&source).await == dump(&target).await, "target differs from source");
+        until_count(&t.target, BIG + 1).await;
+        assert!(dump(&t.source).await == dump(&t.target).await, "target differs from source");
     });
-    let log = stop(run);
+    let log = stop(t.run);
     assert!(log.contains("the lanes applied nothing for a while"), "early apply did not give up: {log}");
     assert!(!log.contains("applied while it streamed"), "{log}");
-    no_spill_left(&s);
+    no_spill_left(&t.s);
 }
