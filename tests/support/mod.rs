@@ -196,12 +196,14 @@ pub struct RecordingSink {
     pub calls: AtomicU64,
     /// When set, apply waits until this turns true (to hold the pipeline back).
     pub gate: Option<watch::Receiver<bool>>,
+    /// Calls of apply that pass before the gate applies.
+    pub open_calls: u64,
 }
 
 impl RecordingSink {
     pub fn new(run: u32, log: Arc<Mutex<Vec<Applied>>>, faults: Faults) -> Self {
         let rng = Mutex::new(Rng(faults.seed ^ u64::from(run)));
-        RecordingSink { run, log, faults, rng, calls: AtomicU64::new(0), gate: None }
+        RecordingSink { run, log, faults, rng, calls: AtomicU64::new(0), gate: None, open_calls: 0 }
     }
 }
 
@@ -211,8 +213,8 @@ impl Sink for RecordingSink {
     }
     fn apply<'a>(&'a self, batch: &'a Batch) -> BoxFuture<'a, Result<(), SinkError>> {
         Box::pin(async move {
-            self.calls.fetch_add(1, AtomicOrdering::SeqCst);
-            if let Some(gate) = &self.gate {
+            let call = self.calls.fetch_add(1, AtomicOrdering::SeqCst) + 1;
+            if let Some(gate) = self.gate.as_ref().filter(|_| call > self.open_calls) {
                 let mut gate = gate.clone();
                 let _ = gate.wait_for(|open| *open).await;
             }
