@@ -161,12 +161,6 @@ impl EarlyApply {
         *state = State { active: true, ..Default::default() };
     }
 
-    /// True while a transaction is applied early and not given up.
-    pub async fn applying(&self) -> bool {
-        let state = self.state.lock().await;
-        state.active && !state.given_up
-    }
-
     /// Applies the next changes of the transaction, in source order. Its
     /// schema records go through the lanes whatever becomes of it (the
     /// source counts them as emitted).
@@ -216,12 +210,8 @@ impl EarlyApply {
             }
         }
         state.rows += run.iter().filter(|c| in_log_order(c)).count() as u64;
-        for c in &run {
-            if let Some(t) = &c.table {
-                if !state.touched.contains(&t.qualified()) {
-                    state.touched.insert(t.qualified());
-                }
-            }
+        for t in run.iter().filter_map(|c| c.table.as_ref()) {
+            state.touched.insert(t.qualified());
         }
         Ok(())
     }
