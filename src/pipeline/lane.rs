@@ -42,6 +42,9 @@ pub(crate) struct LaneSettings {
     /// stop the router from ever delivering its end).
     pub split_rows: usize,
     pub split_bytes: usize,
+    /// Batches carry their log order (`Batch::order`: exactly-once
+    /// targets); false when the source's replays are not in order.
+    pub log_order: bool,
 }
 
 pub(crate) struct Lane {
@@ -82,8 +85,10 @@ impl Lane {
             if batch.records.is_empty() {
                 return;
             }
-            let run = self.order.borrow().clone();
-            batch.order = Some(LogOrder { run, marks: marks.as_slice().into() });
+            batch.order = self.settings.log_order.then(|| {
+                let run = self.order.borrow().clone();
+                LogOrder { run, marks: marks.as_slice().into() }
+            });
             let seqs: Vec<u64> = batch.records.iter().map(|c| c.seq).collect();
             let began = std::time::Instant::now();
             let applied = match &self.quarantine {

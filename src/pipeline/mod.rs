@@ -252,6 +252,12 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
 
     let mut resume = store.load(&name).map_err(err_cp)?;
     let spool_on = spool.is_some();
+    // A spool replays what it holds in order, whatever its source does.
+    let log_order = spool_on || source.replays_in_order();
+    if !log_order {
+        tracing::info!(pipeline = %name, source = %source.name(),
+            "the source's replays are not in one order: SQL targets apply its records at least once (keyed upserts make a replay harmless)");
+    }
     let source: Box<dyn Source> = match spool {
         Some(cfg) => Box::new(spool::Spooled::new(
             source,
@@ -289,6 +295,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
         whole_transactions: apply.ordering == Ordering::Transaction,
         split_rows: (apply.queue_max_records / 2).max(1),
         split_bytes: (apply.queue_max_bytes / 2).max(1),
+        log_order,
     };
     let retry = Retry { max_retries: apply.max_retries, backoff: apply.retry_backoff, max_backoff: apply.retry_max_backoff };
 
@@ -301,7 +308,7 @@ pub async fn run(run: PipelineRun) -> Result<RunSummary, PipelineError> {
     let (order_tx, order_rx) = watch::channel(Arc::new(RunOrder { pipeline: name.clone(), epoch, lanes, resumed }));
     // Early apply of streamed transactions (see `early`): only where every
     // target takes every record as the source emits it.
-    let early_on = apply.early_apply && !spool_on && stage.is_none() && routes.iter().all(|r| r.is_all()) && early::EarlyApply::possible(&sinks);
+    let early_on = apply.early_apply && log_order && !spool_on && stage.is_none() && routes.iter().all(|r| r.is_all()) && early::EarlyApply::possible(&sinks);
 
     // Source task.
     let (durable_tx, _) = watch::channel(resume.as_ref().map(|c| c.position.clone()));

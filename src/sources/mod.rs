@@ -503,6 +503,16 @@ pub trait Source: Send {
     fn copies_online(&self) -> bool {
         false
     }
+
+    /// Whether a replay from a checkpoint reads the same row changes in
+    /// the same order (a database's log: yes). Only then do the log
+    /// ordinals the SQL targets record for exactly-once mean the same
+    /// records in every run; a source that cannot promise it (Kafka
+    /// consumer groups: partitions interleave and move between members)
+    /// gets at-least-once into them, made harmless by keyed upserts.
+    fn replays_in_order(&self) -> bool {
+        true
+    }
 }
 
 /// Why a source stopped, classified by what the caller must do.

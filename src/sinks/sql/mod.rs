@@ -21,8 +21,9 @@
 //!   table `logferry_progress` (created when missing, in `progress_schema`),
 //!   which commits with the rows: replays after a crash change nothing,
 //!   whatever the lane count was (see `progress.rs`: log ordinals,
-//!   layouts, epochs). Batches without an order (dead-letter replays) are
-//!   applied as they are.
+//!   layouts, epochs). Batches without an order (dead-letter replays, and
+//!   every batch of a source whose replays are not in one order: Kafka)
+//!   are applied as they are.
 //! - **Documents.** Records of a table whose rows are documents
 //!   (`Change.documents`) become `_id` + `document` rows first
 //!   ([`crate::sinks::document`]).

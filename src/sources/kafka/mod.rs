@@ -472,6 +472,12 @@ impl Source for KafkaSource {
         &self.name
     }
 
+    /// Partitions interleave in whatever order fetches return, and move
+    /// between the group's members: a replay numbers records differently.
+    fn replays_in_order(&self) -> bool {
+        false
+    }
+
     fn run(&mut self, ctx: SourceContext) -> BoxFuture<'_, Result<(), SourceError>> {
         Box::pin(async move {
             if self.cfg.envelope == Envelope::Debezium && self.cfg.format != RecordFormat::Json {
