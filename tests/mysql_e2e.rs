@@ -59,19 +59,8 @@ fn sigkill_during_copy_and_binlog_streaming_loses_nothing() {
         let mut txs = 0;
         while !*stop_rx.borrow_and_update() {
             let base = rng.below(40_000) as i64;
-            let sql = format!(
-                "START TRANSACTION;
-                 INSERT INTO items SELECT seq, 0, 'new' FROM seq_{next_id}_to_{};
-                 UPDATE items SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {} OR id BETWEEN {} AND {};
-                 DELETE FROM items WHERE id IN ({}, {});
-                 COMMIT;",
-                next_id + 19,
-                base + 40,
-                next_id - 200,
-                next_id - 150,
-                base + 50,
-                next_id - 300,
-            );
+            let new_rows = format!("SELECT seq, 0, 'new' FROM seq_{next_id}_to_{}", next_id + 19);
+            let sql = crate::support::mixed_transaction("START TRANSACTION", &new_rows, next_id, base);
             conn.query_drop(sql).await.unwrap();
             next_id += 20;
             txs += 1;

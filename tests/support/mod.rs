@@ -331,3 +331,22 @@ pub fn no_shutdown() -> watch::Receiver<bool> {
     std::mem::forget(tx);
     rx
 }
+
+/// One transaction of the SIGKILL tests' workload on table `items`
+/// (`id`, `v`, `note`): 20 new rows from `next_id` (`new_rows` selects
+/// them in the server's dialect), `v + 1` on the keys from `base` and on
+/// recent new rows, two deletes. `begin` starts the transaction.
+pub fn mixed_transaction(begin: &str, new_rows: &str, next_id: i64, base: i64) -> String {
+    format!(
+        "{begin};
+         INSERT INTO items {new_rows};
+         UPDATE items SET v = v + 1, note = 'upd' WHERE id BETWEEN {base} AND {} OR id BETWEEN {} AND {};
+         DELETE FROM items WHERE id IN ({}, {});
+         COMMIT;",
+        base + 40,
+        next_id - 200,
+        next_id - 150,
+        base + 50,
+        next_id - 300,
+    )
+}

@@ -419,6 +419,19 @@ impl<D: Dialect> SqlSink<D> {
         }
     }
 
+    /// After a COMMIT: the tables a transaction created, altered or read
+    /// (its overlay) join the shared cache, with their source schemas.
+    fn publish(&self, overlay: HashMap<TableKey, Cached<D::Table>>) {
+        let mut sources = lock(&self.sources);
+        for (key, cached) in &overlay {
+            if let Some(schema) = &cached.source {
+                sources.insert(key.clone(), schema.clone());
+            }
+        }
+        drop(sources);
+        lock(&self.tables).extend(overlay);
+    }
+
     async fn apply_batch(&self, batch: &Batch) -> Result<(), SinkError> {
         if !batch.records.iter().any(|c| !matches!(c.op(), Op::Heartbeat | Op::Message)) {
             return Ok(());
@@ -500,14 +513,7 @@ impl<D: Dialect> SqlSink<D> {
                 if let Some((_, _, ordinal, state)) = &progress {
                     state.advance(batch.lane, *ordinal);
                 }
-                let mut sources = lock(&self.sources);
-                for (key, cached) in &overlay {
-                    if let Some(schema) = &cached.source {
-                        sources.insert(key.clone(), schema.clone());
-                    }
-                }
-                drop(sources);
-                lock(&self.tables).extend(overlay);
+                self.publish(overlay);
                 Ok(())
             }
             Err(failure) => {

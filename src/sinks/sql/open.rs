@@ -83,15 +83,17 @@ impl<D: Dialect> SqlSink<D> {
     }
 
     /// Runs `sql` in the open transaction (begun first with `run`; without
-    /// it and none open, nothing to do).
-    async fn open_exec(&self, run: Option<&Arc<RunOrder>>, context: &str, sql: String) -> Result<(), SinkError> {
+    /// it and none open, nothing to do). `rolls_back`: it may undo tables
+    /// this transaction created or altered, so its view of them goes.
+    async fn open_exec(&self, run: Option<&Arc<RunOrder>>, context: &str, sql: String, rolls_back: bool) -> Result<(), SinkError> {
         if run.is_none() && self.open.lock().await.is_none() {
             return Ok(());
         }
         let mut slot = self.open_slot(run).await?;
         let open = slot.as_mut().expect("opened");
-        // A rollback may undo tables this transaction created or altered.
-        open.overlay.clear();
+        if rolls_back {
+            open.overlay.clear();
+        }
         match self.dialect.ddl(&mut open.conn, context, sql).await {
             Ok(()) => Ok(()),
             Err(f) => Err(self.failed(slot, f).await),
@@ -106,15 +108,7 @@ impl<D: Dialect> SqlSink<D> {
         match result {
             Ok(OpenOutcome::Committed) => {
                 let OpenTx { conn, overlay } = open;
-                {
-                    let mut sources = super::lock(&self.sources);
-                    for (key, cached) in &overlay {
-                        if let Some(schema) = &cached.source {
-                            sources.insert(key.clone(), schema.clone());
-                        }
-                    }
-                }
-                super::lock(&self.tables).extend(overlay);
+                self.publish(overlay);
                 self.dialect.close(conn).await;
                 Ok(OpenOutcome::Committed)
             }
@@ -175,11 +169,11 @@ impl<D: Dialect> OpenTransaction for SqlSink<D> {
     }
 
     fn savepoint<'a>(&'a self, run: &'a Arc<RunOrder>, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.open_exec(Some(run), "SAVEPOINT (a subtransaction)", format!("SAVEPOINT {}", savepoint_name(name))))
+        Box::pin(self.open_exec(Some(run), "SAVEPOINT (a subtransaction)", format!("SAVEPOINT {}", savepoint_name(name)), false))
     }
 
     fn rollback_to<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<(), SinkError>> {
-        Box::pin(self.open_exec(None, "ROLLBACK TO SAVEPOINT (an aborted subtransaction)", format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name))))
+        Box::pin(self.open_exec(None, "ROLLBACK TO SAVEPOINT (an aborted subtransaction)", format!("ROLLBACK TO SAVEPOINT {}", savepoint_name(name)), true))
     }
 
     fn commit<'a>(&'a self, run: &'a Arc<RunOrder>, first: u64, last: u64, position: &'a str) -> BoxFuture<'a, Result<OpenOutcome, SinkError>> {

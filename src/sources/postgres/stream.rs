@@ -344,10 +344,10 @@ impl<'a> Streamer<'a> {
                 }
                 if let (Some(e), Some(early)) = (self.early.as_ref().filter(|e| e.xid == xid), ctx.early.as_ref()) {
                     if xid == subxid {
+                        // (Its schema records went through the lanes, as
+                        // `EarlyApply::apply` sends every one.)
                         early.rollback().await;
                         self.early = None;
-                        // Its schema records may not have reached the targets.
-                        self.emitted_schema.clear();
                     } else if e.subs.contains(&subxid) {
                         early.rollback_to(&subxid.to_string()).await;
                     }
@@ -361,9 +361,8 @@ impl<'a> Streamer<'a> {
                         tracing::info!(xid, "streamed transaction committed: it was applied while it streamed");
                         return Ok(false);
                     }
-                    // Given up: the whole transaction through the lanes,
-                    // schema records again included.
-                    self.emitted_schema.clear();
+                    // Given up: the whole transaction through the lanes
+                    // (its schema records went already).
                 }
                 return self.replay(xid, end_lsn, commit_time_micros, ctx).await;
             }
